@@ -1,0 +1,230 @@
+"""The IRMAS training-data layout: file names, discovery and audio loading.
+
+IRMAS-TrainingData holds one folder per instrument with 3-s, 44.1-kHz,
+stereo, 16-bit WAV excerpts named in one of two patterns::
+
+    [cel][cla]0001__1               [instrument][genre]NNNN__K
+    008__[cel][nod][cla]0058__1     PPP__[instrument][drums][genre]NNNN__K
+
+``NNNN`` identifies the source recording (the "group"): excerpts of one
+recording must never be split across train and test. ``K`` numbers the
+excerpts cut from it. The drums tag is ``dru``, ``nod`` or ``---`` (unknown).
+
+Run ``python -m aesens.dataset generate --help`` to render the offline
+IRMAS-format dataset (see :mod:`aesens.synth`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from aesens.errors import AesensError
+
+#: Instrument codes in IRMAS folder order, with the long names of the split CSV.
+INSTRUMENTS: dict[str, str] = {
+    "cel": "cello",
+    "cla": "clarinet",
+    "flu": "flute",
+    "gac": "guitar_acc",
+    "gel": "guitar_ele",
+    "org": "organ",
+    "pia": "piano",
+    "sax": "saxophone",
+    "tru": "trumpet",
+    "vio": "violin",
+    "voi": "voice",
+}
+
+#: Genre codes of the file names, with the long names of the split CSV.
+GENRES: dict[str, str] = {
+    "cla": "classical",
+    "pop_roc": "pop_roc",
+    "jaz_blu": "jazz_blue",
+    "cou_fol": "country_folk",
+    "lat_sou": "latin_soul",
+}
+
+#: Drums tags: with drums, no drums, unknown.
+DRUMS_TAGS = ("dru", "nod", "---")
+
+#: Environment variable naming the IRMAS-TrainingData folder.
+DATASET_ENV = "AESENS_DATASET_DIR"
+
+_SIMPLE = re.compile(r"^\[(?P<instrument>[a-z]{3})\]\[(?P<genre>[a-z_]+)\](?P<group>\d{4})__(?P<excerpt>\d+)$")
+_PREFIXED = re.compile(
+    r"^(?P<prefix>\d+)__\[(?P<instrument>[a-z]{3})\]\[(?P<drums>dru|nod|---)\]"
+    r"\[(?P<genre>[a-z_]+)\](?P<group>\d{4})__(?P<excerpt>\d+)$"
+)
+
+
+@dataclass(frozen=True)
+class IrmasName:
+    """The fields encoded in an IRMAS file stem.
+
+    Attributes
+    ----------
+    stem : str
+        The file name without folder and ``.wav``.
+    instrument : str
+        Instrument code, e.g. ``"cel"``.
+    genre : str
+        Genre code, e.g. ``"pop_roc"``.
+    group : str
+        The four digits identifying the source recording.
+    excerpt : int
+        Excerpt number ``K`` of ``__K``.
+    drums : str or None
+        ``"dru"``, ``"nod"`` or ``"---"`` for prefixed names, else ``None``.
+    prefix : str or None
+        The ``PPP`` number of prefixed names, else ``None``.
+    """
+
+    stem: str
+    instrument: str
+    genre: str
+    group: str
+    excerpt: int
+    drums: str | None = None
+    prefix: str | None = None
+
+    @property
+    def instrument_name(self) -> str:
+        """Long instrument name used in the split CSV (e.g. ``"guitar_acc"``)."""
+        return INSTRUMENTS[self.instrument]
+
+    @property
+    def genre_name(self) -> str:
+        """Long genre name used in the split CSV (e.g. ``"jazz_blue"``)."""
+        return GENRES[self.genre]
+
+
+def parse_stem(stem: str) -> IrmasName:
+    """Parse an IRMAS file stem (or file name) into its fields.
+
+    Parameters
+    ----------
+    stem : str
+        File stem such as ``"008__[cel][nod][cla]0058__1"``; a trailing
+        ``.wav`` and leading folders are ignored.
+
+    Returns
+    -------
+    IrmasName
+
+    Raises
+    ------
+    AesensError
+        If the name follows neither IRMAS pattern or uses an unknown
+        instrument or genre code.
+    """
+    name = Path(stem).name
+    if name.lower().endswith(".wav"):
+        name = name[:-4]
+    match = _SIMPLE.match(name) or _PREFIXED.match(name)
+    if match is None:
+        raise AesensError(
+            f"{stem!r} is not an IRMAS file name: expected '[ins][genre]NNNN__K' or "
+            "'PPP__[ins][dru|nod][genre]NNNN__K'; rename or remove it"
+        )
+    fields = match.groupdict()
+    if fields["instrument"] not in INSTRUMENTS:
+        raise AesensError(f"{stem!r}: unknown instrument code {fields['instrument']!r}; "
+                          f"expected one of {', '.join(INSTRUMENTS)}")
+    if fields["genre"] not in GENRES:
+        raise AesensError(f"{stem!r}: unknown genre code {fields['genre']!r}; "
+                          f"expected one of {', '.join(GENRES)}")
+    return IrmasName(
+        stem=name,
+        instrument=fields["instrument"],
+        genre=fields["genre"],
+        group=fields["group"],
+        excerpt=int(fields["excerpt"]),
+        drums=fields.get("drums"),
+        prefix=fields.get("prefix"),
+    )
+
+
+def resolve_dataset_dir(dataset_dir: str | os.PathLike | None = None,
+                        basedir: str | os.PathLike | None = None) -> Path:
+    """Find the IRMAS-TrainingData folder.
+
+    Order: ``dataset_dir`` if given, else the ``AESENS_DATASET_DIR``
+    environment variable, else ``<basedir>/datasets/IRMAS-TrainingData``
+    (``basedir`` defaults to the working directory).
+    """
+    if dataset_dir is not None:
+        return Path(dataset_dir)
+    if os.environ.get(DATASET_ENV):
+        return Path(os.environ[DATASET_ENV])
+    return Path(basedir if basedir is not None else ".") / "datasets" / "IRMAS-TrainingData"
+
+
+def discover(dataset_dir: str | os.PathLike) -> list[Path]:
+    """List the WAV files of an IRMAS-format folder, sorted by instrument then stem.
+
+    Parameters
+    ----------
+    dataset_dir : path
+        Folder with one sub-folder per instrument code.
+
+    Returns
+    -------
+    list of Path
+        Every ``<instrument>/*.wav``, in a deterministic order.
+
+    Raises
+    ------
+    AesensError
+        If the folder is missing, holds no instrument folder or no WAV file,
+        or a WAV file's name does not parse.
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise AesensError(
+            f"dataset folder {root} does not exist; pass --dataset-dir, set {DATASET_ENV}, "
+            "or generate one with 'python -m aesens.dataset generate --out DIR'"
+        )
+    files: list[Path] = []
+    for code in INSTRUMENTS:
+        folder = root / code
+        if folder.is_dir():
+            files.extend(sorted(p for p in folder.iterdir()
+                                if p.suffix.lower() == ".wav" and not p.name.startswith(".")))
+    if not files:
+        raise AesensError(
+            f"no WAV files in {root}/<instrument>/ (expected folders {', '.join(INSTRUMENTS)}); "
+            "point --dataset-dir at IRMAS-TrainingData"
+        )
+    for path in files:
+        name = parse_stem(path.stem)
+        if name.instrument != path.parent.name:
+            raise AesensError(f"{path}: instrument tag [{name.instrument}] does not match its "
+                              f"folder {path.parent.name}/; move the file")
+    return files
+
+
+def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read a WAV file as float32 ``(channels, samples)`` at its native rate.
+
+    Mono files give one channel; any sample rate and bit depth that
+    libsndfile reads are accepted (each model resamples for itself).
+
+    Raises
+    ------
+    AesensError
+        If the file cannot be decoded or holds no samples.
+    """
+    try:
+        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, OSError) as error:
+        raise AesensError(f"{path}: cannot read audio ({str(error).splitlines()[0]}); "
+                          "replace the file or remove it from the dataset") from None
+    if data.shape[0] == 0:
+        raise AesensError(f"{path}: the file holds no samples; replace it or remove it")
+    return np.ascontiguousarray(data.T), int(sample_rate)

@@ -1,0 +1,208 @@
+"""Audio effects as data: name, parameter grid, parameter strings and a function.
+
+Each :class:`Effect` carries the exact grid of the published experiment and
+formats its values into the strings used in file names
+(``embeddings/embeddings_<effect>_<paramstr>.h5``). Effects act in memory on
+float32 ``(channels, samples)`` audio at its native rate; no temporary WAV
+file is written. Adding an effect is one new entry in :data:`EFFECTS`.
+
+The published scripts streamed each file through a pedalboard board in
+1-second chunks with ``reset=False``; :func:`apply_streaming` reproduces that
+reference and the tests check that :meth:`Effect.apply` equals it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pedalboard
+import scipy.signal
+
+from aesens.errors import AesensError
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An audio effect swept over a grid of strengths.
+
+    Attributes
+    ----------
+    name : str
+        Name used on the command line and in file names.
+    grid : numpy.ndarray
+        Parameter values in order; the index of a value is its "rank".
+    param_format : str
+        Format string turning a value into its parameter string.
+    apply_fn : callable
+        ``apply_fn(audio, sample_rate, value) -> audio``, float32
+        ``(channels, samples)`` in and out.
+    unit : str
+        Label of the parameter axis for plots, with its unit.
+    identity_value : float
+        The parameter value at which the effect leaves audio unchanged.
+    board_fn : callable or None
+        ``board_fn(value) -> pedalboard.Pedalboard`` for pedalboard effects
+        (used by the streaming reference), else ``None``.
+    """
+
+    name: str
+    grid: np.ndarray
+    param_format: str
+    apply_fn: Callable[[np.ndarray, int, float], np.ndarray]
+    unit: str
+    identity_value: float
+    board_fn: Callable[[float], pedalboard.Pedalboard] | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    @property
+    def param_strings(self) -> list[str]:
+        """The parameter strings of the grid, in rank order."""
+        return [self.format_param(value) for value in self.grid]
+
+    def format_param(self, value: float) -> str:
+        """Format one parameter value as in the published file names."""
+        return self.param_format.format(value)
+
+    def apply(self, audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+        """Apply the effect at ``value`` to float32 ``(channels, samples)`` audio."""
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        return np.ascontiguousarray(self.apply_fn(audio, sample_rate, float(value)),
+                                    dtype=np.float32)
+
+    @property
+    def identity_rank(self) -> float:
+        """Fractional rank at which the uneffected audio sits on the grid axis.
+
+        ``len(grid)`` means after the last value, ``-1`` before the first,
+        and e.g. ``26.67`` between ranks 26 and 27 (interpolated linearly).
+        """
+        grid = np.asarray(self.grid, dtype=float)
+        ascending = grid[-1] > grid[0]
+        values = grid if ascending else grid[::-1]
+        position = float(np.interp(self.identity_value, values, np.arange(len(values)),
+                                   left=-1.0, right=float(len(values))))
+        return position if ascending else len(values) - 1 - position
+
+
+def _board_effect(make_board: Callable[[float], pedalboard.Pedalboard]):
+    def apply(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+        return make_board(value)(audio, sample_rate)
+    return apply
+
+
+def _bitcrush_board(value: float) -> pedalboard.Pedalboard:
+    return pedalboard.Pedalboard([pedalboard.Bitcrush(bit_depth=value)])
+
+
+def _gain_board(value: float) -> pedalboard.Pedalboard:
+    return pedalboard.Pedalboard([pedalboard.Gain(gain_db=value)])
+
+
+def _reverb_board(value: float) -> pedalboard.Pedalboard:
+    return pedalboard.Pedalboard([pedalboard.Reverb(room_size=value)])
+
+
+@lru_cache(maxsize=256)
+def cheby_lowpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray:
+    """Design the Chebyshev type II low-pass of the published experiment.
+
+    Passband edge ``cutoff / 1.1``, stopband edge ``cutoff * 1.1``, at most
+    3 dB passband ripple and at least 80 dB stopband attenuation.
+
+    Parameters
+    ----------
+    cutoff : float
+        Effect parameter in Hz.
+    sample_rate : int
+        Sampling rate of the audio.
+
+    Returns
+    -------
+    numpy.ndarray
+        Second-order sections, shape ``(n_sections, 6)``.
+    """
+    nyquist = sample_rate / 2
+    if cutoff * 1.1 >= nyquist:
+        raise AesensError(f"low-pass cutoff {cutoff} Hz needs a stopband edge below the "
+                          f"Nyquist frequency {nyquist} Hz of {sample_rate}-Hz audio; "
+                          "resample the file to 44.1 kHz")
+    order, wn = scipy.signal.cheb2ord(cutoff / 1.1, cutoff * 1.1, 3, 80, fs=sample_rate)
+    return scipy.signal.cheby2(order, 80, wn, "lowpass", output="sos", fs=sample_rate)
+
+
+def _cheby_lowpass(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return scipy.signal.sosfilt(cheby_lowpass_sos(value, sample_rate), audio, axis=-1)
+
+
+#: The effects of the published experiment, by name.
+EFFECTS: dict[str, Effect] = {
+    effect.name: effect
+    for effect in (
+        Effect(
+            name="bitcrush",
+            grid=np.arange(4, 16),
+            param_format="{:d}",
+            apply_fn=_board_effect(_bitcrush_board),
+            unit="bit depth (bits)",
+            identity_value=16,
+            board_fn=_bitcrush_board,
+        ),
+        Effect(
+            name="gain",
+            grid=np.arange(-40.0, 5.01, 1.5),
+            param_format="{:.1f}",
+            apply_fn=_board_effect(_gain_board),
+            unit="gain (dB)",
+            identity_value=0.0,
+            board_fn=_gain_board,
+        ),
+        Effect(
+            name="lowpass_cheby",
+            grid=np.round(np.geomspace(1600, 22000 / 1.2, num=31), 3),
+            param_format="{:.3f}",
+            apply_fn=_cheby_lowpass,
+            unit="cutoff frequency (Hz)",
+            identity_value=22500.0,
+        ),
+        Effect(
+            name="reverb",
+            grid=np.linspace(0.01, 1, num=100)[::3],
+            param_format="{:.2f}",
+            apply_fn=_board_effect(_reverb_board),
+            unit="room size",
+            identity_value=0.0,
+            board_fn=_reverb_board,
+        ),
+    )
+}
+
+
+def get_effect(name: str) -> Effect:
+    """Look up an effect by name, with a one-line error listing the known ones."""
+    try:
+        return EFFECTS[name]
+    except KeyError:
+        raise AesensError(f"unknown effect {name!r}; choose one of {', '.join(EFFECTS)}") from None
+
+
+def apply_streaming(effect: Effect, audio: np.ndarray, sample_rate: int, value: float,
+                    chunk_seconds: float = 1.0) -> np.ndarray:
+    """Apply an effect the way the published scripts did (reference implementation).
+
+    Pedalboard effects stream the file through the board in chunks of
+    ``chunk_seconds`` with ``reset=False``; the low-pass filters the whole
+    excerpt at once with ``sosfilt``.
+    """
+    if effect.board_fn is None:
+        return effect.apply(audio, sample_rate, value)
+    board = effect.board_fn(value)
+    chunk = int(chunk_seconds * sample_rate)
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    pieces = [board(audio[:, start:start + chunk], sample_rate, reset=False)
+              for start in range(0, audio.shape[1], chunk)]
+    return np.concatenate(pieces, axis=1)

@@ -1,0 +1,123 @@
+"""Embedding models behind one small interface, and their registry.
+
+A model is an object with ``name``, ``sample_rate`` (the rate it expects),
+``frame_level`` (several rows per file, keys repeated, or one row per file),
+``dim`` and ``embed(batch, sample_rate) -> list of (rows, dim) arrays``.
+``embed`` receives float32 ``(channels, samples)`` audio at its native rate
+and does its own down-mixing and resampling, as each library did in the
+published experiment. ``metadata()`` returns the attributes stored next to
+the features (model, library and version, weights hash, sample rate, hop,
+device).
+
+Adding a model is one entry in :data:`MODELS`: a name mapped to the dotted
+path of a loader ``load(device=..., batch_size=..., weights=...)``. Loaders
+are imported lazily so that a model's heavy libraries are only needed when
+it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from aesens.errors import AesensError
+
+
+@runtime_checkable
+class EmbeddingModel(Protocol):
+    """What the extraction stages need from an embedding model."""
+
+    name: str
+    sample_rate: int
+    frame_level: bool
+    dim: int
+
+    def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+        """Embed a batch of float32 ``(channels, samples)`` clips recorded at ``sample_rate``.
+
+        Returns one float32 ``(rows, dim)`` array per clip (one row for
+        clip-level models).
+        """
+        ...
+
+    def metadata(self) -> dict[str, str | int | float]:
+        """Attributes describing the model, stored next to its features."""
+        ...
+
+
+#: Model name -> ``"module:loader"``; the loader builds the model.
+MODELS: dict[str, str] = {
+    "crepe": "aesens.models.crepe:load",
+    "mfcc": "aesens.models.mfcc:load",
+    "openl3": "aesens.models.openl3:load",
+    "panns": "aesens.models.panns:load",
+    "clap": "aesens.models.clap:load",
+}
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Map ``auto`` to ``cuda`` when a GPU is visible, else ``cpu``; check the others."""
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise AesensError(f"unknown device {device!r}; use auto, cpu or cuda")
+    try:
+        import torch
+    except ImportError:
+        if device.startswith("cuda"):
+            raise AesensError("--device cuda needs PyTorch with CUDA; install it or use "
+                              "--device cpu") from None
+        return "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise AesensError("--device cuda was asked for but no CUDA GPU is visible; "
+                          "use --device cpu or auto")
+    return device
+
+
+def get_model(name: str, device: str = "auto", batch_size: int = 32,
+              weights: str | None = None) -> EmbeddingModel:
+    """Build a registered embedding model.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`MODELS`.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    batch_size : int
+        Clips (or frames, for frame-level models) per forward pass.
+    weights : str, optional
+        Path of a weights file for models that need one.
+
+    Raises
+    ------
+    AesensError
+        For an unknown name, or when the model's library or weights are missing.
+    """
+    if name not in MODELS:
+        raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
+    module_name, loader_name = MODELS[name].split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, loader_name)(device=resolve_device(device), batch_size=batch_size,
+                                        weights=weights)
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Average the channels of ``(channels, samples)`` audio into a 1-D float32 signal."""
+    audio = np.asarray(audio, dtype=np.float32)
+    return audio.mean(axis=0) if audio.ndim == 2 else audio
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis with soxr (high quality), float32 out."""
+    if orig_sr == target_sr:
+        return np.asarray(audio, dtype=np.float32)
+    import soxr
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        return soxr.resample(audio, orig_sr, target_sr).astype(np.float32)
+    return np.ascontiguousarray(soxr.resample(audio.T, orig_sr, target_sr).T, dtype=np.float32)

@@ -1,0 +1,81 @@
+"""Shared test fixtures: tiny generated audio and a tiny IRMAS-format dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SAMPLE_RATE = 44100
+
+#: (instrument code, stem) pairs of the tiny dataset: both naming patterns,
+#: several source recordings ("groups") per class, several excerpts each.
+TINY_STEMS = [
+    ("cel", "[cel][cla]0001__1"), ("cel", "[cel][cla]0001__2"),
+    ("cel", "008__[cel][nod][cla]0058__1"), ("cel", "[cel][pop_roc]0002__1"),
+    ("flu", "[flu][jaz_blu]0101__1"), ("flu", "[flu][jaz_blu]0101__2"),
+    ("flu", "012__[flu][dru][pop_roc]0102__1"), ("flu", "[flu][cla]0103__1"),
+    ("pia", "[pia][cou_fol]0201__1"), ("pia", "[pia][cou_fol]0201__2"),
+    ("pia", "031__[pia][nod][jaz_blu]0202__3"), ("pia", "[pia][lat_sou]0203__1"),
+]
+
+
+def chirp(seconds: float = 3.0, sample_rate: int = SAMPLE_RATE, f0: float = 110.0,
+          f1: float = 3520.0, channels: int = 2, amplitude: float = 0.3) -> np.ndarray:
+    """A float32 ``(channels, samples)`` exponential chirp, channels slightly detuned."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    rows = []
+    for channel in range(channels):
+        k = (f1 / f0) ** (1 / seconds)
+        phase = 2 * np.pi * f0 * (1 + 0.01 * channel) * (k ** t - 1) / np.log(k)
+        rows.append(amplitude * np.sin(phase))
+    return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture
+def stereo_chirp() -> np.ndarray:
+    """3 s of stereo chirp at 44.1 kHz."""
+    return chirp()
+
+
+@pytest.fixture
+def mono_chirp() -> np.ndarray:
+    """3 s of mono chirp at 44.1 kHz, shape (1, samples)."""
+    return chirp(channels=1)
+
+
+@pytest.fixture
+def silence() -> np.ndarray:
+    """3 s of stereo digital silence."""
+    return np.zeros((2, 3 * SAMPLE_RATE), dtype=np.float32)
+
+
+def write_tiny_dataset(root: Path, seconds: float = 3.0) -> Path:
+    """Write the tiny IRMAS-format dataset of :data:`TINY_STEMS` as 16-bit stereo WAVs."""
+    rng = np.random.default_rng(0)
+    base = {"cel": 65.0, "flu": 520.0, "pia": 220.0}
+    for index, (code, stem) in enumerate(TINY_STEMS):
+        folder = root / code
+        folder.mkdir(parents=True, exist_ok=True)
+        f0 = base[code] * (1 + 0.05 * index)
+        audio = chirp(seconds, f0=f0, f1=f0 * 4) + 0.01 * rng.standard_normal(
+            (2, int(seconds * SAMPLE_RATE))).astype(np.float32)
+        sf.write(folder / f"{stem}.wav", audio.T, SAMPLE_RATE, subtype="PCM_16")
+    return root
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """A 12-file IRMAS-format folder (3 instruments, both name patterns)."""
+    return write_tiny_dataset(tmp_path / "IRMAS-TrainingData")
+
+
+@pytest.fixture
+def paper_split_csv() -> Path:
+    """The paper's real split (real IRMAS names), from ../shared/reference."""
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "irmas_paper_split.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not found (the shared/ folder sits beside the repository)")
+    return path
