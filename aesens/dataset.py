@@ -56,7 +56,9 @@ DRUMS_TAGS = ("dru", "nod", "---")
 #: Environment variable naming the IRMAS-TrainingData folder.
 DATASET_ENV = "AESENS_DATASET_DIR"
 
-_SIMPLE = re.compile(r"^\[(?P<instrument>[a-z]{3})\]\[(?P<genre>[a-z_]+)\](?P<group>\d{4})__(?P<excerpt>\d+)$")
+_SIMPLE = re.compile(
+    r"^\[(?P<instrument>[a-z]{3})\]\[(?P<genre>[a-z_]+)\](?P<group>\d{4})__(?P<excerpt>\d+)$"
+)
 _PREFIXED = re.compile(
     r"^(?P<prefix>\d+)__\[(?P<instrument>[a-z]{3})\]\[(?P<drums>dru|nod|---)\]"
     r"\[(?P<genre>[a-z_]+)\](?P<group>\d{4})__(?P<excerpt>\d+)$"

@@ -108,11 +108,14 @@ def _reverb_board(value: float) -> pedalboard.Pedalboard:
 
 
 @lru_cache(maxsize=256)
-def cheby_lowpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray:
+def cheby_lowpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray | None:
     """Design the Chebyshev type II low-pass of the published experiment.
 
     Passband edge ``cutoff / 1.1``, stopband edge ``cutoff * 1.1``, at most
-    3 dB passband ripple and at least 80 dB stopband attenuation.
+    3 dB passband ripple and at least 80 dB stopband attenuation. For audio
+    at a lower rate than 44.1 kHz, a stopband edge beyond the Nyquist
+    frequency is moved just below it, and a passband edge beyond it means
+    there is nothing to remove.
 
     Parameters
     ----------
@@ -123,20 +126,22 @@ def cheby_lowpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        Second-order sections, shape ``(n_sections, 6)``.
+    numpy.ndarray or None
+        Second-order sections, shape ``(n_sections, 6)``, or ``None`` when
+        the filter would pass every frequency the audio can hold.
     """
     nyquist = sample_rate / 2
-    if cutoff * 1.1 >= nyquist:
-        raise AesensError(f"low-pass cutoff {cutoff} Hz needs a stopband edge below the "
-                          f"Nyquist frequency {nyquist} Hz of {sample_rate}-Hz audio; "
-                          "resample the file to 44.1 kHz")
-    order, wn = scipy.signal.cheb2ord(cutoff / 1.1, cutoff * 1.1, 3, 80, fs=sample_rate)
+    passband, stopband = cutoff / 1.1, cutoff * 1.1
+    if passband >= nyquist:
+        return None
+    stopband = min(stopband, 0.999 * nyquist)
+    order, wn = scipy.signal.cheb2ord(passband, stopband, 3, 80, fs=sample_rate)
     return scipy.signal.cheby2(order, 80, wn, "lowpass", output="sos", fs=sample_rate)
 
 
 def _cheby_lowpass(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
-    return scipy.signal.sosfilt(cheby_lowpass_sos(value, sample_rate), audio, axis=-1)
+    sos = cheby_lowpass_sos(value, sample_rate)
+    return audio if sos is None else scipy.signal.sosfilt(sos, audio, axis=-1)
 
 
 #: The effects of the published experiment, by name.

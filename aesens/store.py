@@ -36,30 +36,32 @@ DATASET_GROUP = "irmas"
 #: Attribute set on an embedding group once all its rows are written.
 COMPLETE_ATTR = "complete"
 
+PathLike = str | os.PathLike
 
-def original_path(embeddings_dir: str | os.PathLike = "embeddings") -> Path:
+
+def original_path(embeddings_dir: PathLike = "embeddings") -> Path:
     """Path of the original-audio embeddings file."""
     return Path(embeddings_dir) / "embeddings.h5"
 
 
-def effected_path(effect: str, param: str, embeddings_dir: str | os.PathLike = "embeddings") -> Path:
+def effected_path(effect: str, param: str, embeddings_dir: PathLike = "embeddings") -> Path:
     """Path of the embeddings file of one effect setting."""
     return Path(embeddings_dir) / f"embeddings_{effect}_{param}.h5"
 
 
 def averaged_path(embedding: str, effect: str | None = None, param: str | None = None,
-                  embeddings_dir: str | os.PathLike = "embeddings") -> Path:
+                  embeddings_dir: PathLike = "embeddings") -> Path:
     """Path of a per-file averaged embeddings file (original if ``effect`` is None)."""
     suffix = "" if effect is None else f"_{effect}_{param}"
     return Path(embeddings_dir) / "averaged" / embedding / f"embeddings{suffix}.h5"
 
 
-def grouped_path(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings") -> Path:
+def grouped_path(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> Path:
     """Path of the grouped (all parameters stacked) file of one embedding and effect."""
     return Path(embeddings_dir) / "grouped" / embedding / f"{effect}.h5"
 
 
-def ccadirs_path(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings") -> Path:
+def ccadirs_path(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> Path:
     """Path of the sample-wise CCA directions file."""
     return Path(embeddings_dir) / "averaged" / embedding / f"ccadirs_{effect}.h5"
 
@@ -101,21 +103,49 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True) -> Iterator[h
         handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
                                             dir=path.parent)
         os.close(handle)
+        os.chmod(tmp_name, 0o666 & ~_current_umask())
     except OSError as error:
         raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
                           "working directory or fix its permissions") from None
     tmp = Path(tmp_name)
     try:
-        if keep_existing and path.exists():
-            shutil.copyfile(path, tmp)
-        else:
-            tmp.unlink()
-        with h5py.File(tmp, "a") as h5:
-            yield h5
-        os.replace(tmp, path)
+        with _exclusive_lock(path):
+            yield from _write_and_replace(path, tmp, keep_existing)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write of one file between processes of this machine."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no inter-process lock
+        yield
+        return
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_and_replace(path: Path, tmp: Path, keep_existing: bool) -> Iterator[h5py.File]:
+    if keep_existing and path.exists():
+        shutil.copyfile(path, tmp)
+    else:
+        tmp.unlink()
+    with h5py.File(tmp, "a") as h5:
+        yield h5
+    os.replace(tmp, path)
 
 
 def _open_read(path: str | os.PathLike) -> h5py.File:

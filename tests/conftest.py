@@ -75,7 +75,8 @@ def tiny_dataset(tmp_path: Path) -> Path:
 @pytest.fixture
 def paper_split_csv() -> Path:
     """The paper's real split (real IRMAS names), from ../shared/reference."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "irmas_paper_split.csv"
+    repo = Path(__file__).resolve().parents[1]
+    path = repo.parent / "shared" / "reference" / "irmas_paper_split.csv"
     if not path.exists():
         pytest.skip(f"{path} not found (the shared/ folder sits beside the repository)")
     return path

@@ -51,6 +51,7 @@ class EmbeddingModel(Protocol):
 #: Model name -> ``"module:loader"``; the loader builds the model.
 MODELS: dict[str, str] = {
     "crepe": "aesens.models.crepe:load",
+    "crepe_full": "aesens.models.crepe:load_full",
     "mfcc": "aesens.models.mfcc:load",
     "openl3": "aesens.models.openl3:load",
     "panns": "aesens.models.panns:load",

@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Stage 2A.1: embeddings of the original (uneffected) audio.
+
+Writes ``embeddings/embeddings.h5`` with ``irmas/<embedding>/features`` and
+``irmas/<embedding>/keys``; other embeddings in the file are kept.
+
+Example: ``python 2A.1_featureExtract_original.py crepe --dataset-dir datasets/IRMAS-TrainingData``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aesens.cli import (
+    add_dataset_options,
+    add_model_options,
+    dataset_files,
+    embedding_names,
+    load_models,
+)
+from aesens.errors import run_cli
+from aesens.extract import Setting, extract
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap); "
+                        "several comma-separated share the audio loading")
+    add_dataset_options(parser)
+    add_model_options(parser)
+    args = parser.parse_args(argv)
+    names = embedding_names(args.embedding)
+    files = dataset_files(args)
+    models = load_models(names, args)
+    written = extract(files, models, [Setting()], embeddings_dir=args.embeddings_dir,
+                      batch_size=args.batch_size, force=args.force, progress=not args.quiet)
+    target = Setting().output_path(args.embeddings_dir)
+    print(f"{'wrote' if written else 'already complete (use --force to redo)'}: {target} "
+          f"[{', '.join(names)}, {len(files)} files]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Stage 2A.2: embeddings of effected audio over a range of the effect's grid.
+
+For each parameter rank ``from..to`` (inclusive) writes
+``embeddings/embeddings_<effect>_<paramstr>.h5``. Settings already complete
+are skipped (``--force`` redoes them), so disjoint rank ranges can run on
+different machines and an interrupted run resumes. ``-1 -1`` prints the grid.
+
+Example: ``python 2A.2_featureExtract_audioEffects.py gain crepe 0 30``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aesens.cli import (
+    add_dataset_options,
+    add_model_options,
+    dataset_files,
+    embedding_names,
+    load_models,
+)
+from aesens.effects import EFFECTS, get_effect
+from aesens.errors import run_cli
+from aesens.extract import Setting, check_ranks, extract, list_grid
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("effect", help=f"effect name ({', '.join(EFFECTS)})")
+    parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap); "
+                        "several comma-separated share the effected audio")
+    parser.add_argument("from_rank", metavar="from", type=int, help="first parameter rank")
+    parser.add_argument("to_rank", metavar="to", type=int, help="last parameter rank (inclusive)")
+    add_dataset_options(parser)
+    add_model_options(parser)
+    args = parser.parse_args(argv)
+    effect = get_effect(args.effect)
+    names = embedding_names(args.embedding)
+    if args.from_rank == -1 and args.to_rank == -1:
+        print(list_grid(effect))
+        return 0
+    ranks = check_ranks(effect, args.from_rank, args.to_rank)
+    files = dataset_files(args)
+    models = load_models(names, args)
+    settings = [Setting(effect, rank) for rank in ranks]
+    written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
+                      batch_size=args.batch_size, force=args.force, progress=not args.quiet)
+    print(f"{effect.name} ranks {ranks.start}..{ranks.stop - 1}: wrote {len(written)} file(s), "
+          f"{len(settings) - len(written)} already complete [{', '.join(names)}, "
+          f"{len(files)} files]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

