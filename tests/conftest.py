@@ -80,3 +80,14 @@ def paper_split_csv() -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found (the shared/ folder sits beside the repository)")
     return path
+
+
+def load_script(name: str):
+    """Import a numbered root script (e.g. ``2A.1_featureExtract_original.py``) as a module."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / name
+    spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,94 @@
+"""Tests of aesens.effects: grids, parameter strings, equality with the published processing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+import pytest
+import scipy.signal
+
+from aesens.effects import EFFECTS, apply_streaming, cheby_lowpass_sos, get_effect
+from aesens.errors import AesensError
+
+
+def test_grids_and_parameter_strings_match_spec():
+    bitcrush, gain, lowpass, reverb = (EFFECTS[n] for n in
+                                       ("bitcrush", "gain", "lowpass_cheby", "reverb"))
+    assert bitcrush.param_strings == [str(b) for b in range(4, 16)]
+    assert len(gain) == 31 and gain.param_strings[0] == "-40.0" and gain.param_strings[-1] == "5.0"
+    assert "0.5" in gain.param_strings and "-1.0" in gain.param_strings
+    assert len(lowpass) == 31
+    assert lowpass.param_strings[0] == "1600.000" and lowpass.param_strings[-1] == "18333.333"
+    np.testing.assert_array_equal(lowpass.grid, np.round(np.geomspace(1600, 22000 / 1.2, 31), 3))
+    assert len(reverb) == 34 and reverb.param_strings[0] == "0.01"
+    assert reverb.param_strings[-1] == "1.00"
+    np.testing.assert_array_equal(reverb.grid, np.linspace(0.01, 1, num=100)[::3])
+
+
+def test_identity_positions():
+    assert EFFECTS["bitcrush"].identity_rank == 12
+    assert 26 < EFFECTS["gain"].identity_rank < 27
+    assert EFFECTS["lowpass_cheby"].identity_rank == 31
+    assert EFFECTS["reverb"].identity_rank == -1
+
+
+@pytest.mark.parametrize("name", ["bitcrush", "gain", "reverb"])
+def test_pedalboard_effects_equal_one_second_streaming(name, stereo_chirp):
+    effect = EFFECTS[name]
+    for value in (effect.grid[0], effect.grid[len(effect.grid) // 2], effect.grid[-1]):
+        ours = effect.apply(stereo_chirp, 44100, value)
+        reference = apply_streaming(effect, stereo_chirp, 44100, value)
+        assert ours.shape == stereo_chirp.shape and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-6)
+
+
+def test_streaming_reference_matches_a_hand_written_board_loop(stereo_chirp):
+    board = pedalboard.Pedalboard([pedalboard.Reverb(room_size=0.5)])
+    pieces = [board(stereo_chirp[:, i:i + 44100], 44100, reset=False)
+              for i in range(0, stereo_chirp.shape[1], 44100)]
+    np.testing.assert_array_equal(np.concatenate(pieces, axis=1),
+                                  apply_streaming(EFFECTS["reverb"], stereo_chirp, 44100, 0.5))
+
+
+def test_gain_scales_amplitude(stereo_chirp):
+    out = EFFECTS["gain"].apply(stereo_chirp, 44100, -20.0)
+    np.testing.assert_allclose(out, stereo_chirp * 10 ** (-20 / 20), rtol=1e-5, atol=1e-7)
+
+
+def test_lowpass_equals_scipy_design(stereo_chirp):
+    effect = EFFECTS["lowpass_cheby"]
+    for cutoff in (effect.grid[0], effect.grid[-1]):
+        order, wn = scipy.signal.cheb2ord(cutoff / 1.1, cutoff * 1.1, 3, 80, fs=44100)
+        sos = scipy.signal.cheby2(order, 80, wn, "lowpass", output="sos", fs=44100)
+        expected = scipy.signal.sosfilt(sos, stereo_chirp, axis=-1)
+        np.testing.assert_allclose(effect.apply(stereo_chirp, 44100, cutoff), expected,
+                                   atol=1e-6)
+        np.testing.assert_array_equal(cheby_lowpass_sos(cutoff, 44100), sos)
+
+
+def test_lowpass_attenuates_above_cutoff(stereo_chirp):
+    out = EFFECTS["lowpass_cheby"].apply(stereo_chirp, 44100, 1600.0)
+    spectrum = np.abs(np.fft.rfft(out[0]))
+    freqs = np.fft.rfftfreq(out.shape[1], 1 / 44100)
+    reference = np.abs(np.fft.rfft(stereo_chirp[0]))
+    above = freqs > 1600 * 1.1
+    assert spectrum[above].max() < 1e-3 * reference[above].max()
+
+
+def test_lowpass_at_lower_sample_rates(mono_chirp):
+    effect = EFFECTS["lowpass_cheby"]
+    quiet = effect.apply(mono_chirp[:, ::2], 22050, 10500.0)
+    assert np.all(np.isfinite(quiet))
+    # A passband edge above Nyquist leaves nothing to remove.
+    np.testing.assert_array_equal(effect.apply(mono_chirp[:, ::2], 22050, 18333.333),
+                                  mono_chirp[:, ::2])
+
+
+def test_mono_audio_keeps_its_shape(mono_chirp):
+    for effect in EFFECTS.values():
+        assert effect.apply(mono_chirp, 44100, effect.grid[3]).shape == mono_chirp.shape
+
+
+def test_unknown_effect():
+    with pytest.raises(AesensError, match="unknown effect 'flanger'; choose one of bitcrush"):
+        get_effect("flanger")

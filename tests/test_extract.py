@@ -1,0 +1,193 @@
+"""Tests of the extraction stages 2A.1, 2A.2 and 2A.3 (aesens.extract and the root scripts)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from conftest import chirp, load_script
+
+from aesens import store
+from aesens.dataset import discover
+from aesens.effects import EFFECTS
+from aesens.errors import AesensError, run_cli
+from aesens.extract import Setting, check_ranks, embed_files, extract
+from aesens.models import get_model
+
+ROOT = Path(__file__).resolve().parents[1]
+stage1 = load_script("2A.1_featureExtract_original.py")
+stage2 = load_script("2A.2_featureExtract_audioEffects.py")
+stage3 = load_script("2A.3_train_test_split.py")
+
+
+@pytest.fixture
+def workdir(tmp_path, tiny_dataset, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
+    return tmp_path
+
+
+def test_original_and_effected_stages_write_published_layout(workdir, tiny_dataset):
+    assert run_cli(stage1.main, ["mfcc", "--quiet"]) == 0
+    features, keys = store.read_embeddings("embeddings/embeddings.h5", "mfcc")
+    assert features.shape == (12, 40)
+    assert sorted(keys) == sorted(p.stem for p in discover(tiny_dataset))
+    assert run_cli(stage2.main, ["gain", "mfcc", "0", "1", "--quiet"]) == 0
+    for param in ("-40.0", "-38.5"):
+        effected, effected_keys = store.read_embeddings(f"embeddings/embeddings_gain_{param}.h5",
+                                                        "mfcc")
+        assert list(effected_keys) == list(keys)
+        assert not np.allclose(effected, features)
+    attrs = store.read_attrs("embeddings/embeddings_gain_-40.0.h5", "mfcc")
+    assert attrs["effect"] == "gain" and attrs["param"] == "-40.0" and attrs["n_files"] == 12
+
+
+def test_effected_embeddings_equal_embedding_the_effected_audio(workdir, tiny_dataset):
+    model = get_model("mfcc")
+    files = discover(tiny_dataset)
+    effect = EFFECTS["reverb"]
+    results = embed_files(files, [model], Setting(effect, 5), progress=False)["mfcc"]
+    audio, rate = sf.read(files[3], dtype="float32", always_2d=True)
+    expected = model.embed([effect.apply(audio.T, rate, effect.grid[5])], rate)[0]
+    np.testing.assert_allclose(results[0][3], expected[0], rtol=1e-5)
+
+
+def test_grid_listing_and_rank_errors(workdir, capsys):
+    assert run_cli(stage2.main, ["reverb", "mfcc", "-1", "-1"]) == 0
+    out = capsys.readouterr().out
+    assert "34 settings" in out and "1.00" in out
+    assert run_cli(stage2.main, ["reverb", "mfcc", "3", "2"]) == 2
+    assert "'from' must not exceed 'to'" in capsys.readouterr().err
+    assert run_cli(stage2.main, ["reverb", "mfcc", "0", "34"]) == 2
+    assert "use ranks 0..33" in capsys.readouterr().err
+    assert check_ranks(EFFECTS["bitcrush"], 11, 11) == range(11, 12)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["flanger", "mfcc", "0", "1"], "unknown effect 'flanger'"),
+    (["gain", "vggish", "0", "1"], "unknown embedding 'vggish'"),
+])
+def test_unknown_names(workdir, capsys, argv, message):
+    assert run_cli(stage2.main, argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_missing_dataset_folder_is_one_line_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "2A.1_featureExtract_original.py"), "mfcc",
+         "--dataset-dir", str(tmp_path / "missing")],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: dataset folder") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_file_is_named(workdir, tiny_dataset, capsys):
+    (tiny_dataset / "pia" / "[pia][cla]0299__1.wav").write_bytes(b"RIFF....WAVEjunk")
+    assert run_cli(stage1.main, ["mfcc", "--quiet"]) == 2
+    assert "[pia][cla]0299__1.wav: cannot read audio" in capsys.readouterr().err
+    assert not Path("embeddings/embeddings.h5").exists()
+
+
+def test_unusual_but_valid_files_are_processed(workdir, tiny_dataset):
+    """Silent, very short, mono, 22.05-kHz and 24-bit files are embedded, not rejected."""
+    cases = {
+        "[cel][cla]0301__1": (np.zeros((44100 * 3, 2)), 44100, "PCM_16"),
+        "[cel][cla]0302__1": (chirp(0.05).T, 44100, "PCM_16"),
+        "[cel][cla]0303__1": (chirp(channels=1)[0], 44100, "PCM_16"),
+        "[cel][cla]0304__1": (chirp(sample_rate=22050).T, 22050, "PCM_16"),
+        "[cel][cla]0305__1": (chirp().T, 44100, "PCM_24"),
+    }
+    for stem, (audio, rate, subtype) in cases.items():
+        sf.write(tiny_dataset / "cel" / f"{stem}.wav", audio, rate, subtype=subtype)
+    with pytest.warns(UserWarning, match="0301__1.wav is silent"):
+        assert run_cli(stage2.main, ["lowpass_cheby", "mfcc,crepe", "30", "30", "--quiet"]) == 0
+    path = "embeddings/embeddings_lowpass_cheby_18333.333.h5"
+    for name in ("mfcc", "crepe"):
+        features, keys = store.read_embeddings(path, name)
+        assert np.isfinite(features).all()
+        assert set(cases) <= set(keys)
+    crepe, keys = store.read_embeddings(path, "crepe")
+    assert (keys == "[cel][cla]0302__1").sum() == 1  # 0.05 s: one centred frame
+    assert (keys == "[cel][cla]0304__1").sum() == 13  # 3 s at any rate: 13 frames
+
+
+def test_unwritable_output(workdir, capsys):
+    Path("blocker").write_text("a file where a folder should be")
+    assert run_cli(stage1.main, ["mfcc", "--quiet", "--embeddings-dir", "blocker/emb"]) == 2
+    assert "cannot write in blocker/emb" in capsys.readouterr().err
+
+
+class Crashing:
+    """Wraps a model and raises after a number of calls, like a run killed mid-way."""
+
+    def __init__(self, model, calls):
+        self.model, self.calls = model, calls
+        self.name, self.frame_level, self.dim = model.name, model.frame_level, model.dim
+        self.sample_rate = model.sample_rate
+
+    def embed(self, batch, sample_rate):
+        self.calls -= 1
+        if self.calls < 0:
+            raise KeyboardInterrupt
+        return self.model.embed(batch, sample_rate)
+
+    def metadata(self):
+        return self.model.metadata()
+
+
+def test_interrupted_run_resumes_and_loses_nothing(workdir, tiny_dataset):
+    files = discover(tiny_dataset)
+    model = get_model("mfcc")
+    settings = [Setting(EFFECTS["bitcrush"], rank) for rank in range(3)]
+    extract(files, [model], settings[:1], progress=False)
+    first = Path("embeddings/embeddings_bitcrush_4.h5")
+    before = first.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        extract(files, [Crashing(model, calls=1)], settings, batch_size=4, force=True,
+                progress=False)
+    assert first.read_bytes() == before  # the interrupted rewrite left the old file intact
+    assert not Path("embeddings/embeddings_bitcrush_5.h5").exists()
+    written = extract(files, [model], settings, progress=False)
+    assert [p.name for p in written] == ["embeddings_bitcrush_5.h5", "embeddings_bitcrush_6.h5"]
+    assert not list(Path("embeddings").glob("*.part"))
+
+
+def test_split_stage(workdir, capsys):
+    # Five recordings per class so that a 4-fold group split is possible.
+    root = Path("ds")
+    for code in ("cel", "flu"):
+        for group in range(5):
+            for excerpt in (1, 2):
+                stem = f"[{code}][cla]{group + (10 if code == 'flu' else 0):04d}__{excerpt}"
+                (root / code).mkdir(parents=True, exist_ok=True)
+                sf.write(root / code / f"{stem}.wav", chirp(0.5).T, 44100)
+    assert run_cli(stage1.main, ["mfcc", "--quiet", "--dataset-dir", "ds"]) == 0
+    assert run_cli(stage3.main, []) == 0
+    split = pd.read_csv("train_test_split.csv")
+    assert list(split.columns) == ["instrument", "genre", "file_name", "split"]
+    train = split[split["split"] == "train"]
+    assert train["instrument"].value_counts().to_dict() == {"cello": 6, "flute": 6}
+    assert split["split"].eq("test").sum() == 6  # 18 of 20: balancing drops 2 train files
+    groups = split["file_name"].str.slice(-7, -3)
+    assert split.groupby(groups)["split"].nunique().max() == 1
+    first = Path("train_test_split.csv").read_bytes()
+    assert run_cli(stage3.main, []) == 0
+    assert Path("train_test_split.csv").read_bytes() == first
+
+
+def test_split_stage_without_embeddings(workdir, capsys):
+    assert run_cli(stage3.main, []) == 2
+    assert "run 2A.1_featureExtract_original.py first" in capsys.readouterr().err
+
+
+def test_unknown_embedding_message_lists_models():
+    with pytest.raises(AesensError, match="choose one of crepe"):
+        get_model("vggish")
