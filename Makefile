@@ -1,0 +1,35 @@
+# Two commands: `make demo` sets everything up and runs the pipeline on the
+# generated dataset; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU build of torch 2.13.0; any other spec downloads a multi-GB CUDA build.
+TORCH := torch==2.13.0
+EXTRAS := crepe,synth,analysis,dev
+PER_CLASS ?= 12
+
+.PHONY: setup demo test lint bench clean-demo
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -e ".[$(EXTRAS)]" "$(TORCH)"
+	# tinysoundfont's only dependency (pyaudio) is for live playback and does not build here.
+	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3"
+	touch $@
+
+demo: setup
+	$(PY) -m aesens.demo --workdir demo --per-class $(PER_CLASS)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean-demo:
+	rm -rf demo
