@@ -230,3 +230,12 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if data.shape[0] == 0:
         raise AesensError(f"{path}: the file holds no samples; replace it or remove it")
     return np.ascontiguousarray(data.T), int(sample_rate)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from aesens.errors import run_cli
+    from aesens.synth import main
+
+    sys.exit(run_cli(main))

@@ -36,9 +36,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
+from scipy import fft, signal
 
-from aesens.dataset import GENRES, INSTRUMENTS, discover, load_audio, parse_stem
+from aesens.dataset import INSTRUMENTS, discover, load_audio, parse_stem
 from aesens.errors import AesensError, run_cli
 
 SAMPLE_RATE = 44100
@@ -94,8 +94,7 @@ class LeadProgram:
 
 #: Programs of each IRMAS class with their ranges and playing techniques.
 LEAD_PROGRAMS: dict[str, tuple[LeadProgram, ...]] = {
-    "cel": (LeadProgram(42, 36, 76, vibrato_cents=30, weight=3),
-            LeadProgram(43, 33, 62, vibrato_cents=25),
+    "cel": (LeadProgram(42, 36, 76, vibrato_cents=30, weight=4),
             LeadProgram(44, 36, 72),
             LeadProgram(45, 36, 72, sustained=False)),
     "cla": (LeadProgram(71, 50, 86, weight=3),
@@ -308,7 +307,7 @@ TOM_FILL = {12: 50, 13: 48, 14: 45, 15: 43}
 CRASH = 49
 
 #: Relative level (dB, before the recording's accompaniment offset) of each role.
-ROLE_LEVELS_DB = {"lead": (0, 0), "bass": (-10, -5), "harmony": (-13, -6), "drums": (-11, -5)}
+ROLE_LEVELS_DB = {"lead": (0, 0), "bass": (-23, -17), "harmony": (-23, -15), "drums": (-21, -14)}
 
 
 class Note(NamedTuple):
@@ -459,9 +458,12 @@ def plan_dataset(per_class: int = DEFAULT_PER_CLASS, seed: int = 0,
     for code in codes:
         class_index = list(INSTRUMENTS).index(code)
         rng = np.random.default_rng([seed, class_index])
+        target = max(per_class, min_recordings * low)
         lengths: list[int] = []
-        while sum(lengths) < per_class or len(lengths) < min_recordings:
-            lengths.append(int(rng.integers(low, high + 1)))
+        while sum(lengths) < target:
+            still_required = max(0, min_recordings - len(lengths) - 1)
+            room = target - sum(lengths) - still_required * low
+            lengths.append(max(low, min(int(rng.integers(low, high + 1)), room)))
         genres = _allocate(CLASS_GENRES[code], len(lengths), rng)
         for index, (length, genre) in enumerate(zip(lengths, genres, strict=True)):
             prefixed = rng.random() < PREFIXED_NAME_PROBABILITY
@@ -576,16 +578,16 @@ def _voicing(pitch_classes: Iterable[int], low: int, high: int, center: float) -
     return sorted(pitches)
 
 
-def _bass_pitch(pitch_class: int, low: int = 28, high: int = 52) -> int:
-    """The lowest comfortable bass pitch of a pitch class."""
-    return next(p for p in range(max(low, 33), high + 1) if p % 12 == pitch_class)
+def _bass_pitch(pitch_class: int) -> int:
+    """The bass pitch of a pitch class, from A1 (33) to G#2 (44)."""
+    return 33 + (pitch_class - 33) % 12
 
 
 def _melody(rng: np.random.Generator, song: _Song, low: int, high: int,
             articulation: str) -> list[Note]:
     """A melodic line of phrases and short breaths over the song's harmony."""
-    span = rng.uniform(7, 13)
-    center = rng.uniform(low + min(span, (high - low) / 2), high - min(span, (high - low) / 2))
+    span = rng.uniform(6, 11)
+    center = (low + high) / 2 + rng.uniform(-.2, .2) * (high - low)
     lowest, highest = int(max(low, center - span)), int(min(high, center + span))
     scale_set = {(song.key + step) % 12 for step in song.melody_scale}
     pitches = [p for p in range(lowest, highest + 1) if p % 12 in scale_set]
@@ -652,76 +654,78 @@ def _pattern_notes(style: str, rng: np.random.Generator, song: _Song, low: int, 
     notes: list[Note] = []
     center = (low + high) / 2
     bar_beats = song.beats_per_bar
+
+    def hit(beat: float, duration: float, pitches: Iterable[int], level: float = 1.0,
+            spread: float = 0.0) -> None:
+        """Strike ``pitches`` at ``beat``, ``spread`` seconds apart (a strum)."""
+        for order, pitch in enumerate(pitches):
+            onset = beat + order * spread / song.seconds_per_beat
+            notes.append(song.note(onset, duration, pitch, velocity * level + rng.normal(0, 5),
+                                   rng))
+
     for chord in song.chords:
         start, length = chord.start_beat, chord.end_beat - chord.start_beat
         voicing = _voicing(chord.pitch_classes, low, high, center)
         bass = _bass_pitch(chord.root)
 
-        def hit(offset: float, duration: float, pitches: Iterable[int], level: float = 1.0,
-                spread: float = 0.0) -> None:
-            for order, pitch in enumerate(pitches):
-                onset = start + offset + order * spread / song.seconds_per_beat
-                notes.append(song.note(onset, duration, pitch,
-                                       velocity * level + rng.normal(0, 5), rng))
-
         if style == "pad":
-            hit(0, length * .98, voicing, .8)
+            hit(start, length * .98, voicing, .8)
         elif style == "block":
             for beat in np.arange(0, length, 1 if song.seconds_per_beat > .45 else 2):
-                hit(beat, .9, voicing, 1.0 if beat % bar_beats == 0 else .85)
+                hit(start + beat, .9, voicing, 1.0 if beat % bar_beats == 0 else .85)
         elif style in ("arpeggio", "alberti"):
             tones = voicing + [voicing[0] + 12]
             order = ([0, 2, 1, 2] if style == "alberti"
                      else [0, 1, 2, 3, 2, 1] if rng.random() < .5 else [0, 1, 2, 3])
             for step, beat in enumerate(np.arange(0, length, .5)):
                 pitch = tones[order[step % len(order)] % len(tones)]
-                hit(beat, .6 if style == "alberti" else 1.2, [pitch], .9)
+                hit(start + beat, .6 if style == "alberti" else 1.2, [pitch], .9)
         elif style == "comp":
             shell = _voicing(chord.pitch_classes[1:], low, high, center)
             for beat in rng.choice([0, 1.5, 2, 2.5, 3.5, .5], size=2, replace=False):
                 if beat < length:
-                    hit(float(beat), rng.uniform(.4, .9), shell, rng.uniform(.7, 1.0))
+                    hit(start + float(beat), rng.uniform(.4, .9), shell, rng.uniform(.7, 1.0))
         elif style == "stride":
             for beat in range(int(length)):
                 if beat % 2 == 0:
-                    hit(beat, .8, [bass + 12 if bass < low else bass], 1.0)
+                    hit(start + beat, .8, [bass + 12 if bass < low else bass], 1.0)
                 else:
-                    hit(beat, .6, voicing, .8)
+                    hit(start + beat, .6, voicing, .8)
         elif style == "strum":
             shape = [bass + 12] + _voicing(chord.pitch_classes, bass + 15, bass + 31, bass + 22)
             strokes = [0, 1, 1.5, 2.5, 3, 3.5] if rng.random() < .6 else [0, 1, 2, 2.5, 3]
             for beat in strokes:
                 if beat < length:
                     down = beat % 1 == 0
-                    hit(beat, .9, shape if down else shape[::-1], 1.0 if down else .75,
+                    hit(start + beat, .9, shape if down else shape[::-1], 1.0 if down else .75,
                         spread=rng.uniform(.008, .02))
         elif style == "montuno":
             tones = voicing
             for step, beat in enumerate(np.arange(0, length, .5)):
                 if step % 4 != 3:
                     pitch = tones[(step * 2) % len(tones)]
-                    hit(beat, .4, [pitch, pitch + 12], .9 if step % 3 == 0 else .75)
+                    hit(start + beat, .4, [pitch, pitch + 12], .9 if step % 3 == 0 else .75)
         elif style == "power":
             riff = [bass + 12, bass + 19, bass + 24]
             for beat in np.arange(0, length, .5):
-                hit(beat, .35, riff, 1.0 if beat % 1 == 0 else .8)
+                hit(start + beat, .35, riff, 1.0 if beat % 1 == 0 else .8)
         elif style == "bass_root":
             for beat in np.arange(0, length, 2 if rng.random() < .5 else bar_beats):
-                hit(beat, 1.9, [bass], 1.0)
+                hit(start + beat, 1.9, [bass], 1.0)
         elif style == "bass_eighths":
             for beat in np.arange(0, length, .5):
-                hit(beat, .45, [bass], 1.0 if beat % 1 == 0 else .85)
+                hit(start + beat, .45, [bass], 1.0 if beat % 1 == 0 else .85)
         elif style == "bass_root_fifth":
             for beat in range(0, int(length), 2):
-                hit(beat, .9, [bass if beat % 4 == 0 else bass + 7 - 12 * (bass + 7 > 52)])
+                hit(start + beat, .9, [bass if beat % 4 == 0 else bass + 7 - 12 * (bass + 7 > 52)])
         elif style == "bass_walking":
             walk = [bass, _voicing([chord.pitch_classes[1]], bass, bass + 12, bass + 4)[0],
                     bass + 7, bass + int(rng.choice([-1, 1, 10, 9]))]
             for beat in range(int(length)):
-                hit(beat, .9, [walk[beat % 4]], 1.0 if beat % 2 == 0 else .9)
+                hit(start + beat, .9, [walk[beat % 4]], 1.0 if beat % 2 == 0 else .9)
         elif style == "bass_tumbao":
-            hit(1.5, 1.0, [bass + 7 if bass + 7 <= 52 else bass - 5], 1.0)
-            hit(3, 1.0, [bass], 1.0)
+            hit(start + 1.5, 1.0, [bass + 7 if bass + 7 <= 52 else bass - 5], 1.0)
+            hit(start + 3, 1.0, [bass], 1.0)
         else:
             raise ValueError(f"unknown accompaniment style {style!r}")
     return notes
@@ -833,7 +837,7 @@ def compose(plan: RecordingPlan, seconds: float) -> list[Part]:
     parts = _lead_parts(rng, song, lead, plan.genre)
     style = GENRE_STYLES[plan.genre]
     arrangement = style.arrangements[int(rng.integers(len(style.arrangements)))]
-    accompaniment_offset = rng.uniform(-4, 2)
+    accompaniment_offset = rng.uniform(-3, 1)
     for accompaniment, candidates in arrangement:
         allowed = [p for p in candidates if _family(p) != _family(lead.program)]
         if not allowed:
@@ -947,12 +951,14 @@ def _room(rng: np.random.Generator, mix: np.ndarray, genre: str) -> np.ndarray:
     length = int(reverb_seconds * SAMPLE_RATE)
     decay = np.exp(-6.9 * np.arange(length) / length)
     predelay = int(rng.uniform(.005, .03) * SAMPLE_RATE)
-    mono = mix.mean(axis=1)
+    size = fft.next_fast_len(len(mix) + predelay + length, real=True)
+    mono_spectrum = fft.rfft(mix.mean(axis=1), size)
     out = mix.copy()
     for channel in range(2):
         response = np.concatenate([np.zeros(predelay), rng.standard_normal(length) * decay])
-        response /= np.sqrt(np.sum(response ** 2))
-        out[:, channel] += wet * signal.fftconvolve(mono, response)[:len(mono)]
+        response = (response / np.sqrt(np.sum(response ** 2))).astype(np.float32)
+        tail = fft.irfft(mono_spectrum * fft.rfft(response, size), size)[:len(mix)]
+        out[:, channel] += wet * tail
     return out
 
 
@@ -960,8 +966,8 @@ def _tone(rng: np.random.Generator, mix: np.ndarray) -> np.ndarray:
     """Colour the mix like a different recording chain: random low and high shelves."""
     low = signal.butter(2, rng.uniform(150, 400), "lowpass", fs=SAMPLE_RATE, output="sos")
     high = signal.butter(2, rng.uniform(2500, 7000), "highpass", fs=SAMPLE_RATE, output="sos")
-    low_gain = 10 ** (rng.uniform(-5, 5) / 20) - 1
-    high_gain = 10 ** (rng.uniform(-8, 4) / 20) - 1
+    low_gain = 10 ** (rng.uniform(-3, 3) / 20) - 1
+    high_gain = 10 ** (rng.uniform(-5, 3) / 20) - 1
     return (mix + low_gain * signal.sosfilt(low, mix, axis=0)
             + high_gain * signal.sosfilt(high, mix, axis=0))
 
@@ -1001,7 +1007,7 @@ def render_recording(plan: RecordingPlan, soundfont: str | os.PathLike) -> np.nd
         if level > 1e-6:
             mix += _pan(stem, part.pan) * (10 ** (part.level_db / 20) / level)
     mix = _tone(rng, _room(rng, mix, plan.genre))[start:]
-    loudness_db = rng.uniform(-26, -16)
+    loudness_db = rng.uniform(-24, -17)
     mix *= 10 ** (loudness_db / 20) / max(float(np.sqrt(np.mean(mix ** 2))), 1e-9)
     peak = float(np.max(np.abs(mix)))
     if peak > .97:
