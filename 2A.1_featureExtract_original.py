@@ -2,7 +2,9 @@
 """Stage 2A.1: embeddings of the original (uneffected) audio.
 
 Writes ``embeddings/embeddings.h5`` with ``irmas/<embedding>/features`` and
-``irmas/<embedding>/keys``; other embeddings in the file are kept.
+``irmas/<embedding>/keys``; other embeddings in the file are kept. The work
+runs in this process, or on a Dask cluster with ``--workers N`` or
+``--scheduler ADDRESS``.
 
 Example: ``python 2A.1_featureExtract_original.py crepe --dataset-dir datasets/IRMAS-TrainingData``
 """
@@ -14,10 +16,12 @@ import sys
 
 from aesens.cli import (
     add_dataset_options,
+    add_executor_options,
     add_model_options,
     dataset_files,
     embedding_names,
-    load_models,
+    executor_from_args,
+    model_specs,
 )
 from aesens.errors import run_cli
 from aesens.extract import Setting, extract
@@ -30,12 +34,15 @@ def main(argv: list[str] | None = None) -> int:
                         "several comma-separated share the audio loading")
     add_dataset_options(parser)
     add_model_options(parser)
+    add_executor_options(parser)
     args = parser.parse_args(argv)
     names = embedding_names(args.embedding)
     files = dataset_files(args)
-    models = load_models(names, args)
-    written = extract(files, models, [Setting()], embeddings_dir=args.embeddings_dir,
-                      batch_size=args.batch_size, force=args.force, progress=not args.quiet)
+    models = model_specs(names, args)
+    with executor_from_args(args) as executor:
+        written = extract(files, models, [Setting()], embeddings_dir=args.embeddings_dir,
+                          batch_size=args.batch_size, force=args.force, progress=not args.quiet,
+                          executor=executor, shard_size=args.shard_size)
     target = Setting().output_path(args.embeddings_dir)
     print(f"{'wrote' if written else 'already complete (use --force to redo)'}: {target} "
           f"[{', '.join(names)}, {len(files)} files]")

@@ -5,6 +5,9 @@ For each parameter rank ``from..to`` (inclusive) writes
 ``embeddings/embeddings_<effect>_<paramstr>.h5``. Settings already complete
 are skipped (``--force`` redoes them), so disjoint rank ranges can run on
 different machines and an interrupted run resumes. ``-1 -1`` prints the grid.
+The work runs in this process, or on a Dask cluster with ``--workers N`` (a
+local one) or ``--scheduler ADDRESS`` (an existing one, e.g. on SLURM); the
+output is the same either way.
 
 Example: ``python 2A.2_featureExtract_audioEffects.py gain crepe 0 30``
 """
@@ -16,10 +19,12 @@ import sys
 
 from aesens.cli import (
     add_dataset_options,
+    add_executor_options,
     add_model_options,
     dataset_files,
     embedding_names,
-    load_models,
+    executor_from_args,
+    model_specs,
 )
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import run_cli
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("to_rank", metavar="to", type=int, help="last parameter rank (inclusive)")
     add_dataset_options(parser)
     add_model_options(parser)
+    add_executor_options(parser)
     args = parser.parse_args(argv)
     effect = get_effect(args.effect)
     names = embedding_names(args.embedding)
@@ -44,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ranks = check_ranks(effect, args.from_rank, args.to_rank)
     files = dataset_files(args)
-    models = load_models(names, args)
+    models = model_specs(names, args)
     settings = [Setting(effect, rank) for rank in ranks]
-    written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
-                      batch_size=args.batch_size, force=args.force, progress=not args.quiet)
+    with executor_from_args(args) as executor:
+        written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
+                          batch_size=args.batch_size, force=args.force, progress=not args.quiet,
+                          executor=executor, shard_size=args.shard_size)
     print(f"{effect.name} ranks {ranks.start}..{ranks.stop - 1}: wrote {len(written)} file(s), "
           f"{len(settings) - len(written)} already complete [{', '.join(names)}, "
           f"{len(files)} files]")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from aesens.dataset import DATASET_ENV, discover, resolve_dataset_dir
 from aesens.errors import AesensError
-from aesens.models import MODELS, EmbeddingModel, get_model
+from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
+from aesens.extract import DEFAULT_SHARD_SIZE, ModelSpec
+from aesens.models import MODELS
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -46,11 +50,35 @@ def embedding_names(value: str) -> list[str]:
     return names
 
 
-def load_models(names: list[str], args: argparse.Namespace) -> list[EmbeddingModel]:
-    """Build the models named on the command line."""
+def model_specs(names: list[str], args: argparse.Namespace) -> list[ModelSpec]:
+    """The models named on the command line, as specs built where the work runs."""
     if args.batch_size < 1:
         raise AesensError(f"--batch-size must be at least 1, not {args.batch_size}")
     if args.weights and len(names) > 1:
         raise AesensError("--weights applies to one model: extract one embedding at a time")
-    return [get_model(name, device=args.device, batch_size=args.batch_size, weights=args.weights)
+    return [ModelSpec.for_name(name, device=args.device, batch_size=args.batch_size,
+                               weights=args.weights)
             for name in names]
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scheduler``, ``--workers``, ``--retries`` and ``--shard-size``."""
+    group = parser.add_argument_group("running on a Dask cluster (default: in this process)")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address (tcp://host:8786) or scheduler file of a running Dask "
+                       "scheduler whose workers see the dataset and model weights")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="start a local Dask cluster of N single-threaded worker processes")
+    group.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
+                       help=f"retries of a failed work unit (default: {DEFAULT_RETRIES})")
+    group.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
+                       help=f"files per work unit (default: {DEFAULT_SHARD_SIZE})")
+
+
+@contextlib.contextmanager
+def executor_from_args(args: argparse.Namespace) -> Iterator[Executor]:
+    """The executor chosen by the parsed executor options (closed on exit)."""
+    if args.shard_size < 1:
+        raise AesensError(f"--shard-size must be at least 1, not {args.shard_size}")
+    with open_executor(args.scheduler, args.workers, args.retries) as executor:
+        yield executor

@@ -1,22 +1,45 @@
-"""Extraction stages 2A.1 (original audio) and 2A.2 (effected audio).
+"""Extraction stages 2A.1 (original audio) and 2A.2 (effected audio), as work units.
 
-Files are read once per effect setting, effected in memory, and embedded in
-batches across files; each setting's features are written atomically to
-``embeddings/embeddings_<effect>_<param>.h5`` (original audio:
-``embeddings/embeddings.h5``) under ``irmas/<embedding>/``. Settings whose
-file already holds a complete embedding for exactly the dataset's files are
-skipped, so an interrupted run resumes where it stopped.
+The work of one setting (an effect at a grid rank, or the original audio)
+is cut into work units of consecutive dataset files (:class:`WorkUnit`).
+:func:`run_unit` is all a unit does: read its files, apply the effect in
+memory (effected audio never touches disk), embed the clips in batches with
+each model of the unit and return the features and keys
+(:class:`UnitResult`); it writes nothing. An executor
+(:mod:`aesens.executor`) runs the units, in this process or on a Dask
+cluster, and streams their results back to :func:`extract`, the one writer:
+once every shard of a setting is back it writes the setting's file
+atomically (``embeddings/embeddings_<effect>_<param>.h5``, original audio:
+``embeddings/embeddings.h5``, under ``irmas/<embedding>/``) with rows in
+the dataset's file order. Shards hold whole batches, so every batch, and
+therefore every row, is the same bit for bit whatever the executor and
+shard size.
+
+Inside a unit, a small thread pool reads and effects the next batches while
+the models embed the current one (soundfile, pedalboard and scipy release
+the GIL); channel-independent filters run once over a batch's stacked clips.
+Models given as :class:`ModelSpec` are built once per process and kept, so
+a Dask worker loads each model once for all its units.
+
+Settings whose file already holds a complete embedding for exactly the
+dataset's files are skipped, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import threading
 import warnings
+from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import aesens
@@ -24,10 +47,19 @@ from aesens import store
 from aesens.dataset import load_audio
 from aesens.effects import Effect
 from aesens.errors import AesensError
-from aesens.models import EmbeddingModel
+from aesens.executor import Executor, InProcessExecutor
+from aesens.models import MODELS, EmbeddingModel, resolve_device
 
 #: Peak level under which a file counts as silent (about -120 dBFS).
 SILENCE_PEAK = 1e-6
+#: Files per work unit (rounded up to whole batches).
+DEFAULT_SHARD_SIZE = 512
+#: Effects applied once to a batch's stacked ``(files, channels, samples)`` clips:
+#: the low-pass filters every channel independently, so this equals per-clip
+#: :meth:`Effect.apply` bit for bit (tested) in one scipy call. Pedalboard's
+#: gain and bitcrush give equal output on stacked channels but are no faster,
+#: and its reverb mixes the two channels of a clip, so they run clip by clip.
+STACKED_EFFECTS = frozenset({"lowpass_cheby"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,113 @@ class Setting:
         return store.effected_path(self.effect.name, self.param, embeddings_dir)
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build an embedding model: small, picklable, and loadable in any process.
+
+    Attributes
+    ----------
+    name : str
+        Embedding name (the group under ``irmas/``).
+    loader : str
+        ``"module:function"`` building the model, as in :data:`aesens.models.MODELS`.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``, resolved where the model is built.
+    batch_size : int
+        Clips per forward pass.
+    weights : str or None
+        Weights file, for models that need one.
+    """
+
+    name: str
+    loader: str
+    device: str = "auto"
+    batch_size: int = 32
+    weights: str | None = None
+
+    @classmethod
+    def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
+                 weights: str | None = None) -> ModelSpec:
+        """The spec of a model registered in :data:`aesens.models.MODELS`."""
+        if name not in MODELS:
+            raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
+        return cls(name, MODELS[name], device, batch_size, weights)
+
+    def build(self) -> EmbeddingModel:
+        """Import the loader and build the model (prefer :func:`loaded_model`, which caches)."""
+        module_name, function_name = self.loader.split(":")
+        loader = getattr(importlib.import_module(module_name), function_name)
+        return loader(device=resolve_device(self.device), batch_size=self.batch_size,
+                      weights=self.weights)
+
+
+_LOADED_MODELS: dict[ModelSpec, EmbeddingModel] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def loaded_model(spec: ModelSpec) -> EmbeddingModel:
+    """The model of a spec, built on first use in this process and kept for later units."""
+    with _LOAD_LOCK:
+        if spec not in _LOADED_MODELS:
+            _LOADED_MODELS[spec] = spec.build()
+        return _LOADED_MODELS[spec]
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One setting over one shard of consecutive dataset files, with the models to run.
+
+    Attributes
+    ----------
+    setting_index : int
+        Position of the setting in the list given to :func:`extract`.
+    setting : Setting
+        The effect setting.
+    shard_index : int
+        Position of the shard in the setting's file list.
+    files : tuple of Path
+        The shard's files, in dataset order.
+    models : tuple
+        :class:`ModelSpec` (built once per process) or, in this process
+        only, ready :class:`~aesens.models.EmbeddingModel` objects.
+    batch_size : int
+        Files per model call.
+    prepare_threads : int
+        Threads reading and effecting batches ahead of the models.
+    """
+
+    setting_index: int
+    setting: Setting
+    shard_index: int
+    files: tuple[Path, ...]
+    models: tuple[ModelSpec | EmbeddingModel, ...]
+    batch_size: int = 32
+    prepare_threads: int = 1
+
+
+@dataclass
+class UnitResult:
+    """What a work unit sends back to the writer.
+
+    Attributes
+    ----------
+    setting_index, shard_index : int
+        Which unit this is.
+    n_files : int
+        Files embedded.
+    embeddings : dict
+        Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
+    attributes : dict
+        Model name -> metadata stored next to its features.
+    """
+
+    setting_index: int
+    shard_index: int
+    n_files: int
+    embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    attributes: dict[str, dict] = field(default_factory=dict)
+
+
 def check_ranks(effect: Effect, first: int, last: int) -> range:
     """Validate inclusive parameter ranks ``first..last`` of an effect's grid.
 
@@ -85,36 +224,126 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
     return audio, sample_rate
 
 
-def _batches(files: Sequence[Path], setting: Setting,
-             batch_size: int) -> Iterator[tuple[list[str], list[np.ndarray], int]]:
-    """Yield (stems, effected clips, sample rate); a batch never mixes sample rates."""
-    stems: list[str] = []
-    clips: list[np.ndarray] = []
-    batch_rate = None
-    for path in files:
-        audio, sample_rate = read_clip(path)
-        if setting.effect is not None:
-            audio = setting.effect.apply(audio, sample_rate, setting.value)
-        if clips and (sample_rate != batch_rate or len(clips) == batch_size):
-            yield stems, clips, batch_rate
-            stems, clips = [], []
-        stems.append(path.stem)
-        clips.append(audio)
-        batch_rate = sample_rate
-    if clips:
-        yield stems, clips, batch_rate
+def apply_effect(setting: Setting, clips: list[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+    """Apply a setting's effect to clips of one sample rate, equal to per-clip ``Effect.apply``.
+
+    Clips of one shape go through :data:`STACKED_EFFECTS` in a single call.
+    """
+    effect = setting.effect
+    if effect is None:
+        return clips
+    if effect.name in STACKED_EFFECTS and len({clip.shape for clip in clips}) == 1:
+        return list(effect.apply(np.stack(clips), sample_rate, setting.value))
+    return [effect.apply(clip, sample_rate, setting.value) for clip in clips]
 
 
-def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel], setting: Setting,
-                batch_size: int = 32,
-                progress: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Embed every file of the dataset under one setting with one or more models.
+Batch = tuple[list[str], list[np.ndarray], int]
+
+
+def prepare_batch(files: Sequence[Path], setting: Setting) -> list[Batch]:
+    """Read and effect a batch of files, split into runs of one sample rate.
+
+    Returns
+    -------
+    list of (stems, clips, sample rate)
+        Consecutive runs of the files; a model call never mixes sample rates.
+    """
+    loaded = [read_clip(path) for path in files]
+    runs: list[Batch] = []
+    for path, (audio, sample_rate) in zip(files, loaded, strict=True):
+        if not runs or runs[-1][2] != sample_rate:
+            runs.append(([], [], sample_rate))
+        runs[-1][0].append(path.stem)
+        runs[-1][1].append(audio)
+    return [(stems, apply_effect(setting, clips, rate), rate) for stems, clips, rate in runs]
+
+
+def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
+                     threads: int) -> Iterator[Batch]:
+    """Yield the effected batches of ``files`` in order, prepared by ``threads`` threads ahead.
+
+    At most ``threads + 1`` batches are held besides the one being consumed.
+    """
+    chunks = (files[start:start + batch_size] for start in range(0, len(files), batch_size))
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aesens-prepare")
+    ahead: deque[Future[list[Batch]]] = deque()
+    try:
+        for chunk in chunks:
+            ahead.append(pool.submit(prepare_batch, chunk, setting))
+            if len(ahead) > threads:
+                yield from ahead.popleft().result()
+        while ahead:
+            yield from ahead.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_unit(unit: WorkUnit) -> UnitResult:
+    """Read, effect and embed one work unit's files; write nothing.
+
+    This is the function the executors run (on Dask workers too): models
+    given as :class:`ModelSpec` are loaded once per process. BLAS runs on
+    one thread during the unit, as on Dask's workers: OpenBLAS sums in a
+    different order with more threads (the MFCC rows would differ in their
+    last bits), and batches already use the cores in parallel.
+    """
+    models = [loaded_model(model) if isinstance(model, ModelSpec) else model
+              for model in unit.models]
+    rows: dict[str, list[np.ndarray]] = {model.name: [] for model in models}
+    keys: dict[str, list[str]] = {model.name: [] for model in models}
+    batches = prepared_batches(unit.files, unit.setting, unit.batch_size, unit.prepare_threads)
+    with contextlib.closing(batches), threadpool_limits(limits=1, user_api="blas"):
+        for stems, clips, sample_rate in batches:
+            for model in models:
+                for stem, embedding in zip(stems, model.embed(clips, sample_rate), strict=True):
+                    rows[model.name].append(embedding)
+                    keys[model.name].extend([stem] * len(embedding))
+    result = UnitResult(unit.setting_index, unit.shard_index, len(unit.files))
+    for model in models:
+        result.embeddings[model.name] = (np.concatenate(rows[model.name]).astype(np.float32),
+                                         np.array(keys[model.name]))
+        result.attributes[model.name] = {**model.metadata(),
+                                         "frame_level": bool(model.frame_level)}
+    return result
+
+
+def shard_files(files: Sequence[Path], shard_size: int, batch_size: int) -> list[tuple[Path, ...]]:
+    """Cut the file list into shards of whole batches (``shard_size`` rounded up)."""
+    if shard_size < 1 or batch_size < 1:
+        raise AesensError(f"shard size ({shard_size}) and batch size ({batch_size}) must be at "
+                          "least 1")
+    size = -(-shard_size // batch_size) * batch_size
+    files = tuple(files)
+    return [files[start:start + size] for start in range(0, len(files), size)]
+
+
+def merge_shards(shards: Sequence[UnitResult]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Concatenate the shards of one setting, in shard order, per model."""
+    shards = sorted(shards, key=lambda shard: shard.shard_index)
+    return {name: (np.concatenate([shard.embeddings[name][0] for shard in shards]),
+                   np.concatenate([shard.embeddings[name][1] for shard in shards]))
+            for name in shards[0].embeddings}
+
+
+def _units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
+           setting: Setting, setting_index: int, batch_size: int, shard_size: int,
+           prepare_threads: int) -> list[WorkUnit]:
+    return [WorkUnit(setting_index, setting, shard_index, shard, tuple(models), batch_size,
+                     prepare_threads)
+            for shard_index, shard in enumerate(shard_files(files, shard_size, batch_size))]
+
+
+def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
+                setting: Setting, batch_size: int = 32, progress: bool = True,
+                shard_size: int = DEFAULT_SHARD_SIZE
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Embed every file of the dataset under one setting with one or more models, in memory.
 
     Parameters
     ----------
     files : sequence of Path
         Dataset WAV files.
-    models : sequence of EmbeddingModel
+    models : sequence of EmbeddingModel or ModelSpec
         Models sharing the loaded and effected audio.
     setting : Setting
         Effect setting (or the original audio).
@@ -122,37 +351,43 @@ def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel], setting
         Files per model call.
     progress : bool
         Show a tqdm progress bar.
+    shard_size : int
+        Files per work unit (the progress bar's step).
 
     Returns
     -------
     dict
         Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
     """
-    rows: dict[str, list[np.ndarray]] = {model.name: [] for model in models}
-    keys: dict[str, list[str]] = {model.name: [] for model in models}
+    executor = InProcessExecutor()
+    units = _units(files, models, setting, 0, batch_size, shard_size, executor.prepare_threads)
+    shards = []
     with tqdm(total=len(files), desc=setting.label, unit="file", disable=not progress,
               leave=False) as bar:
-        for stems, clips, sample_rate in _batches(files, setting, batch_size):
-            for model in models:
-                for stem, embedding in zip(stems, model.embed(clips, sample_rate), strict=True):
-                    rows[model.name].append(embedding)
-                    keys[model.name].extend([stem] * len(embedding))
-            bar.update(len(stems))
-    return {name: (np.concatenate(rows[name]).astype(np.float32), np.array(keys[name]))
-            for name in rows}
+        for result in executor.map_unordered(run_unit, units):
+            shards.append(result)
+            bar.update(result.n_files)
+    return merge_shards(shards)
 
 
-def extract(files: Sequence[Path], models: Sequence[EmbeddingModel],
+def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
             settings: Sequence[Setting], embeddings_dir: str | os.PathLike = "embeddings",
-            batch_size: int = 32, force: bool = False, progress: bool = True) -> list[Path]:
+            batch_size: int = 32, force: bool = False, progress: bool = True,
+            executor: Executor | None = None,
+            shard_size: int = DEFAULT_SHARD_SIZE) -> list[Path]:
     """Extract and write embeddings for several settings, skipping finished ones.
+
+    This process is the only writer: the executor sends back the shards of
+    each setting, and the setting's file is written atomically once all of
+    them are in, with rows in the order of ``files``.
 
     Parameters
     ----------
     files : sequence of Path
         Dataset WAV files (see :func:`aesens.dataset.discover`).
-    models : sequence of EmbeddingModel
+    models : sequence of EmbeddingModel or ModelSpec
         Models to run; they share each setting's loaded and effected audio.
+        A Dask executor needs :class:`ModelSpec` (its workers load them).
     settings : sequence of Setting
         Settings to extract, each to its own file.
     embeddings_dir : path
@@ -162,32 +397,66 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel],
     force : bool
         Recompute settings that are already complete.
     progress : bool
-        Show progress bars.
+        Show a progress bar (files over all settings).
+    executor : Executor, optional
+        Where the work units run (default: this process).
+    shard_size : int
+        Files per work unit, rounded up to whole batches.
 
     Returns
     -------
     list of Path
-        The files written (settings skipped as complete are not listed).
+        The files written, in the order of ``settings`` (settings skipped
+        as complete are not listed).
+
+    Raises
+    ------
+    AesensError
+        If model objects are given to an executor outside this process.
     """
+    executor = executor or InProcessExecutor()
+    if not executor.in_process and not all(isinstance(m, ModelSpec) for m in models):
+        raise AesensError("a Dask cluster builds the models on its workers: give ModelSpec "
+                          "objects, not loaded models")
+    files = [Path(path).absolute() for path in files]
     expected = {path.stem for path in files}
-    written = []
-    for setting in tqdm(settings, desc="settings", unit="setting", disable=not progress
-                        or len(settings) == 1):
+    units: list[WorkUnit] = []
+    n_shards: dict[int, int] = {}
+    for index, setting in enumerate(settings):
         path = setting.output_path(embeddings_dir)
         todo = [model for model in models
                 if force or not store.has_complete_embedding(path, model.name, expected)]
-        if not todo:
-            continue
-        results = embed_files(files, todo, setting, batch_size=batch_size, progress=progress)
-        for model in todo:
-            features, keys = results[model.name]
-            attrs = {**model.metadata(), "aesens_version": aesens.__version__,
-                     "n_files": len(files), "frame_level": bool(model.frame_level),
-                     "effect": setting.effect.name if setting.effect else "none",
-                     "param": setting.param}
-            store.write_embeddings(path, model.name, features, keys, attrs)
-        written.append(path)
-    return written
+        if todo:
+            setting_units = _units(files, todo, setting, index, batch_size, shard_size,
+                                   executor.prepare_threads)
+            n_shards[index] = len(setting_units)
+            units.extend(setting_units)
+    received: dict[int, list[UnitResult]] = {index: [] for index in n_shards}
+    written: dict[int, Path] = {}
+    with tqdm(total=len(files) * len(n_shards), desc="extract", unit="file",
+              disable=not progress or not units) as bar:
+        for result in executor.map_unordered(run_unit, units):
+            bar.update(result.n_files)
+            shards = received[result.setting_index]
+            shards.append(result)
+            if len(shards) == n_shards[result.setting_index]:
+                setting = settings[result.setting_index]
+                written[result.setting_index] = _write_setting(setting, shards, embeddings_dir,
+                                                               len(files))
+                del received[result.setting_index]
+    return [written[index] for index in sorted(written)]
+
+
+def _write_setting(setting: Setting, shards: list[UnitResult],
+                   embeddings_dir: str | os.PathLike, n_files: int) -> Path:
+    """Write one setting's merged shards; each embedding is replaced atomically."""
+    path = setting.output_path(embeddings_dir)
+    for name, (features, keys) in merge_shards(shards).items():
+        attrs = {**shards[0].attributes[name], "aesens_version": aesens.__version__,
+                 "n_files": n_files, "effect": setting.effect.name if setting.effect else "none",
+                 "param": setting.param}
+        store.write_embeddings(path, name, features, keys, attrs)
+    return path
 
 
 def list_grid(effect: Effect) -> str:
@@ -195,4 +464,3 @@ def list_grid(effect: Effect) -> str:
     lines = [f"{effect.name}: {len(effect.grid)} settings (ranks 0..{len(effect.grid) - 1})"]
     lines += [f"{rank:4d}  {param}" for rank, param in enumerate(effect.param_strings)]
     return "\n".join(lines)
-

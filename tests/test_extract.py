@@ -16,7 +16,19 @@ from aesens import store
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
-from aesens.extract import Setting, check_ranks, embed_files, extract
+from aesens.extract import (
+    ModelSpec,
+    Setting,
+    WorkUnit,
+    apply_effect,
+    check_ranks,
+    embed_files,
+    extract,
+    loaded_model,
+    merge_shards,
+    run_unit,
+    shard_files,
+)
 from aesens.models import get_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,3 +203,45 @@ def test_split_stage_without_embeddings(workdir, capsys):
 def test_unknown_embedding_message_lists_models():
     with pytest.raises(AesensError, match="choose one of crepe"):
         get_model("vggish")
+
+
+def test_stacked_lowpass_equals_per_clip_effect_bit_for_bit():
+    effect = EFFECTS["lowpass_cheby"]
+    clips = [chirp(0.5, f0=100 * (k + 1)) for k in range(3)]
+    for rank, value in enumerate(effect.grid):
+        stacked = apply_effect(Setting(effect, rank), clips, 44100)
+        for clip, ours in zip(clips, stacked, strict=True):
+            np.testing.assert_array_equal(ours, effect.apply(clip, 44100, value))
+            assert ours.dtype == np.float32 and ours.shape == clip.shape
+    uneven = [chirp(0.5), chirp(0.25)]
+    for clip, ours in zip(uneven, apply_effect(Setting(effect, 0), uneven, 44100), strict=True):
+        np.testing.assert_array_equal(ours, effect.apply(clip, 44100, effect.grid[0]))
+
+
+def test_rows_do_not_depend_on_shards_batches_or_threads(tiny_dataset):
+    files = discover(tiny_dataset)
+    setting = Setting(EFFECTS["reverb"], 7)
+    model = get_model("mfcc")
+    reference = embed_files(files, [model], setting, progress=False)["mfcc"]
+    for batch_size, shard_size, threads in ((1, 1, 1), (5, 7, 3)):
+        units = [WorkUnit(0, setting, index, shard, (model,), batch_size, threads)
+                 for index, shard in enumerate(shard_files(files, shard_size, batch_size))]
+        features, keys = merge_shards([run_unit(unit) for unit in reversed(units)])["mfcc"]
+        np.testing.assert_array_equal(features, reference[0])
+        assert list(keys) == [path.stem for path in files] == list(reference[1])
+
+
+def test_shards_hold_whole_batches():
+    files = [Path(f"{index}.wav") for index in range(10)]
+    assert [len(shard) for shard in shard_files(files, 3, 2)] == [4, 4, 2]
+    assert [len(shard) for shard in shard_files(files, 512, 32)] == [10]
+    with pytest.raises(AesensError, match="at least 1"):
+        shard_files(files, 0, 32)
+
+
+def test_model_specs_are_built_once_per_process():
+    spec = ModelSpec.for_name("mfcc", device="cpu", batch_size=8)
+    assert spec.loader == "aesens.models.mfcc:load"
+    assert loaded_model(spec) is loaded_model(ModelSpec.for_name("mfcc", "cpu", 8))
+    with pytest.raises(AesensError, match="unknown embedding 'vggish'"):
+        ModelSpec.for_name("vggish")

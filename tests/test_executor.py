@@ -1,0 +1,171 @@
+"""Tests of aesens.executor: the same output, bit for bit, in process and on a Dask cluster.
+
+One local cluster of two single-threaded worker processes is shared by the
+module's tests. Its workers import this module (it is on their ``sys.path``)
+to build the failing models below from :class:`ModelSpec` loaders.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import load_script, write_tiny_dataset
+
+from aesens.dataset import discover
+from aesens.effects import EFFECTS
+from aesens.errors import AesensError, run_cli
+from aesens.executor import DaskExecutor, InProcessExecutor, open_executor
+from aesens.extract import ModelSpec, Setting, extract
+from aesens.models import get_model
+
+distributed = pytest.importorskip("distributed")
+
+stage2 = load_script("2A.2_featureExtract_audioEffects.py")
+
+SETTINGS = [Setting(), Setting(EFFECTS["lowpass_cheby"], 3), Setting(EFFECTS["reverb"], 20)]
+
+
+class FailingOnce:
+    """Wraps a model; the first call anywhere (marker file absent) fails, later calls embed."""
+
+    def __init__(self, model, marker: Path, die: bool) -> None:
+        self.model, self.marker, self.die = model, marker, die
+        self.name, self.frame_level, self.dim = model.name, model.frame_level, model.dim
+        self.sample_rate = model.sample_rate
+
+    def embed(self, batch, sample_rate):
+        if not self.marker.exists():
+            self.marker.touch()
+            if self.die:
+                os._exit(1)  # the worker process dies mid-unit
+            raise RuntimeError("transient failure")
+        return self.model.embed(batch, sample_rate)
+
+    def metadata(self):
+        return self.model.metadata()
+
+
+def load_dying_mfcc(device: str, batch_size: int, weights: str) -> FailingOnce:
+    """MFCC whose first call kills its process (``weights`` is the marker file)."""
+    return FailingOnce(get_model("mfcc"), Path(weights), die=True)
+
+
+def load_flaky_mfcc(device: str, batch_size: int, weights: str) -> FailingOnce:
+    """MFCC whose first call raises (``weights`` is the marker file)."""
+    return FailingOnce(get_model("mfcc"), Path(weights), die=False)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with distributed.Client(cluster) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return discover(write_tiny_dataset(tmp_path_factory.mktemp("data") / "IRMAS-TrainingData"))
+
+
+def h5_contents(folder: Path) -> dict:
+    """Every dataset and attribute of every HDF5 file in a folder, by path."""
+    contents = {}
+    for path in sorted(folder.glob("*.h5")):
+        with h5py.File(path, "r") as h5:
+            h5.visititems(lambda name, obj, path=path: contents.update({
+                (path.name, name): obj[()] if isinstance(obj, h5py.Dataset) else None,
+                (path.name, name, "attrs"): dict(obj.attrs)}))
+    return contents
+
+
+def assert_same_files(first: Path, second: Path) -> None:
+    left, right = h5_contents(first), h5_contents(second)
+    assert left.keys() == right.keys() and left
+    for key, value in left.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, right[key], err_msg=str(key))
+            assert value.dtype == right[key].dtype
+        else:
+            assert value == right[key], key
+
+
+def test_local_cluster_output_equals_in_process_bit_for_bit(tmp_path, files, client):
+    specs = [ModelSpec.for_name("mfcc", device="cpu"), ModelSpec.for_name("crepe", device="cpu")]
+    settings = SETTINGS[1:]
+    extract(files, specs, settings, tmp_path / "local", batch_size=2, progress=False)
+    written = extract(files, specs, settings, tmp_path / "dask", batch_size=2, shard_size=3,
+                      progress=False, executor=DaskExecutor(client))
+    assert [path.parent.name for path in written] == ["dask"] * 2
+    assert_same_files(tmp_path / "local", tmp_path / "dask")
+
+
+def test_finished_settings_are_skipped_on_the_cluster(tmp_path, files, client):
+    specs = [ModelSpec.for_name("mfcc")]
+    extract(files, specs, SETTINGS[:2], tmp_path, batch_size=4, progress=False)
+    written = extract(files, specs, SETTINGS, tmp_path, batch_size=4, progress=False,
+                      executor=DaskExecutor(client))
+    assert [path.name for path in written] == ["embeddings_reverb_0.61.h5"]
+
+
+@pytest.mark.parametrize("loader, retries", [("test_executor:load_flaky_mfcc", 1),
+                                             ("test_executor:load_dying_mfcc", 0)])
+def test_a_failed_unit_or_dead_worker_is_retried(tmp_path, files, client, loader, retries):
+    reference = extract(files, [get_model("mfcc")], SETTINGS[1:2], tmp_path / "local",
+                        progress=False)
+    spec = ModelSpec("mfcc", loader, weights=str(tmp_path / "failed-once"))
+    written = extract(files, [spec], SETTINGS[1:2], tmp_path / "dask", batch_size=4,
+                      shard_size=4, progress=False,
+                      executor=DaskExecutor(client, retries=retries, max_in_flight=3))
+    assert (tmp_path / "failed-once").exists() and len(written) == len(reference) == 1
+    assert_same_files(tmp_path / "local", tmp_path / "dask")
+
+
+def test_unit_error_without_retries_reaches_the_caller(tmp_path, files, client):
+    spec = ModelSpec("mfcc", "test_executor:load_flaky_mfcc", weights=str(tmp_path / "marker"))
+    with pytest.raises(RuntimeError, match="transient failure"):
+        extract(files, [spec], SETTINGS[:1], tmp_path, progress=False,
+                executor=DaskExecutor(client, retries=0))
+    assert not list(tmp_path.glob("*.h5"))
+
+
+def test_cli_scheduler_option_equals_in_process(tmp_path, files, cluster, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dataset = ["--dataset-dir", str(files[0].parents[1]), "--quiet"]
+    assert run_cli(stage2.main, ["gain", "mfcc", "3", "3", *dataset,
+                                 "--embeddings-dir", "local"]) == 0
+    assert run_cli(stage2.main, ["gain", "mfcc", "3", "3", *dataset, "--embeddings-dir", "dask",
+                                 "--scheduler", cluster.scheduler_address,
+                                 "--shard-size", "5", "--batch-size", "2"]) == 0
+    assert_same_files(tmp_path / "local", tmp_path / "dask")
+
+
+def test_model_objects_cannot_go_to_a_cluster(tmp_path, files, client):
+    with pytest.raises(AesensError, match="give ModelSpec"):
+        extract(files, [get_model("mfcc")], SETTINGS[:1], tmp_path,
+                executor=DaskExecutor(client))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scheduler": "tcp://127.0.0.1:1", "workers": 2}, "not both"),
+    ({"workers": 0}, "at least 1"),
+    ({"retries": -1}, "must not be negative"),
+])
+def test_executor_option_errors(kwargs, message):
+    with pytest.raises(AesensError, match=message), open_executor(**kwargs):
+        pass
+
+
+def test_default_executor_runs_in_process():
+    with open_executor() as executor:
+        assert isinstance(executor, InProcessExecutor) and executor.prepare_threads >= 1
+        assert list(executor.map_unordered(str, [1, 2])) == ["1", "2"]
