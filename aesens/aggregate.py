@@ -1,0 +1,263 @@
+"""Per-file averaging of embeddings and grouping of one effect's parameter sweep.
+
+- :func:`average_file`: mean of all rows (frames) of each file, in the order
+  of the split CSV, written as ``X_train, Y_train, X_test, Y_test,
+  genre_train, genre_test`` (``embeddings/averaged/<embedding>/...``).
+- :func:`group_effect`: the averaged original and every averaged effected
+  file of one effect stacked into ``train_A, test_A, train_Bs, test_Bs``
+  (``embeddings/grouped/<embedding>/<effect>.h5``).
+- :func:`load_grouped`: everything the analysis needs for one embedding and
+  effect, in one dictionary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from aesens import store
+from aesens.errors import AesensError
+
+# aesens.effects is imported inside the functions that need it: it pulls in
+# scipy.signal and pedalboard, which would double the start-up time of
+# average_embeddings.py (run once per file). For the same reason the split CSV
+# is read here rather than through aesens.split (which imports scikit-learn).
+
+#: Columns of the split CSV.
+SPLIT_COLUMNS = ("instrument", "genre", "file_name", "split")
+#: Datasets of an averaged file.
+AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
+#: Datasets of a grouped file.
+GROUPED_NAMES = ("train_A", "test_A", "train_Bs", "test_Bs")
+#: Labels read from the averaged original file by :func:`load_grouped`.
+LABEL_NAMES = ("Y_train", "Y_test", "genre_train", "genre_test")
+
+
+def _first_few(names: Sequence[str], count: int = 3) -> str:
+    shown = ", ".join(str(name) for name in list(names)[:count])
+    return shown + (", ..." if len(names) > count else "")
+
+
+def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
+    """Raise a one-line :class:`AesensError` if some feature rows hold NaN or inf.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(rows, dim)``.
+    keys : numpy.ndarray
+        ``(rows,)`` file stem of each row, named in the message.
+    source : str
+        What the rows come from (file and embedding), named in the message.
+    """
+    bad = ~np.isfinite(features).all(axis=1)
+    if bad.any():
+        stems = np.unique(np.asarray(keys)[bad])
+        raise AesensError(f"{source}: {bad.sum()} rows of {len(stems)} files hold NaN or inf "
+                          f"({_first_few(stems)}); re-extract these files")
+
+
+def read_split_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a split CSV (``instrument,genre,file_name,split``), checking its columns."""
+    path = Path(path)
+    if not path.exists():
+        raise AesensError(f"{path} does not exist; run 2A.3_train_test_split.py first")
+    split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [column for column in SPLIT_COLUMNS if column not in split.columns]
+    if missing:
+        raise AesensError(f"{path} lacks columns {', '.join(missing)}; expected "
+                          f"{','.join(SPLIT_COLUMNS)}")
+    return split
+
+
+def average_by_key(features: np.ndarray, keys: Sequence[str],
+                   order: Sequence[str]) -> np.ndarray:
+    """Mean of the rows of each key, in a given key order.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(rows, dim)`` features, several rows per key for frame-level models.
+    keys : sequence of str
+        ``(rows,)`` key (file stem) of each row.
+    order : sequence of str
+        Keys whose means to return, in this order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(order), dim)`` means, in the dtype of ``features`` (summed in float64).
+
+    Raises
+    ------
+    AesensError
+        If some keys of ``order`` have no row (names how many and the first few).
+    """
+    features = np.asarray(features)
+    keys = np.asarray(keys).astype(str)
+    order = np.asarray(order).astype(str)
+    if len(features) != len(keys):
+        raise ValueError(f"{len(features)} feature rows but {len(keys)} keys")
+    unique, inverse = np.unique(keys, return_inverse=True)
+    position = np.searchsorted(unique, order)
+    position[position == len(unique)] = 0
+    found = unique[position] == order if len(unique) else np.zeros(len(order), dtype=bool)
+    if not found.all():
+        missing = order[~found]
+        raise AesensError(f"{len(missing)} of {len(order)} files have no embedding rows "
+                          f"({_first_few(missing)})")
+    by_key = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(unique))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sums = np.add.reduceat(features[by_key].astype(np.float64), starts, axis=0)
+    means = sums / counts[:, None]
+    return means[position].astype(features.dtype, copy=False)
+
+
+def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
+                 output_h5: str | os.PathLike,
+                 original_h5: str | os.PathLike | None = None) -> None:
+    """Average one embeddings file per file stem and write it in split-CSV order.
+
+    Parameters
+    ----------
+    split_csv : path
+        The train/test split (``instrument,genre,file_name,split``).
+    input_h5 : path
+        Embeddings file (``irmas/<embedding>/features`` and ``keys``).
+    embedding : str
+        Embedding name.
+    output_h5 : path
+        Averaged file to write (``X_train, Y_train, X_test, Y_test,
+        genre_train, genre_test``).
+    original_h5 : path, optional
+        Original-audio embeddings file: when given, ``input_h5`` (an
+        effected file) must hold exactly the same file stems.
+
+    Raises
+    ------
+    AesensError
+        If the split names files absent from ``input_h5``, the key sets of
+        ``input_h5`` and ``original_h5`` differ, or some rows are not finite.
+    """
+    split = read_split_csv(split_csv)
+    features, keys = store.read_embeddings(input_h5, embedding)
+    if original_h5 is not None:
+        _, original_keys = store.read_embeddings(original_h5, embedding)
+        missing = sorted(set(original_keys) - set(keys))
+        extra = sorted(set(keys) - set(original_keys))
+        if missing or extra:
+            raise AesensError(f"{input_h5} ({embedding}) and {original_h5} hold different files: "
+                              f"{len(missing)} missing ({_first_few(missing)}), {len(extra)} extra "
+                              f"({_first_few(extra)}); re-extract {input_h5}")
+    require_finite(features, keys, f"{input_h5} ({embedding})")
+    arrays: dict[str, np.ndarray] = {}
+    for part in ("train", "test"):
+        rows = split[split["split"] == part]
+        try:
+            arrays[f"X_{part}"] = average_by_key(features, keys, rows["file_name"].to_numpy())
+        except AesensError as error:
+            raise AesensError(f"{split_csv} ({part}) names files absent from {input_h5} "
+                              f"({embedding}): {error}; re-extract it or remake the "
+                              "split") from None
+        arrays[f"Y_{part}"] = rows["instrument"].to_numpy(dtype=str)
+        arrays[f"genre_{part}"] = rows["genre"].to_numpy(dtype=str)
+    store.write_arrays(output_h5, {name: arrays[name] for name in AVERAGED_NAMES})
+
+
+def _read_averaged(path: Path) -> dict[str, np.ndarray]:
+    return store.read_arrays(path, ["X_train", "X_test", "Y_train", "Y_test"])
+
+
+def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
+                 n_jobs: int = 1) -> Path:
+    """Stack the averaged original and effected embeddings of one effect.
+
+    Parameters
+    ----------
+    embedding : str
+        Embedding name.
+    effect : str
+        Effect name (its grid gives the parameter order).
+    embeddings_dir : path
+        Folder holding ``averaged/``; ``grouped/`` is written beside it.
+    n_jobs : int
+        Averaged files read in parallel (threads).
+
+    Returns
+    -------
+    Path
+        The grouped file, with ``train_A, test_A`` ``(n_files, dim)`` and
+        ``train_Bs, test_Bs`` ``(n_params, n_files, dim)``.
+
+    Raises
+    ------
+    AesensError
+        If averaged files are missing or do not hold the same files and labels.
+    """
+    from aesens.effects import get_effect
+
+    params = get_effect(effect).param_strings
+    original = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
+    effected = [store.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir)
+                for param in params]
+    missing = [param for param, path in zip(params, effected, strict=True) if not path.exists()]
+    if not original.exists() or missing:
+        absent = ([str(original)] if not original.exists() else []) + [
+            str(store.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir))
+            for param in missing]
+        raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
+                          f"({_first_few(absent)}); run average_all_embeddings.sh first")
+    reference = _read_averaged(original)
+    sweep = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_read_averaged)(path)
+                                                      for path in effected)
+    for path, arrays in zip(effected, sweep, strict=True):
+        for name in ("Y_train", "Y_test"):
+            if not np.array_equal(arrays[name], reference[name]):
+                raise AesensError(f"{path} and {original} hold different {name} (another split?); "
+                                  "rerun average_all_embeddings.sh with one split CSV")
+        for name in ("X_train", "X_test"):
+            if arrays[name].shape != reference[name].shape:
+                raise AesensError(f"{path}: {name} has shape {arrays[name].shape}, the original "
+                                  f"{reference[name].shape}; rerun average_all_embeddings.sh")
+    output = store.grouped_path(embedding, effect, embeddings_dir)
+    store.write_arrays(output, {
+        "train_A": reference["X_train"],
+        "test_A": reference["X_test"],
+        "train_Bs": np.stack([arrays["X_train"] for arrays in sweep]),
+        "test_Bs": np.stack([arrays["X_test"] for arrays in sweep]),
+    })
+    return output
+
+
+def load_grouped(embedding: str, effect: str,
+                 embeddings_dir: str | os.PathLike = "embeddings") -> dict[str, np.ndarray]:
+    """Load the grouped arrays of one embedding and effect with their labels.
+
+    Returns
+    -------
+    dict
+        ``train_A, test_A`` ``(n_files, dim)``; ``train_Bs, test_Bs``
+        ``(n_params, n_files, dim)``; ``Y_train, Y_test, genre_train,
+        genre_test`` (from the averaged original file); ``params`` (the
+        effect grid) and ``param_strings``.
+    """
+    from aesens.effects import get_effect
+
+    grid = get_effect(effect)
+    data = store.read_arrays(store.grouped_path(embedding, effect, embeddings_dir),
+                             list(GROUPED_NAMES))
+    data.update(store.read_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir),
+                                  list(LABEL_NAMES)))
+    if data["train_Bs"].shape[0] != len(grid):
+        raise AesensError(f"{store.grouped_path(embedding, effect, embeddings_dir)} holds "
+                          f"{data['train_Bs'].shape[0]} parameter values, the {effect} grid "
+                          f"{len(grid)}; rerun group_effect_params.py -e {effect} -b {embedding}")
+    data["params"] = np.asarray(grid.grid)
+    data["param_strings"] = np.asarray(grid.param_strings)
+    return data

@@ -1,0 +1,180 @@
+"""Per-file averaging and grouping, on files written as the published scripts did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from aesens import aggregate, effects, store
+from aesens.errors import AesensError
+
+DIM = 5
+FRAMES = 4  # OpenL3-like: several rows per file
+
+
+def write_published_h5(path: Path, embedding: str, features: np.ndarray,
+                       keys: np.ndarray) -> None:
+    """An embeddings file as the published scripts wrote it: keys as fixed-length bytes."""
+    with h5py.File(path, "a") as h5:
+        group = h5.create_group(f"irmas/{embedding}")
+        group.create_dataset("features", data=features.astype(np.float32))
+        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
+
+
+def tiny_split(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    rows = [("cello", "classical", "[cel][cla]0001__1", "train"),
+            ("flute", "jazz_blue", "012__[flu][dru][jaz_blu]0102__1", "train"),
+            ("cello", "pop_roc", "[cel][pop_roc]0002__1", "train"),
+            ("flute", "classical", "[flu][cla]0103__1", "test"),
+            ("cello", "classical", "008__[cel][nod][cla]0058__1", "test")]
+    split = pd.DataFrame(rows, columns=list(aggregate.SPLIT_COLUMNS))
+    path = tmp_path / "train_test_split.csv"
+    split.to_csv(path, index=False)
+    return path, split
+
+
+def frame_rows(stems, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Interleaved multi-frame rows of some stems, plus each stem's true mean."""
+    rng = np.random.default_rng(seed)
+    keys = np.array([stem for _ in range(FRAMES) for stem in stems])
+    features = rng.standard_normal((len(keys), DIM)).astype(np.float32)
+    means = {stem: features[keys == stem].astype(np.float64).mean(axis=0) for stem in stems}
+    return features, keys, means
+
+
+def test_average_by_key_matches_a_loop_in_requested_order():
+    stems = ["b", "a", "c", "d"]
+    features, keys, means = frame_rows(stems)
+    order = ["c", "a", "d"]
+    averaged = aggregate.average_by_key(features, keys, order)
+    assert averaged.dtype == np.float32 and averaged.shape == (3, DIM)
+    np.testing.assert_allclose(averaged, [means[stem] for stem in order], rtol=1e-6)
+
+
+def test_average_by_key_names_missing_keys():
+    features, keys, _ = frame_rows(["a", "b"])
+    with pytest.raises(AesensError, match=r"^4 of 5 files have no embedding rows "
+                                          r"\(w, x, y, \.\.\.\)$"):
+        aggregate.average_by_key(features, keys, ["a", "w", "x", "y", "z"])
+    with pytest.raises(AesensError, match="1 of 1 files"):
+        aggregate.average_by_key(np.zeros((0, DIM)), np.array([], dtype=str), ["a"])
+
+
+def test_average_file_reads_published_layout(tmp_path):
+    split_csv, split = tiny_split(tmp_path)
+    stems = list(split["file_name"]) + ["[flu][lat_sou]0104__1"]  # one file left out by the split
+    features, keys, means = frame_rows(stems)
+    write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
+    write_published_h5(tmp_path / "embeddings.h5", "panns", features[:, :3], keys)
+    output = tmp_path / "averaged" / "openl3" / "embeddings.h5"
+    aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3", output)
+    arrays = store.read_arrays(output)
+    assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES)
+    train, test = split[split["split"] == "train"], split[split["split"] == "test"]
+    np.testing.assert_allclose(arrays["X_train"], [means[s] for s in train["file_name"]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(arrays["X_test"], [means[s] for s in test["file_name"]],
+                               rtol=1e-6)
+    assert list(arrays["Y_train"]) == list(train["instrument"])
+    assert list(arrays["genre_test"]) == list(test["genre"])
+
+
+def test_split_naming_absent_files_is_one_line_error(tmp_path):
+    split_csv, split = tiny_split(tmp_path)
+    features, keys, _ = frame_rows(split["file_name"][1:])   # first train file never extracted
+    write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
+    with pytest.raises(AesensError) as error:
+        aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3",
+                               tmp_path / "out.h5")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "1 of 3 files have no embedding rows ([cel][cla]0001__1)" in message
+    assert "train_test_split.csv (train)" in message
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_effected_file_with_other_keys_is_refused(tmp_path):
+    split_csv, split = tiny_split(tmp_path)
+    features, keys, _ = frame_rows(split["file_name"])
+    write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
+    extra_features, extra_keys, _ = frame_rows(list(split["file_name"]) + ["[cel][cla]0999__1"])
+    write_published_h5(tmp_path / "effected.h5", "openl3", extra_features, extra_keys)
+    with pytest.raises(AesensError, match=r"hold different files: 0 missing \(\), 1 extra "
+                                          r"\(\[cel\]\[cla\]0999__1\)"):
+        aggregate.average_file(split_csv, tmp_path / "effected.h5", "openl3",
+                               tmp_path / "out.h5", original_h5=tmp_path / "embeddings.h5")
+
+
+def test_non_finite_rows_are_refused(tmp_path):
+    split_csv, split = tiny_split(tmp_path)
+    features, keys, _ = frame_rows(split["file_name"])
+    features[3, 2] = np.nan
+    features[7, 0] = np.inf
+    write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
+    with pytest.raises(AesensError, match="2 rows of 2 files hold NaN or inf"):
+        aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3",
+                               tmp_path / "out.h5")
+
+
+def test_split_without_its_columns_is_refused(tmp_path):
+    path = tmp_path / "split.csv"
+    path.write_text("file_name,split\na,train\n")
+    with pytest.raises(AesensError, match="lacks columns instrument, genre"):
+        aggregate.read_split_csv(path)
+
+
+@pytest.fixture
+def tiny_effect(monkeypatch):
+    """A 3-value effect registered for the duration of a test."""
+    effect = effects.Effect(name="tiny", grid=np.array([1.0, 2.0, 3.0]), param_format="{:.1f}",
+                            apply_fn=lambda audio, rate, value: audio, unit="units",
+                            identity_value=0.0)
+    monkeypatch.setitem(effects.EFFECTS, "tiny", effect)
+    return effect
+
+
+def write_averaged(embeddings_dir: Path, embedding: str, effect: str | None, param: str | None,
+                   value: float, labels=("cello", "flute", "cello"), n_test: int = 2) -> None:
+    store.write_arrays(store.averaged_path(embedding, effect, param, embeddings_dir), {
+        "X_train": np.full((len(labels), DIM), value, dtype=np.float32),
+        "Y_train": np.array(labels), "genre_train": np.array(["classical"] * len(labels)),
+        "X_test": np.full((n_test, DIM), -value, dtype=np.float32),
+        "Y_test": np.array(["flute"] * n_test), "genre_test": np.array(["pop_roc"] * n_test)})
+
+
+def test_group_effect_stacks_grid_in_order_and_loads_with_labels(tmp_path, tiny_effect):
+    write_averaged(tmp_path, "openl3", None, None, 0.0)
+    for rank, param in enumerate(tiny_effect.param_strings):
+        write_averaged(tmp_path, "openl3", "tiny", param, rank + 1.0)
+    output = aggregate.group_effect("openl3", "tiny", tmp_path, n_jobs=2)
+    assert output == tmp_path / "grouped" / "openl3" / "tiny.h5"
+    data = aggregate.load_grouped("openl3", "tiny", tmp_path)
+    assert data["train_Bs"].shape == (3, 3, DIM) and data["test_Bs"].shape == (3, 2, DIM)
+    np.testing.assert_array_equal(data["train_Bs"][:, 0, 0], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(data["test_A"], np.zeros((2, DIM)))
+    assert list(data["Y_train"]) == ["cello", "flute", "cello"]
+    assert list(data["genre_test"]) == ["pop_roc", "pop_roc"]
+    np.testing.assert_array_equal(data["params"], tiny_effect.grid)
+    assert list(data["param_strings"]) == ["1.0", "2.0", "3.0"]
+
+
+def test_group_effect_names_missing_averaged_files(tmp_path, tiny_effect):
+    write_averaged(tmp_path, "openl3", None, None, 0.0)
+    write_averaged(tmp_path, "openl3", "tiny", "1.0", 1.0)
+    with pytest.raises(AesensError, match="2 averaged files of openl3/tiny are missing .*"
+                                          "embeddings_tiny_2.0.h5.*average_all_embeddings.sh"):
+        aggregate.group_effect("openl3", "tiny", tmp_path)
+
+
+def test_group_effect_refuses_files_of_another_split(tmp_path, tiny_effect):
+    write_averaged(tmp_path, "openl3", None, None, 0.0)
+    for param in tiny_effect.param_strings:
+        write_averaged(tmp_path, "openl3", "tiny", param, 1.0,
+                       labels=("flute", "cello", "cello") if param == "3.0" else
+                       ("cello", "flute", "cello"))
+    with pytest.raises(AesensError, match="different Y_train"):
+        aggregate.group_effect("openl3", "tiny", tmp_path)

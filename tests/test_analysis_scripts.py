@@ -1,0 +1,191 @@
+"""End-to-end runs of the analysis scripts on a tiny sweep in the published file layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from aesens import effects, store
+from aesens.cca import samplewise_cca_directions
+from aesens.errors import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ["average_embeddings.py", "group_effect_params.py",
+           "3.2_extract_samplewise_cca_dirs.py", "desensitize_classif.py"]
+INSTRUMENTS = {"clarinet": "cla", "organ": "org"}
+N_TRAIN, N_TEST, DIM, FRAMES = 30, 4, 6, 2
+
+
+def script(name: str):
+    """The ``main`` of a root script (loaded without running it)."""
+    return runpy.run_path(str(ROOT / name), run_name="script_under_test")["main"]
+
+
+@pytest.fixture
+def tiny_effect(monkeypatch):
+    """A 3-value effect registered for the duration of a test."""
+    effect = effects.Effect(name="tiny", grid=np.array([1.0, 2.0, 3.0]), param_format="{:.1f}",
+                            apply_fn=lambda audio, rate, value: audio, unit="units",
+                            identity_value=0.0)
+    monkeypatch.setitem(effects.EFFECTS, "tiny", effect)
+    return effect
+
+
+def write_published_h5(path: Path, features: np.ndarray, keys: np.ndarray) -> None:
+    """Embeddings written as the published scripts did: bytes keys, one row per frame."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as h5:
+        group = h5.create_group("irmas/openl3")
+        group.create_dataset("features", data=features.astype(np.float32))
+        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A working folder with a split CSV and original embeddings (2 instruments)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, count in (("train", N_TRAIN), ("test", N_TEST)):
+        for instrument, code in INSTRUMENTS.items():
+            for _ in range(count):
+                rows.append((instrument, "classical",
+                             f"[{code}][cla]{1000 + len(rows):04d}__1", split))
+    split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
+    split.to_csv(tmp_path / "train_test_split.csv", index=False)
+    centres = {instrument: 2 * rng.standard_normal(DIM) for instrument in INSTRUMENTS}
+    originals = np.array([centres[name] for name in split["instrument"]])
+    originals += rng.standard_normal(originals.shape)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, split, originals
+
+
+def write_sweep(workdir, params) -> None:
+    """Original and effected embeddings, every file with FRAMES rows."""
+    root, split, originals = workdir
+    rng = np.random.default_rng(1)
+    keys = np.repeat(split["file_name"].to_numpy(), FRAMES)
+
+    def frames(values):
+        return np.repeat(values, FRAMES, axis=0) + 0.01 * rng.standard_normal((len(keys), DIM))
+
+    write_published_h5(store.original_path(root / "embeddings"), frames(originals), keys)
+    shift = rng.standard_normal(DIM)
+    for rank, param in enumerate(params):
+        effected = originals + (1 + rank) * shift + 0.1 * rng.standard_normal(originals.shape)
+        write_published_h5(store.effected_path("tiny", param, root / "embeddings"),
+                           frames(effected), keys)
+
+
+def run_pipeline(params: list[str]) -> None:
+    average = script("average_embeddings.py")
+    assert average(["train_test_split.csv", "embeddings/embeddings.h5", "openl3",
+                    "embeddings/averaged/openl3/embeddings.h5"]) == 0
+    for param in params:
+        assert average(["train_test_split.csv", f"embeddings/embeddings_tiny_{param}.h5",
+                        "openl3", f"embeddings/averaged/openl3/embeddings_tiny_{param}.h5",
+                        "--original", "embeddings/embeddings.h5"]) == 0
+    assert script("group_effect_params.py")(["-e", "tiny", "-b", "openl3", "-j", "2"]) == 0
+    assert script("3.2_extract_samplewise_cca_dirs.py")(["openl3", "tiny"]) == 0
+
+
+def test_pipeline_writes_published_outputs(workdir, tiny_effect):
+    params = tiny_effect.param_strings
+    write_sweep(workdir, params)
+    run_pipeline(params)
+    grouped = store.read_arrays("embeddings/grouped/openl3/tiny.h5")
+    assert grouped["train_Bs"].shape == (3, 2 * N_TRAIN, DIM)
+    directions = store.read_arrays("embeddings/averaged/openl3/ccadirs_tiny.h5")["cca_dirs"]
+    np.testing.assert_allclose(directions, samplewise_cca_directions(
+        grouped["train_Bs"].transpose(1, 0, 2)))
+
+    classify_main = script("desensitize_classif.py")
+    assert classify_main(["-b", "openl3", "-e", "tiny", "-m", "all", "-k", "1",
+                          "--solver", "fast", "--seed", "5", "--quiet"]) == 0
+    results = pd.read_csv("results/tiny/result_openl3.csv", keep_default_na=False)
+    per_method = 2 * (1 + 3 * len(params) + 3)
+    assert len(results) == 7 * per_method
+    assert set(results["embedding"]) == {
+        "openl3-", "openl3-lda", "openl3-avgdirproj", "openl3-pcaproj_nonnorm",
+        "openl3-pcaproj_norm", "openl3-cca", "openl3-cca_samplewise_svd"}
+    svd_rows = results[results["embedding"] == "openl3-cca_samplewise_svd"]
+    assert set(svd_rows["embedding_params"]) == {'{"svd_thr": 0.3}'}
+    mixed = results[results["test_set"] == "randommix"]
+    assert all(json.loads(info)["seed"] == 5 for info in mixed["extra_info"])
+    assert results["roc_auc"].between(0, 1).all()
+    saved = joblib.load("models/tiny/openl3-cca/organ.joblib")
+    assert saved["directions"].shape == (1, DIM)
+    assert set(saved["classifiers"]) == {"orig", *params, "randommix"}
+
+    # Rerunning one method with two workers replaces its rows with identical values.
+    assert classify_main(["-b", "openl3", "-e", "tiny", "-m", "cca", "-k", "2",
+                          "--solver", "fast", "--seed", "5", "--quiet"]) == 0
+    rerun = pd.read_csv("results/tiny/result_openl3.csv", keep_default_na=False)
+    assert len(rerun) == len(results)
+    key = ["instrument", "train_set", "test_set", "embedding", "embedding_params"]
+    before = results[results["embedding"] == "openl3-cca"].set_index(key)["roc_auc"]
+    after = rerun[rerun["embedding"] == "openl3-cca"].set_index(key)["roc_auc"]
+    pd.testing.assert_series_equal(before.sort_index(), after.sort_index())
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["-m", "pca"], "unknown desensitisation method 'pca'"),
+    (["-m", "cca_samplewise_svd", "-t", "1.5"], "threshold 1.5 is outside (0, 1]"),
+    (["-m", "cca_samplewise_svd"], "ccadirs_tiny.h5 does not exist"),
+])
+def test_classification_errors_are_one_line(workdir, tiny_effect, capsys, arguments, message):
+    params = tiny_effect.param_strings
+    write_sweep(workdir, params)
+    average = script("average_embeddings.py")
+    for name in ["", *[f"_tiny_{param}" for param in params]]:
+        average(["train_test_split.csv", f"embeddings/embeddings{name}.h5", "openl3",
+                 f"embeddings/averaged/openl3/embeddings{name}.h5"])
+    script("group_effect_params.py")(["-e", "tiny", "-b", "openl3"])
+    capsys.readouterr()
+    code = run_cli(script("desensitize_classif.py"), ["-b", "openl3", "-e", "tiny", *arguments])
+    error = capsys.readouterr().err
+    assert code == 2 and message in error and error.count("\n") == 1
+
+
+def test_missing_input_is_a_one_line_error(workdir, capsys):
+    code = run_cli(script("average_embeddings.py"),
+                   ["train_test_split.csv", "embeddings/none.h5", "openl3", "out.h5"])
+    assert code == 2 and "embeddings/none.h5 does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_scripts_have_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        script(name)(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_average_all_embeddings_skips_settings_not_extracted(workdir):
+    root, split, originals = workdir
+    keys = np.repeat(split["file_name"].to_numpy(), FRAMES)
+    features = np.repeat(originals, FRAMES, axis=0)
+    write_published_h5(root / "embeddings" / "embeddings.h5", features, keys)
+    write_published_h5(root / "embeddings" / "embeddings_bitcrush_4.h5", features + 1, keys)
+    environment = {**os.environ, "PYTHON": sys.executable,
+                   "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(["bash", str(ROOT / "average_all_embeddings.sh")], cwd=root,
+                          env=environment, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    averaged = sorted(path.name for path in (root / "embeddings/averaged/openl3").iterdir()
+                      if not path.name.startswith("."))
+    assert averaged == ["embeddings.h5", "embeddings_bitcrush_4.h5"]
+    assert "skipping 11 of 12 bitcrush settings of openl3" in done.stderr
+    assert "skipping 31 of 31 gain settings" in done.stderr
+    np.testing.assert_allclose(
+        store.read_arrays(root / "embeddings/averaged/openl3/embeddings_bitcrush_4.h5")["X_train"],
+        originals[:2 * N_TRAIN] + 1, rtol=1e-6)
