@@ -81,6 +81,8 @@ class LeadProgram:
         Largest vibrato depth; 0 for none.
     weight : float
         Relative probability among the programs of the class.
+    sung : bool
+        Whether the part is sung: it gets the formants of a vowel.
     """
 
     program: int
@@ -90,6 +92,7 @@ class LeadProgram:
     sustained: bool = True
     vibrato_cents: float = 0.0
     weight: float = 1.0
+    sung: bool = False
 
 
 #: Programs of each IRMAS class with their ranges and playing techniques.
@@ -125,10 +128,10 @@ LEAD_PROGRAMS: dict[str, tuple[LeadProgram, ...]] = {
             LeadProgram(59, 54, 82, vibrato_cents=8)),
     "vio": (LeadProgram(40, 55, 96, vibrato_cents=35, weight=4),
             LeadProgram(110, 55, 91, vibrato_cents=20)),
-    "voi": (LeadProgram(52, 48, 79, vibrato_cents=35, weight=2),
-            LeadProgram(53, 48, 79, vibrato_cents=30, weight=2),
-            LeadProgram(54, 48, 79, vibrato_cents=25),
-            LeadProgram(85, 50, 81, vibrato_cents=35, weight=2)),
+    "voi": (LeadProgram(52, 48, 79, vibrato_cents=35, weight=2, sung=True),
+            LeadProgram(53, 48, 79, vibrato_cents=30, weight=2, sung=True),
+            LeadProgram(54, 48, 79, vibrato_cents=25, sung=True),
+            LeadProgram(85, 50, 81, vibrato_cents=35, weight=2, sung=True)),
 }
 
 #: How often each class plays in each genre (normalised per class).
@@ -306,6 +309,11 @@ CLAVE_SECOND_BAR = {4: 90, 8: 90}
 TOM_FILL = {12: 50, 13: 48, 14: 45, 15: 43}
 CRASH = 49
 
+#: First three formant frequencies (Hz) of sung vowels, and their bandwidths.
+VOWEL_FORMANTS = {"a": (800, 1150, 2900), "e": (400, 1600, 2700), "i": (300, 2100, 2900),
+                  "o": (450, 800, 2830), "u": (325, 700, 2530)}
+FORMANT_BANDWIDTHS = (80, 90, 120)
+
 #: Relative level (dB, before the recording's accompaniment offset) of each role.
 ROLE_LEVELS_DB = {"lead": (0, 0), "bass": (-23, -17), "harmony": (-23, -15), "drums": (-21, -14)}
 
@@ -343,6 +351,8 @@ class Part:
         Mix level relative to the lead.
     pan : float
         Stereo position from -1 (left) to 1 (right).
+    sung : bool
+        Whether the rendered part gets vowel formants.
     """
 
     role: str
@@ -351,6 +361,7 @@ class Part:
     controls: list[Control] = field(default_factory=list)
     level_db: float = 0.0
     pan: float = 0.0
+    sung: bool = False
 
     @property
     def is_drums(self) -> bool:
@@ -700,10 +711,9 @@ def _pattern_notes(style: str, rng: np.random.Generator, song: _Song, low: int, 
                     hit(start + beat, .9, shape if down else shape[::-1], 1.0 if down else .75,
                         spread=rng.uniform(.008, .02))
         elif style == "montuno":
-            tones = voicing
             for step, beat in enumerate(np.arange(0, length, .5)):
                 if step % 4 != 3:
-                    pitch = tones[(step * 2) % len(tones)]
+                    pitch = voicing[(step * 2) % len(voicing)]
                     hit(start + beat, .4, [pitch, pitch + 12], .9 if step % 3 == 0 else .75)
         elif style == "power":
             riff = [bass + 12, bass + 19, bass + 24]
@@ -804,7 +814,8 @@ def _lead_parts(rng: np.random.Generator, song: _Song, lead: LeadProgram,
         notes = _pattern_notes(technique, rng, song, lead.low, min(lead.high, 79),
                                rng.uniform(70, 110))
     controls = _vibrato_and_swells(rng, notes, lead.vibrato_cents, lead.sustained)
-    parts = [Part("lead", lead.program, notes, controls, pan=rng.uniform(-.25, .25))]
+    parts = [Part("lead", lead.program, notes, controls, pan=rng.uniform(-.25, .25),
+                  sung=lead.sung)]
     if lead.technique == "keys":
         style = GENRE_STYLES[genre].left_hand[int(rng.integers(len(GENRE_STYLES[genre].left_hand)))]
         left = _pattern_notes(style, rng, song, lead.low, 64, rng.uniform(50, 85))
@@ -938,6 +949,17 @@ def _render_part(synth: Any, soundfont_id: int, part: Part, samples: int) -> np.
     return np.frombuffer(buffer, dtype=np.float32).reshape(samples, 2).copy()
 
 
+def _vowel(rng: np.random.Generator, stem: np.ndarray) -> np.ndarray:
+    """Give a ``(samples, 2)`` part the three formant resonances of a random sung vowel."""
+    formants = VOWEL_FORMANTS[_choose(rng, dict.fromkeys(VOWEL_FORMANTS, 1.0))]
+    boost = rng.uniform(1.5, 3.0)
+    out = stem.astype(np.float64)
+    for frequency, bandwidth in zip(formants, FORMANT_BANDWIDTHS, strict=True):
+        numerator, denominator = signal.iirpeak(frequency, frequency / bandwidth, fs=SAMPLE_RATE)
+        out += boost * signal.lfilter(numerator, denominator, stem, axis=0)
+    return out.astype(np.float32)
+
+
 def _pan(stereo: np.ndarray, position: float) -> np.ndarray:
     """Constant-power balance of a ``(samples, 2)`` signal; 0 leaves it unchanged."""
     angle = (position + 1) * np.pi / 4
@@ -1003,6 +1025,8 @@ def render_recording(plan: RecordingPlan, soundfont: str | os.PathLike) -> np.nd
     mix = np.zeros((samples, 2), dtype=np.float32)
     for part in parts:
         stem = _render_part(synth, soundfont_id, part, samples)
+        if part.sung:
+            stem = _vowel(rng, stem)
         level = float(np.sqrt(np.mean(stem[start:] ** 2)))
         if level > 1e-6:
             mix += _pan(stem, part.pan) * (10 ** (part.level_db / 20) / level)
@@ -1107,13 +1131,16 @@ def generate(out_dir: str | os.PathLike, per_class: int = DEFAULT_PER_CLASS, see
                 written.extend(map(Path, paths))
                 bar.update(len(paths))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            try:
                 futures = [pool.submit(_render_and_write, plan, str(out), str(soundfont_path))
                            for plan in plans]
                 for future in futures:
                     paths = future.result()
                     written.extend(map(Path, paths))
                     bar.update(len(paths))
+            finally:  # on Ctrl-C or an error, drop the recordings not started yet
+                pool.shutdown(cancel_futures=True)
     return written
 
 
@@ -1187,6 +1214,7 @@ def mfcc_nearest_centroid_accuracy(dataset_dir: str | os.PathLike,
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The ``generate`` and ``sanity`` sub-commands."""
     parser = argparse.ArgumentParser(
         prog="python -m aesens.dataset",
         description="Render or check an offline dataset in the IRMAS-TrainingData format.")
