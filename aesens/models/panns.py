@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from aesens.models.weights import (
     load_checkpoint,
     resolve_weights,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 #: Input rate of Cnn14.
 SAMPLE_RATE = 32000
@@ -92,7 +96,8 @@ class PannsModel:
     frame_level = False
     dim = DIM
 
-    def __init__(self, network, device: str, batch_size: int, weights: Path) -> None:
+    def __init__(self, network: torch.nn.Module, device: str, batch_size: int,
+                 weights: Path) -> None:
         self.network = network.to(device).eval()
         self.device = device
         self.batch_size = batch_size
@@ -117,7 +122,7 @@ class PannsModel:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
                 embeddings = self._forward(np.stack([clips[i] for i in chunk]))
-                for index, embedding in zip(chunk, embeddings):
+                for index, embedding in zip(chunk, embeddings, strict=True):
                     rows[index] = embedding[None, :]
         return rows
 
@@ -155,10 +160,11 @@ def load(device: str = "cpu", batch_size: int = 32, weights: str | None = None) 
         If the library or the checkpoint is missing, or the checkpoint does
         not fit Cnn14.
     """
-    network = cnn14_class()(**CNN14_ARGS)
+    cnn14 = cnn14_class()
     cache = Path.home() / "panns_data" / WEIGHTS.filename
     path = resolve_weights(WEIGHTS, weights, [cache], download_to=cache)
     state = load_checkpoint(path, WEIGHTS)
+    network = cnn14(**CNN14_ARGS)
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
