@@ -19,6 +19,13 @@ A classifier depends only on its train set, so each distinct train set
 (orig, every p, randommix) is fitted once and evaluated on all its test sets:
 the results equal fitting every combination separately, with a third of the
 fits. Tasks (method, instrument, train set) run in parallel with joblib.
+
+Results CSV conventions: ``train_set`` and ``test_set`` are ``orig``, a
+parameter string of the grid (e.g. ``-40.0``) or ``randommix``;
+``embedding`` is ``<model>-<method>`` (``openl3-`` for no projection);
+``embedding_params`` is ``{"svd_thr": t}`` for ``cca_samplewise_svd`` and
+``{}`` otherwise; ``extra_info`` is JSON with the chosen ``C``, the number of
+projected-out directions and, for randommix rows, the draw's ``seed``.
 """
 
 from __future__ import annotations
@@ -223,9 +230,16 @@ def grid_search(features: np.ndarray, labels: np.ndarray,
     return make_classifier(C_GRID[best]).fit(features, labels), float(C_GRID[best])
 
 
-def test_metrics(classifier: LogisticRegression, features: np.ndarray,
-                 labels: np.ndarray) -> dict[str, float]:
-    """Test-set metrics with class 1 (the instrument) as the positive class."""
+def metrics_on_test_set(classifier: LogisticRegression, features: np.ndarray,
+                        labels: np.ndarray) -> dict[str, float]:
+    """Test-set metrics with class 1 (the instrument) as the positive class.
+
+    The values of scikit-learn's ``precision_score``, ``recall_score``,
+    ``f1_score`` (``zero_division=0``), ``accuracy_score``, ``roc_auc_score``
+    and ``average_precision_score`` on the classifier's ``predict`` and
+    ``decision_function``, computed directly from the counts and the sorted
+    scores (the tests check equality).
+    """
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels)
     scores = (features @ classifier.coef_.T + classifier.intercept_).ravel()
@@ -349,8 +363,8 @@ def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set:
     classifier, C = grid_search(features, train_labels, solver)
     rows = []
     for test_set in test_sets(train_set, data.param_strings):
-        metrics = test_metrics(classifier, project_out(data.test_matrix(test_set), directions),
-                               test_labels)
+        test_features = project_out(data.test_matrix(test_set), directions)
+        metrics = metrics_on_test_set(classifier, test_features, test_labels)
         extra = {"C": C, "n_directions": len(directions)}
         if RANDOMMIX in (train_set, test_set):
             extra["seed"] = seed

@@ -189,3 +189,22 @@ def test_average_all_embeddings_skips_settings_not_extracted(workdir):
     np.testing.assert_allclose(
         store.read_arrays(root / "embeddings/averaged/openl3/embeddings_bitcrush_4.h5")["X_train"],
         originals[:2 * N_TRAIN] + 1, rtol=1e-6)
+
+
+def test_classification_refuses_non_finite_embeddings(workdir, tiny_effect, capsys):
+    root, split, originals = workdir
+    train = split["split"] == "train"
+    labels = {"Y_train": split["instrument"][train].to_numpy(),
+              "Y_test": split["instrument"][~train].to_numpy(),
+              "genre_train": split["genre"][train].to_numpy(),
+              "genre_test": split["genre"][~train].to_numpy()}
+    store.write_arrays(store.averaged_path("openl3", embeddings_dir=root / "embeddings"),
+                       {"X_train": originals[train], "X_test": originals[~train], **labels})
+    train_Bs = np.repeat(originals[train][None], 3, axis=0)
+    train_Bs[1, 4, 2] = np.nan
+    store.write_arrays(store.grouped_path("openl3", "tiny", root / "embeddings"), {
+        "train_A": originals[train], "test_A": originals[~train], "train_Bs": train_Bs,
+        "test_Bs": np.repeat(originals[~train][None], 3, axis=0)})
+    code = run_cli(script("desensitize_classif.py"), ["-b", "openl3", "-e", "tiny"])
+    error = capsys.readouterr().err
+    assert code == 2 and "train_Bs holds NaN or inf" in error

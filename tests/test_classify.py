@@ -113,8 +113,8 @@ def test_fast_solver_matches_gridsearch(seed):
     fast, fast_c = classify.grid_search(features, labels, "fast")
     assert fast_c == reference_c
     np.testing.assert_array_equal(fast.coef_, reference.coef_)
-    assert (classify.test_metrics(fast, test_features, test_labels)
-            == classify.test_metrics(reference, test_features, test_labels))
+    assert (classify.metrics_on_test_set(fast, test_features, test_labels)
+            == classify.metrics_on_test_set(reference, test_features, test_labels))
 
 
 def test_classifier_is_the_papers():
@@ -130,7 +130,7 @@ def test_metrics_use_the_instrument_as_positive_class():
     features, labels = separable(n_pos=10, n_neg=40)
     classifier, _ = classify.grid_search(features, labels)
     features[:5] = features[5]  # ties in the scores
-    metrics = classify.test_metrics(classifier, features, labels)
+    metrics = classify.metrics_on_test_set(classifier, features, labels)
     predicted = classifier.predict(features)
     scores = classifier.decision_function(features)
     assert metrics == pytest.approx({
