@@ -174,6 +174,22 @@ def test_batched_equals_one_at_a_time(model, outputs):
     np.testing.assert_allclose(batched[-1], single, rtol=0, atol=1e-5 * scale)
 
 
+def test_stub_modules_under_the_torchaudio_placeholder(monkeypatch):
+    """``import torchaudio.transforms as T`` works while crepe's torchaudio placeholder is in."""
+    from aesens.models import _compat
+
+    placeholder = _compat._MissingTorchaudio("torchaudio")
+    monkeypatch.setitem(sys.modules, "torchaudio", placeholder)
+    monkeypatch.delitem(sys.modules, "torchaudio.transforms", raising=False)
+    with stub_modules("torchaudio", "torchaudio.transforms"):
+        import torchaudio.transforms as transforms
+    assert sys.modules["torchaudio"] is placeholder and "torchaudio.transforms" not in sys.modules
+    with pytest.raises(ImportError, match="placeholder"):
+        transforms.Resample(44100, 32000)
+    with pytest.raises(ImportError, match="unavailable"):
+        placeholder.transforms  # noqa: B018
+
+
 # --- PANNs: the library's own inference wrapper ---------------------------------------------
 
 def test_panns_equals_audio_tagging(loaded, weights_files, monkeypatch):

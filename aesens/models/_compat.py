@@ -79,12 +79,17 @@ class _PlaceholderModule(types.ModuleType):
         return _Placeholder(f"{self.__name__}.{name}")
 
 
+#: Module types of the placeholders that :func:`stub_modules` may hang stubbed children on.
+_PLACEHOLDERS = (_PlaceholderModule, _MissingTorchaudio)
+
+
 @contextlib.contextmanager
 def stub_modules(*names: str) -> Iterator[None]:
     """Let placeholder modules stand for ``names`` while the block runs.
 
-    Names already imported keep their real module. The placeholders are
-    removed from :data:`sys.modules` afterwards; code imported meanwhile
+    Names already imported keep their module (real, or the placeholder of
+    :func:`stub_torchaudio`). The placeholders are removed from
+    :data:`sys.modules` afterwards; code imported meanwhile
     keeps references to them, which fail only when called. Use this only for
     imports that the code paths aesens runs never call.
 
@@ -103,13 +108,16 @@ def stub_modules(*names: str) -> Iterator[None]:
         sys.modules[name] = module
         added.append(name)
         parent, _, child = name.rpartition(".")
-        if parent in added:
+        if isinstance(sys.modules.get(parent), _PLACEHOLDERS):  # for "import parent.child as x"
             setattr(sys.modules[parent], child, module)
     try:
         yield
     finally:
-        for name in added:
+        for name in reversed(added):
             sys.modules.pop(name, None)
+            parent, _, child = name.rpartition(".")
+            if isinstance(sys.modules.get(parent), _PLACEHOLDERS):
+                vars(sys.modules[parent]).pop(child, None)
 
 
 def import_submodule(package: str, module: str) -> types.ModuleType:
