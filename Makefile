@@ -28,6 +28,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# Speed and memory benchmarks (minutes; not part of the tests): see README, Performance.
+bench: setup
+	$(PY) benchmarks/run_all.py
+
 lint: setup
 	$(VENV)/bin/ruff check .
 

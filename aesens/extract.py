@@ -218,7 +218,7 @@ def check_ranks(effect: Effect, first: int, last: int) -> range:
 def read_clip(path: Path) -> tuple[np.ndarray, int]:
     """Load one dataset file, warning (once per file) if it is silent."""
     audio, sample_rate = load_audio(path)
-    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+    if max(float(audio.max()), -float(audio.min())) < SILENCE_PEAK:
         warnings.warn(f"{path} is silent; its embeddings are kept but its effect path is "
                       "constant (no CCA direction)", stacklevel=2)
     return audio, sample_rate
@@ -262,20 +262,37 @@ def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
                      threads: int) -> Iterator[Batch]:
     """Yield the effected batches of ``files`` in order, prepared by ``threads`` threads ahead.
 
-    At most ``threads + 1`` batches are held besides the one being consumed.
+    Each batch of ``batch_size`` files is cut into one piece per thread; the
+    pieces of the next batch are read and effected while the caller uses
+    the current one. At most two batches are held.
     """
-    chunks = (files[start:start + batch_size] for start in range(0, len(files), batch_size))
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aesens-prepare")
-    ahead: deque[Future[list[Batch]]] = deque()
+    ahead: deque[list[Future[list[Batch]]]] = deque()
     try:
-        for chunk in chunks:
-            ahead.append(pool.submit(prepare_batch, chunk, setting))
-            if len(ahead) > threads:
-                yield from ahead.popleft().result()
+        for start in range(0, len(files), batch_size):
+            batch = files[start:start + batch_size]
+            piece = -(-len(batch) // threads)
+            ahead.append([pool.submit(prepare_batch, batch[first:first + piece], setting)
+                          for first in range(0, len(batch), piece)])
+            if len(ahead) > 1:
+                yield from _joined(ahead.popleft())
         while ahead:
-            yield from ahead.popleft().result()
+            yield from _joined(ahead.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _joined(pieces: list[Future[list[Batch]]]) -> list[Batch]:
+    """The runs of a batch's prepared pieces, neighbouring runs of one sample rate joined."""
+    runs: list[Batch] = []
+    for piece in pieces:
+        for stems, clips, sample_rate in piece.result():
+            if runs and runs[-1][2] == sample_rate:
+                runs[-1][0].extend(stems)
+                runs[-1][1].extend(clips)
+            else:
+                runs.append((stems, clips, sample_rate))
+    return runs
 
 
 def run_unit(unit: WorkUnit) -> UnitResult:
