@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The CPU build of torch 2.13.0; any other spec downloads a multi-GB CUDA build.
 TORCH := torch==2.13.0
-EXTRAS := crepe,synth,analysis,notebooks,dask,dev
+EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,dev
 PER_CLASS ?= 12
 
 .PHONY: setup demo test lint bench clean-demo
@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH)"
 	$(PIP) install --quiet -e ".[$(EXTRAS)]" "$(TORCH)"
-	# tinysoundfont's only dependency (pyaudio) is for live playback and does not build here.
-	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3"
+	# Installed without their declared dependencies: tinysoundfont's only one (pyaudio) is
+	# for live playback and does not build here; torchopenl3 pins resampy<0.3 (broken on
+	# numpy 2) and msclap pins numpy<2 -- the extras above list what our code really needs.
+	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3" "torchopenl3==1.0.1" "msclap==1.3.4"
 	touch $@
 
 demo: setup

@@ -140,8 +140,8 @@ def outputs(loaded) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
 
 
 def _openl3_frames(seconds: float) -> int:
-    """Frames of a centred OpenL3 clip: 1 + ceil((48 kHz samples + 0.5 s - 1 s) / hop)."""
-    samples = int(round(seconds * 48000)) + 24000
+    """Frames of an uncentred OpenL3 clip: 1 + ceil((48 kHz samples - 1 s) / hop)."""
+    samples = int(round(seconds * 48000))
     return 1 if samples <= 48000 else 1 + int(np.ceil((samples - 48000) / 4800))
 
 
@@ -285,7 +285,7 @@ def test_openl3_equals_torchopenl3_get_audio_embedding(loaded):
     expected, _ = torchopenl3.get_audio_embedding(
         [torch.from_numpy(np.ascontiguousarray(audio.T, dtype=np.float64))], SR,
         model=network.network, input_repr="mel128", content_type="music", embedding_size=512,
-        center=True, hop_size=0.1, batch_size=32, sampler="resampy")
+        center=False, hop_size=0.1, batch_size=32, sampler="resampy")
     np.testing.assert_allclose(network.embed([audio], SR)[0], expected[0].numpy(), atol=1e-5)
 
 
@@ -316,7 +316,7 @@ def test_openl3_prefers_the_official_package(monkeypatch, tmp_path):
     assert {k: calls[k] for k in ("content_type", "input_repr", "embedding_size", "hop_size",
                                   "center", "batch_size")} == {
         "content_type": "music", "input_repr": "mel128", "embedding_size": 512,
-        "hop_size": 0.1, "center": True, "batch_size": 32}
+        "hop_size": 0.1, "center": False, "batch_size": 32}
     assert [a.shape for a in calls["audio"]] == [(22050, 2), (13230, 1)]
     assert calls["sr"] == [SR, SR]
     meta = model.metadata()

@@ -2,10 +2,11 @@
 
 The paper called ``openl3.get_audio_embedding(audio, sr, content_type='music',
 input_repr='mel128', embedding_size=512, hop_size=0.1, batch_size=32)`` on
-each file as soundfile reads it, with the default ``center=True``: channels
-averaged, resampled to 48 kHz with resampy's ``kaiser_best``, half a frame of
-zeros in front, zero-padded to whole hops, 1-s frames every 0.1 s (26 frames
-for 3 s).
+each file as soundfile reads it: channels averaged, resampled to 48 kHz with
+resampy's ``kaiser_best``, zero-padded to whole hops, 1-s frames every 0.1 s.
+The published files hold about 21 frames per 3-s excerpt, which is what
+``center=False`` gives (the library default ``center=True`` adds half a frame
+of zeros in front and gives 26), so ``center=False`` is used here.
 
 Two back ends, the one used being recorded in :meth:`metadata`:
 
@@ -57,7 +58,7 @@ DIM = 512
 HOP_SECONDS = 0.1
 #: The paper's arguments of ``openl3.get_audio_embedding`` (besides ``batch_size``).
 OPENL3_ARGS = {"content_type": "music", "input_repr": "mel128", "embedding_size": DIM,
-               "hop_size": HOP_SECONDS, "center": True}
+               "hop_size": HOP_SECONDS, "center": False}
 #: torchopenl3's converted weights for these arguments.
 WEIGHTS = WeightsFile(model="openl3", filename="torchopenl3_mel128_music_512.pth.tar",
                       url="https://github.com/torchopenl3/torchopenl3-models/raw/master/"
