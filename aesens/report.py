@@ -1,0 +1,206 @@
+"""The summary report a researcher reads first: ``results/summary.md``.
+
+``python -m aesens.report`` (also run by ``python -m aesens.figures``)
+collects, from ``results/correlations.csv`` (written by
+:mod:`aesens.figures`) and the classification results
+``results/<effect>/result_<embedding>.csv``:
+
+- sensitivity per embedding and effect: global CCA R² (median and range
+  over instruments), median sample-wise R², numbers of normalised singular
+  values of the sample-wise CCA directions at least 0.3 and 0.5;
+- robustness per embedding, effect and desensitisation method: ROC AUC
+  (mean over instruments) for orig/orig and for the strongest effect
+  setting (train orig / test effected and train effected / test orig),
+  with the drops;
+- links to every figure under ``plots/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aesens.effects import EFFECTS, Effect
+from aesens.errors import AesensError, run_cli
+from aesens.figures import ORIGINAL_SET, load_results
+from aesens.plots import SV_THRESHOLDS, format_value, method_label, param_scale
+
+PathLike = str | os.PathLike
+
+
+def strongest_rank(effect: Effect) -> int:
+    """Grid rank farthest from the uneffected audio (e.g. 4 bits, −40 dB, 1.6 kHz, room 1.0)."""
+    return int(np.argmax(np.abs(np.arange(len(effect.grid)) - effect.identity_rank)))
+
+
+def setting_label(effect: Effect, rank: int) -> str:
+    """A grid value with its unit: ``'−40 dB'``, ``'4 bits'``, ``'1.6 kHz'``, ``'room size 1'``."""
+    scale = param_scale(effect)
+    value = format_value(effect.grid[rank] * scale.factor)
+    unit = re.search(r"\(([^)]*)\)", scale.label)
+    return f"{value} {unit.group(1)}" if unit else f"{scale.label} {value}"
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A pipe table of a data frame's (already formatted) cells."""
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "|".join(" --- " for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _range(values: pd.Series, digits: int = 2) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "n/a"
+    if values.min() == values.max():
+        return f"{values.median():.{digits}f}"
+    return f"{values.median():.{digits}f} [{values.min():.{digits}f}–{values.max():.{digits}f}]"
+
+
+def sensitivity_table(correlations: pd.DataFrame,
+                      thresholds: Sequence[float] = SV_THRESHOLDS) -> pd.DataFrame:
+    """Per embedding and effect: R² and singular-value counts, median [range] over instruments.
+
+    Parameters
+    ----------
+    correlations : pandas.DataFrame
+        ``results/correlations.csv`` (one row per embedding, effect, instrument).
+    thresholds : sequence of float
+        Singular-value thresholds whose counts were written.
+    """
+    rows = []
+    for (embedding, effect), group in correlations.groupby(["embedding", "effect"], sort=False):
+        row = {"embedding": embedding, "effect": effect, "instruments": len(group),
+               "global R² (test)": _range(group["global_r2"]),
+               "sample-wise R²": _range(group["samplewise_r2_median"])}
+        for threshold in thresholds:
+            column = f"sv_count_{threshold:g}"
+            if column in group:
+                row[f"σ ≥ {threshold:g} σ₁"] = _range(group[column], 0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _auc(table: pd.DataFrame, train_set: str, test_set: str) -> float:
+    rows = table[(table["train_set"] == train_set) & (table["test_set"] == test_set)]
+    return float(rows["roc_auc"].mean()) if len(rows) else np.nan
+
+
+def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
+    """Per embedding, effect and method: ROC AUC at orig/orig and at the strongest setting.
+
+    ROC AUC values are means over instruments; the drops are orig/orig minus
+    the effected value (positive: the effect hurts).
+    """
+    rows = []
+    for name, effect in EFFECTS.items():
+        folder = Path(results_dir) / name
+        for path in sorted(folder.glob("result_*.csv")) if folder.is_dir() else ():
+            embedding = path.stem[len("result_"):]
+            table = load_results(name, embedding, results_dir)
+            strongest = effect.param_strings[strongest_rank(effect)]
+            shown = setting_label(effect, strongest_rank(effect))
+            for method, group in table.groupby("method", sort=False):
+                base = _auc(group, ORIGINAL_SET, ORIGINAL_SET)
+                test_effected = _auc(group, ORIGINAL_SET, strongest)
+                train_effected = _auc(group, strongest, ORIGINAL_SET)
+                rows.append({
+                    "embedding": embedding, "effect": name,
+                    "strongest": shown,
+                    "method": method_label(method),
+                    "orig/orig": f"{base:.3f}",
+                    "orig/eff.": f"{test_effected:.3f}",
+                    "drop (orig/eff.)": f"{base - test_effected:+.3f}",
+                    "eff./orig": f"{train_effected:.3f}",
+                    "drop (eff./orig)": f"{base - train_effected:+.3f}",
+                })
+    return pd.DataFrame(rows)
+
+
+def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
+    """Markdown list items linking every PNG (and its PDF) under ``plots_dir``."""
+    items = []
+    for png in sorted(Path(plots_dir).glob("*.png")):
+        link = Path(os.path.relpath(png, relative_to)).as_posix()
+        item = f"- [{png.stem}]({link})"
+        if png.with_suffix(".pdf").exists():
+            item += f" ([pdf]({Path(link).with_suffix('.pdf').as_posix()}))"
+        items.append(item)
+    return items
+
+
+def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plots") -> Path:
+    """Write ``<results_dir>/summary.md`` from the tables and figures present.
+
+    Returns
+    -------
+    Path
+        The report.
+
+    Raises
+    ------
+    AesensError
+        If there is neither ``correlations.csv`` nor any classification result.
+    """
+    results_dir = Path(results_dir)
+    correlations_csv = results_dir / "correlations.csv"
+    classification = classification_table(results_dir)
+    if not correlations_csv.exists() and classification.empty:
+        raise AesensError(f"no {correlations_csv} and no classification results under "
+                          f"{results_dir}; run python -m aesens.figures (and "
+                          "desensitize_classif.py) first")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# Sensitivity of audio embeddings to effects: summary", "",
+             f"Generated {stamp} by `python -m aesens.report`.", ""]
+    lines += ["## Sensitivity (CCA)", ""]
+    if correlations_csv.exists():
+        lines += [
+            "Global R²: squared Spearman correlation between the parameter and the test paths "
+            "projected on the instrument's global CCA direction (fitted on its train paths); "
+            "median [min–max] over instruments. Sample-wise R²: each train path on its own CCA "
+            "direction, median per instrument, then median [min–max] over instruments. "
+            "σ ≥ t σ₁: number of singular values of an instrument's stacked sample-wise CCA "
+            "directions at least t times the largest (how many directions the effect uses).", "",
+            markdown_table(sensitivity_table(pd.read_csv(correlations_csv))), "",
+            f"Per instrument: [{correlations_csv.name}]({correlations_csv.name}) and "
+            "`<effect>/r2_<embedding>.txt`.", ""]
+    else:
+        lines += [f"No {correlations_csv.name}: run `python -m aesens.figures`.", ""]
+    lines += ["## Classification ROC AUC at the strongest effect setting", ""]
+    if classification.empty:
+        lines += ["No classification results: run `desensitize_classif.py`.", ""]
+    else:
+        lines += [
+            "Mean ROC AUC over instruments. orig/eff.: train on original audio, test on the "
+            "strongest setting; eff./orig: the reverse. Drops are orig/orig minus the "
+            "effected value.", "", markdown_table(classification), ""]
+    lines += ["## Figures", ""]
+    lines += figure_links(plots_dir, results_dir) or [f"No figures in {plots_dir}."]
+    path = results_dir / "summary.md"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: write the summary report."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results-dir", default="results", help="default: results")
+    parser.add_argument("--plots-dir", default="plots", help="default: plots")
+    args = parser.parse_args(argv)
+    print(f"wrote {write_summary(args.results_dir, args.plots_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,232 @@
+"""Figures, correlation tables and the summary report on tiny synthetic pipeline outputs.
+
+:func:`build_outputs` writes, with :mod:`aesens.store`, the files the analysis
+stages publish (averaged original, grouped, ccadirs, classification results)
+for two embeddings, two effects and three instruments; the notebook tests
+reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from aesens import figures, plots, report, store  # noqa: E402
+from aesens.cca import samplewise_cca_directions  # noqa: E402
+from aesens.desensitize import METHODS  # noqa: E402
+from aesens.effects import get_effect  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+EMBEDDINGS = {"mfcc": 12, "toy": 20}
+EFFECTS = ("bitcrush", "gain")
+#: Method keys of the results (the SVD method at two thresholds).
+METHOD_KEYS = [m for m in METHODS if m != "cca_samplewise_svd"] + [
+    "cca_samplewise_svd:0.3", "cca_samplewise_svd:0.5"]
+INSTRUMENTS = ("cello", "flute", "piano")
+N_TRAIN, N_TEST = 6, 3
+
+
+def build_outputs(root: Path, seed: int = 0) -> Path:
+    """Write tiny pipeline outputs in the published layout under ``root``.
+
+    Paths move smoothly along two directions with the parameter, plus
+    noise; ``mfcc`` has stored sample-wise CCA directions, ``toy`` none (the
+    figures compute them). Classification results hold every method and
+    train/test combination.
+    """
+    rng = np.random.default_rng(seed)
+    embeddings_dir = root / "embeddings"
+    labels = {part: np.repeat(INSTRUMENTS, count) for part, count in
+              (("train", N_TRAIN), ("test", N_TEST))}
+    for embedding, dim in EMBEDDINGS.items():
+        centres = {name: rng.normal(0, 3, dim) for name in INSTRUMENTS}
+        originals = {part: np.array([centres[name] + rng.normal(0, 1, dim) for name in y])
+                     for part, y in labels.items()}
+        store.write_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir), {
+            "X_train": originals["train"], "Y_train": labels["train"],
+            "X_test": originals["test"], "Y_test": labels["test"],
+            "genre_train": np.full(len(labels["train"]), "classical"),
+            "genre_test": np.full(len(labels["test"]), "pop_roc")})
+        for name in EFFECTS:
+            effect = get_effect(name)
+            t = np.linspace(0, 1, len(effect))
+            basis = np.linalg.qr(rng.normal(size=(dim, 2)))[0].T
+            shift = np.outer(3 * t, basis[0]) + np.outer(np.sin(4 * t), basis[1])
+            bs = {part: np.stack([a + s + rng.normal(0, 0.2, a.shape) for s in shift])
+                  for part, a in originals.items()}
+            store.write_arrays(store.grouped_path(embedding, name, embeddings_dir), {
+                "train_A": originals["train"], "test_A": originals["test"],
+                "train_Bs": bs["train"], "test_Bs": bs["test"]})
+            if embedding == "mfcc":
+                store.write_arrays(store.ccadirs_path(embedding, name, embeddings_dir), {
+                    "cca_dirs": samplewise_cca_directions(np.moveaxis(bs["train"], 0, 1))})
+            write_results(root / "results", name, embedding, rng)
+    return root
+
+
+def write_results(results_dir: Path, name: str, embedding: str,
+                  rng: np.random.Generator) -> None:
+    """A classification results CSV with the published columns and combinations."""
+    effect = get_effect(name)
+    param_strings = effect.param_strings
+    strength = np.abs(np.arange(len(effect)) - effect.identity_rank) / len(effect)
+    variants = [(method, {}) for method in METHODS if method != "cca_samplewise_svd"]
+    variants += [("cca_samplewise_svd", {"svd_thr": threshold}) for threshold in (0.3, 0.5)]
+    rows = []
+    for index, (method, params) in enumerate(variants):
+        for instrument in INSTRUMENTS:
+            base = 0.9 + rng.normal(0, 0.01)
+            sets = [("orig", "orig", base)]
+            for param, s in zip(param_strings, strength, strict=True):
+                loss = 0.3 * s / (1 + index)
+                sets += [("orig", param, base - loss), (param, "orig", base - 0.5 * loss),
+                         (param, param, base - 0.2 * loss)]
+            sets += [("orig", "randommix", base - 0.1), ("randommix", "orig", base - 0.05),
+                     ("randommix", "randommix", base - 0.02)]
+            for train_set, test_set, auc in sets:
+                rows.append({"instrument": instrument, "train_set": train_set,
+                             "test_set": test_set, "precision": 0.5, "recall": 0.5,
+                             "f1_score": 0.5, "support": 10, "accuracy": 0.8, "roc_auc": auc,
+                             "ap": 0.6, "extra_info": "", "embedding": f"{embedding}-{method}",
+                             "embedding_params": json.dumps(params),
+                             "last_updated": "2025-01-01 00:00:00"})
+    path = figures.result_path(name, embedding, results_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny pipeline outputs (see :func:`build_outputs`)."""
+    return build_outputs(tmp_path_factory.mktemp("outputs"))
+
+
+def test_param_scale_units() -> None:
+    lowpass = plots.param_scale(get_effect("lowpass_cheby"))
+    assert lowpass.factor == 1e-3 and "kHz" in lowpass.label and lowpass.log
+    gain = plots.param_scale(get_effect("gain"))
+    assert gain.factor == 1 and "dB" in gain.label and not gain.log
+    assert "bits" in plots.param_scale(get_effect("bitcrush")).label
+    assert plots.param_scale(get_effect("reverb")).label == "room size"
+
+
+def test_rank_ticks_place_identity_off_grid() -> None:
+    ticks, labels = plots.rank_ticks(get_effect("reverb"), identity=True)
+    assert ticks[0] == -1 and labels[0] == "0"
+    ticks, labels = plots.rank_ticks(get_effect("bitcrush"), identity=True)
+    assert ticks[-1] == 12 and labels[-1] == "16"
+    ticks, labels = plots.rank_ticks(get_effect("gain"), identity=True)
+    assert labels == ["\N{MINUS SIGN}40", "\N{MINUS SIGN}30", "\N{MINUS SIGN}20",
+                      "\N{MINUS SIGN}10", "0"]  # round values; 0 dB lies inside the grid
+    assert ticks[-1] == pytest.approx(get_effect("gain").identity_rank)
+    _, labels = plots.rank_ticks(get_effect("lowpass_cheby"), identity=True)
+    assert labels == ["2", "5", "10", "22.5"]  # kHz, log-spaced
+
+
+def test_discovery(outputs: Path) -> None:
+    embeddings_dir = outputs / "embeddings"
+    assert figures.find_embeddings(embeddings_dir) == ["mfcc", "toy"]
+    assert figures.find_effects("toy", embeddings_dir) == list(EFFECTS)
+    assert figures.default_dirs(embeddings_dir) == (embeddings_dir, outputs / "results")
+
+
+def test_analysis_finds_the_synthetic_sensitivity(outputs: Path) -> None:
+    analysis = figures.analyse("toy", "gain", outputs / "embeddings")
+    assert list(analysis.instruments) == list(INSTRUMENTS)
+    table = analysis.table()
+    assert (table["global_r2_train"] > 0.8).all() and (table["samplewise_r2_median"] > 0.8).all()
+    assert (table["global_r2"] > 0.2).all()  # held out: offsets between files remain
+    assert table["sv_count_0.3"].ge(table["sv_count_0.5"]).all()
+    cello = analysis.instruments["cello"]
+    assert cello.projections.shape == (N_TEST, len(get_effect("gain")))
+    # stored directions (mfcc) and computed ones (toy) give the same kind of result
+    stored = figures.analyse("mfcc", "gain", outputs / "embeddings").table()
+    assert (stored["samplewise_r2_median"] > 0.8).all()
+
+
+def test_roc_auc_curves(outputs: Path) -> None:
+    table = figures.load_results("gain", "toy", outputs / "results")
+    assert set(table["method"]) == set(METHOD_KEYS)
+    curves, identity = figures.roc_auc_curves(table, get_effect("gain"), train_effected=False)
+    assert list(curves) == METHOD_KEYS
+    assert plots.method_label("cca_samplewise_svd:0.5") == "sample-wise CCA SVD (t = 0.5)"
+    assert curves[""].shape == (len(get_effect("gain")),) and np.isfinite(curves[""]).all()
+    assert curves[""][0] < identity[""]  # -40 dB hurts more than none
+    _, one = figures.roc_auc_curves(table, get_effect("gain"), True, instrument="flute")
+    assert 0.85 < one["lda"] < 0.95
+
+
+def test_figure_functions_draw_every_panel(outputs: Path) -> None:
+    embeddings_dir = outputs / "embeddings"
+    analyses = {(e, f): figures.analyse(e, f, embeddings_dir) for e in EMBEDDINGS
+                for f in EFFECTS}
+    rng = np.random.default_rng(0)
+    coordinates = {(e, f): (rng.normal(size=(2, len(get_effect(f)), 2)), rng.normal(size=(2, 2)))
+                   for e, f in analyses}
+    grids = [figures.umap_grid(coordinates), figures.global_correlation_grid(analyses, "flute"),
+             figures.r2_histogram_grid(analyses), figures.singular_value_grid(analyses),
+             figures.singular_value_figure(analyses["toy", "gain"]),
+             figures.samplewise_correlation_figure("mfcc", "bitcrush", 4, embeddings_dir),
+             figures.roc_auc_figure({f: figures.load_results(f, "toy", outputs / "results")
+                                     for f in EFFECTS}, "toy")]
+    for fig in grids:
+        drawn = [ax for ax in fig.axes if ax.has_data()]
+        assert drawn and any(ax.get_title() for ax in drawn), fig
+    umap = grids[0]
+    assert [ax.get_title() for ax in umap.axes[:2]] == list(EFFECTS)
+    assert [ax.get_ylabel() for ax in umap.axes[::2][:2]] == list(EMBEDDINGS)
+    assert any("bits" in ax.get_xlabel() for ax in umap.axes)  # colour bar label
+    paths = figures.save(grids[1], outputs / "plots_unit", "global", ["png", "pdf"])
+    assert all(path.stat().st_size > 0 for path in paths)
+
+
+def test_report_tables(outputs: Path) -> None:
+    classification = report.classification_table(outputs / "results")
+    assert len(classification) == len(EMBEDDINGS) * len(EFFECTS) * len(METHOD_KEYS)
+    gain_none = classification[(classification["effect"] == "gain")
+                               & (classification["method"] == "none")].iloc[0]
+    assert gain_none["strongest"] == "\N{MINUS SIGN}40 dB"
+    assert report.setting_label(get_effect("lowpass_cheby"), 0) == "1.6 kHz"
+    assert report.setting_label(get_effect("reverb"), 33) == "room size 1"
+    assert float(gain_none["drop (orig/eff.)"]) > 0
+    assert report.strongest_rank(get_effect("reverb")) == len(get_effect("reverb")) - 1
+
+
+def test_figures_command(outputs: Path, tmp_path: Path) -> None:
+    """The whole command, UMAP included (numba JIT off: compiling UMAP takes a minute)."""
+    plots_dir, results_dir = tmp_path / "plots", tmp_path / "results"
+    results_dir.mkdir()
+    for name in EFFECTS:
+        (results_dir / name).mkdir()
+        for embedding in EMBEDDINGS:
+            source = figures.result_path(name, embedding, outputs / "results")
+            figures.result_path(name, embedding, results_dir).write_bytes(source.read_bytes())
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "MPLBACKEND": "Agg",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "aesens.figures", "--embeddings-dir",
+               str(outputs / "embeddings"), "--results-dir", str(results_dir), "--plots-dir",
+               str(plots_dir), "--umap-files", "2", "--embeddings", "toy"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    expected = ["umap_trajectories", "samplewise_r2_histograms", "singular_values",
+                "singular_values_toy_gain", "roc_auc_toy",
+                *(f"global_correlation_{name}" for name in INSTRUMENTS)]
+    for name in expected:
+        for fmt in ("pdf", "png"):
+            assert (plots_dir / f"{name}.{fmt}").stat().st_size > 0, name
+    table = pd.read_csv(results_dir / "correlations.csv")
+    assert len(table) == len(EFFECTS) * len(INSTRUMENTS)
+    assert {"global_r2", "samplewise_r2_median"} <= set(table.columns)
+    assert "cello" in (results_dir / "gain" / "r2_toy.txt").read_text()
+    summary = (results_dir / "summary.md").read_text()
+    assert "| toy | gain |" in summary and "../plots/umap_trajectories.png" in summary

@@ -1,0 +1,92 @@
+"""Every notebook runs headless on tiny pipeline outputs and saves its figure.
+
+Parameters are injected by papermill (after the cell tagged ``parameters``),
+cells run with nbclient. The notebooks share one kernel, reset (``%reset
+-f``) before each, so the package imports are paid once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_figures import build_outputs
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+jupyter_client = pytest.importorskip("jupyter_client")
+papermill = pytest.importorskip("papermill")
+pytest.importorskip("ipykernel")
+pytest.importorskip("ipywidgets")
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+KERNEL = "aesens-test"
+#: Parameters beyond the data folders, per notebook (keep UMAP tiny: it runs without JIT).
+EXTRA = {"2B.1_umap_trajectories": {"n_files": 2, "instrument": "flute"},
+         "3.1_global_cca_correlation": {"instrument": "piano"},
+         "3.3_samplewise_cca_correlation": {"sample": 3},
+         "4_classification_performance": {"effect": "bitcrush"}}
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jupyter_client.KernelManager]:
+    """A kernel of this interpreter, from a spec found first through ``JUPYTER_PATH``.
+
+    Numba's JIT is off in the kernel: compiling UMAP takes about a minute,
+    and the tiny UMAP of the test runs as fast in plain Python.
+    """
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "aesens tests", "language": "python",
+        "env": {"NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(REPO)},
+    }))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(root))
+        manager = jupyter_client.KernelManager(kernel_name=KERNEL)
+        manager.start_kernel(cwd=str(root))
+        try:
+            yield manager
+        finally:
+            manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny pipeline outputs (embeddings/ and results/)."""
+    return build_outputs(tmp_path_factory.mktemp("notebook_outputs"))
+
+
+def test_notebooks_are_saved_clean() -> None:
+    assert len(NOTEBOOKS) == 6
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        assert all(not cell.outputs and cell.execution_count is None for cell in code), path
+        assert "parameters" in code[0].metadata.get("tags", []), path
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_headless(path: Path, kernel: jupyter_client.KernelManager, workdir: Path,
+                                tmp_path: Path) -> None:
+    parameters = {"embeddings_dir": str(workdir / "embeddings"),
+                  "results_dir": str(workdir / "results"), "output_dir": str(tmp_path),
+                  **EXTRA.get(path.stem, {})}
+    nb = papermill.parameterize.parameterize_notebook(
+        papermill.iorw.load_notebook_node(str(path)), parameters)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
+    nbclient.NotebookClient(nb, km=kernel, timeout=300).execute()
+    output = tmp_path / path.name
+    nbformat.write(nb, output)
+    assert output.stat().st_size > 0
+    assert (tmp_path / f"{path.stem}.png").stat().st_size > 0
+    images = [out for cell in nb.cells if cell.cell_type == "code"
+              for out in cell.outputs if "image/png" in out.get("data", {})]
+    assert images, "the default selection is shown as a static figure"
