@@ -25,6 +25,7 @@ from aesens import figures, plots, report, store  # noqa: E402
 from aesens.cca import samplewise_cca_directions  # noqa: E402
 from aesens.desensitize import METHODS  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
+from aesens.errors import AesensError, run_cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDINGS = {"mfcc": 12, "toy": 20}
@@ -140,6 +141,23 @@ def test_discovery(outputs: Path) -> None:
     assert figures.default_dirs(embeddings_dir) == (embeddings_dir, outputs / "results")
 
 
+def test_default_dirs_search(outputs: Path, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "demo").symlink_to(outputs)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert figures.default_dirs() == (Path("..", "demo", "embeddings"),
+                                      Path("..", "demo", "results"))
+    assert figures.default_selection(figures.default_dirs()[0]) == ("mfcc", "bitcrush")
+    assert figures.result_selection(Path("..", "demo", "results"), "toy") == ("toy", "bitcrush")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").unlink()
+    with pytest.raises(AesensError, match="make demo"):
+        figures.default_dirs()
+    with pytest.raises(AesensError, match="desensitize_classif"):
+        figures.result_selection(tmp_path)
+
+
 def test_analysis_finds_the_synthetic_sensitivity(outputs: Path) -> None:
     analysis = figures.analyse("toy", "gain", outputs / "embeddings")
     assert list(analysis.instruments) == list(INSTRUMENTS)
@@ -200,6 +218,11 @@ def test_report_tables(outputs: Path) -> None:
     assert report.setting_label(get_effect("reverb"), 33) == "room size 1"
     assert float(gain_none["drop (orig/eff.)"]) > 0
     assert report.strongest_rank(get_effect("reverb")) == len(get_effect("reverb")) - 1
+
+
+def test_report_needs_some_results(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2
+    assert "run python -m aesens.figures" in capsys.readouterr().err
 
 
 def test_figures_command(outputs: Path, tmp_path: Path) -> None:
