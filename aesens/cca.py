@@ -18,12 +18,13 @@ matrix is too ill-conditioned for the fast route to be accurate.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
 import scipy.stats
 from sklearn.preprocessing import QuantileTransformer
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 #: Relative singular-value cut-off of scikit-learn's CCA pseudo-inverse (float64).
 PINV_RELATIVE_CUTOFF = 1e6 * np.finfo(np.float64).eps
@@ -55,6 +56,12 @@ def rank_target(n_params: int) -> np.ndarray:
         raise ValueError(f"a path needs at least 2 grid values, not {n_params}")
     ranks = np.arange(n_params, dtype=np.float64).reshape(-1, 1)
     return QuantileTransformer(n_quantiles=n_params).fit_transform(ranks)[:, 0]
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """Controller of the loaded BLAS libraries (inspecting them once is slow)."""
+    return ThreadpoolController()
 
 
 def _centring_basis(n: int) -> np.ndarray:
@@ -95,33 +102,39 @@ def _batched_inverse(matrices: np.ndarray) -> np.ndarray:
         return inverses
 
 
-def _gram_weights(centred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gram_weights(centred: np.ndarray,
+                  target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimum-norm least-squares weights of every path through its Gram matrix.
 
-    Returns the unnormalised weights ``(n_files, dim)`` and a boolean mask of
-    the paths whose Gram matrix was well enough conditioned for them to be
-    accurate.
+    Returns the unnormalised weights ``(n_files, dim)``, a mask of the paths
+    that do not vary at all, and a mask of the varying paths whose Gram
+    matrix was well enough conditioned for their weights to be accurate.
     """
     n_files, n_params, dim = centred.shape
-    if n_params - 1 <= dim:
-        # Wide paths: w = Z.T (Z Z.T)^-1 H yc with Z = H Xc, H the centring basis.
+    wide = n_params - 1 <= dim
+    if wide:
+        # w = Z.T (Z Z.T)^-1 H yc with Z = H Xc, H the centring basis.
         basis = _centring_basis(n_params)
-        gram = basis @ (centred @ centred.transpose(0, 2, 1)) @ basis.T
+        gram = centred @ centred.transpose(0, 2, 1)
+        constant = np.trace(gram, axis1=1, axis2=2) == 0
+        gram = basis @ gram @ basis.T
         rhs = np.broadcast_to(basis @ target, (n_files, n_params - 1))
     else:
-        # Tall paths: w = (Xc.T Xc)^-1 Xc.T yc.
+        # w = (Xc.T Xc)^-1 Xc.T yc.
         gram = centred.transpose(0, 2, 1) @ centred
+        constant = np.trace(gram, axis1=1, axis2=2) == 0
         rhs = np.einsum("fnd,n->fd", centred, target)
+    gram[constant] = np.eye(gram.shape[1])
     inverse = _batched_inverse(gram)
     condition = (np.abs(gram).sum(axis=1).max(axis=1)
                  * np.abs(inverse).sum(axis=1).max(axis=1))
-    accurate = np.isfinite(condition) & (condition <= MAX_GRAM_CONDITION)
+    accurate = np.isfinite(condition) & (condition <= MAX_GRAM_CONDITION) & ~constant
     coefficients = np.einsum("fij,fj->fi", inverse, rhs)
-    if n_params - 1 <= dim:
+    if wide:
         weights = np.einsum("fn,fnd->fd", coefficients @ basis, centred)
     else:
         weights = coefficients
-    return weights, accurate
+    return weights, constant, accurate
 
 
 def samplewise_cca_directions(paths: np.ndarray, chunk_files: int = 256) -> np.ndarray:
@@ -152,21 +165,17 @@ def samplewise_cca_directions(paths: np.ndarray, chunk_files: int = 256) -> np.n
     directions = np.full((n_files, dim), np.nan)
     constant = np.zeros(n_files, dtype=bool)
     # Many small matrix products: one BLAS thread each is fastest (and robust to load).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         for start in range(0, n_files, chunk_files):
             chunk = paths[start:start + chunk_files]
             centred = np.subtract(chunk, chunk.mean(axis=1, keepdims=True, dtype=np.float64),
                                   dtype=np.float64)
-            is_constant = ~np.any(centred.reshape(len(chunk), -1) != 0, axis=1)
-            constant[start:start + len(chunk)] = is_constant
-            varying = np.flatnonzero(~is_constant)
-            if not len(varying):
-                continue
-            centred = centred[varying] if is_constant.any() else centred
-            weights, accurate = _gram_weights(centred, target)
-            for index in np.flatnonzero(~accurate):
+            weights, is_constant, accurate = _gram_weights(centred, target)
+            for index in np.flatnonzero(~accurate & ~is_constant):
                 weights[index] = _pinv_weights(centred[index], target)
-            directions[start + varying] = _normalise_and_orient(weights)
+            varying = np.flatnonzero(~is_constant)
+            directions[start + varying] = _normalise_and_orient(weights[varying])
+            constant[start:start + len(chunk)] = is_constant
     if constant.any():
         warnings.warn(f"{constant.sum()} of {n_files} paths do not vary with the effect "
                       f"(files {np.flatnonzero(constant)[:5].tolist()}...): their CCA "

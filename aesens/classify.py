@@ -430,13 +430,16 @@ def _shared(arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray
 
 
 def instrument_directions(method: str, train_A: np.ndarray, train_Bs: np.ndarray,
-                          positives: np.ndarray, samplewise: np.ndarray | None,
+                          positives: np.ndarray, samplewise_positives: np.ndarray | None,
                           threshold: float) -> np.ndarray:
-    """Directions of one method from the train positives of one instrument."""
+    """Directions of one method from the train positives of one instrument.
+
+    ``positives`` masks the instrument's rows of the train set;
+    ``samplewise_positives`` are their sample-wise CCA directions (or None).
+    """
     return deformation_directions(
         method, train_A[positives], train_Bs[:, positives], a_all=train_A,
-        samplewise_dirs=None if samplewise is None else samplewise[positives],
-        threshold=threshold)
+        samplewise_dirs=samplewise_positives, threshold=threshold)
 
 
 def _instruments(labels: np.ndarray) -> list[str]:
@@ -520,11 +523,13 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     results_csv = Path(results_dir) / effect / f"result_{embedding}.csv"
     pairs = [(method, instrument) for method in methods for instrument in instruments]
     with tempfile.TemporaryDirectory(prefix="aesens-") as folder:
-        arrays = _shared({name: grouped[name] for name in ("train_A", "test_A", "train_Bs",
-                                                            "test_Bs")}, Path(folder))
+        arrays = {name: grouped[name] for name in ("train_A", "test_A", "train_Bs", "test_Bs")}
+        if n_jobs != 1:
+            arrays = _shared(arrays, Path(folder))
         computed = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(instrument_directions)(method, arrays["train_A"], arrays["train_Bs"],
-                                           labels == instrument, samplewise, threshold)
+            delayed(instrument_directions)(
+                method, arrays["train_A"], arrays["train_Bs"], labels == instrument,
+                None if samplewise is None else samplewise[labels == instrument], threshold)
             for method, instrument in pairs)
         directions = dict(zip(pairs, tqdm(computed, total=len(pairs), desc="directions",
                                           disable=not progress), strict=True))
