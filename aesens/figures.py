@@ -381,7 +381,7 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
     embeddings = list(dict.fromkeys(key[0] for key in coordinates))
     effects = list(dict.fromkeys(key[1] for key in coordinates))
     with plt.rc_context(plots.style()):
-        fig, axes = plots.figure_grid(len(embeddings), len(effects), (2.0, 1.9))
+        fig, axes = plots.figure_grid(len(embeddings), len(effects), (1.7, 1.6))
         for col, name in enumerate(effects):
             effect = get_effect(name)
             mappable = None
@@ -471,7 +471,7 @@ def singular_value_figure(analysis: Analysis, instruments: Sequence[str] | None 
     n_cols = min(n_cols, len(names))
     n_rows = -(-len(names) // n_cols)
     with plt.rc_context(plots.style()):
-        fig, axes = plots.figure_grid(n_rows, n_cols, (2.0, 1.6), sharey=True)
+        fig, axes = plots.figure_grid(n_rows, n_cols, (1.7, 1.5), sharey=True)
         for ax, name in zip(axes.flat, names, strict=False):
             result = analysis.instruments[name]
             plots.singular_value_panel(ax, result.sv_directions, result.sv_originals,
