@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_jobs == 0:
         raise AesensError("-j/--n-jobs must be a positive number or negative (all cores but "
                           "-j-1), not 0")
-    output = group_effect(args.embedding, args.effect, args.embeddings_dir, args.n_jobs)
+    output = group_effect(args.embedding, args.effect, args.embeddings_dir, args.n_jobs,
+                          progress=True)
     print(f"wrote {output}")
     return 0
 

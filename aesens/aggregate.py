@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from tqdm import tqdm
 
 from aesens import store
 from aesens.errors import AesensError
@@ -175,7 +176,7 @@ def _read_averaged(path: Path) -> dict[str, np.ndarray]:
 
 
 def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
-                 n_jobs: int = 1) -> Path:
+                 n_jobs: int = 1, progress: bool = False) -> Path:
     """Stack the averaged original and effected embeddings of one effect.
 
     Parameters
@@ -188,6 +189,8 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
         Folder holding ``averaged/``; ``grouped/`` is written beside it.
     n_jobs : int
         Averaged files read in parallel (threads).
+    progress : bool
+        Show a tqdm progress bar over the files read.
 
     Returns
     -------
@@ -214,8 +217,9 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
         raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
                           f"({_first_few(absent)}); run average_all_embeddings.sh first")
     reference = _read_averaged(original)
-    sweep = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_read_averaged)(path)
-                                                      for path in effected)
+    sweep = list(tqdm(Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_read_averaged)(path) for path in effected), total=len(effected),
+        desc=f"reading {embedding}/{effect}", disable=not progress))
     for path, arrays in zip(effected, sweep, strict=True):
         for name in ("Y_train", "Y_test"):
             if not np.array_equal(arrays[name], reference[name]):
