@@ -24,6 +24,7 @@ from aesens.classify import SOLVERS, run_classification
 from aesens.desensitize import DEFAULT_THRESHOLD, METHODS
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
+from aesens.executor import joblib_on_dask
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,14 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default="results", help="default: results")
     parser.add_argument("--models-dir", default="models", help="default: models")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the tasks on the Dask cluster of this scheduler (address or "
+                        "scheduler file) with joblib's dask backend, on all its workers")
     args = parser.parse_args(argv)
     if args.n_jobs == 0:
         raise AesensError("-k/--n-jobs must be positive, or negative for all cores but -k-1")
     methods = list(METHODS) if args.method == "all" else args.method.split(",")
-    output = run_classification(args.embedding, args.effect, methods, args.threshold,
-                                n_jobs=args.n_jobs, seed=args.seed, solver=args.solver,
-                                embeddings_dir=args.embeddings_dir, results_dir=args.results_dir,
-                                models_dir=args.models_dir, progress=not args.quiet)
+    with joblib_on_dask(args.scheduler):
+        output = run_classification(args.embedding, args.effect, methods, args.threshold,
+                                    n_jobs=-1 if args.scheduler else args.n_jobs, seed=args.seed,
+                                    solver=args.solver, embeddings_dir=args.embeddings_dir,
+                                    results_dir=args.results_dir, models_dir=args.models_dir,
+                                    progress=not args.quiet)
     print(f"updated {output}")
     return 0
 

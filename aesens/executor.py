@@ -16,7 +16,9 @@ complete; it knows nothing about audio. Two exist:
   dies is rescheduled by Dask on another worker (``distributed.scheduler.
   allowed-failures`` times), so a lost worker costs only its items.
 
-:func:`open_executor` builds the one asked for on the command line.
+:func:`open_executor` builds the one asked for on the command line;
+:func:`joblib_on_dask` sends joblib's parallel loops (the classification
+grid) to a cluster.
 """
 
 from __future__ import annotations
@@ -146,6 +148,49 @@ def _import_distributed():
 
 
 @contextlib.contextmanager
+def dask_client(scheduler: str) -> Iterator[Any]:
+    """A ``distributed.Client`` connected to a running scheduler, closed on exit.
+
+    Parameters
+    ----------
+    scheduler : str
+        Address (``tcp://host:8786``) or path of a scheduler file.
+
+    Raises
+    ------
+    AesensError
+        If Dask is not installed or the scheduler cannot be reached.
+    """
+    distributed = _import_distributed()
+    connection = (dict(scheduler_file=scheduler) if os.path.isfile(scheduler)
+                  else dict(address=scheduler))
+    try:
+        client = distributed.Client(**connection)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise AesensError(f"cannot reach the Dask scheduler {scheduler} ({error}); start it "
+                          "(dask scheduler) or check the address") from None
+    with client:
+        yield client
+
+
+@contextlib.contextmanager
+def joblib_on_dask(scheduler: str | None) -> Iterator[None]:
+    """Run the joblib ``Parallel`` calls of the block on a Dask cluster (no-op for ``None``).
+
+    Inside the block joblib uses its ``dask`` backend through a client of
+    ``scheduler``; give ``Parallel`` ``n_jobs=-1`` to use all the cluster's
+    worker threads.
+    """
+    if scheduler is None:
+        yield
+        return
+    import joblib
+
+    with dask_client(scheduler), joblib.parallel_config(backend="dask"):
+        yield
+
+
+@contextlib.contextmanager
 def open_executor(scheduler: str | None = None, workers: int | None = None,
                   retries: int = DEFAULT_RETRIES) -> Iterator[Executor]:
     """The executor asked for: in-process, an existing Dask scheduler, or a local cluster.
@@ -178,22 +223,14 @@ def open_executor(scheduler: str | None = None, workers: int | None = None,
         raise AesensError(f"--workers must be at least 1, not {workers}")
     if retries < 0:
         raise AesensError(f"--retries must not be negative, not {retries}")
-    if not scheduler and not workers:
-        yield InProcessExecutor()
-        return
-    distributed = _import_distributed()
     if scheduler:
-        connection = (dict(scheduler_file=scheduler) if os.path.isfile(scheduler)
-                      else dict(address=scheduler))
-        try:
-            client = distributed.Client(**connection)
-        except (OSError, TimeoutError, ValueError) as error:
-            raise AesensError(f"cannot reach the Dask scheduler {scheduler} ({error}); start it "
-                              "(dask scheduler) or check the address") from None
-        with client:
+        with dask_client(scheduler) as client:
             yield DaskExecutor(client, retries=retries)
-        return
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield DaskExecutor(client, retries=retries)
+    elif workers:
+        distributed = _import_distributed()
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            yield DaskExecutor(client, retries=retries)
+    else:
+        yield InProcessExecutor()

@@ -3,9 +3,10 @@
 
 Each benchmark runs in its own process (``make bench`` runs this script) and
 prints its details as it goes. Benchmarks print ``RESULT`` lines (see
-``benchmarks/common.py``) for the table; for a script that prints none, each
-of its lines that states a ``ratio NNx`` becomes a row, with the first two
-timings on the line as reference and ours. A benchmark that fails is listed
+``benchmarks/common.py``) for the table. For a script that prints none,
+each line stating a ``ratio NNx`` becomes a row, with the first two timings
+on the line as reference and ours; and lines ``name: T s (NNx)`` become one
+row each against the line at ``1.0x`` (the reference). A benchmark that fails is listed
 as failed; the others still run. ``--quick`` uses smaller data and one
 repeat (a smoke run, not numbers to report).
 
@@ -38,6 +39,7 @@ BENCHMARKS = [
 RESULT_PREFIX = "RESULT\t"
 RATIO = re.compile(r"ratio\s+([\d.]+)\s*x")
 TIMING = re.compile(r"([\d.]+\s*(?:ms|s|µs|us)(?:/\w+)?)\b")
+SPEEDUP = re.compile(r"^\s*([\w -]+):\s+([\d.]+\s*s)\s+\(\s*([\d.]+)x\)")
 
 
 def rows_from_output(label: str, output: str, target: str) -> list[list[str]]:
@@ -46,6 +48,11 @@ def rows_from_output(label: str, output: str, target: str) -> list[list[str]]:
             if line.startswith(RESULT_PREFIX)]
     if rows:
         return rows
+    speedups = [match.groups() for match in map(SPEEDUP.match, output.splitlines()) if match]
+    reference = next((time for _, time, ratio in speedups if float(ratio) == 1.0), None)
+    if reference:
+        return [[f"{label}: {name.strip()}", reference, time, f"{float(ratio):.2f}x", target]
+                for name, time, ratio in speedups if time != reference]
     for line in output.splitlines():
         ratio = RATIO.search(line)
         if ratio:

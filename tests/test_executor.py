@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import h5py
+import joblib
 import numpy as np
 import pytest
 from conftest import load_script, write_tiny_dataset
@@ -18,7 +19,7 @@ from conftest import load_script, write_tiny_dataset
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
-from aesens.executor import DaskExecutor, InProcessExecutor, open_executor
+from aesens.executor import DaskExecutor, InProcessExecutor, joblib_on_dask, open_executor
 from aesens.extract import ModelSpec, Setting, extract
 from aesens.models import get_model
 
@@ -169,3 +170,21 @@ def test_default_executor_runs_in_process():
     with open_executor() as executor:
         assert isinstance(executor, InProcessExecutor) and executor.prepare_threads >= 1
         assert list(executor.map_unordered(str, [1, 2])) == ["1", "2"]
+
+
+def test_joblib_loops_run_on_the_cluster(cluster):
+    with joblib_on_dask(cluster.scheduler_address):
+        pids = joblib.Parallel(n_jobs=-1)(joblib.delayed(os.getpid)() for _ in range(4))
+    assert os.getpid() not in pids
+    with joblib_on_dask(None):
+        assert joblib.Parallel(n_jobs=1)(joblib.delayed(os.getpid)() for _ in range(2)) == [
+            os.getpid()] * 2
+
+
+def test_unreachable_scheduler_is_one_line_error():
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
+            pytest.raises(AesensError, match="cannot reach the Dask scheduler"), \
+            joblib_on_dask("tcp://127.0.0.1:9"):
+        pass
