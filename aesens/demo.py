@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import subprocess
 import sys
 import time
@@ -40,6 +41,19 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int) -> list[tup
         stages.append((f"2A.2 {name}", [python, script, name, joined, "0",
                                         str(len(effect.grid) - 1)]))
     stages.append(("2A.3 split", [python, str(REPO_ROOT / "2A.3_train_test_split.py")]))
+    stages.append(("average embeddings", ["bash", str(REPO_ROOT / "average_all_embeddings.sh")]))
+    analysis = [
+        ("group", lambda emb, eff: ["group_effect_params.py", "-e", eff, "-b", emb]),
+        ("3.2 cca dirs", lambda emb, eff: ["3.2_extract_samplewise_cca_dirs.py", emb, eff]),
+        ("4 classify", lambda emb, eff: ["desensitize_classif.py", "-b", emb, "-e", eff,
+                                         "-m", "all", "-k", "2", "--solver", "fast"]),
+    ]
+    for label, arguments in analysis:
+        for embedding in embeddings:
+            for name in EFFECTS:
+                script, *rest = arguments(embedding, name)
+                stages.append((f"{label} {embedding} {name}",
+                               [python, str(REPO_ROOT / script), *rest]))
     return stages
 
 
@@ -59,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, command in pipeline(tuple(args.embeddings.split(",")), args.per_class, args.seed):
         print(f"\n=== {label} ===", flush=True)
         start = time.perf_counter()
-        result = subprocess.run(command, cwd=workdir)
+        result = subprocess.run(command, cwd=workdir, env={**os.environ, "PYTHON": sys.executable})
         elapsed = time.perf_counter() - start
         timings.append((label, elapsed))
         if result.returncode != 0:
