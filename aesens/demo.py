@@ -54,6 +54,8 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int) -> list[tup
                 script, *rest = arguments(embedding, name)
                 stages.append((f"{label} {embedding} {name}",
                                [python, str(REPO_ROOT / script), *rest]))
+    stages.append(("figures and report", [python, "-m", "aesens.figures", "--embeddings",
+                                          joined]))
     return stages
 
 
