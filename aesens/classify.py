@@ -34,6 +34,7 @@ import json
 import os
 import random
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,10 +109,18 @@ def select_negatives(labels: Sequence[str], instrument: str,
     numpy.ndarray
         Row indices: for each other instrument in ``order``,
         ``random.sample(range(n_that_instrument), n_positives // 10)`` of its
-        rows (in split-CSV order), drawn right after seeding.
+        rows (in split-CSV order), drawn right after seeding. With fewer than
+        10 positives (small datasets, never IRMAS) one negative is drawn per
+        other instrument, with a warning, so that the classifier sees two
+        classes.
     """
     labels = np.asarray(labels)
-    count = int(np.sum(labels == instrument)) // 10
+    n_positives = int(np.sum(labels == instrument))
+    count = n_positives // 10
+    if count == 0:
+        warnings.warn(f"{instrument} has {n_positives} train files (< 10): drawing 1 negative "
+                      "per other instrument instead of n_positives // 10 = 0", stacklevel=2)
+        count = 1
     negatives = []
     for other in order:
         if other == instrument:

@@ -185,3 +185,13 @@ def test_method_labels_and_params():
     assert classify.method_label("clap", "lda") == "clap-lda"
     assert classify.method_params("cca_samplewise_svd", 0.3) == '{"svd_thr": 0.3}'
     assert classify.method_params("cca", 0.3) == "{}"
+
+
+def test_small_classes_still_get_one_negative_per_other_instrument():
+    from aesens.classify import select_negatives
+
+    labels = ["clarinet"] * 6 + ["organ"] * 6 + ["cello"] * 6
+    with pytest.warns(UserWarning, match="clarinet has 6 train files"):
+        rows = select_negatives(labels, "clarinet", order=("clarinet", "organ", "cello"))
+    assert len(rows) == 2
+    assert {labels[i] for i in rows} == {"organ", "cello"}
