@@ -264,7 +264,7 @@ def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
 
     Each batch of ``batch_size`` files is cut into one piece per thread; the
     pieces of the next batch are read and effected while the caller uses
-    the current one. At most two batches are held.
+    the current one, so at most three batches are in memory at once.
     """
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aesens-prepare")
     ahead: deque[list[Future[list[Batch]]]] = deque()

@@ -4,9 +4,10 @@
 Each benchmark runs in its own process (``make bench`` runs this script) and
 prints its details as it goes. Benchmarks print ``RESULT`` lines (see
 ``benchmarks/common.py``) for the table. For a script that prints none,
-each line stating a ``ratio NNx`` becomes a row, with the first two timings
-on the line as reference and ours; and lines ``name: T s (NNx)`` become one
-row each against the line at ``1.0x`` (the reference). A benchmark that fails is listed
+lines ``name: T s (NNx)`` become one row each against the line at ``1.0x``
+(the reference); else each line stating a ``ratio NNx`` becomes a row with
+the first two timings on the line as reference and ours (an indented line
+with one timing takes ours from the heading line above it). A benchmark that fails is listed
 as failed; the others still run. ``--quick`` uses smaller data and one
 repeat (a smoke run, not numbers to report).
 
@@ -43,7 +44,7 @@ SPEEDUP = re.compile(r"^\s*([\w -]+):\s+([\d.]+\s*s)\s+\(\s*([\d.]+)x\)")
 
 
 def rows_from_output(label: str, output: str, target: str) -> list[list[str]]:
-    """Table rows from a benchmark's output: its RESULT lines, else its ``ratio`` lines."""
+    """Table rows from a benchmark's output: its RESULT lines, else its speed-up lines."""
     rows = [line[len(RESULT_PREFIX):].split("\t") for line in output.splitlines()
             if line.startswith(RESULT_PREFIX)]
     if rows:
@@ -53,13 +54,20 @@ def rows_from_output(label: str, output: str, target: str) -> list[list[str]]:
     if reference:
         return [[f"{label}: {name.strip()}", reference, time, f"{float(ratio):.2f}x", target]
                 for name, time, ratio in speedups if time != reference]
+    context = ""
     for line in output.splitlines():
+        if not line.startswith(" ") and ":" in line:
+            context = line
         ratio = RATIO.search(line)
         if ratio:
             timings = TIMING.findall(line[:ratio.start()])
-            name = f"{label}: {line.split(':')[0].strip()}" if ":" in line else label
+            if len(timings) == 1:  # an indented line: ours is the timing of its heading line
+                timings += TIMING.findall(context)[:1]
+            heading = context.split(":")[0].strip()
+            name = " ".join(line.split(":")[0].split()) if line.startswith(" ") else ""
             reference, ours = (timings + ["see output", "see output"])[:2]
-            rows.append([name, reference, ours, f"{float(ratio.group(1)):.2f}x", target])
+            rows.append([" ".join(filter(None, [f"{label}:", heading, name])), reference, ours,
+                         f"{float(ratio.group(1)):.2f}x", target])
     return rows
 
 

@@ -172,7 +172,8 @@ def test_default_executor_runs_in_process():
         assert list(executor.map_unordered(str, [1, 2])) == ["1", "2"]
 
 
-def test_joblib_loops_run_on_the_cluster(cluster):
+def test_joblib_loops_run_on_the_cluster(cluster, client):
+    client.wait_for_workers(2, timeout=60)  # a worker killed above may still be restarting
     with joblib_on_dask(cluster.scheduler_address):
         pids = joblib.Parallel(n_jobs=-1)(joblib.delayed(os.getpid)() for _ in range(4))
     assert os.getpid() not in pids
