@@ -84,7 +84,7 @@ class DaskExecutor:
         Times a failed item is resubmitted before its error is raised here.
     max_in_flight : int, optional
         Items submitted but not yet collected (default: twice the cluster's
-        worker threads at start, at least 2).
+        worker threads at the time, at least 2; see :meth:`window`).
     """
 
     in_process = False
@@ -96,8 +96,17 @@ class DaskExecutor:
                  max_in_flight: int | None = None) -> None:
         self.client = client
         self.retries = retries
-        threads = sum(client.nthreads().values())
-        self.max_in_flight = max_in_flight or max(2, 2 * threads)
+        self.max_in_flight = max_in_flight
+
+    def window(self) -> int:
+        """Items to keep in flight: ``max_in_flight``, else twice the worker threads now.
+
+        Asked again after every result, so workers that join later (a SLURM
+        job starting) get work too.
+        """
+        if self.max_in_flight:
+            return self.max_in_flight
+        return max(2, 2 * sum(self.client.nthreads().values()))
 
     def map_unordered(self, function: Callable[[Item], Result],
                       items: Iterable[Item]) -> Iterator[Result]:
@@ -115,23 +124,25 @@ class DaskExecutor:
         running = as_completed()
         pending = set()
 
-        def submit_next() -> None:
-            entry = next(queue, None)
-            if entry is not None:
+        def fill_window() -> None:
+            window = self.window()
+            while len(pending) < window:
+                entry = next(queue, None)
+                if entry is None:
+                    return
                 position, item = entry
                 future = self.client.submit(function, item, pure=False, retries=self.retries,
                                             priority=-position)
                 pending.add(future)
                 running.add(future)
 
-        for _ in range(self.max_in_flight):
-            submit_next()
+        fill_window()
         try:
             for future in running:
                 result = future.result()
                 pending.discard(future)
                 future.release()
-                submit_next()
+                fill_window()
                 yield result
         finally:
             if pending:

@@ -150,6 +150,12 @@ def test_cli_scheduler_option_equals_in_process(tmp_path, files, cluster, monkey
     assert_same_files(tmp_path / "local", tmp_path / "dask")
 
 
+def test_window_follows_the_workers(client):
+    client.wait_for_workers(2, timeout=60)
+    assert DaskExecutor(client).window() == 4  # twice the worker threads, asked each time
+    assert DaskExecutor(client, max_in_flight=7).window() == 7
+
+
 def test_model_objects_cannot_go_to_a_cluster(tmp_path, files, client):
     with pytest.raises(AesensError, match="give ModelSpec"):
         extract(files, [get_model("mfcc")], SETTINGS[:1], tmp_path,
