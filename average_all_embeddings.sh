@@ -14,7 +14,6 @@ set -euo pipefail
 split_csv=${1:-train_test_split.csv}
 embeddings_dir=${2:-embeddings}
 python=${PYTHON:-python}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 original="$embeddings_dir/embeddings.h5"
 
 if [[ ! -f "$split_csv" ]]; then
@@ -26,42 +25,53 @@ if [[ ! -f "$original" ]]; then
     exit 2
 fi
 
-# One line per available input: "<embedding> <input.h5> <output.h5>"; the
-# effected settings that are missing are reported and left out.
-jobs=$("$python" - "$embeddings_dir" <<'PY'
+# One Python process averages every available input (starting one process per
+# file, as the published loop over average_embeddings.py did, costs about a
+# second each); effected settings not extracted yet are reported and left out.
+"$python" - "$split_csv" "$embeddings_dir" <<'PY'
 import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
 from aesens import store
+from aesens.aggregate import average_file
 from aesens.effects import EFFECTS
+from aesens.errors import run_cli
 
-embeddings_dir = sys.argv[1]
+split_csv, embeddings_dir = sys.argv[1], sys.argv[2]
 original = store.original_path(embeddings_dir)
-for embedding in store.list_embeddings(original):
-    print(embedding, original, store.averaged_path(embedding, embeddings_dir=embeddings_dir))
-    for effect in EFFECTS.values():
-        missing = []
-        for param in effect.param_strings:
-            path = store.effected_path(effect.name, param, embeddings_dir)
-            if embedding not in store.list_embeddings(path):
-                missing.append(str(path))
-                continue
-            print(embedding, path,
-                  store.averaged_path(embedding, effect.name, param, embeddings_dir))
-        if missing:
-            print(f"skipping {len(missing)} of {len(effect)} {effect.name} settings of "
-                  f"{embedding}, not extracted yet ({', '.join(missing[:2])}, ...)",
-                  file=sys.stderr)
-PY
-)
 
-while read -r embedding input output; do
-    [[ -n "$embedding" ]] || continue
-    if [[ -f "$output" && "$output" -nt "$input" && "$output" -nt "$split_csv" ]]; then
-        continue
-    fi
-    if [[ "$input" == "$original" ]]; then
-        "$python" "$here/average_embeddings.py" "$split_csv" "$input" "$embedding" "$output"
-    else
-        "$python" "$here/average_embeddings.py" "$split_csv" "$input" "$embedding" "$output" \
-            --original "$original"
-    fi
-done <<< "$jobs"
+
+def up_to_date(output, source):
+    return (output.exists() and output.stat().st_mtime > source.stat().st_mtime
+            and output.stat().st_mtime > Path(split_csv).stat().st_mtime)
+
+
+def main(argv):
+    jobs = []
+    for embedding in store.list_embeddings(original):
+        jobs.append((embedding, original, store.averaged_path(embedding,
+                                                              embeddings_dir=embeddings_dir)))
+        for effect in EFFECTS.values():
+            missing = []
+            for param in effect.param_strings:
+                path = store.effected_path(effect.name, param, embeddings_dir)
+                if embedding not in store.list_embeddings(path):
+                    missing.append(str(path))
+                    continue
+                jobs.append((embedding, path, store.averaged_path(embedding, effect.name, param,
+                                                                  embeddings_dir)))
+            if missing:
+                print(f"skipping {len(missing)} of {len(effect)} {effect.name} settings of "
+                      f"{embedding}, not extracted yet ({', '.join(missing[:2])}, ...)",
+                      file=sys.stderr)
+    todo = [job for job in jobs if not up_to_date(job[2], job[1])]
+    for embedding, source, output in tqdm(todo, desc="averaging", unit="file"):
+        average_file(split_csv, source, embedding, output,
+                     original_h5=None if source == original else original)
+    print(f"averaged {len(todo)} file(s), {len(jobs) - len(todo)} already up to date")
+
+
+sys.exit(run_cli(main))
+PY
