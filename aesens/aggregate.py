@@ -17,20 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from aesens import store
 from aesens.errors import AesensError
+from aesens.split import read_split
 
 # aesens.effects is imported inside the functions that need it: it pulls in
 # scipy.signal and pedalboard, which would double the start-up time of
-# average_embeddings.py (run once per file). For the same reason the split CSV
-# is read here rather than through aesens.split (which imports scikit-learn).
+# average_embeddings.py (run once per file).
 
-#: Columns of the split CSV.
-SPLIT_COLUMNS = ("instrument", "genre", "file_name", "split")
 #: Datasets of an averaged file.
 AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
 #: Datasets of a grouped file.
@@ -61,19 +58,6 @@ def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
         stems = np.unique(np.asarray(keys)[bad])
         raise AesensError(f"{source}: {bad.sum()} rows of {len(stems)} files hold NaN or inf "
                           f"({_first_few(stems)}); re-extract these files")
-
-
-def read_split_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a split CSV (``instrument,genre,file_name,split``), checking its columns."""
-    path = Path(path)
-    if not path.exists():
-        raise AesensError(f"{path} does not exist; run 2A.3_train_test_split.py first")
-    split = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [column for column in SPLIT_COLUMNS if column not in split.columns]
-    if missing:
-        raise AesensError(f"{path} lacks columns {', '.join(missing)}; expected "
-                          f"{','.join(SPLIT_COLUMNS)}")
-    return split
 
 
 def average_by_key(features: np.ndarray, keys: Sequence[str],
@@ -146,7 +130,7 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
         If the split names files absent from ``input_h5``, the key sets of
         ``input_h5`` and ``original_h5`` differ, or some rows are not finite.
     """
-    split = read_split_csv(split_csv)
+    split = read_split(split_csv)
     features, keys = store.read_embeddings(input_h5, embedding)
     if original_h5 is not None:
         _, original_keys = store.read_embeddings(original_h5, embedding)

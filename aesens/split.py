@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from aesens.dataset import parse_stem
 from aesens.errors import AesensError
@@ -58,6 +57,10 @@ def make_split(stems: Iterable[str]) -> pd.DataFrame:
         If a stem does not parse, or some instrument has fewer source
         recordings than folds.
     """
+    # Imported here: scikit-learn takes a second to import, and the scripts that
+    # only read the split (averaging runs once per file) should not pay it.
+    from sklearn.model_selection import StratifiedGroupKFold
+
     names = [parse_stem(stem) for stem in sorted(set(stems))]
     names = [name for name in names if name.genre not in EXCLUDED_GENRES]
     if not names:

@@ -11,6 +11,7 @@ import pytest
 
 from aesens import aggregate, effects, store
 from aesens.errors import AesensError
+from aesens.split import COLUMNS, read_split
 
 DIM = 5
 FRAMES = 4  # OpenL3-like: several rows per file
@@ -31,7 +32,7 @@ def tiny_split(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
             ("cello", "pop_roc", "[cel][pop_roc]0002__1", "train"),
             ("flute", "classical", "[flu][cla]0103__1", "test"),
             ("cello", "classical", "008__[cel][nod][cla]0058__1", "test")]
-    split = pd.DataFrame(rows, columns=list(aggregate.SPLIT_COLUMNS))
+    split = pd.DataFrame(rows, columns=list(COLUMNS))
     path = tmp_path / "train_test_split.csv"
     split.to_csv(path, index=False)
     return path, split
@@ -124,7 +125,7 @@ def test_split_without_its_columns_is_refused(tmp_path):
     path = tmp_path / "split.csv"
     path.write_text("file_name,split\na,train\n")
     with pytest.raises(AesensError, match="lacks columns instrument, genre"):
-        aggregate.read_split_csv(path)
+        read_split(path)
 
 
 @pytest.fixture

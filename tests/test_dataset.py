@@ -21,7 +21,8 @@ def test_parse_simple_pattern():
 def test_parse_prefixed_pattern_and_wav_suffix():
     name = parse_stem("some/dir/008__[gac][dru][jaz_blu]0058__12.wav")
     assert name.stem == "008__[gac][dru][jaz_blu]0058__12"
-    assert (name.prefix, name.instrument, name.drums, name.genre) == ("008", "gac", "dru", "jaz_blu")
+    assert (name.prefix, name.instrument) == ("008", "gac")
+    assert (name.drums, name.genre) == ("dru", "jaz_blu")
     assert (name.group, name.excerpt) == ("0058", 12)
     assert name.instrument_name == "guitar_acc" and name.genre_name == "jazz_blue"
 
