@@ -41,8 +41,8 @@ from aesens.errors import AesensError
 from aesens.models import resample
 from aesens.models._compat import import_submodule, stub_modules
 from aesens.models.weights import (
+    WeightedModel,
     WeightsFile,
-    file_sha256,
     library_version,
     load_checkpoint,
     resolve_weights,
@@ -134,7 +134,7 @@ def _hub_cache_paths() -> list[Path]:
     return sorted(snapshots.glob(f"*/{WEIGHTS.filename}")) or [snapshots / "*" / WEIGHTS.filename]
 
 
-class ClapModel:
+class ClapModel(WeightedModel):
     """Clip-level CLAP audio embeddings.
 
     Parameters
@@ -156,11 +156,8 @@ class ClapModel:
 
     def __init__(self, encoder: torch.nn.Module, device: str, batch_size: int,
                  weights: Path) -> None:
+        super().__init__(device, batch_size, weights)
         self.encoder = encoder.to(device).eval()
-        self.device = device
-        self.batch_size = batch_size
-        self.weights = weights
-        self._sha256 = file_sha256(weights)
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 1024-d row each."""
@@ -182,12 +179,10 @@ class ClapModel:
             "model": "Microsoft CLAP 2023 (HTSAT audio encoder, projection)",
             "library": "msclap",
             "library_version": library_version("msclap"),
-            "weights": self.weights.name,
-            "weights_sha256": self._sha256,
             "sample_rate": SAMPLE_RATE,
             "config": json.dumps(ENCODER_ARGS),
             "input": f"channels concatenated, tiled to {DURATION} s, longer clips centre-cropped",
-            "device": self.device,
+            **self.provenance(),
         }
 
 

@@ -40,8 +40,8 @@ import numpy as np
 
 from aesens.errors import AesensError
 from aesens.models.weights import (
+    WeightedModel,
     WeightsFile,
-    file_sha256,
     library_version,
     load_checkpoint,
     resolve_weights,
@@ -68,7 +68,7 @@ WEIGHTS = WeightsFile(model="openl3", filename="torchopenl3_mel128_music_512.pth
 INSTALL = "pip install 'aesens[openl3]' && pip install --no-deps torchopenl3==1.0.1"
 
 
-class _OpenL3Base:
+class _OpenL3Base(WeightedModel):
     """What both back ends share."""
 
     name = "openl3"
@@ -77,24 +77,16 @@ class _OpenL3Base:
     dim = DIM
     library = ""
 
-    def __init__(self, device: str, batch_size: int, weights: Path) -> None:
-        self.device = device
-        self.batch_size = batch_size
-        self.weights = weights
-        self._sha256 = file_sha256(weights)
-
     def metadata(self) -> dict[str, str | int | float]:
         """Model description stored next to the features."""
         return {
             "model": "OpenL3 (mel128, music, 512)",
             "library": self.library,
             "library_version": library_version(self.library),
-            "weights": self.weights.name,
-            "weights_sha256": self._sha256,
             "sample_rate": SAMPLE_RATE,
             "hop_seconds": HOP_SECONDS,
             "config": json.dumps(OPENL3_ARGS),
-            "device": self.device,
+            **self.provenance(),
         }
 
 

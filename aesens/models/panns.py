@@ -28,8 +28,8 @@ from aesens.errors import AesensError
 from aesens.models import resample, to_mono
 from aesens.models._compat import import_submodule, stub_modules
 from aesens.models.weights import (
+    WeightedModel,
     WeightsFile,
-    file_sha256,
     library_version,
     load_checkpoint,
     resolve_weights,
@@ -76,7 +76,7 @@ def cnn14_class() -> type:
     return module.Cnn14
 
 
-class PannsModel:
+class PannsModel(WeightedModel):
     """Clip-level PANNs Cnn14 embeddings.
 
     Parameters
@@ -98,11 +98,8 @@ class PannsModel:
 
     def __init__(self, network: torch.nn.Module, device: str, batch_size: int,
                  weights: Path) -> None:
+        super().__init__(device, batch_size, weights)
         self.network = network.to(device).eval()
-        self.device = device
-        self.batch_size = batch_size
-        self.weights = weights
-        self._sha256 = file_sha256(weights)
 
     def _forward(self, clips: np.ndarray) -> np.ndarray:
         import torch
@@ -132,12 +129,10 @@ class PannsModel:
             "model": "PANNs Cnn14",
             "library": "panns_inference",
             "library_version": library_version("panns-inference"),
-            "weights": self.weights.name,
-            "weights_sha256": self._sha256,
             "sample_rate": SAMPLE_RATE,
             "config": json.dumps(CNN14_ARGS),
             "input": "channel mean, soxr HQ to 32 kHz (librosa.load sr=32000 mono=True)",
-            "device": self.device,
+            **self.provenance(),
         }
 
 

@@ -154,6 +154,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class WeightedModel:
+    """State shared by the models loaded from a weights file.
+
+    Parameters
+    ----------
+    device : str
+        Torch device.
+    batch_size : int
+        Clips (or frames) per forward pass.
+    weights : Path
+        The weights file that was loaded; its name and SHA-256 go into the
+        metadata.
+    """
+
+    def __init__(self, device: str, batch_size: int, weights: Path) -> None:
+        self.device = device
+        self.batch_size = batch_size
+        self.weights = weights
+        self._sha256 = file_sha256(weights)
+
+    def provenance(self) -> dict[str, str]:
+        """Weights file name and SHA-256, and the device: part of every model's metadata."""
+        return {"weights": self.weights.name, "weights_sha256": self._sha256,
+                "device": self.device}
+
+
 def library_version(distribution: str) -> str:
     """Installed version of a distribution, or ``"unknown"``."""
     try:
