@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from aesens import effects
+
 SAMPLE_RATE = 44100
 
 #: (instrument code, stem) pairs of the tiny dataset: both naming patterns,
@@ -91,3 +93,13 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def tiny_effect(monkeypatch):
+    """A 3-value effect registered for the duration of a test."""
+    effect = effects.Effect(name="tiny", grid=np.array([1.0, 2.0, 3.0]), param_format="{:.1f}",
+                            apply_fn=lambda audio, rate, value: audio, unit="units",
+                            identity_value=0.0)
+    monkeypatch.setitem(effects.EFFECTS, "tiny", effect)
+    return effect

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aesens import aggregate, effects, store
+from aesens import aggregate, store
 from aesens.errors import AesensError
 from aesens.split import COLUMNS, read_split
 
@@ -126,16 +126,6 @@ def test_split_without_its_columns_is_refused(tmp_path):
     path.write_text("file_name,split\na,train\n")
     with pytest.raises(AesensError, match="lacks columns instrument, genre"):
         read_split(path)
-
-
-@pytest.fixture
-def tiny_effect(monkeypatch):
-    """A 3-value effect registered for the duration of a test."""
-    effect = effects.Effect(name="tiny", grid=np.array([1.0, 2.0, 3.0]), param_format="{:.1f}",
-                            apply_fn=lambda audio, rate, value: audio, unit="units",
-                            identity_value=0.0)
-    monkeypatch.setitem(effects.EFFECTS, "tiny", effect)
-    return effect
 
 
 def write_averaged(embeddings_dir: Path, embedding: str, effect: str | None, param: str | None,

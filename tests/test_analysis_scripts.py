@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aesens import effects, store
+from aesens import store
 from aesens.cca import samplewise_cca_directions
 from aesens.errors import run_cli
 
@@ -29,16 +29,6 @@ N_TRAIN, N_TEST, DIM, FRAMES = 30, 4, 6, 2
 def script(name: str):
     """The ``main`` of a root script (loaded without running it)."""
     return runpy.run_path(str(ROOT / name), run_name="script_under_test")["main"]
-
-
-@pytest.fixture
-def tiny_effect(monkeypatch):
-    """A 3-value effect registered for the duration of a test."""
-    effect = effects.Effect(name="tiny", grid=np.array([1.0, 2.0, 3.0]), param_format="{:.1f}",
-                            apply_fn=lambda audio, rate, value: audio, unit="units",
-                            identity_value=0.0)
-    monkeypatch.setitem(effects.EFFECTS, "tiny", effect)
-    return effect
 
 
 def write_published_h5(path: Path, features: np.ndarray, keys: np.ndarray) -> None:
