@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,11 +212,39 @@ def discover(dataset_dir: str | os.PathLike) -> list[Path]:
     return files
 
 
-def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+_SCRATCH = threading.local()
+
+
+def _int16_scratch(frames: int, channels: int) -> np.ndarray:
+    """This thread's reusable ``(frames, channels)`` int16 read buffer (no fresh pages per file)."""
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size < frames * channels:
+        buffer = _SCRATCH.buffer = np.empty(frames * channels, dtype=np.int16)
+    return buffer[:frames * channels].reshape(frames, channels)
+
+
+def load_audio(path: str | os.PathLike, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Read a WAV file as float32 ``(channels, samples)`` at its native rate.
 
     Mono files give one channel; any sample rate and bit depth that
-    libsndfile reads are accepted (each model resamples for itself).
+    libsndfile reads are accepted (each model resamples for itself). 16-bit
+    files (IRMAS) are read as integers and scaled by 2**-15 here, which is
+    exactly libsndfile's float conversion, without its interleaved float
+    copy.
+
+    Parameters
+    ----------
+    path : path
+        The WAV file.
+    out : numpy.ndarray, optional
+        float32 ``(channels, samples)`` array to read into when the file has
+        exactly that shape (as when reading a batch into one stacked array);
+        otherwise a new array is returned.
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        The audio (``out`` itself when it was used) and its sample rate.
 
     Raises
     ------
@@ -223,13 +252,28 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         If the file cannot be decoded or holds no samples.
     """
     try:
-        data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as audio_file:
+            sample_rate, frames = audio_file.samplerate, audio_file.frames
+            channels, pcm16 = audio_file.channels, audio_file.subtype == "PCM_16"
+            if pcm16:
+                data = audio_file.read(dtype="int16", always_2d=True,
+                                       out=_int16_scratch(frames, channels))
+            else:
+                data = audio_file.read(dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError) as error:
         raise AesensError(f"{path}: cannot read audio ({str(error).splitlines()[0]}); "
                           "replace the file or remove it from the dataset") from None
     if data.shape[0] == 0:
         raise AesensError(f"{path}: the file holds no samples; replace it or remove it")
-    return np.ascontiguousarray(data.T), int(sample_rate)
+    shape = (data.shape[1], data.shape[0])
+    if out is None or out.shape != shape or out.dtype != np.float32:
+        out = np.empty(shape, dtype=np.float32)
+    for channel, samples in enumerate(data.T):
+        if pcm16:
+            np.multiply(samples, np.float32(2.0 ** -15), out=out[channel])
+        else:
+            out[channel] = samples
+    return out, int(sample_rate)
 
 
 if __name__ == "__main__":

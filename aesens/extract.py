@@ -16,8 +16,9 @@ therefore every row, is the same bit for bit whatever the executor and
 shard size.
 
 Inside a unit, a small thread pool reads and effects the next batches while
-the models embed the current one (soundfile, pedalboard and scipy release
-the GIL); channel-independent filters run once over a batch's stacked clips.
+the models embed the current one (soundfile, pedalboard, scipy and the
+:mod:`aesens.dsp` kernels release the GIL); each thread's piece of a batch
+goes through the effect's batch function in one call.
 Models given as :class:`ModelSpec` are built once per process and kept, so
 a Dask worker loads each model once for all its units.
 
@@ -54,12 +55,6 @@ from aesens.models import MODELS, EmbeddingModel, resolve_device
 SILENCE_PEAK = 1e-6
 #: Files per work unit (rounded up to whole batches).
 DEFAULT_SHARD_SIZE = 512
-#: Effects applied once to a batch's stacked ``(files, channels, samples)`` clips:
-#: the low-pass filters every channel independently, so this equals per-clip
-#: :meth:`Effect.apply` bit for bit (tested) in one scipy call. Pedalboard's
-#: gain and bitcrush give equal output on stacked channels but are no faster,
-#: and its reverb mixes the two channels of a clip, so they run clip by clip.
-STACKED_EFFECTS = frozenset({"lowpass_cheby"})
 
 
 @dataclass(frozen=True)
@@ -215,9 +210,9 @@ def check_ranks(effect: Effect, first: int, last: int) -> range:
     return range(first, last + 1)
 
 
-def read_clip(path: Path) -> tuple[np.ndarray, int]:
-    """Load one dataset file, warning (once per file) if it is silent."""
-    audio, sample_rate = load_audio(path)
+def read_clip(path: Path, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Load one dataset file (into ``out`` if it fits), warning if it is silent."""
+    audio, sample_rate = load_audio(path, out=out)
     if max(float(audio.max()), -float(audio.min())) < SILENCE_PEAK:
         warnings.warn(f"{path} is silent; its embeddings are kept but its effect path is "
                       "constant (no CCA direction)", stacklevel=2)
@@ -227,13 +222,13 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
 def apply_effect(setting: Setting, clips: list[np.ndarray], sample_rate: int) -> list[np.ndarray]:
     """Apply a setting's effect to clips of one sample rate, equal to per-clip ``Effect.apply``.
 
-    Clips of one shape go through :data:`STACKED_EFFECTS` in a single call.
+    Clips of one shape go through :meth:`Effect.apply_batch` in a single call.
     """
     effect = setting.effect
     if effect is None:
         return clips
-    if effect.name in STACKED_EFFECTS and len({clip.shape for clip in clips}) == 1:
-        return list(effect.apply(np.stack(clips), sample_rate, setting.value))
+    if len({clip.shape for clip in clips}) == 1:
+        return list(effect.apply_batch(np.stack(clips), sample_rate, setting.value))
     return [effect.apply(clip, sample_rate, setting.value) for clip in clips]
 
 
@@ -243,19 +238,36 @@ Batch = tuple[list[str], list[np.ndarray], int]
 def prepare_batch(files: Sequence[Path], setting: Setting) -> list[Batch]:
     """Read and effect a batch of files, split into runs of one sample rate.
 
+    When every file has the shape and rate of the first (IRMAS: 3-s stereo
+    at 44.1 kHz), the files are read into one stacked array and the effect
+    runs over it in place, in one call and without new memory; otherwise
+    files are grouped by sample rate and shape as they come.
+
     Returns
     -------
     list of (stems, clips, sample rate)
         Consecutive runs of the files; a model call never mixes sample rates.
     """
-    loaded = [read_clip(path) for path in files]
+    stems = [path.stem for path in files]
+    first, sample_rate = read_clip(files[0])
+    stacked = np.empty((len(files), *first.shape), dtype=np.float32)
+    stacked[0] = first
+    loaded = [(stacked[0], sample_rate)]
+    for index, path in enumerate(files[1:], start=1):
+        loaded.append(read_clip(path, out=stacked[index]))
+    uniform = all(rate == sample_rate and audio.base is stacked for audio, rate in loaded[1:])
+    if uniform:
+        if setting.effect is not None:
+            setting.effect.apply_batch(stacked, sample_rate, setting.value, out=stacked)
+        return [(stems, list(stacked), sample_rate)]
     runs: list[Batch] = []
-    for path, (audio, sample_rate) in zip(files, loaded, strict=True):
-        if not runs or runs[-1][2] != sample_rate:
-            runs.append(([], [], sample_rate))
-        runs[-1][0].append(path.stem)
+    for stem, (audio, rate) in zip(stems, loaded, strict=True):
+        if not runs or runs[-1][2] != rate:
+            runs.append(([], [], rate))
+        runs[-1][0].append(stem)
         runs[-1][1].append(audio)
-    return [(stems, apply_effect(setting, clips, rate), rate) for stems, clips, rate in runs]
+    return [(run_stems, apply_effect(setting, clips, rate), rate)
+            for run_stems, clips, rate in runs]
 
 
 def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,

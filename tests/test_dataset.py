@@ -90,6 +90,19 @@ def test_load_audio_formats(tmp_path, stereo_chirp):
     assert audio.shape == (1, stereo_chirp.shape[1]) and rate == 22050
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_16_bit_files_read_exactly_as_libsndfile_floats(tmp_path, channels):
+    rng = np.random.default_rng(channels)
+    samples = rng.integers(-32768, 32768, size=(4410, channels), dtype=np.int16)
+    samples[:3] = [[-32768], [32767], [0]]  # the extremes and zero, in every channel
+    path = tmp_path / "x.wav"
+    sf.write(path, samples, 44100, subtype="PCM_16")
+    audio, rate = load_audio(path)
+    expected, _ = sf.read(path, dtype="float32", always_2d=True)
+    assert audio.dtype == np.float32 and audio.flags.c_contiguous and rate == 44100
+    np.testing.assert_array_equal(audio, expected.T)
+
+
 def test_load_audio_corrupt_and_empty(tmp_path):
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00garbage")

@@ -6,9 +6,36 @@ import numpy as np
 import pedalboard
 import pytest
 import scipy.signal
+from conftest import chirp
 
-from aesens.effects import EFFECTS, apply_streaming, cheby_lowpass_sos, get_effect
+from aesens import dsp
+from aesens.effects import (
+    EFFECTS,
+    MIN_KERNEL_CLIPS,
+    apply_streaming,
+    cheby_lowpass_sos,
+    gain_factor,
+    get_effect,
+)
 from aesens.errors import AesensError
+
+
+def clip_batch(n_clips: int, seconds: float, channels: int = 2, seed: int = 0) -> np.ndarray:
+    """Clips of 16-bit-quantised audio (half of them) and of unquantised noise and chirps.
+
+    16-bit values multiplied by powers of two land exactly on rounding ties,
+    the hard case for bitcrush; chirps of several pitches excite the filters.
+    """
+    rng = np.random.default_rng(seed)
+    samples = int(seconds * 44100)
+    clips = []
+    for index in range(n_clips):
+        audio = chirp(seconds, f0=80.0 * (index + 1), channels=channels)
+        audio = audio + 0.05 * rng.standard_normal((channels, samples)).astype(np.float32)
+        if index % 2 == 0:
+            audio = np.round(audio * 32768) / 32768
+        clips.append(audio.astype(np.float32))
+    return np.stack(clips)
 
 
 def test_grids_and_parameter_strings_match_spec():
@@ -48,6 +75,58 @@ def test_streaming_reference_matches_a_hand_written_board_loop(stereo_chirp):
               for i in range(0, stereo_chirp.shape[1], 44100)]
     np.testing.assert_array_equal(np.concatenate(pieces, axis=1),
                                   apply_streaming(EFFECTS["reverb"], stereo_chirp, 44100, 0.5))
+
+
+@pytest.mark.parametrize("name", ["bitcrush", "gain"])
+def test_numpy_gain_and_bitcrush_equal_pedalboard_bit_for_bit(name):
+    effect = EFFECTS[name]
+    clips = clip_batch(3, 0.2)
+    for value in effect.grid:
+        board = effect.board_fn(value)
+        expected = np.stack([board(clip, 44100) for clip in clips])
+        np.testing.assert_array_equal(effect.apply_batch(clips, 44100, value), expected)
+        np.testing.assert_array_equal(effect.apply(clips[0], 44100, value), expected[0])
+
+
+def test_gain_factor_is_pedalboards_own():
+    for gain_db in (-40.0, -20.046403854108746, 0.0, 12.631169129462592, -150.0):
+        unit = np.ones((2, 8), dtype=np.float32)
+        np.testing.assert_array_equal(unit * gain_factor(gain_db),
+                                      pedalboard.Gain(gain_db=gain_db)(unit, 44100))
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 22050])
+def test_reverb_kernel_equals_pedalboard_bit_for_bit(sample_rate):
+    effect = EFFECTS["reverb"]
+    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.25)
+    for value in (effect.grid[0], effect.grid[11], effect.grid[-1]):
+        board = effect.board_fn(value)
+        expected = np.stack([board(clip, sample_rate) for clip in clips])
+        np.testing.assert_array_equal(dsp.juce_reverb_stereo(clips, sample_rate, value),
+                                      expected)
+        np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
+
+
+def test_reverb_batches_of_mono_or_few_clips_fall_back_to_pedalboard():
+    effect = EFFECTS["reverb"]
+    for clips in (clip_batch(MIN_KERNEL_CLIPS, 0.1, channels=1), clip_batch(2, 0.1)):
+        expected = np.stack([effect.board_fn(0.5)(clip, 44100) for clip in clips])
+        np.testing.assert_array_equal(effect.apply_batch(clips, 44100, 0.5), expected)
+    with pytest.raises(ValueError, match=r"expected \(clips, 2, samples\)"):
+        dsp.juce_reverb_stereo(clip_batch(2, 0.1, channels=1), 44100, 0.5)
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 22050])
+def test_lowpass_kernel_equals_scipy_bit_for_bit(sample_rate):
+    effect = EFFECTS["lowpass_cheby"]
+    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.2)
+    for value in effect.grid[::5]:
+        expected = np.stack([effect.apply(clip, sample_rate, value) for clip in clips])
+        np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
+        sos = cheby_lowpass_sos(value, sample_rate)
+        if sos is not None:
+            reference = scipy.signal.sosfilt(sos, clips, axis=-1).astype(np.float32)
+            np.testing.assert_array_equal(dsp.sosfilt_float32(sos, clips), reference)
 
 
 def test_gain_scales_amplitude(stereo_chirp):
