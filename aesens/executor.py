@@ -58,13 +58,14 @@ class InProcessExecutor:
     ----------
     prepare_threads : int, optional
         Threads an item may use for its input preparation (default: the
-        number of CPU cores, at most 4).
+        number of CPU cores, at most 16: on a GPU machine reading and
+        effecting the audio is the work the cores are there for).
     """
 
     in_process = True
 
     def __init__(self, prepare_threads: int | None = None) -> None:
-        self.prepare_threads = prepare_threads or max(1, min(4, os.cpu_count() or 1))
+        self.prepare_threads = prepare_threads or max(1, min(16, os.cpu_count() or 1))
 
     def map_unordered(self, function: Callable[[Item], Result],
                       items: Iterable[Item]) -> Iterator[Result]:

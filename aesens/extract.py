@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 import aesens
 from aesens import store
 from aesens.dataset import load_audio
-from aesens.effects import Effect
+from aesens.effects import MIN_KERNEL_CLIPS, Effect
 from aesens.errors import AesensError
 from aesens.executor import Executor, InProcessExecutor
 from aesens.models import MODELS, EmbeddingModel, resolve_device
@@ -274,19 +274,24 @@ def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
                      threads: int) -> Iterator[Batch]:
     """Yield the effected batches of ``files`` in order, prepared by ``threads`` threads ahead.
 
-    Each batch of ``batch_size`` files is cut into one piece per thread; the
-    pieces of the next batch are read and effected while the caller uses
-    the current one, so at most three batches are in memory at once.
+    Each batch of ``batch_size`` files is cut into pieces of at least
+    :data:`~aesens.effects.MIN_KERNEL_CLIPS` files (one per thread when the
+    batch is large enough); the pieces of the next batches are read and
+    effected while the caller uses the current one, enough batches ahead to
+    keep every thread busy, so at most ``2 + threads`` pieces' audio is in
+    memory at once whatever the dataset size.
     """
+    batches = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
+    pieces_per_batch = max(1, min(threads, batch_size // MIN_KERNEL_CLIPS))
+    ahead_batches = max(1, -(-threads // pieces_per_batch))
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aesens-prepare")
     ahead: deque[list[Future[list[Batch]]]] = deque()
     try:
-        for start in range(0, len(files), batch_size):
-            batch = files[start:start + batch_size]
-            piece = -(-len(batch) // threads)
+        for batch in batches:
+            piece = -(-len(batch) // pieces_per_batch)
             ahead.append([pool.submit(prepare_batch, batch[first:first + piece], setting)
                           for first in range(0, len(batch), piece)])
-            if len(ahead) > 1:
+            if len(ahead) > ahead_batches:
                 yield from _joined(ahead.popleft())
         while ahead:
             yield from _joined(ahead.popleft())
