@@ -17,9 +17,12 @@ it is used.
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -104,6 +107,29 @@ def get_model(name: str, device: str = "auto", batch_size: int = 32,
     module = importlib.import_module(module_name)
     return getattr(module, loader_name)(device=resolve_device(device), batch_size=batch_size,
                                         weights=weights)
+
+
+Prepared = TypeVar("Prepared")
+
+
+@functools.cache
+def _preprocessing_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1),
+                              thread_name_prefix="aesens-preprocess")
+
+
+def map_clips(function: Callable[[np.ndarray], Prepared],
+              clips: Sequence[np.ndarray]) -> list[Prepared]:
+    """Apply a model's per-clip CPU preprocessing to every clip of a batch, in threads.
+
+    Down-mixing, resampling and framing release the GIL (numpy, soxr,
+    resampy, torch), so on a GPU machine they run on all cores instead of
+    holding the device up; each clip gets exactly what ``function(clip)``
+    gives alone.
+    """
+    if len(clips) < 2:
+        return [function(clip) for clip in clips]
+    return list(_preprocessing_pool().map(function, clips))
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:

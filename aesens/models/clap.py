@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import resample
+from aesens.models import map_clips, resample
 from aesens.models._compat import import_submodule, stub_modules
 from aesens.models.weights import (
     WeightedModel,
@@ -165,7 +165,7 @@ class ClapModel(WeightedModel):
 
         if not batch:
             return []
-        clips = np.stack([preprocess(audio, sample_rate) for audio in batch])
+        clips = np.stack(map_clips(lambda audio: preprocess(audio, sample_rate), batch))
         rows = []
         with torch.no_grad():
             for start in range(0, len(clips), self.batch_size):

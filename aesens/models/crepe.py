@@ -21,7 +21,7 @@ from importlib.metadata import version
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import resample, to_mono
+from aesens.models import map_clips, resample, to_mono
 from aesens.models._compat import stub_torchaudio
 
 #: Hop between frames, in seconds.
@@ -87,7 +87,7 @@ class CrepeModel:
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed clips of float32 ``(channels, samples)`` audio; one row per frame."""
-        frames = [self._frames(clip, sample_rate) for clip in batch]
+        frames = map_clips(lambda clip: self._frames(clip, sample_rate), batch)
         counts = [len(f) for f in frames]
         stacked = self._torch.cat(frames)
         per_call = CPU_FRAMES_PER_CALL if self.device == "cpu" else len(stacked)

@@ -14,7 +14,7 @@ from importlib.metadata import version
 import librosa
 import numpy as np
 
-from aesens.models import to_mono
+from aesens.models import map_clips, to_mono
 
 #: Number of cepstral coefficients.
 N_MFCC = 20
@@ -37,17 +37,18 @@ class MfccModel:
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed clips of float32 ``(channels, samples)`` audio; one row each."""
+        return map_clips(lambda clip: self._embed_clip(clip, sample_rate), batch)
+
+    @staticmethod
+    def _embed_clip(clip: np.ndarray, sample_rate: int) -> np.ndarray:
         scale = sample_rate / REFERENCE_RATE
         n_fft = int(2 ** round(np.log2(N_FFT * scale)))
-        rows = []
-        for clip in batch:
-            mono = to_mono(clip)
-            if len(mono) < n_fft:
-                mono = np.pad(mono, (0, n_fft - len(mono)))
-            mfcc = librosa.feature.mfcc(y=mono, sr=sample_rate, n_mfcc=N_MFCC, n_mels=N_MELS,
-                                        n_fft=n_fft, hop_length=n_fft // 4)
-            rows.append(np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)])[None, :])
-        return [row.astype(np.float32) for row in rows]
+        mono = to_mono(clip)
+        if len(mono) < n_fft:
+            mono = np.pad(mono, (0, n_fft - len(mono)))
+        mfcc = librosa.feature.mfcc(y=mono, sr=sample_rate, n_mfcc=N_MFCC, n_mels=N_MELS,
+                                    n_fft=n_fft, hop_length=n_fft // 4)
+        return np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)])[None, :].astype(np.float32)
 
     def metadata(self) -> dict[str, str | int | float]:
         """Model description stored next to the features."""

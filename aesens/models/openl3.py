@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aesens.errors import AesensError
+from aesens.models import map_clips
 from aesens.models.weights import (
     WeightedModel,
     WeightsFile,
@@ -173,7 +174,7 @@ class TorchOpenL3(_OpenL3Base):
 
         if not batch:
             return []
-        frames = [self.frames(audio, sample_rate) for audio in batch]
+        frames = map_clips(lambda audio: self.frames(audio, sample_rate), batch)
         stacked = torch.cat(frames)
         rows = []
         with torch.no_grad():

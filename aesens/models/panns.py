@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import resample, to_mono
+from aesens.models import map_clips, resample, to_mono
 from aesens.models._compat import import_submodule, stub_modules
 from aesens.models.weights import (
     WeightedModel,
@@ -110,7 +110,8 @@ class PannsModel(WeightedModel):
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 2048-d row each."""
-        clips = [resample(to_mono(audio), sample_rate, SAMPLE_RATE) for audio in batch]
+        clips = map_clips(lambda audio: resample(to_mono(audio), sample_rate, SAMPLE_RATE),
+                         batch)
         by_length: dict[int, list[int]] = {}
         for index, clip in enumerate(clips):
             by_length.setdefault(len(clip), []).append(index)
