@@ -43,13 +43,9 @@ def one_at_a_time(files: list[Path], model: EmbeddingModel) -> list[np.ndarray]:
 
 def random_panns(folder: Path, batch_size: int) -> EmbeddingModel:
     """PANNs Cnn14 through its real loader, with a checkpoint of random weights."""
-    import torch
+    from aesens.models.random_weights import save_random_weights
 
-    from aesens.models.panns import CNN14_ARGS, cnn14_class
-
-    checkpoint = folder / "random_cnn14.pth"
-    torch.manual_seed(0)
-    torch.save({"model": cnn14_class()(**CNN14_ARGS).state_dict()}, checkpoint)
+    checkpoint = save_random_weights("panns", folder)
     return get_model("panns", device="cpu", batch_size=batch_size, weights=str(checkpoint))
 
 

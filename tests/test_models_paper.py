@@ -2,11 +2,12 @@
 
 The published weights cannot be downloaded here, so each session fixture
 saves randomly initialised weights of the real network in the real
-checkpoint format under the real file name, and loads it through the
-model's ``load``. The libraries are imported by file location (never
-``import panns_inference`` / ``import msclap``, whose ``__init__`` writes into
-HOME or needs torchaudio), so a missing library is detected with
-``find_spec`` rather than ``pytest.importorskip``.
+checkpoint format under the real file name (:mod:`aesens.models.random_weights`,
+shared with the benchmarks), and loads it through the model's ``load``. The
+libraries are imported by file location (never ``import panns_inference`` /
+``import msclap``, whose ``__init__`` writes into HOME or needs torchaudio),
+so a missing library is detected with ``find_spec`` rather than
+``pytest.importorskip``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 from aesens.errors import AesensError
 from aesens.models import EmbeddingModel
 from aesens.models._compat import import_submodule, stub_modules
+from aesens.models.random_weights import save_random_weights
 from aesens.models.weights import ALLOW_DOWNLOAD_ENV, file_sha256
 
 SR = 44100
@@ -70,52 +72,8 @@ def weights_files(weights_dir) -> dict[str, Path]:
     files = {}
     for model in MODELS:
         if all(importlib.util.find_spec(name) for name in NEEDS[model]):
-            files[model] = _SAVERS[model](weights_dir)
+            files[model] = save_random_weights(model, weights_dir)
     return files
-
-
-def _save_openl3(folder: Path) -> Path:
-    import torch
-    from torchopenl3.models import PytorchOpenl3
-
-    from aesens.models import openl3
-
-    torch.manual_seed(0)
-    path = folder / openl3.WEIGHTS.filename
-    torch.save(PytorchOpenl3("music", "mel128", 512).state_dict(), path)
-    return path
-
-
-def _save_panns(folder: Path) -> Path:
-    import torch
-
-    from aesens.models import panns
-
-    torch.manual_seed(0)
-    path = folder / panns.WEIGHTS.filename
-    network = panns.cnn14_class()(**panns.CNN14_ARGS)
-    torch.save({"iteration": 0, "model": network.state_dict()}, path)
-    return path
-
-
-def _save_clap(folder: Path) -> Path:
-    """msclap's format: ``{"model": CLAP state dict}`` (GPT-2 text weights left out)."""
-    import torch
-
-    from aesens.models import clap
-
-    torch.manual_seed(0)
-    path = folder / clap.WEIGHTS.filename
-    encoder = clap.build_audio_encoder()
-    state = {f"audio_encoder.{key}": value for key, value in encoder.state_dict().items()}
-    state.update({"caption_encoder.projection.linear1.weight": torch.randn(1024, 768),
-                  "caption_encoder.projection.linear2.weight": torch.randn(1024, 1024),
-                  "logit_scale": torch.tensor(np.log(1 / 0.07))})
-    torch.save({"model": state}, path)
-    return path
-
-
-_SAVERS = {"openl3": _save_openl3, "panns": _save_panns, "clap": _save_clap}
 
 
 @pytest.fixture(scope="session")
