@@ -28,6 +28,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 #: (label, script, arguments, quick arguments, target when the script prints none).
+#: The GPU benchmark runs only where PyTorch sees a CUDA GPU.
+GPU_BENCHMARK = "bench_gpu.py"
 BENCHMARKS = [
     ("(a) effects", "bench_effects.py", [], ["--files", "32", "--repeats", "1"], ">= 4x"),
     ("(b) batching", "bench_batching.py", [],
@@ -36,6 +38,7 @@ BENCHMARKS = [
     ("(d) classify", "bench_classify.py", [], [], "see bench_classify.py"),
     ("(e) dask", "bench_dask.py", [], ["--files", "12", "--repeats", "1"], "~1x, identical"),
     ("(f) memory", "bench_memory.py", [], ["--files", "16"], "growth well under 4x"),
+    ("(b) on the GPU", GPU_BENCHMARK, [], ["--quick"], ">= 3x"),
 ]
 RESULT_PREFIX = "RESULT\t"
 RATIO = re.compile(r"ratio\s+([\d.]+)\s*x")
@@ -71,11 +74,19 @@ def rows_from_output(label: str, output: str, target: str) -> list[list[str]]:
     return rows
 
 
+def cuda_available() -> bool:
+    """Whether PyTorch sees a CUDA GPU (asked in a subprocess, as the benchmarks run)."""
+    check = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
+    return subprocess.run([sys.executable, "-c", check], capture_output=True).returncode == 0
+
+
 def run(label: str, script: str, arguments: list[str], target: str) -> list[list[str]]:
     """Run one benchmark script, echoing its output; return its table rows."""
     path = HERE / script
     if not path.exists():
         return [[label, "-", "-", "-", f"skipped: {script} not found"]]
+    if script == GPU_BENCHMARK and not cuda_available():
+        return [[label, "-", "-", "-", "skipped: no CUDA GPU (see README, Performance)"]]
     print(f"\n=== {label}: {script} {' '.join(arguments)} ===", flush=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
