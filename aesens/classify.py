@@ -70,8 +70,9 @@ from aesens.split import BALANCE_ORDER
 INSTRUMENT_ORDER: tuple[str, ...] = BALANCE_ORDER
 #: Seed of ``random`` before each instrument's negatives draw.
 NEGATIVES_SEED = 42
-#: Grid of the inverse regularisation strength.
-C_GRID = 10.0 ** np.arange(-8, 4)
+#: Grid of the inverse regularisation strength, ``10**k`` for k in -8..3 as Python
+#: computes it (numpy's vectorised power can be 1 ulp off, e.g. 9.999999999999999e-06).
+C_GRID = np.array([10.0 ** k for k in range(-8, 4)])
 #: Folds of the grid search.
 CV_FOLDS = 3
 #: Names of the train/test sets besides the grid values' parameter strings.
