@@ -11,15 +11,19 @@ With a single target column that fit has a closed form. scikit-learn centres
 drops singular values below ``max(s) * 1e6 * eps``, divides ``w`` by its norm
 and flips its sign so that its entry of largest magnitude is positive.
 :func:`samplewise_cca_directions` reproduces this for all files at once: it
-solves the small Gram systems of every path in one batched computation and
-falls back to the exact truncated-SVD formula for the (rare) paths whose Gram
-matrix is too ill-conditioned for the fast route to be accurate.
+solves the small Gram systems of every path in batches of files shared by
+all cores and falls back to the exact truncated-SVD formula for the (rare)
+paths whose Gram matrix is too ill-conditioned for the fast route to be
+accurate.
 """
 
 from __future__ import annotations
 
 import functools
+import queue
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.stats
@@ -28,10 +32,22 @@ from threadpoolctl import ThreadpoolController
 
 #: Relative singular-value cut-off of scikit-learn's CCA pseudo-inverse (float64).
 PINV_RELATIVE_CUTOFF = 1e6 * np.finfo(np.float64).eps
-#: Largest 1-norm condition number of a Gram matrix solved by the fast route. On
-#: realistic paths the fast route's 1 - cosine to scikit-learn stays near 1e-15 up
-#: to this condition (1e-12 at 1e12, 1e-7 at 1e14); beyond it the exact SVD is used.
-MAX_GRAM_CONDITION = 1e10
+#: Largest estimated condition number of a Gram matrix solved by the fast route; beyond
+#: it the exact SVD is used. On realistic paths the fast route's unit directions differ
+#: from scikit-learn's by at most 1e-8 per entry (1 - cosine ~1e-15) up to this
+#: estimate, by 1e-7 at 1e10, 5e-6 at 1e12 and 5e-4 at 1e14.
+MAX_GRAM_CONDITION = 1e9
+#: Fixed random right-hand sides solved beside the target to estimate the size of the
+#: inverse Gram matrix: the estimate falls 1000x short of it only if a near-null
+#: direction of the Gram matrix is nearly orthogonal to all of them (odds ~1e-7).
+CONDITION_PROBES = 3
+#: Rows per block of the Gram matrix: only the blocks on and below the diagonal are
+#: multiplied (about 60% of the products of the full matrix for 31 grid values).
+GRAM_BLOCK_ROWS = 8
+#: Float64 working memory of one chunk of files (the default chunk size): large enough
+#: that the threads' NumPy calls are long and rarely wait for each other's interpreter
+#: lock, small enough to stay in the last-level cache.
+CHUNK_BYTES = 16 << 20
 
 
 class ConstantPathWarning(UserWarning):
@@ -64,14 +80,14 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _centring_basis(n: int) -> np.ndarray:
-    """Orthonormal ``(n - 1, n)`` basis of the vectors orthogonal to ``ones(n)`` (Helmert)."""
-    basis = np.zeros((n - 1, n))
-    for k in range(1, n):
-        basis[k - 1, :k] = 1.0
-        basis[k - 1, k] = -k
-        basis[k - 1] /= np.sqrt(k * (k + 1))
-    return basis
+def default_workers() -> int:
+    """Threads of :func:`samplewise_cca_directions` by default: the BLAS thread count in force.
+
+    That is all cores unless limited (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
+    threadpoolctl).
+    """
+    libraries = _blas_controller().select(user_api="blas").lib_controllers
+    return max((library.num_threads for library in libraries), default=1)
 
 
 def _pinv_weights(centred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -82,73 +98,141 @@ def _pinv_weights(centred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def _normalise_and_orient(weights: np.ndarray) -> np.ndarray:
-    """Unit rows, each signed so that its entry of largest magnitude is positive."""
-    weights = weights / np.linalg.norm(weights, axis=-1, keepdims=True)
+    """Scale float64 rows in place to unit norm, each signed so that its largest entry is positive.
+
+    "Largest" is by magnitude; returns ``weights`` (one row or a stack of rows).
+    """
+    norms = np.linalg.norm(weights, axis=-1, keepdims=True)
     largest = np.take_along_axis(weights, np.abs(weights).argmax(axis=-1)[..., None], axis=-1)
-    return weights * np.sign(largest)
+    weights *= np.sign(largest) / norms
+    return weights
 
 
-def _batched_inverse(matrices: np.ndarray) -> np.ndarray:
-    """Inverse of every matrix of a stack; NaN for the exactly singular ones."""
+def _condition_probes(size: int) -> np.ndarray:
+    """``(size, CONDITION_PROBES)``: fixed (seeded) random unit vectors, one per column."""
+    probes = np.random.default_rng(0).standard_normal((size, CONDITION_PROBES))
+    return probes / np.linalg.norm(probes, axis=0)
+
+
+def _solve_with_condition(gram: np.ndarray, trace: np.ndarray, rhs: np.ndarray,
+                          probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve a stack of symmetric systems and flag those whose solution is accurate.
+
+    Parameters
+    ----------
+    gram : numpy.ndarray
+        ``(n, m, m)`` symmetric positive semi-definite matrices (both triangles).
+    trace : numpy.ndarray
+        ``(n,)`` their traces (at least their largest eigenvalue).
+    rhs : numpy.ndarray
+        ``(n, m)`` right-hand sides.
+    probes : numpy.ndarray
+        ``(m, p)`` fixed random unit vectors, solved beside ``rhs`` (same LU factors).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(n, m)`` solutions and an ``(n,)`` mask of the systems whose estimated
+        condition number is finite and at most :data:`MAX_GRAM_CONDITION`: the
+        trace (at least the largest eigenvalue) times the largest
+        ``norm(solve(gram, probe))`` (at most ``norm(inverse(gram), 2)``; rarely
+        more than 10x less). An exactly singular system gets NaN.
+    """
+    right = np.concatenate([rhs[:, :, None], np.broadcast_to(probes, (len(rhs), *probes.shape))],
+                           axis=2)
     try:
-        return np.linalg.inv(matrices)
+        solutions = np.linalg.solve(gram, right)
     except np.linalg.LinAlgError:
-        inverses = np.full_like(matrices, np.nan)
-        for index, matrix in enumerate(matrices):
+        solutions = np.full_like(right, np.nan)
+        for index, matrix in enumerate(gram):
             try:
-                inverses[index] = np.linalg.inv(matrix)
+                solutions[index] = np.linalg.solve(matrix, right[index])
             except np.linalg.LinAlgError:
                 pass
-        return inverses
+    inverse_norm = np.sqrt(np.einsum("fmp,fmp->fp", solutions[:, :, 1:],
+                                     solutions[:, :, 1:]).max(axis=1))
+    accurate = trace * inverse_norm <= MAX_GRAM_CONDITION  # False for NaN
+    return solutions[:, :, 0], accurate
 
 
-def _gram_weights(centred: np.ndarray,
-                  target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Minimum-norm least-squares weights of every path through its Gram matrix.
+class _WideChunks:
+    """Fast route for paths with ``n_params - 1 <= dim`` (the usual case), one thread's buffers.
 
-    Returns the unnormalised weights ``(n_files, dim)``, a mask of the paths
-    that do not vary at all, and a mask of the varying paths whose Gram
-    matrix was well enough conditioned for their weights to be accurate.
+    Every centred path has the same row space as its differences to its first
+    row, ``D = X[1:] - X[0]`` (exact in float64 for float32 input), so the
+    minimum-norm least-squares weights are ``w = D.T @ solve(D @ D.T, y[1:] - y[0])``:
+    one ``(n_params - 1)``-square Gram matrix per path, no centring pass.
     """
-    n_files, n_params, dim = centred.shape
-    wide = n_params - 1 <= dim
-    if wide:
-        # w = Z.T (Z Z.T)^-1 H yc with Z = H Xc, H the centring basis.
-        basis = _centring_basis(n_params)
-        gram = centred @ centred.transpose(0, 2, 1)
-        constant = np.trace(gram, axis1=1, axis2=2) == 0
-        gram = basis @ gram @ basis.T
-        rhs = np.broadcast_to(basis @ target, (n_files, n_params - 1))
-    else:
-        # w = (Xc.T Xc)^-1 Xc.T yc.
-        gram = centred.transpose(0, 2, 1) @ centred
-        constant = np.trace(gram, axis1=1, axis2=2) == 0
-        rhs = np.einsum("fnd,n->fd", centred, target)
+
+    def __init__(self, target: np.ndarray, probes: np.ndarray, chunk_files: int, dim: int):
+        n_rows = len(target) - 1
+        self.rhs = target[1:] - target[0]
+        self.probes = probes
+        self.blocks = [*range(0, n_rows, GRAM_BLOCK_ROWS), n_rows]
+        self.differences = np.empty((chunk_files, n_rows, dim))
+        self.first = np.empty((chunk_files, 1, dim))
+        self.gram = np.empty((chunk_files, n_rows, n_rows))
+        self.upper = np.triu(np.ones((n_rows, n_rows), dtype=bool), 1)
+
+    def __call__(self, paths: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Directions of a chunk of paths into ``out``; returns the constant and accurate masks."""
+        n_files = len(paths)
+        differences, first, gram = (self.differences[:n_files], self.first[:n_files],
+                                    self.gram[:n_files])
+        np.copyto(differences, paths[:, 1:])
+        np.copyto(first, paths[:, :1])
+        differences -= first
+        for start, stop in zip(self.blocks[:-1], self.blocks[1:], strict=True):
+            np.matmul(differences[:, start:], differences[:, start:stop].transpose(0, 2, 1),
+                      out=gram[:, start:, start:stop])
+        np.copyto(gram, gram.transpose(0, 2, 1), where=self.upper)
+        trace = np.einsum("fii->f", gram)
+        constant = trace == 0
+        gram[constant] = np.eye(gram.shape[1])
+        coefficients, accurate = _solve_with_condition(
+            gram, trace, np.broadcast_to(self.rhs, (n_files, len(self.rhs))), self.probes)
+        accurate &= ~constant
+        np.matmul(coefficients[:, None, :], differences, out=out[:, None, :])
+        _normalise_and_orient(out)  # rows not accurate are redone (or set to NaN) later
+        return constant, accurate
+
+
+def _tall_chunk(paths: np.ndarray, out: np.ndarray, target: np.ndarray,
+                probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fast route for paths with more grid values than dimensions: ``w = solve(Xc.T Xc, Xc.T yc)``.
+
+    Writes the directions of a chunk into ``out``; returns the constant and accurate masks.
+    """
+    centred = np.subtract(paths, paths.mean(axis=1, keepdims=True, dtype=np.float64),
+                          dtype=np.float64)
+    gram = centred.transpose(0, 2, 1) @ centred
+    trace = np.einsum("fii->f", gram)
+    constant = trace == 0
     gram[constant] = np.eye(gram.shape[1])
-    inverse = _batched_inverse(gram)
-    condition = (np.abs(gram).sum(axis=1).max(axis=1)
-                 * np.abs(inverse).sum(axis=1).max(axis=1))
-    accurate = np.isfinite(condition) & (condition <= MAX_GRAM_CONDITION) & ~constant
-    coefficients = np.einsum("fij,fj->fi", inverse, rhs)
-    if wide:
-        weights = np.einsum("fn,fnd->fd", coefficients @ basis, centred)
-    else:
-        weights = coefficients
-    return weights, constant, accurate
+    out[:], accurate = _solve_with_condition(
+        gram, trace, np.einsum("fnd,n->fd", centred, target - target.mean()), probes)
+    accurate &= ~constant
+    _normalise_and_orient(out)
+    return constant, accurate
 
 
-def samplewise_cca_directions(paths: np.ndarray, chunk_files: int = 256) -> np.ndarray:
+def samplewise_cca_directions(paths: np.ndarray, chunk_files: int | None = None,
+                              workers: int | None = None) -> np.ndarray:
     """First CCA x-weight vector of every path against the rank target, in one batch.
 
     Equals ``CCA(n_components=1, scale=False).fit(path, rank_target(n)).x_weights_[:, 0]``
-    for each path, sign included.
+    for each path, sign included (float64 throughout).
 
     Parameters
     ----------
     paths : numpy.ndarray
         ``(n_files, n_params, dim)``: each file's embeddings at every grid value.
-    chunk_files : int
-        Files processed together (bounds the float64 working memory).
+    chunk_files : int, optional
+        Files processed together; default: as many as hold
+        :data:`CHUNK_BYTES` of float64 paths.
+    workers : int, optional
+        Threads sharing the chunks, each with one BLAS thread; default:
+        :func:`default_workers` (all cores unless BLAS threads are limited).
 
     Returns
     -------
@@ -161,21 +245,45 @@ def samplewise_cca_directions(paths: np.ndarray, chunk_files: int = 256) -> np.n
         raise ValueError(f"paths must be (n_files, n_params, dim), not {paths.shape}")
     n_files, n_params, dim = paths.shape
     target = rank_target(n_params)
-    target = target - target.mean()
-    directions = np.full((n_files, dim), np.nan)
+    wide = n_params - 1 <= dim
+    probes = _condition_probes(n_params - 1 if wide else dim)
+    chunk_files = chunk_files or max(1, CHUNK_BYTES // (8 * n_params * dim))
+    workers = max(1, min(workers or default_workers(), -(-n_files // chunk_files)))
+    directions = np.empty((n_files, dim))  # every row is written (first touched) by a thread
     constant = np.zeros(n_files, dtype=bool)
-    # Many small matrix products: one BLAS thread each is fastest (and robust to load).
+    accurate = np.zeros(n_files, dtype=bool)
+    chunks = queue.SimpleQueue()  # taken in turn: a thread slowed by other work takes fewer
+    for start in range(0, n_files, chunk_files):
+        chunks.put(slice(start, start + chunk_files))
+
+    def run() -> None:
+        solve: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+        if wide:
+            solve = _WideChunks(target, probes, chunk_files, dim)
+        else:
+            solve = functools.partial(_tall_chunk, target=target, probes=probes)
+        # Paths flagged here (overflow, singular or constant) are redone or set to NaN below.
+        with np.errstate(all="ignore"):
+            while True:
+                try:
+                    chunk = chunks.get_nowait()
+                except queue.Empty:
+                    return
+                constant[chunk], accurate[chunk] = solve(paths[chunk], directions[chunk])
+
+    # Many small matrix products: one BLAS thread each is fastest; the threads share chunks.
     with _blas_controller().limit(limits=1, user_api="blas"):
-        for start in range(0, n_files, chunk_files):
-            chunk = paths[start:start + chunk_files]
-            centred = np.subtract(chunk, chunk.mean(axis=1, keepdims=True, dtype=np.float64),
-                                  dtype=np.float64)
-            weights, is_constant, accurate = _gram_weights(centred, target)
-            for index in np.flatnonzero(~accurate & ~is_constant):
-                weights[index] = _pinv_weights(centred[index], target)
-            varying = np.flatnonzero(~is_constant)
-            directions[start + varying] = _normalise_and_orient(weights[varying])
-            constant[start:start + len(chunk)] = is_constant
+        if workers == 1:
+            run()
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                for future in [pool.submit(run) for _ in range(workers)]:
+                    future.result()
+    for index in np.flatnonzero(~accurate & ~constant):
+        path = paths[index]
+        centred = np.subtract(path, path.mean(axis=0, dtype=np.float64), dtype=np.float64)
+        directions[index] = _normalise_and_orient(_pinv_weights(centred, target - target.mean()))
+    directions[constant] = np.nan
     if constant.any():
         warnings.warn(f"{constant.sum()} of {n_files} paths do not vary with the effect "
                       f"(files {np.flatnonzero(constant)[:5].tolist()}...): their CCA "

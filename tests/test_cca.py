@@ -12,6 +12,7 @@ import pytest
 import scipy.stats
 from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
+from threadpoolctl import threadpool_limits
 
 from aesens import cca
 
@@ -98,6 +99,64 @@ def test_samplewise_chunks_give_the_same_directions():
     paths = realistic_paths(10, 12, 20)
     np.testing.assert_allclose(cca.samplewise_cca_directions(paths, chunk_files=3),
                                cca.samplewise_cca_directions(paths), atol=1e-12)
+
+
+def test_threads_and_chunks_give_the_same_directions():
+    paths = realistic_paths(25, 31, 40)
+    reference = cca.samplewise_cca_directions(paths, workers=1)
+    for chunk_files, workers in ((1, 2), (4, 3), (None, 2)):
+        np.testing.assert_allclose(cca.samplewise_cca_directions(paths, chunk_files, workers),
+                                   reference, rtol=0, atol=1e-15)
+
+
+def test_default_workers_follow_the_blas_thread_limit():
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert cca.default_workers() == 1
+    assert cca.default_workers() >= 1
+
+
+def test_exact_pseudo_inverse_only_for_ill_conditioned_paths(monkeypatch):
+    paths = realistic_paths(9, 31, 64, seed=4)
+    paths[1, 5] = paths[1, 4]            # two identical rows: singular Gram matrix
+    paths[6, :10] = paths[6, 10]         # a flat stretch
+    exact = []
+    pinv_weights = cca._pinv_weights
+
+    def recording_pinv_weights(centred, target):
+        exact.append(centred)
+        return pinv_weights(centred, target)
+
+    monkeypatch.setattr(cca, "_pinv_weights", recording_pinv_weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no overflow or division warnings from the fast route
+        directions = cca.samplewise_cca_directions(paths, chunk_files=2, workers=2)
+    assert len(exact) == 2
+    for centred, index in zip(exact, (1, 6), strict=True):
+        np.testing.assert_allclose(centred, paths[index] - paths[index].mean(axis=0), atol=1e-6)
+    assert_same_directions(directions, sklearn_directions(paths))
+
+
+def test_condition_estimate_flags_ill_conditioned_systems():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((30, 30)))[0]
+    spectra = [np.logspace(0, -6, 30), np.logspace(0, -12, 30), np.r_[np.ones(29), 1e-11],
+               np.r_[np.ones(29), 0.0]]
+    grams = np.stack([(basis * spectrum) @ basis.T for spectrum in spectra])
+    rhs = rng.standard_normal((4, 30))
+    solutions, accurate = cca._solve_with_condition(
+        grams, np.trace(grams, axis1=1, axis2=2), rhs, cca._condition_probes(30))
+    assert accurate.tolist() == [True, False, False, False]
+    np.testing.assert_allclose(solutions[0], np.linalg.solve(grams[0], rhs[0]), rtol=1e-8)
+
+
+def test_constant_tall_path_gets_nan_direction_with_threads():
+    paths = realistic_paths(7, 34, 8)
+    paths[4] = paths[4, 0]
+    with pytest.warns(cca.ConstantPathWarning, match="1 of 7 paths"):
+        directions = cca.samplewise_cca_directions(paths, chunk_files=2, workers=2)
+    assert np.isnan(directions).any(axis=1).tolist() == [False] * 4 + [True] + [False] * 2
+    keep = [0, 1, 2, 3, 5, 6]
+    assert_same_directions(directions[keep], sklearn_directions(paths[keep]))
 
 
 def test_global_direction_equals_sklearn_on_stacked_paths():
