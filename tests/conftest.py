@@ -84,6 +84,48 @@ def paper_split_csv() -> Path:
     return path
 
 
+def cuda_available() -> bool:
+    """Whether PyTorch is installed and sees a CUDA GPU."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+#: Marks a test that runs only where a CUDA GPU is visible.
+needs_cuda = pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU")
+
+
+def assert_cuda_rows_match_cpu(gpu_model, clips: list[np.ndarray],
+                               cpu_rows: list[np.ndarray]) -> None:
+    """A model's rows on the GPU equal its CPU rows.
+
+    In full float32 (cuDNN's TF32 convolutions off, as on the paper's T4)
+    within 1e-4 of the largest value; with PyTorch's default TF32
+    convolutions (Ampere and newer) within 1e-2 relative (Frobenius norm).
+    The deviations are printed (``pytest -s``).
+    """
+    import torch
+
+    previous = torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = False
+        full = gpu_model.embed(clips, SAMPLE_RATE)
+        torch.backends.cudnn.allow_tf32 = True
+        tf32 = gpu_model.embed(clips, SAMPLE_RATE)
+    finally:
+        torch.backends.cudnn.allow_tf32 = previous
+    for cpu, exact, fast in zip(cpu_rows, full, tf32, strict=True):
+        scale = max(float(np.abs(cpu).max()), 1.0)
+        relative = float(np.linalg.norm(fast - cpu) / max(np.linalg.norm(cpu), 1e-30))
+        print(f"{gpu_model.name}: float32 GPU vs CPU {np.abs(exact - cpu).max() / scale:.1e} "
+              f"of the largest value, TF32 GPU vs CPU {relative:.1e} relative")
+        np.testing.assert_allclose(exact, cpu, rtol=0, atol=1e-4 * scale)
+        assert relative < 1e-2
+    assert gpu_model.metadata()["device"].startswith("cuda")
+
+
 def load_script(name: str):
     """Import a numbered root script (e.g. ``2A.1_featureExtract_original.py``) as a module."""
     import importlib.util

@@ -5,7 +5,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-from conftest import chirp
+from conftest import assert_cuda_rows_match_cpu, chirp, needs_cuda
 
 from aesens.errors import AesensError
 from aesens.models import EmbeddingModel, get_model, resample, resolve_device
@@ -62,6 +62,13 @@ def test_crepe_batched_equals_one_at_a_time(crepe):
     alone = [crepe.embed([clip], 44100)[0] for clip in clips]
     for a, b in zip(together, alone, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@needs_cuda
+def test_crepe_on_cuda_matches_cpu(crepe):
+    clips = [chirp(f0=100 * (i + 1)) for i in range(3)] + [chirp(1.3, channels=1)]
+    gpu = get_model("crepe", device="cuda", batch_size=4)
+    assert_cuda_rows_match_cpu(gpu, clips, crepe.embed(clips, 44100))
 
 
 def test_mfcc_matches_librosa():

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_cuda_rows_match_cpu, needs_cuda
 
 from aesens.errors import AesensError
 from aesens.models import EmbeddingModel
@@ -130,6 +131,16 @@ def test_batched_equals_one_at_a_time(model, outputs):
     scale = max(float(np.abs(single).max()), 1.0)
     assert batched[-1].shape == single.shape
     np.testing.assert_allclose(batched[-1], single, rtol=0, atol=1e-5 * scale)
+
+
+@needs_cuda
+@pytest.mark.parametrize("model", MODELS)
+def test_cuda_rows_match_cpu_rows(model, outputs, weights_files):
+    _require(model)
+    from aesens.models import get_model
+
+    gpu = get_model(model, device="cuda", batch_size=2, weights=str(weights_files[model]))
+    assert_cuda_rows_match_cpu(gpu, CLIPS[model], outputs[model][0])
 
 
 def test_stub_modules_under_the_torchaudio_placeholder(monkeypatch):
