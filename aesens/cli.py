@@ -24,6 +24,10 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--device``, ``--batch-size``, ``--weights``, ``--embeddings-dir``, ``--force``."""
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--full-float32", action="store_true",
+                        help="on a GPU, compute convolutions in full float32 as the paper's T4 "
+                        "did, not in TF32 (PyTorch's default on Ampere and newer GPUs: "
+                        "faster, rows differ by about 5e-4 relative)")
     parser.add_argument("--batch-size", type=int, default=32,
                         help="files per model call (default: 32)")
     parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap)")
@@ -57,7 +61,7 @@ def model_specs(names: list[str], args: argparse.Namespace) -> list[ModelSpec]:
     if args.weights and len(names) > 1:
         raise AesensError("--weights applies to one model: extract one embedding at a time")
     return [ModelSpec.for_name(name, device=args.device, batch_size=args.batch_size,
-                               weights=args.weights)
+                               weights=args.weights, tf32=not args.full_float32)
             for name in names]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import soundfile as sf
 from conftest import chirp, load_script
 
 from aesens import store
+from aesens.cli import add_model_options, model_specs
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
@@ -247,3 +249,12 @@ def test_model_specs_are_built_once_per_process():
     assert loaded_model(spec) is loaded_model(ModelSpec.for_name("mfcc", "cpu", 8))
     with pytest.raises(AesensError, match="unknown embedding 'vggish'"):
         ModelSpec.for_name("vggish")
+
+
+def test_full_float32_option_reaches_the_model_specs():
+    parser = argparse.ArgumentParser()
+    add_model_options(parser)
+    default = model_specs(["crepe", "mfcc"], parser.parse_args([]))
+    full = model_specs(["crepe"], parser.parse_args(["--full-float32", "--device", "cpu"]))
+    assert [spec.tf32 for spec in default] == [True, True] and full[0].tf32 is False
+    assert full[0].build().device == "cpu"  # the TF32 switch is left alone off the GPU
