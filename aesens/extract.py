@@ -238,7 +238,8 @@ def apply_effect(setting: Setting, clips: list[np.ndarray], sample_rate: int) ->
     if effect is None:
         return clips
     if len({clip.shape for clip in clips}) == 1:
-        return list(effect.apply_batch(np.stack(clips), sample_rate, setting.value))
+        stacked = np.stack(clips).astype(np.float32, copy=False)
+        return list(effect.apply_batch(stacked, sample_rate, setting.value, out=stacked))
     return [effect.apply(clip, sample_rate, setting.value) for clip in clips]
 
 
