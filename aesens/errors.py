@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import sys
+import traceback
 from collections.abc import Callable
+
+#: What to do about an operating-system error, by ``errno``.
+OS_ERROR_HINTS = {
+    errno.ENOENT: "check the path (run the earlier stage that writes it first)",
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions of the file and its folder",
+    errno.ENOSPC: "free some disk space and rerun the same command (finished results are kept)",
+    errno.EDQUOT: "free some disk space and rerun the same command (finished results are kept)",
+    errno.EISDIR: "give a file, not a folder",
+    errno.ENOTDIR: "a component of the path is a file, not a folder; move it away or choose "
+                   "another path",
+    errno.EROFS: "the file system is read-only; choose another output folder",
+}
 
 
 class AesensError(Exception):
@@ -15,8 +30,39 @@ class AesensError(Exception):
     """
 
 
+def describe_os_error(error: OSError) -> str:
+    """One line naming the file of an operating-system error and what to do about it.
+
+    Parameters
+    ----------
+    error : OSError
+        The error (h5py's file errors are ``OSError`` too).
+
+    Returns
+    -------
+    str
+        ``<file>: <reason>; <hint>``.
+    """
+    reason = error.strerror or str(error) or type(error).__name__
+    where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+    hint = OS_ERROR_HINTS.get(error.errno or -1,
+                              "check that the file is complete and was written by this tool "
+                              "(rerun the stage that writes it)")
+    return f"{where + ': ' if where else ''}{reason}; {hint}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Run a command-line ``main`` and turn :class:`AesensError` into a one-line message.
+    """Run a command-line ``main`` and turn expected failures into a one-line message.
+
+    Expected failures are :class:`AesensError`, operating-system errors on
+    files (missing, unreadable, disk full; h5py's are ``OSError`` too) and
+    CSV files that do not parse; each prints ``error: ...`` on one line.
+    Anything else is a bug: its traceback is printed with a request to
+    report it.
 
     Parameters
     ----------
@@ -29,15 +75,30 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     Returns
     -------
     int
-        The exit code: 0 on success, 2 for a user error, 130 on Ctrl-C.
+        The exit code: 0 on success, 2 for a user or file error, 130 on
+        Ctrl-C, 1 for an unexpected error.
     """
+    import pandas as pd
+
     try:
         code = main(argv)
     except AesensError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {_one_line(describe_os_error(error))}", file=sys.stderr)
+        return 2
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        print(f"error: a CSV file does not parse ({_one_line(str(error))}); check that it is a "
+              "complete comma-separated file with its header line", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; rerun the same command to resume",
               file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - the last resort of a command line
+        traceback.print_exc()
+        print("error: an unexpected error (a bug in aesens); please report it with the "
+              "command line and the traceback above", file=sys.stderr)
+        return 1
     return int(code or 0)

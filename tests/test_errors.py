@@ -1,0 +1,78 @@
+"""run_cli: expected failures end in one line and exit 2, bugs keep their traceback."""
+
+from __future__ import annotations
+
+import errno
+
+import h5py
+import pandas as pd
+import pytest
+
+from aesens.errors import AesensError, run_cli
+
+
+def _failing(error: BaseException):
+    def main(argv):
+        raise error
+    return main
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("error", [
+    AesensError("bad.h5 is damaged;\nrerun the stage"),
+    FileNotFoundError(errno.ENOENT, "No such file or directory", "embeddings/embeddings.h5"),
+    PermissionError(errno.EACCES, "Permission denied", "results/gain"),
+    OSError(errno.ENOSPC, "No space left on device", "out.h5.part"),
+])
+def test_expected_errors_are_one_line(error, capsys):
+    assert run_cli(_failing(error)) == 2
+    (line,) = _lines(capsys.readouterr().err)
+    assert line.startswith("error: ")
+    if isinstance(error, OSError):
+        assert error.filename in line
+
+
+def test_disk_full_says_what_to_do(capsys):
+    run_cli(_failing(OSError(errno.ENOSPC, "No space left on device", "x.h5")))
+    assert "free some disk space" in capsys.readouterr().err
+
+
+def test_h5py_and_csv_errors_are_one_line(tmp_path, capsys):
+    garbage = tmp_path / "embeddings.h5"
+    garbage.write_bytes(b"not an HDF5 file")
+
+    def open_garbage(argv):
+        h5py.File(garbage, "r")
+
+    assert run_cli(open_garbage) == 2
+    (line,) = _lines(capsys.readouterr().err)
+    assert line.startswith("error: ") and "file signature not found" in line
+
+    empty = tmp_path / "split.csv"
+    empty.write_text("")
+    assert run_cli(lambda argv: pd.read_csv(empty)) == 2
+    (line,) = _lines(capsys.readouterr().err)
+    assert "does not parse" in line
+
+    broken = tmp_path / "result.csv"
+    broken.write_text('a,b\n1,"2\n')
+    assert run_cli(lambda argv: pd.read_csv(broken)) == 2
+    (line,) = _lines(capsys.readouterr().err)
+    assert "does not parse" in line
+
+
+def test_bug_keeps_traceback_and_asks_for_a_report(capsys):
+    assert run_cli(_failing(ZeroDivisionError("division by zero"))) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ZeroDivisionError" in err
+    assert "please report it" in _lines(err)[-1]
+
+
+def test_success_and_interrupt(capsys):
+    assert run_cli(lambda argv: None) == 0
+    assert run_cli(lambda argv: 3) == 3
+    assert run_cli(_failing(KeyboardInterrupt())) == 130
+    assert "rerun the same command" in capsys.readouterr().err
