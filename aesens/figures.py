@@ -16,9 +16,12 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
   test effected, train effected / test orig), one curve per
   desensitisation method, from ``results/<effect>/result_<embedding>.csv``;
 
-as PDF and PNG in ``plots/``, plus ``results/correlations.csv`` and
-``results/<effect>/r2_<embedding>.txt``, then the summary report
-(:mod:`aesens.report`).
+as PDF and PNG in ``plots/``, plus ``results/correlations.csv`` (merged
+into the existing file: other rows and hand-edited columns such as
+``comment`` are kept) and ``results/<effect>/cca_r2s_<embedding>.txt`` (the
+sample-wise R² of every train file, one per line), then the summary report
+(:mod:`aesens.report`). Global CCA directions come from the classification
+stage's ``models/<effect>/deformdir_<embedding>.pkl`` when it holds them.
 
 The functions below are also what the notebooks call: :func:`analyse` and
 :func:`umap_coordinates` compute (cached per embedding and effect), the
@@ -45,6 +48,14 @@ from matplotlib.lines import Line2D
 
 from aesens import plots, store
 from aesens.aggregate import load_grouped
+from aesens.analysis_files import (
+    cca_r2s_path,
+    merge_correlations,
+    read_cca_r2s,
+    read_csv,
+    read_global_directions,
+    write_cca_r2s,
+)
 from aesens.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -59,6 +70,7 @@ from aesens.dataset import INSTRUMENTS
 from aesens.desensitize import METHODS
 from aesens.effects import EFFECTS, Effect, get_effect
 from aesens.errors import AesensError, run_cli
+from aesens.results import THRESHOLD_METHODS, method_of_label
 
 PathLike = str | os.PathLike
 #: Output formats of :func:`render_all` by default.
@@ -242,6 +254,9 @@ class InstrumentAnalysis:
         the centred original train embeddings.
     n_train, n_test : int
         Numbers of files.
+    direction_source : str
+        Where the global direction comes from: ``"deformdir"`` (the
+        classification stage's pickle) or ``"computed"``.
     """
 
     instrument: str
@@ -253,6 +268,7 @@ class InstrumentAnalysis:
     sv_originals: np.ndarray
     n_train: int
     n_test: int
+    direction_source: str = "computed"
 
     def sv_count(self, threshold: float) -> int:
         """Number of direction singular values at least ``threshold`` of the largest."""
@@ -261,16 +277,31 @@ class InstrumentAnalysis:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Sensitivity of one embedding to one effect, per instrument (see :func:`analyse`)."""
+    """Sensitivity of one embedding to one effect, per instrument (see :func:`analyse`).
+
+    Attributes
+    ----------
+    embedding : str
+        Embedding name.
+    effect : Effect
+        The effect.
+    instruments : dict
+        Instrument to :class:`InstrumentAnalysis`, in IRMAS folder order.
+    train_labels : numpy.ndarray
+        Instrument of every train file, in train-set order.
+    """
 
     embedding: str
     effect: Effect
     instruments: dict[str, InstrumentAnalysis]
+    train_labels: np.ndarray
 
     def all_samplewise_r2(self, instrument: str | None = None) -> np.ndarray:
-        """Sample-wise R² of every train file (of one instrument, or of all)."""
-        names = list(self.instruments) if instrument is None else [instrument]
-        return np.concatenate([self.instruments[name].samplewise_r2 for name in names])
+        """Sample-wise R² of the train files (of one instrument, or of all), in train-set order."""
+        r2 = np.full(len(self.train_labels), np.nan)
+        for name, result in self.instruments.items():
+            r2[self.train_labels == name] = result.samplewise_r2
+        return r2 if instrument is None else r2[self.train_labels == instrument]
 
     def table(self, thresholds: Sequence[float] = plots.SV_THRESHOLDS) -> pd.DataFrame:
         """One row per instrument: R² values, file counts and singular-value counts."""
@@ -280,15 +311,49 @@ class Analysis:
                    "n_train": result.n_train, "n_test": result.n_test,
                    "global_r2": result.global_r2, "global_r2_train": result.global_r2_train,
                    "samplewise_r2_median": float(np.nanmedian(result.samplewise_r2))
-                   if np.isfinite(result.samplewise_r2).any() else np.nan}
+                   if np.isfinite(result.samplewise_r2).any() else np.nan,
+                   "global_direction": result.direction_source}
             row.update({f"sv_count_{t:g}": result.sv_count(t) for t in thresholds})
             rows.append(row)
         return pd.DataFrame(rows)
 
 
+def default_models_dir(embeddings_dir: PathLike, models_dir: PathLike | None = None) -> Path:
+    """Folder of the classification pickles: given, else ``models/`` beside the embeddings."""
+    return Path(embeddings_dir).parent / "models" if models_dir is None else Path(models_dir)
+
+
+def global_directions(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings",
+                      models_dir: PathLike | None = None) -> dict[str, tuple[np.ndarray, str]]:
+    """Global CCA direction of every instrument, with where it comes from.
+
+    Read from ``<models_dir>/<effect>/deformdir_<embedding>.pkl``
+    (``deformdir["-cca"][instrument]``, written by the classification stage)
+    where it holds the instrument, else computed with
+    :func:`aesens.cca.global_cca_direction` on the instrument's train paths.
+
+    Returns
+    -------
+    dict
+        Instrument to ``((dim,) direction, "deformdir" or "computed")``.
+    """
+    data = load(embedding, effect, embeddings_dir)
+    train, labels = sweep_paths(data), data["Y_train"].astype(str)
+    stored = read_global_directions(effect, embedding,
+                                    default_models_dir(embeddings_dir, models_dir),
+                                    dim=train.shape[-1])
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantPathWarning)
+        for name in present_instruments(labels):
+            found[name] = ((stored[name], "deformdir") if name in stored
+                           else (global_cca_direction(train[labels == name]), "computed"))
+    return found
+
+
 def _analyse_instrument(name: str, train: np.ndarray, test: np.ndarray, originals: np.ndarray,
-                        directions: np.ndarray) -> InstrumentAnalysis:
-    direction = global_cca_direction(train)
+                        directions: np.ndarray, direction: np.ndarray,
+                        source: str) -> InstrumentAnalysis:
     shown = test if len(test) else train
     finite = ~np.isnan(directions).any(axis=1)
     sv_directions, sv_originals = (singular_value_profiles(directions, originals)
@@ -297,41 +362,81 @@ def _analyse_instrument(name: str, train: np.ndarray, test: np.ndarray, original
         instrument=name, projections=project(shown, direction),
         global_r2=global_r2(shown, direction), global_r2_train=global_r2(train, direction),
         samplewise_r2=samplewise_r2(train, directions), sv_directions=sv_directions,
-        sv_originals=sv_originals, n_train=len(train), n_test=len(test))
+        sv_originals=sv_originals, n_train=len(train), n_test=len(test),
+        direction_source=source)
 
 
 @lru_cache(maxsize=16)
-def _analyse_cached(embedding: str, effect: str, embeddings_dir: str) -> Analysis:
+def _analyse_cached(embedding: str, effect: str, embeddings_dir: str,
+                    models_dir: str) -> Analysis:
     data = load(embedding, effect, embeddings_dir)
     directions = samplewise_directions(embedding, effect, embeddings_dir)
+    shared = global_directions(embedding, effect, embeddings_dir, models_dir)
     train, test = sweep_paths(data, "train"), sweep_paths(data, "test")
     labels_train, labels_test = data["Y_train"].astype(str), data["Y_test"].astype(str)
     results = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantPathWarning)
-        for name in present_instruments(labels_train):
+        for name, (direction, source) in shared.items():
             mask = labels_train == name
             results[name] = _analyse_instrument(name, train[mask], test[labels_test == name],
-                                                data["train_A"][mask], directions[mask])
-    return Analysis(embedding, get_effect(effect), results)
+                                                data["train_A"][mask], directions[mask],
+                                                direction, source)
+    return Analysis(embedding, get_effect(effect), results, labels_train)
 
 
-def analyse(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> Analysis:
+def analyse(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings",
+            models_dir: PathLike | None = None) -> Analysis:
     """Global and sample-wise CCA correlations and singular values, per instrument.
 
-    For each instrument: the global CCA direction of its train paths, the
-    projection of its test paths on it and their R²; the R² of each train
-    path on its own sample-wise direction; the normalised singular values
-    of its sample-wise directions and of its centred original embeddings.
-    Cached per embedding and effect.
+    For each instrument: the global CCA direction (see
+    :func:`global_directions`: the classification stage's pickle under
+    ``models_dir`` when it holds one, else computed on the instrument's
+    train paths), the projection of its test paths on it and their R²; the
+    R² of each train path on its own sample-wise direction; the normalised
+    singular values of its sample-wise directions and of its centred
+    original embeddings. Cached per embedding, effect and folders.
+
+    Parameters
+    ----------
+    embedding, effect : str
+        Which grouped data.
+    embeddings_dir : path
+        Folder holding ``grouped/`` and ``averaged/``.
+    models_dir : path, optional
+        Folder of ``<effect>/deformdir_<embedding>.pkl`` (default: ``models``
+        beside ``embeddings_dir``).
     """
-    return _analyse_cached(embedding, effect, str(Path(embeddings_dir).resolve()))
+    models = default_models_dir(embeddings_dir, models_dir)
+    return _analyse_cached(embedding, effect, str(Path(embeddings_dir).resolve()),
+                           str(models.resolve()))
+
+
+def choose_files(labels: np.ndarray, n_files: int = DEFAULT_UMAP_FILES, seed: int = 0,
+                 instrument: str | None = None) -> np.ndarray:
+    """Sorted rows of ``n_files`` train files drawn at random (of one instrument, if given).
+
+    Raises
+    ------
+    AesensError
+        If no train file is of ``instrument``.
+    """
+    labels = np.asarray(labels).astype(str)
+    candidates = np.arange(len(labels))
+    if instrument is not None:
+        candidates = candidates[labels == instrument]
+        if not len(candidates):
+            raise AesensError(f"no train file of {instrument!r}; choose one of "
+                              f"{present_instruments(labels)}")
+    return np.sort(np.random.default_rng(seed).choice(candidates, min(n_files, len(candidates)),
+                                                      replace=False))
 
 
 def umap_coordinates(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings",
                      n_files: int = DEFAULT_UMAP_FILES, seed: int = 0,
-                     instrument: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """UMAP view of the paths of a few train files drawn at random.
+                     instrument: str | None = None,
+                     files: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """UMAP view of the paths of a few train files (drawn at random unless given).
 
     Parameters
     ----------
@@ -345,6 +450,8 @@ def umap_coordinates(embedding: str, effect: str, embeddings_dir: PathLike = "em
         Seed of the file draw and of UMAP (change it to shuffle).
     instrument : str, optional
         Draw only files of this instrument.
+    files : sequence of int, optional
+        Train-set rows to show instead of a draw (see :func:`choose_files`).
 
     Returns
     -------
@@ -353,18 +460,46 @@ def umap_coordinates(embedding: str, effect: str, embeddings_dir: PathLike = "em
         coordinates of the original embeddings.
     """
     data = load(embedding, effect, embeddings_dir)
-    candidates = np.arange(len(data["train_A"]))
-    if instrument is not None:
-        candidates = candidates[data["Y_train"].astype(str) == instrument]
-        if not len(candidates):
-            raise AesensError(f"no train file of {instrument!r} in {embedding}/{effect}")
-    chosen = np.sort(np.random.default_rng(seed).choice(candidates, min(n_files, len(candidates)),
-                                                        replace=False))
+    chosen = (choose_files(data["Y_train"], n_files, seed, instrument) if files is None
+              else np.asarray(files, dtype=int))
     with warnings.catch_warnings():
         # Tiny selections make UMAP fall back from spectral initialisation; expected here.
         warnings.simplefilter("ignore", UserWarning)
         return umap_trajectories(sweep_paths(data)[chosen], data["train_A"][chosen],
                                  random_state=seed)
+
+
+def umap_grid_coordinates(pairs: Iterable[tuple[str, str]],
+                          embeddings_dir: PathLike = "embeddings",
+                          n_files: int = DEFAULT_UMAP_FILES, seed: int = 0,
+                          instrument: str | None = None
+                          ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """UMAP views of the same train files for several embeddings and effects.
+
+    For :func:`umap_grid`.
+
+    The files are drawn once (:func:`choose_files`) from the train set,
+    which every embedding shares (the same split).
+
+    Raises
+    ------
+    AesensError
+        If the embeddings' train sets differ.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise AesensError("no embedding and effect to show; run group_effect_params.py first")
+    labels = {embedding: store.read_arrays(store.averaged_path(
+        embedding, embeddings_dir=embeddings_dir), ["Y_train"])["Y_train"].astype(str)
+        for embedding in dict.fromkeys(pair[0] for pair in pairs)}
+    first = labels[pairs[0][0]]
+    for embedding, other in labels.items():
+        if not np.array_equal(other, first):
+            raise AesensError(f"the train set of {embedding} differs from that of "
+                              f"{pairs[0][0]}; average both with the same train_test_split.csv")
+    files = choose_files(first, n_files, seed, instrument)
+    return {pair: umap_coordinates(*pair, embeddings_dir, seed=seed, files=files)
+            for pair in pairs}
 
 
 # --------------------------------------------------------------------------- figures
@@ -421,22 +556,52 @@ def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
     return fig
 
 
-def r2_histogram_grid(analyses: Mapping[tuple[str, str], Analysis],
-                      instrument: str | None = None) -> Figure:
-    """Histograms of sample-wise R² values, effects (rows) x embeddings (columns)."""
-    embeddings = list(dict.fromkeys(key[0] for key in analyses))
-    effects = list(dict.fromkeys(key[1] for key in analyses))
+def samplewise_r2_values(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings",
+                         results_dir: PathLike | None = None,
+                         instrument: str | None = None) -> np.ndarray:
+    """Sample-wise R² of the train files (of one instrument, or of all), in train-set order.
+
+    Read from ``<results_dir>/<effect>/cca_r2s_<embedding>.txt`` (written by
+    :func:`write_correlations` and the 3.3 notebook) when it exists, else
+    computed by :func:`analyse`.
+
+    Raises
+    ------
+    AesensError
+        If the file does not hold one value per train file.
+    """
+    labels = store.read_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir),
+                               ["Y_train"])["Y_train"].astype(str)
+    if results_dir is not None and cca_r2s_path(effect, embedding, results_dir).exists():
+        r2 = read_cca_r2s(effect, embedding, results_dir, n_files=len(labels))
+    else:
+        r2 = analyse(embedding, effect, embeddings_dir).all_samplewise_r2()
+    return r2 if instrument is None else r2[labels == instrument]
+
+
+def r2_histogram_grid(values: Mapping[tuple[str, str], np.ndarray], title: str = "") -> Figure:
+    """Histograms of sample-wise R² values, effects (rows) x embeddings (columns).
+
+    Parameters
+    ----------
+    values : mapping
+        ``(embedding, effect) -> (n_files,)`` R² values, e.g. from
+        :func:`samplewise_r2_values` or :meth:`Analysis.all_samplewise_r2`.
+    title : str
+        Figure title (e.g. the instrument shown).
+    """
+    embeddings = list(dict.fromkeys(key[0] for key in values))
+    effects = list(dict.fromkeys(key[1] for key in values))
     with plt.rc_context(plots.style()):
         fig, axes = plots.figure_grid(len(effects), len(embeddings), (2.2, 1.6),
                                       sharex=True)
-        for (embedding, effect), analysis in analyses.items():
+        for (embedding, effect), r2 in values.items():
             ax = axes[effects.index(effect), embeddings.index(embedding)]
-            plots.r2_histogram_panel(ax, analysis.all_samplewise_r2(instrument),
-                                     title=f"{embedding}, {effect}")
+            plots.r2_histogram_panel(ax, r2, title=f"{embedding}, {effect}")
         for ax in axes[:-1].flat:
             ax.set_xlabel("")
-        if instrument is not None:
-            fig.suptitle(instrument)
+        if title:
+            fig.suptitle(title)
     return fig
 
 
@@ -486,6 +651,51 @@ def singular_value_figure(analysis: Analysis, instruments: Sequence[str] | None 
     return fig
 
 
+def singular_value_triples(triples: Sequence[tuple[str, str, str]],
+                           embeddings_dir: PathLike = "embeddings", n_cols: int = 4,
+                           max_components: int = 40) -> Figure:
+    """Normalised singular values, one panel per chosen (embedding, effect, instrument).
+
+    Parameters
+    ----------
+    triples : sequence of tuple
+        ``(embedding, effect, instrument)`` of each panel, in order.
+    embeddings_dir : path
+        Folder holding ``grouped/`` and ``averaged/``.
+    n_cols : int
+        Panels per row.
+    max_components : int
+        Number of leading singular values shown.
+
+    Raises
+    ------
+    AesensError
+        If there is no triple, or an instrument has no train file.
+    """
+    if not triples:
+        raise AesensError("no (embedding, effect, instrument) triple to show; give at least one")
+    n_cols = min(n_cols, len(triples))
+    n_rows = -(-len(triples) // n_cols)
+    with plt.rc_context(plots.style()):
+        fig, axes = plots.figure_grid(n_rows, n_cols, (1.9, 1.6), sharey=True)
+        for ax, (embedding, effect, instrument) in zip(axes.flat, triples, strict=False):
+            analysis = analyse(embedding, effect, embeddings_dir)
+            if instrument not in analysis.instruments:
+                raise AesensError(f"no train file of {instrument!r} in {embedding}/{effect}; "
+                                  f"choose one of {list(analysis.instruments)}")
+            result = analysis.instruments[instrument]
+            plots.singular_value_panel(ax, result.sv_directions, result.sv_originals,
+                                       title=f"{embedding}, {effect}, {instrument}",
+                                       max_components=max_components)
+        for ax in axes.flat[len(triples):]:
+            ax.set_axis_off()
+        for ax in axes[:, 1:].flat:
+            ax.set_ylabel("")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    return fig
+
+
 def samplewise_correlation_figure(embedding: str, effect: str, index: int,
                                   embeddings_dir: PathLike = "embeddings") -> Figure:
     """One train file's path projected on its own CCA direction and on its instrument's global one.
@@ -521,45 +731,79 @@ def samplewise_correlation_figure(embedding: str, effect: str, index: int,
     return fig
 
 
-def _method_key(method: str, params: str) -> str:
-    threshold = json.loads(params).get("svd_thr") if params.strip().startswith("{") else None
-    return method if threshold is None else f"{method}:{threshold:g}"
+def _threshold(text: object, path: Path) -> float | None:
+    """The SVD threshold of an ``embedding_params`` cell (empty, NaN or ``{}``: none)."""
+    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+        return None
+    try:
+        params = json.loads(str(text))
+    except json.JSONDecodeError:
+        raise AesensError(f"{path} has embedding_params {str(text)!r}, which is not JSON; fix "
+                          "that cell or rerun desensitize_classif.py") from None
+    threshold = params.get("svd_thr") if isinstance(params, dict) else None
+    return None if threshold is None else float(threshold)
 
 
 def load_results(effect: str, embedding: str, results_dir: PathLike = "results") -> pd.DataFrame:
     """Classification results of one effect and embedding, with a ``method`` column.
 
-    ``train_set`` and ``test_set`` are read as strings (parameter strings
-    such as ``'4'`` or ``'-40.0'`` stay as written); ``method`` is the
-    ``embedding`` column without the model name (``''`` for none), followed
-    by ``:<threshold>`` when ``embedding_params`` holds an SVD threshold
-    (one file may hold several thresholds).
+    Reads the published conventions (``embedding`` is ``openl3`` for no
+    method, ``openl3-lda`` ...; ``embedding_params`` empty except
+    ``{"svd_thr": 0.3}``) and those of earlier versions of this tool
+    (``openl3-`` for no method, ``{}`` for no parameters). ``train_set`` and
+    ``test_set`` are read as strings (parameter strings such as ``'4'`` or
+    ``'-40.0'`` stay as written); ``method`` is the method name (``''`` for
+    none, see :func:`aesens.results.method_of_label`), followed by
+    ``:<threshold>`` when ``embedding_params`` holds an SVD threshold (one
+    file may hold several thresholds).
 
     Raises
     ------
     AesensError
-        If the file is missing or lacks a needed column.
+        If the file is missing, does not parse or lacks a needed column.
     """
     path = result_path(effect, embedding, results_dir)
     if not path.exists():
         raise AesensError(f"{path} does not exist; run desensitize_classif.py for {effect} "
                           f"{embedding} first")
-    table = pd.read_csv(path, dtype={"train_set": str, "test_set": str, "embedding": str},
-                        keep_default_na=False)
+    table = read_csv(path, dtype={"train_set": str, "test_set": str, "embedding": str},
+                     keep_default_na=False)
     needed = {"instrument", "train_set", "test_set", "roc_auc", "embedding"}
     if not needed <= set(table.columns):
         raise AesensError(f"{path} lacks columns {sorted(needed - set(table.columns))}; "
                           "rerun desensitize_classif.py")
-    prefix = f"{embedding}-"
     params = table["embedding_params"] if "embedding_params" in table else [""] * len(table)
-    table["method"] = [_method_key(name[len(prefix):] if name.startswith(prefix) else name, text)
-                       for name, text in zip(table["embedding"], params, strict=True)]
+    methods = []
+    for label, text in zip(table["embedding"], params, strict=True):
+        method, threshold = method_of_label(embedding, label), _threshold(text, path)
+        methods.append(method if threshold is None else f"{method}:{threshold:g}")
+    table["method"] = methods
     table["roc_auc"] = pd.to_numeric(table["roc_auc"], errors="coerce")
     return table
 
 
+def method_key(name: str) -> str:
+    """A method as :func:`load_results` names it, from either spelling.
+
+    ``'lda'`` and ``'cca_samplewise_svd:0.3'`` stay as they are; the
+    published pickle keys ``'-lda'`` and ``'-cca_samplewise_svd-0.3'`` become
+    those (``''`` is no method).
+    """
+    name = name[1:] if name.startswith("-") else name
+    for method in THRESHOLD_METHODS:
+        if name.startswith(f"{method}-"):
+            return f"{method}:{float(name[len(method) + 1:]):g}"
+    return name
+
+
+def _method_order(key: str) -> tuple[int, float]:
+    name, _, threshold = key.partition(":")
+    position = list(METHODS).index(name) if name in METHODS else len(METHODS)
+    return position, float(threshold) if threshold else -1.0
+
+
 def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
-                   instrument: str | None = None
+                   instrument: str | None = None, methods: Sequence[str] | None = None
                    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """ROC AUC along the grid per method, and the orig/orig value, from :func:`load_results`.
 
@@ -574,12 +818,17 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
         ``True``: train on effected, test on original (``p/orig``).
     instrument : str, optional
         One instrument; ``None`` averages over instruments.
+    methods : sequence of str, optional
+        Methods to return, in this order (either spelling of
+        :func:`method_key`; ones without results are left out). Default:
+        every method present.
 
     Returns
     -------
     tuple of dict
         Method to ``(n_params,)`` ROC AUC (NaN where missing), and method to
-        the orig/orig ROC AUC; methods in :data:`aesens.desensitize.METHODS` order.
+        the orig/orig ROC AUC; by default methods in
+        :data:`aesens.desensitize.METHODS` order, SVD thresholds increasing.
     """
     if instrument is not None:
         table = table[table["instrument"] == instrument]
@@ -587,9 +836,8 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
     fixed = "test_set" if train_effected else "train_set"
     rows = table[table[fixed] == ORIGINAL_SET]
     present = set(rows["method"])
-    order = sorted(present, key=lambda key: (list(METHODS).index(key.partition(":")[0])
-                                             if key.partition(":")[0] in METHODS
-                                             else len(METHODS), key))
+    order = (sorted(present, key=_method_order) if methods is None
+             else [key for key in dict.fromkeys(map(method_key, methods)) if key in present])
     curves, identity = {}, {}
     for method in order:
         mean = rows[rows["method"] == method].groupby(other)["roc_auc"].mean()
@@ -599,25 +847,50 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
 
 
 def roc_auc_figure(tables: Mapping[str, pd.DataFrame], embedding: str,
-                   instrument: str | None = None) -> Figure:
-    """ROC AUC against the effect parameter: effects (rows) x (train orig/test effected,
-    train effected/test orig), one curve per method; stars mark orig/orig."""
+                   instrument: str | None = None, methods: Sequence[str] | None = None,
+                   ylim: tuple[float, float] | None = None, title: str = "") -> Figure:
+    """ROC AUC against the effect parameter, one curve per method; stars mark orig/orig.
+
+    Parameters
+    ----------
+    tables : mapping
+        Effect name to :func:`load_results` table: one row of panels each,
+        (train orig / test effected, train effected / test orig).
+    embedding : str
+        Embedding name (title).
+    instrument : str, optional
+        One instrument; ``None`` averages over instruments.
+    methods : sequence of str, optional
+        Methods drawn, in order (see :func:`roc_auc_curves`); a method keeps
+        its colour whichever group it is drawn in.
+    ylim : tuple of float, optional
+        ROC AUC axis limits of every panel (default: fitted to each row).
+    title : str
+        Text after the embedding and instrument in the title (e.g. the group name).
+    """
+    every = sorted({key for table in tables.values() for key in table["method"]},
+                   key=_method_order)
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = {key: cycle[index % len(cycle)] for index, key in enumerate(every)}
     with plt.rc_context(plots.style()):
         fig, axes = plots.figure_grid(len(tables), 2, (3.0, 2.0), sharey="row")
         for row, (name, table) in enumerate(tables.items()):
             effect = get_effect(name)
             for col, train_effected in enumerate((False, True)):
-                curves, identity = roc_auc_curves(table, effect, train_effected, instrument)
-                title = ("train effected / test orig" if train_effected
+                curves, identity = roc_auc_curves(table, effect, train_effected, instrument,
+                                                  methods)
+                which = ("train effected / test orig" if train_effected
                          else "train orig / test effected")
                 plots.roc_auc_panel(axes[row, col], curves, identity, effect,
-                                    title=f"{name}: {title}")
+                                    title=f"{name}: {which}", colors=colors)
+                if ylim is not None:
+                    axes[row, col].set_ylim(*ylim)
         handles, labels = axes[0, 0].get_legend_handles_labels()
         handles.append(Line2D([], [], marker="*", markersize=7, color="0.3", linestyle="none"))
         labels.append("train orig / test orig")
         fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)))
         who = "mean over instruments" if instrument is None else instrument
-        fig.suptitle(f"{embedding} ({who})")
+        fig.suptitle(f"{embedding} ({who})" + (f": {title}" if title else ""))
     return fig
 
 
@@ -641,29 +914,27 @@ def save(fig: Figure, plots_dir: PathLike, name: str,
 
 def write_correlations(analyses: Mapping[tuple[str, str], Analysis],
                        results_dir: PathLike = "results") -> list[Path]:
-    """Write ``correlations.csv`` and ``<effect>/r2_<embedding>.txt`` under ``results_dir``.
+    """Merge ``correlations.csv``, write ``<effect>/cca_r2s_<embedding>.txt`` in ``results_dir``.
+
+    ``correlations.csv`` gets one row per embedding, effect and instrument
+    (:meth:`Analysis.table`), merged into the existing file (see
+    :func:`aesens.analysis_files.merge_correlations`: other rows and
+    user-added columns such as ``comment`` are kept); each
+    ``cca_r2s_<embedding>.txt`` holds the sample-wise R² of every train file,
+    one per line, in train-set order.
 
     Returns
     -------
     list of Path
         The files written.
     """
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    tables = {key: analysis.table() for key, analysis in analyses.items()}
-    path = results_dir / "correlations.csv"
-    pd.concat(tables.values(), ignore_index=True).to_csv(path, index=False, float_format="%.4f")
-    written = [path]
-    for (embedding, effect), table in tables.items():
-        text_path = results_dir / effect / f"r2_{embedding}.txt"
-        text_path.parent.mkdir(parents=True, exist_ok=True)
-        body = table.drop(columns=["embedding", "effect"]).to_string(
-            index=False, float_format=lambda v: f"{v:.3f}")
-        text_path.write_text(f"{embedding}, {effect}: global R² on test paths (direction fitted "
-                             f"on train paths), median sample-wise R² of train paths,\nnumbers "
-                             f"of normalised singular values of sample-wise CCA directions at "
-                             f"least 0.3 / 0.5\n\n{body}\n")
-        written.append(text_path)
+    if not analyses:
+        return []
+    table = pd.concat([analysis.table() for analysis in analyses.values()], ignore_index=True)
+    written = [merge_correlations(table, results_dir)]
+    for (embedding, effect), analysis in analyses.items():
+        written.append(write_cca_r2s(analysis.all_samplewise_r2(), effect, embedding,
+                                     results_dir))
     return written
 
 
@@ -673,7 +944,8 @@ def write_correlations(analyses: Mapping[tuple[str, str], Analysis],
 def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "results",
                plots_dir: PathLike = "plots", embeddings: Sequence[str] | None = None,
                effects: Sequence[str] | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
-               umap_files: int = DEFAULT_UMAP_FILES, seed: int = 0) -> list[Path]:
+               umap_files: int = DEFAULT_UMAP_FILES, seed: int = 0,
+               models_dir: PathLike | None = None) -> list[Path]:
     """Render every figure and table for the embeddings and effects present.
 
     Parameters
@@ -689,6 +961,10 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
         Files per UMAP panel (0: no UMAP figure).
     seed : int
         Seed of the UMAP file draw and layout.
+    models_dir : path, optional
+        Folder of the classification stage's ``<effect>/deformdir_<embedding>.pkl``
+        whose global CCA directions are used (default: ``models`` beside
+        ``embeddings_dir``; directions missing there are computed).
 
     Returns
     -------
@@ -711,13 +987,11 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
                           f"embeddings {names or 'any'} and effects {list(effects or EFFECTS)}; "
                           "run group_effect_params.py first")
     analyses: dict[tuple[str, str], Analysis] = {}
-    coordinates = {}
     for embedding, effect in pairs:
         print(f"analysing {embedding} / {effect}", flush=True)
-        analyses[embedding, effect] = analyse(embedding, effect, embeddings_dir)
-        if umap_files:
-            coordinates[embedding, effect] = umap_coordinates(embedding, effect, embeddings_dir,
-                                                              umap_files, seed)
+        analyses[embedding, effect] = analyse(embedding, effect, embeddings_dir, models_dir)
+    coordinates = (umap_grid_coordinates(pairs, embeddings_dir, umap_files, seed)
+                   if umap_files else {})
     written = write_correlations(analyses, results_dir)
     if coordinates:
         written += save(umap_grid(coordinates), plots_dir, "umap_trajectories", formats)
@@ -726,7 +1000,9 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     for instrument in instruments:
         written += save(global_correlation_grid(analyses, instrument), plots_dir,
                         f"global_correlation_{instrument}", formats)
-    written += save(r2_histogram_grid(analyses), plots_dir, "samplewise_r2_histograms", formats)
+    written += save(r2_histogram_grid({key: analysis.all_samplewise_r2()
+                                       for key, analysis in analyses.items()}),
+                    plots_dir, "samplewise_r2_histograms", formats)
     written += save(singular_value_grid(analyses), plots_dir, "singular_values", formats)
     for (embedding, effect), analysis in analyses.items():
         written += save(singular_value_figure(analysis), plots_dir,
@@ -745,7 +1021,44 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
 
 
 def _names(value: str) -> list[str]:
-    return [name for name in value.split(",") if name]
+    """Argument type: comma-separated names, at least one."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{value!r} names nothing; give comma-separated names")
+    return names
+
+
+def _effect_names(value: str) -> list[str]:
+    """Argument type: comma-separated effects of :data:`~aesens.effects.EFFECTS`."""
+    names = _names(value)
+    unknown = [name for name in names if name not in EFFECTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown effect {', '.join(unknown)}; choose from "
+                                         f"{', '.join(EFFECTS)}")
+    return names
+
+
+def _formats(value: str) -> list[str]:
+    """Argument type: comma-separated figure formats matplotlib can write."""
+    names = [name.lower().lstrip(".") for name in _names(value)]
+    supported = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    unknown = [name for name in names if name not in supported]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown figure format {', '.join(unknown)}; choose "
+                                         f"from {', '.join(sorted(supported))}")
+    return names
+
+
+def _count(value: str) -> int:
+    """Argument type: a whole number, 0 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -760,18 +1073,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="classification results in, tables and summary out "
                              "(default: results)")
     parser.add_argument("--plots-dir", default="plots", help="figures out (default: plots)")
+    parser.add_argument("--models-dir", default=None,
+                        help="classification pickles <effect>/deformdir_<embedding>.pkl whose "
+                             "global CCA directions are used (default: models beside the "
+                             "embeddings folder; computed where missing)")
     parser.add_argument("--embeddings", type=_names, default=None,
                         help="comma-separated embeddings (default: all present)")
-    parser.add_argument("--effects", type=_names, default=None,
+    parser.add_argument("--effects", type=_effect_names, default=None,
                         help="comma-separated effects (default: all present)")
-    parser.add_argument("--format", type=_names, default=list(DEFAULT_FORMATS),
+    parser.add_argument("--format", type=_formats, default=list(DEFAULT_FORMATS),
                         help="comma-separated figure formats (default: pdf,png)")
-    parser.add_argument("--umap-files", type=int, default=DEFAULT_UMAP_FILES,
+    parser.add_argument("--umap-files", type=_count, default=DEFAULT_UMAP_FILES,
                         help=f"files per UMAP panel, 0 for none (default: {DEFAULT_UMAP_FILES})")
-    parser.add_argument("--seed", type=int, default=0, help="UMAP file draw seed (default: 0)")
+    parser.add_argument("--seed", type=_count, default=0,
+                        help="UMAP file draw and layout seed, 0 or more (default: 0)")
     args = parser.parse_args(argv)
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,
-                         args.effects, args.format, args.umap_files, args.seed)
+                         args.effects, args.format, args.umap_files, args.seed, args.models_dir)
     written.append(write_summary(args.results_dir, args.plots_dir))
     print(f"wrote {len(written)} files:")
     for path in written:

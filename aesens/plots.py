@@ -312,7 +312,8 @@ def singular_value_panel(ax: Axes, sv_directions: np.ndarray, sv_originals: np.n
 
 
 def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[str, float],
-                  effect: Effect, title: str = "") -> None:
+                  effect: Effect, title: str = "",
+                  colors: Mapping[str, str] | None = None) -> None:
     """ROC AUC against the effect parameter, one curve per desensitisation method.
 
     Parameters
@@ -329,11 +330,13 @@ def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[
         The effect.
     title : str
         Panel title.
+    colors : mapping, optional
+        Method to colour (default: the colour cycle in the order of ``curves``).
     """
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     ranks = np.arange(len(effect.grid))
     for index, (method, auc) in enumerate(curves.items()):
-        color = colors[index % len(colors)]
+        color = (colors or {}).get(method, cycle[index % len(cycle)])
         style = "--" if method == "" else "-"
         ax.plot(ranks, auc, style, color=color, linewidth=1.1,
                 label=method_label(method))

@@ -1,7 +1,7 @@
 """The summary report a researcher reads first: ``results/summary.md``.
 
 ``python -m aesens.report`` (also run by ``python -m aesens.figures``)
-collects, from ``results/correlations.csv`` (written by
+collects, from ``results/correlations.csv`` (merged by
 :mod:`aesens.figures`) and the classification results
 ``results/<effect>/result_<embedding>.csv``:
 
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aesens.analysis_files import read_csv
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.figures import ORIGINAL_SET, load_results
@@ -88,6 +89,26 @@ def sensitivity_table(correlations: pd.DataFrame,
                 row[f"σ ≥ {threshold:g} σ₁"] = _range(group[column], 0)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def read_correlations(path: PathLike) -> pd.DataFrame:
+    """Read ``correlations.csv`` (as written by this or an earlier version of the tool).
+
+    Raises
+    ------
+    AesensError
+        If the file does not parse or lacks the columns of the sensitivity table.
+    """
+    table = read_csv(path, keep_default_na=False, na_values=[""])
+    needed = ["embedding", "effect", "instrument", "global_r2", "samplewise_r2_median"]
+    missing = [column for column in needed if column not in table.columns]
+    if missing:
+        raise AesensError(f"{path} lacks columns {', '.join(missing)}; rerun python -m "
+                          "aesens.figures (it keeps the other rows and columns)")
+    for column in table.columns:
+        if column in ("global_r2", "samplewise_r2_median") or column.startswith("sv_count_"):
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
 
 
 def _auc(table: pd.DataFrame, train_set: str, test_set: str) -> float:
@@ -170,9 +191,9 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
             "direction, median per instrument, then median [min–max] over instruments. "
             "σ ≥ t σ₁: number of singular values of an instrument's stacked sample-wise CCA "
             "directions at least t times the largest (how many directions the effect uses).", "",
-            markdown_table(sensitivity_table(pd.read_csv(correlations_csv))), "",
-            f"Per instrument: [{correlations_csv.name}]({correlations_csv.name}) and "
-            "`<effect>/r2_<embedding>.txt`.", ""]
+            markdown_table(sensitivity_table(read_correlations(correlations_csv))), "",
+            f"Per instrument: [{correlations_csv.name}]({correlations_csv.name}); sample-wise "
+            "R² of every train file: `<effect>/cca_r2s_<embedding>.txt`.", ""]
     else:
         lines += [f"No {correlations_csv.name}: run `python -m aesens.figures`.", ""]
     lines += ["## Classification ROC AUC at the strongest effect setting", ""]

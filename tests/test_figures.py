@@ -192,7 +192,9 @@ def test_figure_functions_draw_every_panel(outputs: Path) -> None:
     coordinates = {(e, f): (rng.normal(size=(2, len(get_effect(f)), 2)), rng.normal(size=(2, 2)))
                    for e, f in analyses}
     grids = [figures.umap_grid(coordinates), figures.global_correlation_grid(analyses, "flute"),
-             figures.r2_histogram_grid(analyses), figures.singular_value_grid(analyses),
+             figures.r2_histogram_grid({key: analysis.all_samplewise_r2()
+                                        for key, analysis in analyses.items()}),
+             figures.singular_value_grid(analyses),
              figures.singular_value_figure(analyses["toy", "gain"]),
              figures.samplewise_correlation_figure("mfcc", "bitcrush", 4, embeddings_dir),
              figures.roc_auc_figure({f: figures.load_results(f, "toy", outputs / "results")
@@ -250,6 +252,7 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     table = pd.read_csv(results_dir / "correlations.csv")
     assert len(table) == len(EFFECTS) * len(INSTRUMENTS)
     assert {"global_r2", "samplewise_r2_median"} <= set(table.columns)
-    assert "cello" in (results_dir / "gain" / "r2_toy.txt").read_text()
+    r2 = np.loadtxt(results_dir / "gain" / "cca_r2s_toy.txt")
+    assert r2.shape == (N_TRAIN * len(INSTRUMENTS),) and np.all((r2 >= 0) & (r2 <= 1))
     summary = (results_dir / "summary.md").read_text()
     assert "| toy | gain |" in summary and "../plots/umap_trajectories.png" in summary

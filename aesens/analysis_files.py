@@ -1,0 +1,264 @@
+"""Result files of the sensitivity analysis, in the published layout.
+
+- ``results/correlations.csv``: global-CCA correlations, one row per
+  embedding, effect and instrument. It is merged, never overwritten: rows
+  of other embeddings, effects or instruments are kept, rows of the same
+  ``(embedding, effect, instrument)`` get the new values, and every other
+  column (the published file has a free ``comment`` column users edit by
+  hand) keeps its values.
+- ``results/<effect>/cca_r2s_<embedding>.txt``: the sample-wise R² of every
+  train file, one per line, in the order of the train set (the published
+  3.3 notebook's last cell writes it, the 3.4 notebook reads it).
+- ``models/<effect>/deformdir_<embedding>.pkl`` (written by the
+  classification stage): ``{method key: {instrument: direction(s)}}``; the
+  global CCA direction of an instrument is ``deformdir["-cca"][instrument]``.
+
+Every write goes to a temporary file beside the target, renamed over it once
+complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aesens.errors import AesensError
+
+PathLike = str | os.PathLike
+#: Columns that identify a row of ``correlations.csv``.
+CORRELATION_KEYS = ("embedding", "effect", "instrument")
+#: The free column of ``correlations.csv`` that users edit by hand.
+COMMENT_COLUMN = "comment"
+#: Method key of the global CCA direction in the deformation-direction pickles.
+GLOBAL_CCA_KEY = "-cca"
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed over it when the block succeeds.
+
+    Parameters
+    ----------
+    path : path
+        Target file; its folder is created if needed.
+
+    Yields
+    ------
+    Path
+        Where to write.
+
+    Raises
+    ------
+    AesensError
+        If the folder cannot be created or written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                            dir=path.parent)
+    except OSError as error:
+        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
+                          "results folder or fix its permissions") from None
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_csv(path: PathLike, **kwargs) -> pd.DataFrame:
+    """:func:`pandas.read_csv` with a one-line error naming a file that does not parse.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, empty, not text or not CSV.
+    """
+    path = Path(path)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except FileNotFoundError:
+        raise AesensError(f"{path} does not exist; run the stage that writes it first") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
+        raise AesensError(f"{path} is not a readable CSV file ({reason}); move it away and "
+                          "rerun the stage that writes it") from None
+
+
+def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -> Path:
+    """Merge per-instrument correlations into ``<results_dir>/correlations.csv``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        New rows, with the :data:`CORRELATION_KEYS` columns.
+    results_dir : path
+        Folder of the file.
+
+    Returns
+    -------
+    Path
+        The file written. Existing rows of other keys are kept in place; a
+        row with the same key takes the new values, keeping its values in
+        every column ``table`` does not have (such as ``comment``); new keys
+        are appended. A new file gets an empty ``comment`` column.
+
+    Raises
+    ------
+    AesensError
+        If the existing file does not parse or lacks a key column.
+    """
+    path = Path(results_dir) / "correlations.csv"
+    keys = list(CORRELATION_KEYS)
+    if path.exists():
+        old = read_csv(path, dtype={key: str for key in keys}, keep_default_na=False,
+                       na_values=[""])
+        missing = [key for key in keys if key not in old.columns]
+        if missing:
+            raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away and "
+                              "rerun python -m aesens.figures")
+    else:
+        old = pd.DataFrame(columns=[*keys, COMMENT_COLUMN])
+    columns = list(old.columns) + [c for c in table.columns if c not in old.columns]
+    rows = old.reindex(columns=columns).astype(object).to_dict("records")
+    where: dict[tuple, list[int]] = {}
+    for position, row in enumerate(rows):
+        where.setdefault(tuple("" if pd.isna(row[k]) else str(row[k]) for k in keys),
+                         []).append(position)
+    for row in table.to_dict("records"):
+        key = tuple(str(row[k]) for k in keys)
+        if key in where:
+            for position in where[key]:
+                rows[position].update(row)
+        else:
+            where[key] = [len(rows)]
+            rows.append({column: row.get(column, np.nan) for column in columns})
+    merged = pd.DataFrame(rows, columns=columns).infer_objects()
+    with atomic_write(path) as tmp:
+        merged.to_csv(tmp, index=False, float_format="%.4f")
+    return path
+
+
+def cca_r2s_path(effect: str, embedding: str, results_dir: PathLike = "results") -> Path:
+    """``<results_dir>/<effect>/cca_r2s_<embedding>.txt``."""
+    return Path(results_dir) / effect / f"cca_r2s_{embedding}.txt"
+
+
+def write_cca_r2s(r2: np.ndarray, effect: str, embedding: str,
+                  results_dir: PathLike = "results") -> Path:
+    """Write the sample-wise R² of every train file, one per line (``nan`` for a constant path).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = cca_r2s_path(effect, embedding, results_dir)
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(f"{float(value)!r}\n" for value in np.ravel(r2)))
+    return path
+
+
+def read_cca_r2s(effect: str, embedding: str, results_dir: PathLike = "results",
+                 n_files: int | None = None) -> np.ndarray:
+    """Read the sample-wise R² values of :func:`write_cca_r2s`.
+
+    Parameters
+    ----------
+    effect, embedding : str
+        Which file.
+    results_dir : path
+        Folder holding ``<effect>/``.
+    n_files : int, optional
+        Expected number of train files.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_files,)`` R² values.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, holds something other than one number per
+        line, or a count other than ``n_files``.
+    """
+    path = cca_r2s_path(effect, embedding, results_dir)
+    if not path.exists():
+        raise AesensError(f"{path} does not exist; run python -m aesens.figures or the 3.3 "
+                          "notebook first")
+    try:
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        values = np.array([float(line) for line in lines], dtype=np.float64)
+    except (UnicodeDecodeError, ValueError):
+        raise AesensError(f"{path} is not one R² value per line; delete it and rerun "
+                          "python -m aesens.figures") from None
+    if n_files is not None and len(values) != n_files:
+        raise AesensError(f"{path} holds {len(values)} values but the train set has {n_files} "
+                          f"files; delete it and rerun python -m aesens.figures")
+    return values
+
+
+def deformdir_path(effect: str, embedding: str, models_dir: PathLike = "models") -> Path:
+    """``<models_dir>/<effect>/deformdir_<embedding>.pkl``."""
+    return Path(models_dir) / effect / f"deformdir_{embedding}.pkl"
+
+
+def read_global_directions(effect: str, embedding: str, models_dir: PathLike = "models",
+                           dim: int | None = None) -> dict[str, np.ndarray]:
+    """Global CCA directions per instrument from the deformation-direction pickle.
+
+    Parameters
+    ----------
+    effect, embedding : str
+        Which pickle.
+    models_dir : path
+        Folder holding ``<effect>/deformdir_<embedding>.pkl``.
+    dim : int, optional
+        Expected embedding dimension.
+
+    Returns
+    -------
+    dict
+        Instrument to ``(dim,)`` direction; empty if the pickle or its
+        ``"-cca"`` entry is missing.
+
+    Raises
+    ------
+    AesensError
+        If the pickle cannot be read, is not ``{method key: {instrument:
+        direction}}``, or holds a direction of another dimension.
+    """
+    import joblib  # reads plain pickles as well as joblib dumps
+
+    path = deformdir_path(effect, embedding, models_dir)
+    if not path.exists():
+        return {}
+    try:
+        content = joblib.load(path)
+    except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise AesensError(f"{path} is not a readable pickle ({type(error).__name__}); delete "
+                          "it and rerun desensitize_classif.py") from None
+    if not isinstance(content, dict) or not isinstance(content.get(GLOBAL_CCA_KEY, {}), dict):
+        raise AesensError(f"{path} is not a {{method key: {{instrument: direction}}}} dict; "
+                          "delete it and rerun desensitize_classif.py")
+    directions = {}
+    for instrument, value in content.get(GLOBAL_CCA_KEY, {}).items():
+        direction = np.squeeze(np.asarray(value, dtype=np.float64))
+        if direction.ndim != 1 or (dim is not None and direction.size != dim):
+            raise AesensError(f"{path} holds a {direction.shape} global CCA direction for "
+                              f"{instrument}, not one of {dim or 'the embedding'} dimensions; "
+                              "delete it and rerun desensitize_classif.py")
+        directions[str(instrument)] = direction.ravel()
+    return directions
