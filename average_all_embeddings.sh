@@ -8,7 +8,8 @@
 #   EMBEDDINGS_DIR  default: embeddings
 # Environment: PYTHON (default: python). Effect settings not extracted yet
 # (file missing, or without this embedding) are skipped with a message;
-# outputs newer than their input and the split are kept (delete them to redo).
+# outputs that record their input and split as they are now (name, size,
+# modification time) are kept, others are rewritten.
 set -euo pipefail
 
 split_csv=${1:-train_test_split.csv}
@@ -30,22 +31,16 @@ fi
 # second each); effected settings not extracted yet are reported and left out.
 "$python" - "$split_csv" "$embeddings_dir" <<'PY'
 import sys
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from aesens import store
-from aesens.aggregate import average_file
+from aesens.aggregate import ensure_averaged
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
 
 split_csv, embeddings_dir = sys.argv[1], sys.argv[2]
 original = store.original_path(embeddings_dir)
-
-
-def up_to_date(output, source):
-    return (output.exists() and output.stat().st_mtime > source.stat().st_mtime
-            and output.stat().st_mtime > Path(split_csv).stat().st_mtime)
 
 
 def main(argv):
@@ -66,11 +61,10 @@ def main(argv):
                 print(f"skipping {len(missing)} of {len(effect)} {effect.name} settings of "
                       f"{embedding}, not extracted yet ({', '.join(missing[:2])}, ...)",
                       file=sys.stderr)
-    todo = [job for job in jobs if not up_to_date(job[2], job[1])]
-    for embedding, source, output in tqdm(todo, desc="averaging", unit="file"):
-        average_file(split_csv, source, embedding, output,
-                     original_h5=None if source == original else original)
-    print(f"averaged {len(todo)} file(s), {len(jobs) - len(todo)} already up to date")
+    written = sum(ensure_averaged(split_csv, source, embedding, output,
+                                  original_h5=None if source == original else original)
+                  for embedding, source, output in tqdm(jobs, desc="averaging", unit="file"))
+    print(f"averaged {written} file(s), {len(jobs) - written} already up to date")
 
 
 sys.exit(run_cli(main))

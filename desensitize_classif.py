@@ -1,18 +1,26 @@
 #!/usr/bin/env python
 """Stage 4: desensitise one embedding against one effect and classify instruments.
 
-For each method and instrument (one-vs-rest, train positives plus seeded
-negatives), projects the method's effect directions out of every train and
-test matrix and fits a grid-searched logistic regression on each train set
-(orig, every grid value, randommix), evaluated on its test sets. Rows are
-inserted or replaced by key in ``results/<effect>/result_<embedding>.csv``;
-directions and classifiers go to ``models/<effect>/``.
+Reads the raw embeddings (``embeddings/embeddings.h5`` and
+``embeddings/embeddings_<effect>_<param>.h5``) and ``train_test_split.csv``,
+as published; the averaged, grouped and sample-wise CCA files under
+``embeddings/`` serve as caches, rebuilt when missing or older than their
+inputs. For each method and instrument (one-vs-rest, train positives plus
+seeded negatives), projects the method's effect directions out of every train
+and test matrix and fits a grid-searched logistic regression on each train set
+(orig, every grid value, randommix), evaluated on its test sets.
 
-Methods (published names): '' (none, also 'none'), lda, avgdirproj,
-pcaproj_nonnorm, pcaproj_norm, cca, cca_samplewise_svd; or 'all'.
-cca_samplewise_svd needs 3.2_extract_samplewise_cca_dirs.py first.
+Writes, merged with existing files: ``models/<effect>/deformdir_<embedding>.pkl``,
+``models/<effect>/models_<embedding>.pkl`` (pickles by method key),
+``models/<effect>/extra_info_<embedding>.json`` (chosen C, number of
+directions, randommix seed) and ``results/<effect>/result_<embedding>.csv``
+(rows replaced by key).
 
-Example: ``python desensitize_classif.py -b openl3 -e gain -m all -k 2``
+Methods (published names, comma-separated): '' (no method, also 'none'),
+lda, avgdirproj, pcaproj_nonnorm, pcaproj_norm, cca, cca_samplewise_svd;
+'all' = all of them (the default).
+
+Example: ``python desensitize_classif.py -b openl3 -e gain -m ,lda,cca -k 2``
 """
 
 from __future__ import annotations
@@ -20,10 +28,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aesens.analysis_cli import (
+    DEFAULT_METHODS,
+    all_cores,
+    method_list,
+    non_negative_int,
+    positive_int,
+    svd_threshold,
+)
 from aesens.classify import SOLVERS, run_classification
-from aesens.desensitize import DEFAULT_THRESHOLD, METHODS
+from aesens.desensitize import DEFAULT_THRESHOLD
 from aesens.effects import EFFECTS
-from aesens.errors import AesensError, run_cli
+from aesens.errors import run_cli
 from aesens.executor import joblib_on_dask
 
 
@@ -33,21 +49,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-b", "--embedding", required=True, help="embedding name, e.g. openl3")
     parser.add_argument("-e", "--effect", required=True, choices=sorted(EFFECTS),
                         help="effect name")
-    parser.add_argument("-m", "--method", default="",
-                        help="desensitisation method, 'all', or a comma-separated list "
-                        "(default: '' = none)")
-    parser.add_argument("-t", "--threshold", type=float, default=DEFAULT_THRESHOLD,
+    parser.add_argument("-m", "--desensitize-methods", "--method", dest="methods",
+                        type=method_list, default=method_list(DEFAULT_METHODS),
+                        help="comma-separated desensitisation methods, or 'all' (default: "
+                        f"'{DEFAULT_METHODS}', the leading empty name being no method)")
+    parser.add_argument("-t", "--svd-thr", "--threshold", dest="threshold", type=svd_threshold,
+                        default=DEFAULT_THRESHOLD,
                         help="singular-value threshold of cca_samplewise_svd, in (0, 1] "
                         f"(default: {DEFAULT_THRESHOLD})")
-    parser.add_argument("-k", "--n-jobs", type=int, default=1,
-                        help="parallel workers (default: 1; -1 = all cores)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the randommix draw, recorded in extra_info (default: 0)")
+    parser.add_argument("-k", "--num-threads-classif", "--n-jobs", dest="n_jobs",
+                        type=positive_int, default=all_cores(),
+                        help="parallel classification workers (default: all cores)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the randommix draw (default: 0)")
     parser.add_argument("--solver", choices=SOLVERS, default="gridsearch",
                         help="grid search: scikit-learn GridSearchCV as published, or the same "
-                        "search written out with less overhead (default: gridsearch)")
+                        "search written out with less overhead, same numbers (default: "
+                        "gridsearch)")
+    parser.add_argument("--split-csv", default="train_test_split.csv",
+                        help="train/test split (default: train_test_split.csv)")
     parser.add_argument("--embeddings-dir", default="embeddings",
-                        help="folder holding grouped/ and averaged/ (default: embeddings)")
+                        help="folder of the embeddings files (default: embeddings)")
     parser.add_argument("--results-dir", default="results", help="default: results")
     parser.add_argument("--models-dir", default="models", help="default: models")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,15 +77,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the tasks on the Dask cluster of this scheduler (address or "
                         "scheduler file) with joblib's dask backend, on all its workers")
     args = parser.parse_args(argv)
-    if args.n_jobs == 0:
-        raise AesensError("-k/--n-jobs must be positive, or negative for all cores but -k-1")
-    methods = list(METHODS) if args.method == "all" else args.method.split(",")
     with joblib_on_dask(args.scheduler):
-        output = run_classification(args.embedding, args.effect, methods, args.threshold,
+        output = run_classification(args.embedding, args.effect, args.methods, args.threshold,
                                     n_jobs=-1 if args.scheduler else args.n_jobs, seed=args.seed,
                                     solver=args.solver, embeddings_dir=args.embeddings_dir,
                                     results_dir=args.results_dir, models_dir=args.models_dir,
-                                    progress=not args.quiet)
+                                    split_csv=args.split_csv, progress=not args.quiet)
     print(f"updated {output}")
     return 0
 

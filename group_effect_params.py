@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Stack the averaged embeddings of every grid value of one effect.
 
-Reads ``embeddings/averaged/<embedding>/embeddings.h5`` and
-``embeddings_<effect>_<param>.h5`` for every grid value of the effect, and
-writes ``embeddings/grouped/<embedding>/<effect>.h5`` with ``train_A`` and
-``test_A`` (original, files x dim) and ``train_Bs`` and ``test_Bs``
-(grid values x files x dim).
+Reads the raw embeddings (``embeddings/embeddings.h5`` and
+``embeddings/embeddings_<effect>_<param>.h5``) and ``train_test_split.csv``,
+as published, averages each file per audio file into
+``embeddings/averaged/<embedding>/`` (kept as a cache while up to date with
+its inputs) and writes ``embeddings/grouped/<embedding>/<effect>.h5`` with
+``train_A`` and ``test_A`` (original, files x dim) and ``train_Bs`` and
+``test_Bs`` (grid values x files x dim), in float64.
 
 Example: ``python group_effect_params.py -e gain -b openl3 -j 4``
 """
@@ -15,9 +17,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aesens.aggregate import group_effect
+from aesens import store
+from aesens.aggregate import ensure_grouped
+from aesens.analysis_cli import positive_int
 from aesens.effects import EFFECTS
-from aesens.errors import AesensError, run_cli
+from aesens.errors import run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,17 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-e", "--effect", required=True, choices=sorted(EFFECTS),
                         help="effect name")
     parser.add_argument("-b", "--embedding", required=True, help="embedding name, e.g. openl3")
-    parser.add_argument("-j", "--n-jobs", type=int, default=1,
-                        help="averaged files read in parallel (default: 1)")
+    parser.add_argument("-j", "--num-threads", "--n-jobs", dest="n_jobs", type=positive_int,
+                        default=2, help="files averaged and read in parallel (default: 2)")
+    parser.add_argument("--split-csv", default="train_test_split.csv",
+                        help="train/test split (default: train_test_split.csv)")
     parser.add_argument("--embeddings-dir", default="embeddings",
-                        help="folder holding averaged/ (default: embeddings)")
+                        help="folder of the embeddings files (default: embeddings)")
     args = parser.parse_args(argv)
-    if args.n_jobs == 0:
-        raise AesensError("-j/--n-jobs must be a positive number or negative (all cores but "
-                          "-j-1), not 0")
-    output = group_effect(args.embedding, args.effect, args.embeddings_dir, args.n_jobs,
-                          progress=True)
-    print(f"wrote {output}")
+    ensure_grouped(args.embedding, args.effect, args.split_csv, args.embeddings_dir,
+                   args.n_jobs, progress=True)
+    print(f"wrote {store.grouped_path(args.embedding, args.effect, args.embeddings_dir)}")
     return 0
 
 

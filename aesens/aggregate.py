@@ -8,14 +8,26 @@
   (``embeddings/grouped/<embedding>/<effect>.h5``).
 - :func:`load_grouped`: everything the analysis needs for one embedding and
   effect, in one dictionary.
+- :func:`ensure_averaged`, :func:`ensure_grouped`, :func:`ensure_ccadirs`:
+  the later stages read the raw embeddings and the split CSV, as the
+  published scripts did, through these files used as caches. Each written
+  file records the name, size and modification time of its inputs (HDF5
+  attribute :data:`SOURCES_ATTR`); it is reused only while they still match,
+  else rebuilt. A file without the record (written by the published scripts
+  or earlier versions) is rebuilt when its inputs exist and used as it is
+  when they do not.
+
+Averaged and grouped arrays are float64, as the published averaging stored them.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import h5py
 import numpy as np
 from joblib import Parallel, delayed
 from tqdm import tqdm
@@ -34,6 +46,8 @@ AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genr
 GROUPED_NAMES = ("train_A", "test_A", "train_Bs", "test_Bs")
 #: Labels read from the averaged original file by :func:`load_grouped`.
 LABEL_NAMES = ("Y_train", "Y_test", "genre_train", "genre_test")
+#: HDF5 attribute of a cache file: its inputs' names, sizes and modification times (JSON).
+SOURCES_ATTR = "aesens_sources"
 
 
 def _first_few(names: Sequence[str], count: int = 3) -> str:
@@ -76,7 +90,7 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     Returns
     -------
     numpy.ndarray
-        ``(len(order), dim)`` means, in the dtype of ``features`` (summed in float64).
+        ``(len(order), dim)`` float64 means.
 
     Raises
     ------
@@ -101,7 +115,7 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     sums = np.add.reduceat(features[by_key].astype(np.float64), starts, axis=0)
     means = sums / counts[:, None]
-    return means[position].astype(features.dtype, copy=False)
+    return means[position]
 
 
 def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
@@ -152,7 +166,164 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
                               "split") from None
         arrays[f"Y_{part}"] = rows["instrument"].to_numpy(dtype=str)
         arrays[f"genre_{part}"] = rows["genre"].to_numpy(dtype=str)
-    store.write_arrays(output_h5, {name: arrays[name] for name in AVERAGED_NAMES})
+    write_cache(output_h5, {name: arrays[name] for name in AVERAGED_NAMES},
+                sources_of([input_h5, split_csv], embedding=embedding))
+
+
+def sources_of(paths: Sequence[str | os.PathLike], **extra: str) -> str:
+    """The record of a cache file's inputs: name, size and modification time of each (JSON)."""
+    files = []
+    for path in map(Path, paths):
+        status = path.stat()
+        files.append([path.name, status.st_size, status.st_mtime_ns])
+    return json.dumps({"files": files, **extra}, sort_keys=True)
+
+
+def recorded_sources(path: str | os.PathLike) -> str | None:
+    """The inputs recorded in a cache file (None if it is missing, unreadable or has none)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5.attrs.get(SOURCES_ATTR)
+    except OSError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], sources: str) -> None:
+    """Write named arrays atomically (strings as UTF-8) with the record of their inputs."""
+    with store.atomic_h5(path, keep_existing=False) as h5:
+        for name, value in arrays.items():
+            value = np.asarray(value)
+            if value.dtype.kind in ("U", "O", "S"):
+                h5.create_dataset(name, data=value.astype(object),
+                                  dtype=h5py.string_dtype("utf-8"))
+            else:
+                h5.create_dataset(name, data=value)
+        h5.attrs[SOURCES_ATTR] = sources
+
+
+def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
+                    output_h5: str | os.PathLike,
+                    original_h5: str | os.PathLike | None = None) -> bool:
+    """Average ``input_h5`` into ``output_h5`` unless it is up to date with its inputs.
+
+    Parameters are those of :func:`average_file`.
+
+    Returns
+    -------
+    bool
+        Whether the file was (re)written.
+
+    Raises
+    ------
+    AesensError
+        If neither ``input_h5`` nor ``output_h5`` exists, or ``input_h5`` exists
+        without the split CSV.
+    """
+    input_h5, output_h5 = Path(input_h5), Path(output_h5)
+    if not input_h5.exists():
+        if output_h5.exists():
+            return False  # nothing to compare with: the averaged file is all there is
+        raise AesensError(f"{input_h5} does not exist (nor {output_h5}); extract {embedding} "
+                          "for it first")
+    if not Path(split_csv).exists():
+        raise AesensError(f"{split_csv} does not exist; run 2A.3_train_test_split.py first")
+    if (output_h5.exists() and recorded_sources(output_h5)
+            == sources_of([input_h5, split_csv], embedding=embedding)):
+        return False
+    average_file(split_csv, input_h5, embedding, output_h5, original_h5=original_h5)
+    return True
+
+
+def _sweep_paths(embedding: str, effect: str,
+                 embeddings_dir: str | os.PathLike) -> list[tuple[Path, Path, Path | None]]:
+    """(raw input, averaged output, original raw file or None) of the original and each value."""
+    from aesens.effects import get_effect
+
+    original = store.original_path(embeddings_dir)
+    jobs: list[tuple[Path, Path, Path | None]] = [
+        (original, store.averaged_path(embedding, embeddings_dir=embeddings_dir), None)]
+    for param in get_effect(effect).param_strings:
+        jobs.append((store.effected_path(effect, param, embeddings_dir),
+                     store.averaged_path(embedding, effect, param, embeddings_dir),
+                     original))
+    return jobs
+
+
+def ensure_sweep_averaged(embedding: str, effect: str,
+                          split_csv: str | os.PathLike = "train_test_split.csv",
+                          embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                          progress: bool = False) -> list[Path]:
+    """Bring the averaged original and every averaged value of one effect up to date.
+
+    Returns
+    -------
+    list of Path
+        The averaged files, original first, then the grid in order.
+    """
+    jobs = _sweep_paths(embedding, effect, embeddings_dir)
+    list(tqdm(Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(ensure_averaged)(split_csv, source, embedding, output, original)
+        for source, output, original in jobs), total=len(jobs),
+        desc=f"averaging {embedding}/{effect}", disable=not progress))
+    return [output for _, output, _ in jobs]
+
+
+def ensure_grouped(embedding: str, effect: str,
+                   split_csv: str | os.PathLike = "train_test_split.csv",
+                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                   progress: bool = False) -> dict[str, np.ndarray]:
+    """The grouped arrays of one embedding and effect, from the raw embeddings and the split.
+
+    Builds (or rebuilds) the averaged files and the grouped file that are
+    missing or older than their inputs, then returns :func:`load_grouped`.
+    A grouped file whose inputs are all absent (no raw embeddings file of
+    the sweep, some averaged files missing) is used as it is.
+    """
+    output = store.grouped_path(embedding, effect, embeddings_dir)
+    try:
+        averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
+                                         progress)
+    except AesensError:
+        raw = [source for source, _, _ in _sweep_paths(embedding, effect, embeddings_dir)]
+        if output.exists() and not any(path.exists() for path in raw):
+            # Neither raw nor all averaged inputs: the grouped file is all there is.
+            return load_grouped(embedding, effect, embeddings_dir)
+        raise
+    if not output.exists() or recorded_sources(output) != sources_of(averaged):
+        group_effect(embedding, effect, embeddings_dir, n_jobs, progress)
+    return load_grouped(embedding, effect, embeddings_dir)
+
+
+def ensure_ccadirs(embedding: str, effect: str,
+                   split_csv: str | os.PathLike = "train_test_split.csv",
+                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                   progress: bool = False) -> np.ndarray:
+    """Sample-wise CCA directions of every train file, from the averaged files as published.
+
+    Brings the averaged files up to date (:func:`ensure_sweep_averaged`),
+    then reuses ``ccadirs_<effect>.h5`` if it was computed from them, else
+    computes the directions from their ``X_train`` stacked in grid order and
+    writes the file.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_train_files, dim)``, NaN rows for paths that do not vary.
+    """
+    from aesens.cca import samplewise_cca_directions
+
+    averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
+                                     progress)
+    output = store.ccadirs_path(embedding, effect, embeddings_dir)
+    sources = sources_of(averaged[1:])
+    if output.exists() and recorded_sources(output) == sources:
+        return store.read_arrays(output, ["cca_dirs"])["cca_dirs"]
+    paths = np.stack([store.read_arrays(path, ["X_train"])["X_train"]
+                      for path in averaged[1:]], axis=1).astype(np.float64)
+    directions = samplewise_cca_directions(paths)
+    write_cache(output, {"cca_dirs": directions}, sources)
+    return directions
 
 
 def _read_averaged(path: Path) -> dict[str, np.ndarray]:
@@ -214,12 +385,12 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
                 raise AesensError(f"{path}: {name} has shape {arrays[name].shape}, the original "
                                   f"{reference[name].shape}; rerun average_all_embeddings.sh")
     output = store.grouped_path(embedding, effect, embeddings_dir)
-    store.write_arrays(output, {
-        "train_A": reference["X_train"],
-        "test_A": reference["X_test"],
-        "train_Bs": np.stack([arrays["X_train"] for arrays in sweep]),
-        "test_Bs": np.stack([arrays["X_test"] for arrays in sweep]),
-    })
+    write_cache(output, {
+        "train_A": np.asarray(reference["X_train"], dtype=np.float64),
+        "test_A": np.asarray(reference["X_test"], dtype=np.float64),
+        "train_Bs": np.stack([arrays["X_train"] for arrays in sweep]).astype(np.float64),
+        "test_Bs": np.stack([arrays["X_test"] for arrays in sweep]).astype(np.float64),
+    }, sources_of([original, *effected]))
     return output
 
 

@@ -20,27 +20,28 @@ A classifier depends only on its train set, so each distinct train set
 the results equal fitting every combination separately, with a third of the
 fits. Tasks (method, instrument, train set) run in parallel with joblib.
 
-Results CSV conventions: ``train_set`` and ``test_set`` are ``orig``, a
-parameter string of the grid (e.g. ``-40.0``) or ``randommix``;
-``embedding`` is ``<model>-<method>`` (``openl3-`` for no projection);
-``embedding_params`` is ``{"svd_thr": t}`` for ``cca_samplewise_svd`` and
-``{}`` otherwise; ``extra_info`` is JSON with the chosen ``C``, the number of
-projected-out directions and, for randommix rows, the draw's ``seed``.
+Outputs (see :mod:`aesens.results`): rows of
+``results/<effect>/result_<embedding>.csv`` (``train_set`` and ``test_set``
+are ``orig``, a parameter string of the grid such as ``-40.0``, or
+``randommix``; ``embedding`` ``openl3`` or ``openl3-<method>``;
+``embedding_params`` empty or ``{"svd_thr": t}``; ``extra_info`` empty), the
+pickles ``models/<effect>/deformdir_<embedding>.pkl`` and
+``models_<embedding>.pkl``, and ``models/<effect>/extra_info_<embedding>.json``
+with what the published files do not hold (chosen ``C``, number of
+projected-out directions, randommix seed). Each method's pickles are written
+before its CSV rows.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -53,8 +54,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.svm._base import _fit_liblinear as liblinear_fit
 from tqdm import tqdm
 
-from aesens import store
-from aesens.aggregate import load_grouped
+from aesens import results, store
+from aesens.aggregate import ensure_ccadirs, ensure_grouped
 from aesens.desensitize import (
     DEFAULT_THRESHOLD,
     THRESHOLD_METHODS,
@@ -81,11 +82,6 @@ RANDOMMIX = "randommix"
 #: Grid-search implementations: scikit-learn's GridSearchCV, or the same
 #: search written out (same folds, fits and scores, less overhead).
 SOLVERS = ("gridsearch", "fast")
-#: Columns of the results CSV, and those that identify a row.
-RESULT_COLUMNS = ["instrument", "train_set", "test_set", "precision", "recall", "f1_score",
-                  "support", "accuracy", "roc_auc", "ap", "extra_info", "embedding",
-                  "embedding_params", "last_updated"]
-KEY_COLUMNS = ["instrument", "train_set", "test_set", "embedding", "embedding_params"]
 
 
 def select_negatives(labels: Sequence[str], instrument: str,
@@ -242,29 +238,31 @@ def grid_search(features: np.ndarray, labels: np.ndarray,
 
 def metrics_on_test_set(classifier: LogisticRegression, features: np.ndarray,
                         labels: np.ndarray) -> dict[str, float]:
-    """Test-set metrics with class 1 (the instrument) as the positive class.
+    """Test-set metrics with class 1 (the instrument) as the positive class, as published.
 
-    The values of scikit-learn's ``precision_score``, ``recall_score``,
-    ``f1_score`` (``zero_division=0``), ``accuracy_score``, ``roc_auc_score``
-    and ``average_precision_score`` on the classifier's ``predict`` and
-    ``decision_function``, computed directly from the counts and the sorted
-    scores (the tests check equality).
+    ``precision``, ``recall``, ``f1_score`` and ``support`` are the positive
+    column of ``classification_report(labels, predict(X), output_dict=True)``
+    and ``accuracy`` its ``accuracy`` (computed here from the counts, with
+    the same operations); ``roc_auc`` and ``ap`` are ``roc_auc_score`` and
+    ``average_precision_score`` of ``predict_proba(X)[:, 1]``, so scores that
+    tie in probability tie here too (the tests check equality with
+    scikit-learn).
     """
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels)
-    scores = (features @ classifier.coef_.T + classifier.intercept_).ravel()
-    predicted = (scores > 0).astype(labels.dtype)  # LogisticRegression.predict, classes 0/1
+    predicted = classifier.predict(features)
+    probability = classifier.predict_proba(features)[:, 1]
     true_positives = int(np.sum((predicted == 1) & (labels == 1)))
-    n_predicted, n_positive = int(predicted.sum()), int(labels.sum())
-    errors = n_predicted + n_positive - 2 * true_positives
+    n_predicted, n_positive = int(np.sum(predicted == 1)), int(np.sum(labels == 1))
+    correct = int(np.sum(predicted == labels))
     return {"precision": true_positives / n_predicted if n_predicted else 0.0,
             "recall": true_positives / n_positive if n_positive else 0.0,
-            "f1_score": (2 * true_positives / (2 * true_positives + errors)
-                         if true_positives or errors else 0.0),
-            "support": n_positive,
-            "accuracy": float(np.mean(predicted == labels)),
-            "roc_auc": fast_roc_auc(labels, scores),
-            "ap": fast_average_precision(labels, scores)}
+            "f1_score": (2 * true_positives / (n_positive + n_predicted)
+                         if n_positive + n_predicted else 0.0),
+            "support": float(n_positive),
+            "accuracy": 2 * correct / (2 * len(labels)),
+            "roc_auc": fast_roc_auc(labels, probability),
+            "ap": fast_average_precision(labels, probability)}
 
 
 def randommix_choice(n_params: int, n_train: int, n_test: int,
@@ -279,25 +277,6 @@ def test_sets(train_set: str, param_strings: Sequence[str]) -> list[str]:
     if train_set == ORIGINAL:
         return [ORIGINAL, *param_strings, RANDOMMIX]
     return [ORIGINAL, train_set]
-
-
-def method_label(embedding: str, method: str) -> str:
-    """``embedding`` column of the results: the model name plus ``-<method>``."""
-    return f"{embedding}-{method}"
-
-
-def method_params(method: str, threshold: float) -> str:
-    """``embedding_params`` column: ``{"svd_thr": t}`` for the SVD method, else ``{}``."""
-    return json.dumps({"svd_thr": threshold} if method in THRESHOLD_METHODS else {})
-
-
-def models_folder(models_dir: str | os.PathLike, effect: str, embedding: str, method: str,
-                  threshold: float) -> Path:
-    """Folder of one method's saved directions and classifiers."""
-    name = f"{embedding}-{method or 'none'}"
-    if method in THRESHOLD_METHODS:
-        name += f"_svdthr{threshold:g}"
-    return Path(models_dir) / effect / name
 
 
 @dataclass(frozen=True)
@@ -348,8 +327,8 @@ class TrainSetResult:
 
 def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set: str,
                        directions: np.ndarray, train_rows: np.ndarray, train_labels: np.ndarray,
-                       test_labels: np.ndarray, solver: str = "gridsearch",
-                       seed: int | None = None) -> TrainSetResult:
+                       test_labels: np.ndarray,
+                       solver: str = "gridsearch") -> TrainSetResult:
     """Fit one classifier on one (projected) train set and evaluate it on its test sets.
 
     Parameters
@@ -366,8 +345,12 @@ def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set:
         Binary labels of the whole test set.
     solver : str
         Grid-search implementation (:data:`SOLVERS`).
-    seed : int, optional
-        Seed of the randommix draw, recorded in ``extra_info`` of randommix rows.
+
+    Returns
+    -------
+    TrainSetResult
+        Its rows of the results CSV (``extra_info`` empty, as published), the
+        refitted classifier and its C.
     """
     features = project_out(data.train_matrix(train_set, train_rows), directions)
     classifier, C = grid_search(features, train_labels, solver)
@@ -375,59 +358,9 @@ def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set:
     for test_set in test_sets(train_set, data.param_strings):
         test_features = project_out(data.test_matrix(test_set), directions)
         metrics = metrics_on_test_set(classifier, test_features, test_labels)
-        extra = {"C": C, "n_directions": len(directions)}
-        if RANDOMMIX in (train_set, test_set):
-            extra["seed"] = seed
         rows.append({"instrument": instrument, "train_set": train_set, "test_set": test_set,
-                     **metrics, "extra_info": json.dumps(extra)})
+                     **metrics, "extra_info": ""})
     return TrainSetResult(method, instrument, train_set, rows, classifier, C)
-
-
-def update_results_csv(path: str | os.PathLike, rows: pd.DataFrame) -> pd.DataFrame:
-    """Insert or replace rows of a results CSV by key, writing it atomically.
-
-    Rows of the existing file whose key (:data:`KEY_COLUMNS`) is not among
-    the new rows are kept, in their order; the new rows follow.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The whole table as written.
-    """
-    path = Path(path)
-    rows = rows.reindex(columns=RESULT_COLUMNS)
-    if path.exists():
-        existing = pd.read_csv(path, dtype={column: str for column in KEY_COLUMNS},
-                               keep_default_na=False)
-        missing = [column for column in KEY_COLUMNS if column not in existing.columns]
-        if missing:
-            raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away "
-                              "and rerun")
-        new_keys = pd.MultiIndex.from_frame(rows[KEY_COLUMNS].astype(str))
-        old_keys = pd.MultiIndex.from_frame(existing[KEY_COLUMNS].astype(str))
-        table = pd.concat([existing[~old_keys.isin(new_keys)], rows], ignore_index=True)
-    else:
-        table = rows
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        table.to_csv(tmp_name, index=False)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return table
-
-
-def _dump_atomic(value: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        joblib.dump(value, tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
 
 
 def _shared(arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray]:
@@ -473,14 +406,18 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
                        embeddings_dir: str | os.PathLike = "embeddings",
                        results_dir: str | os.PathLike = "results",
                        models_dir: str | os.PathLike = "models",
+                       split_csv: str | os.PathLike = "train_test_split.csv",
                        progress: bool = True) -> Path:
-    """Desensitise and classify one embedding and effect; update the results CSV.
+    """Desensitise and classify one embedding and effect; update the result files.
 
     Parameters
     ----------
     embedding, effect : str
-        What to evaluate (reads ``embeddings/grouped/<embedding>/<effect>.h5``
-        and, for ``cca_samplewise_svd``, ``ccadirs_<effect>.h5``).
+        What to evaluate. Reads the raw ``embeddings/embeddings*.h5`` and the
+        split CSV as published, through the averaged, grouped and (for
+        ``cca_samplewise_svd``) sample-wise CCA files, which are built or
+        rebuilt when missing or older than their inputs
+        (:func:`aesens.aggregate.ensure_grouped`).
     methods : sequence of str
         Desensitisation methods (:data:`aesens.desensitize.METHODS`).
     threshold : float
@@ -488,37 +425,37 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     n_jobs : int
         Parallel workers over (method, instrument, train set) tasks.
     seed : int
-        Seed of the randommix draw.
+        Seed of the randommix draw (recorded in ``extra_info_<embedding>.json``).
     solver : str
         Grid-search implementation (:data:`SOLVERS`).
     embeddings_dir, results_dir, models_dir : path
-        Input folder; ``results/<effect>/result_<embedding>.csv`` and
-        ``models/<effect>/<embedding>-<method>/<instrument>.joblib`` are written.
+        Input folder and output folders.
+    split_csv : path
+        The train/test split of stage 2A.3.
     progress : bool
         Show tqdm progress bars.
 
     Returns
     -------
     Path
-        The results CSV, updated after each method.
+        ``results/<effect>/result_<embedding>.csv``, updated after each method
+        (after that method's pickles).
     """
     methods = list(dict.fromkeys(validate_method(method) for method in methods))
     threshold = validate_threshold(threshold)
     if solver not in SOLVERS:
         raise AesensError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    grouped = load_grouped(embedding, effect, embeddings_dir)
+    grouped = ensure_grouped(embedding, effect, split_csv, embeddings_dir, n_jobs=max(n_jobs, 1),
+                             progress=progress)
     _require_finite(grouped, str(store.grouped_path(embedding, effect, embeddings_dir)))
     samplewise = None
     if "cca_samplewise_svd" in methods:
-        path = store.ccadirs_path(embedding, effect, embeddings_dir)
-        if not path.exists():
-            raise AesensError(f"{path} does not exist; run 3.2_extract_samplewise_cca_dirs.py "
-                              f"{embedding} {effect} first")
-        samplewise = store.read_arrays(path, ["cca_dirs"])["cca_dirs"]
+        samplewise = ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
         if samplewise.shape != grouped["train_A"].shape:
-            raise AesensError(f"{path} holds {samplewise.shape} directions for "
-                              f"{grouped['train_A'].shape} train files; rerun "
-                              "3.2_extract_samplewise_cca_dirs.py")
+            raise AesensError(f"{store.ccadirs_path(embedding, effect, embeddings_dir)} holds "
+                              f"{samplewise.shape} directions for {grouped['train_A'].shape} "
+                              f"train files; rerun 3.2_extract_samplewise_cca_dirs.py "
+                              f"{embedding} {effect}")
     labels = grouped["Y_train"]
     instruments = _instruments(labels)
     test_labels = {instrument: (grouped["Y_test"] == instrument).astype(int)
@@ -530,7 +467,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     param_strings = tuple(str(value) for value in grouped["param_strings"])
     train_sets = [ORIGINAL, *param_strings, RANDOMMIX]
 
-    results_csv = Path(results_dir) / effect / f"result_{embedding}.csv"
+    output = OutputFiles(embedding, effect, threshold, seed, results_dir, models_dir)
     pairs = [(method, instrument) for method in methods for instrument in instruments]
     with tempfile.TemporaryDirectory(prefix="aesens-") as folder:
         arrays = {name: grouped[name] for name in ("train_A", "test_A", "train_Bs", "test_Bs")}
@@ -550,7 +487,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         outcomes: Iterator[TrainSetResult] = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(evaluate_train_set)(data, method, instrument, train_set,
                                         directions[method, instrument], *train[instrument],
-                                        test_labels[instrument], solver, seed)
+                                        test_labels[instrument], solver)
             for method, instrument, train_set in tasks)
         finished: list[TrainSetResult] = []
         per_method = len(instruments) * len(train_sets)
@@ -558,28 +495,66 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
                             disable=not progress):
             finished.append(outcome)
             if len(finished) == per_method:
-                _save_method(finished, embedding, effect, threshold, directions, train,
-                             results_csv, models_dir)
+                output.save_method(finished, directions)
                 finished = []
-    return results_csv
+    return output.results_csv
 
 
-def _save_method(outcomes: list[TrainSetResult], embedding: str, effect: str, threshold: float,
-                 directions: dict[tuple[str, str], np.ndarray],
-                 train: dict[str, tuple[np.ndarray, np.ndarray]], results_csv: Path,
-                 models_dir: str | os.PathLike) -> None:
-    """Write one method's rows to the results CSV and its directions and classifiers."""
-    method = outcomes[0].method
-    rows = pd.DataFrame([row for outcome in outcomes for row in outcome.rows])
-    rows["embedding"] = method_label(embedding, method)
-    rows["embedding_params"] = method_params(method, threshold)
-    rows["last_updated"] = datetime.now().isoformat(timespec="seconds")
-    update_results_csv(results_csv, rows)
-    folder = models_folder(models_dir, effect, embedding, method, threshold)
-    for instrument in dict.fromkeys(outcome.instrument for outcome in outcomes):
-        mine = [outcome for outcome in outcomes if outcome.instrument == instrument]
-        _dump_atomic({"directions": directions[method, instrument],
-                      "train_rows": train[instrument][0],
-                      "classifiers": {outcome.train_set: outcome.classifier for outcome in mine},
-                      "C": {outcome.train_set: outcome.C for outcome in mine}},
-                     folder / f"{instrument}.joblib")
+def saved_directions(method: str, directions: np.ndarray) -> np.ndarray | None:
+    """What ``deformdir_<embedding>.pkl`` holds for one method and instrument.
+
+    ``None`` for no method, the ``(k, dim)`` right singular vectors for
+    ``cca_samplewise_svd``, else the ``(dim,)`` unit direction (a ``(0, dim)``
+    array when the method found none, e.g. coinciding centroids).
+    """
+    if not method:
+        return None
+    if method in THRESHOLD_METHODS or len(directions) != 1:
+        return np.array(directions)
+    return np.array(directions[0])
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    """The result files of one embedding and effect, updated one method at a time."""
+
+    embedding: str
+    effect: str
+    threshold: float
+    seed: int
+    results_dir: str | os.PathLike
+    models_dir: str | os.PathLike
+
+    @property
+    def results_csv(self) -> Path:
+        """``results/<effect>/result_<embedding>.csv``."""
+        return results.results_csv_path(self.results_dir, self.effect, self.embedding)
+
+    def save_method(self, outcomes: list[TrainSetResult],
+                    directions: dict[tuple[str, str], np.ndarray]) -> None:
+        """Merge one method's directions, classifiers and rows into the result files.
+
+        The pickles and ``extra_info_<embedding>.json`` are written first, then
+        the CSV, so that rows never refer to classifiers that were not saved.
+        """
+        method = outcomes[0].method
+        key = results.method_key(method, self.threshold)
+        instruments = list(dict.fromkeys(outcome.instrument for outcome in outcomes))
+        folder = (self.models_dir, self.effect, self.embedding)
+        results.update_pickle(results.deformdir_path(*folder), {key: {
+            instrument: saved_directions(method, directions[method, instrument])
+            for instrument in instruments}}, depth=2)
+        classifiers: dict[str, dict[str, LogisticRegression]] = {}
+        extra: dict[str, dict[str, dict]] = {}
+        for outcome in outcomes:
+            classifiers.setdefault(outcome.instrument, {})[outcome.train_set] = outcome.classifier
+            extra.setdefault(outcome.instrument, {})[outcome.train_set] = {
+                "C": outcome.C, "n_directions": len(directions[method, outcome.instrument]),
+                "randommix_seed": self.seed}
+        results.update_pickle(results.models_path(*folder), {key: classifiers}, depth=3)
+        results.update_json(results.extra_info_path(*folder), {key: extra}, depth=3)
+        rows = pd.DataFrame([row for outcome in outcomes for row in outcome.rows])
+        rows["embedding"] = results.embedding_label(self.embedding, method)
+        rows["embedding_params"] = results.embedding_params(method, self.threshold)
+        rows["last_updated"] = results.timestamp()
+        results.update_results_csv(self.results_csv, rows, self.embedding)

@@ -16,7 +16,8 @@ Methods, by their published names (:data:`METHODS`):
 - ``pcaproj_nonnorm``: first principal component of the displacements B - A.
 - ``pcaproj_norm``: the principal component of B - A whose explained
   variance divided by the same-index explained variance of a PCA of the
-  whole original train set is largest.
+  whole original train set is largest, the argmax taken over every index
+  that both PCAs have, as published.
 - ``cca``: the global CCA direction of the instrument's paths.
 - ``cca_samplewise_svd``: right singular vectors of the stacked sample-wise
   CCA directions whose singular value over the largest is at least the
@@ -29,6 +30,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from aesens.cca import global_cca_direction
@@ -55,10 +57,9 @@ def _unit_row(vector: np.ndarray, scale: float = 0.0) -> np.ndarray:
 
 
 def _principal_components(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PCA of ``(rows, dim)`` data: explained variances and components (as rows)."""
-    centred = data - data.mean(axis=0)
-    _, singular_values, components = np.linalg.svd(centred, full_matrices=False)
-    return singular_values ** 2 / (len(data) - 1), components
+    """``PCA()`` of ``(rows, dim)`` data, as published: explained variances and components."""
+    pca = PCA().fit(np.asarray(data, dtype=np.float64))
+    return pca.explained_variance_, pca.components_
 
 
 def _displacements(a_pos: np.ndarray, bs_pos: np.ndarray) -> np.ndarray:
@@ -115,20 +116,19 @@ def normalised_pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *,
     """Method ``pcaproj_norm``: displacement component with the largest variance ratio.
 
     The ratio of component ``k`` is its explained variance divided by the
-    ``k``-th explained variance of a PCA of ``a_all`` (all original train
-    embeddings). Only components that both PCAs resolve (the original
-    variance above its numerical-rank cut-off) compete.
+    ``k``-th explained variance of ``PCA()`` of ``a_all`` (all original train
+    embeddings); the argmax runs over every ``k`` both PCAs have, as
+    published, including components the original PCA barely resolves (their
+    tiny variances give large ratios; a zero variance an infinite one).
     """
     if a_all is None:
         raise ValueError("pcaproj_norm needs a_all, the original embeddings of the whole train set")
     variances, components = _principal_components(_displacements(a_pos, bs_pos))
-    reference, _ = _principal_components(np.asarray(a_all, dtype=np.float64))
+    reference, _ = _principal_components(a_all)
     count = min(len(variances), len(reference))
-    cutoff = reference[0] * (max(np.shape(a_all)) * np.finfo(np.float64).eps) ** 2
-    resolved = np.flatnonzero(reference[:count] > cutoff)
-    if not len(resolved):
-        return np.zeros((0, a_pos.shape[-1]))
-    best = resolved[np.argmax(variances[resolved] / reference[resolved])]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = variances[:count] / reference[:count]
+    best = int(np.argmax(ratios))
     return components[best:best + 1]
 
 

@@ -6,9 +6,36 @@ in its ``embedding`` column: the model name alone for no method
 ``models/<effect>/`` key their entries by method key: ``""`` for no method,
 ``"-<method>"`` otherwise, with the SVD threshold appended for the SVD
 method (``"-cca_samplewise_svd-0.3"``).
+
+This module also owns the files themselves:
+
+- :func:`update_results_csv` loads an existing results CSV, replaces the rows
+  whose key (:data:`KEY_COLUMNS`, an empty value equal to an empty value)
+  is among the new rows and writes the table back.
+- :func:`update_pickle` merges ``{method key: {instrument: ...}}`` into
+  ``models/<effect>/deformdir_<embedding>.pkl`` or ``models_<embedding>.pkl``.
+
+Both hold the exclusive lock that the HDF5 writes of :mod:`aesens.store` take
+(one lock file beside each target) from the read to the rename, and write a
+temporary file that replaces the target only once complete.
 """
 
 from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from aesens import store
+from aesens.errors import AesensError
 
 #: Methods whose pickle key and ``embedding_params`` carry the SVD threshold.
 THRESHOLD_METHODS = frozenset({"cca_samplewise_svd"})
@@ -38,3 +65,237 @@ def method_key(method: str, threshold: float) -> str:
     if method in THRESHOLD_METHODS:
         return f"-{method}-{threshold:g}"
     return f"-{method}"
+
+
+#: Columns of the results CSV, in the published order.
+RESULT_COLUMNS = ["instrument", "train_set", "test_set", "precision", "recall", "f1_score",
+                  "support", "accuracy", "roc_auc", "ap", "extra_info", "embedding",
+                  "embedding_params", "last_updated"]
+#: Columns that identify a row of the results CSV.
+KEY_COLUMNS = ["instrument", "train_set", "test_set", "embedding", "embedding_params"]
+
+
+def embedding_params(method: str, threshold: float) -> str:
+    """The ``embedding_params`` column: ``{"svd_thr": t}`` for the SVD method, else empty."""
+    return json.dumps({"svd_thr": threshold}) if method in THRESHOLD_METHODS else ""
+
+
+def timestamp() -> str:
+    """The ``last_updated`` column: local time to the millisecond, as published."""
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def results_csv_path(results_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
+    """``results/<effect>/result_<embedding>.csv``."""
+    return Path(results_dir) / effect / f"result_{embedding}.csv"
+
+
+def deformdir_path(models_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
+    """``models/<effect>/deformdir_<embedding>.pkl``: {method key: {instrument: direction(s)}}."""
+    return Path(models_dir) / effect / f"deformdir_{embedding}.pkl"
+
+
+def models_path(models_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
+    """``models/<effect>/models_<embedding>.pkl``.
+
+    Content: {method key: {instrument: {train_set: fitted LogisticRegression}}}.
+    """
+    return Path(models_dir) / effect / f"models_{embedding}.pkl"
+
+
+def extra_info_path(models_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
+    """``models/<effect>/extra_info_<embedding>.json``: what this tool records beyond the
+    published files ({method key: {instrument: {train_set: {"C", "n_directions", "seed"}}}})."""
+    return Path(models_dir) / effect / f"extra_info_{embedding}.json"
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def _canonical_params(value: object) -> str:
+    """``embedding_params`` in the published spelling (``{}`` of earlier versions: empty)."""
+    if _blank(value):
+        return ""
+    try:
+        parsed = json.loads(str(value))
+    except ValueError:
+        return str(value)
+    if not isinstance(parsed, dict):
+        return str(value)
+    return json.dumps(parsed) if parsed else ""
+
+
+def _canonical_keys(table: pd.DataFrame, embedding: str) -> pd.DataFrame:
+    """Key columns as strings in the published spelling (``openl3-`` read as ``openl3``)."""
+    keys = table[KEY_COLUMNS].astype(object).map(lambda value: "" if _blank(value) else str(value))
+    keys["embedding"] = [embedding_label(embedding, method_of_label(embedding, label))
+                         for label in keys["embedding"]]
+    keys["embedding_params"] = [_canonical_params(value) for value in keys["embedding_params"]]
+    return keys
+
+
+def _read_results(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise AesensError(f"{path} is not a readable CSV ({str(error).splitlines()[0]}); "
+                          "repair or move it away and rerun") from None
+    table = table.drop(columns=[column for column in table.columns
+                                if str(column).startswith("Unnamed:")])
+    missing = [column for column in KEY_COLUMNS if column not in table.columns]
+    if missing:
+        raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away and rerun")
+    return table
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The exclusive lock of :mod:`aesens.store` on ``path`` (its folder created first)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise AesensError(f"cannot create {path.parent} ({error.strerror}); choose a writable "
+                          "folder or fix its permissions") from None
+    with store._exclusive_lock(path):
+        yield
+
+
+def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
+    """Write through ``write(temporary name)``, then rename over ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                            dir=path.parent)
+        os.close(handle)
+    except OSError as error:
+        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
+                          "folder or fix its permissions") from None
+    try:
+        write(tmp_name)
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def update_results_csv(path: str | os.PathLike, rows: pd.DataFrame,
+                       embedding: str) -> pd.DataFrame:
+    """Insert or replace rows of a results CSV by their key, as the published script did.
+
+    Parameters
+    ----------
+    path : path
+        ``results/<effect>/result_<embedding>.csv``; created if missing.
+        A file written by the published script (with or without its unnamed
+        index column) or by earlier versions of this tool is read.
+    rows : pandas.DataFrame
+        New rows with the columns of :data:`RESULT_COLUMNS`.
+    embedding : str
+        Model name, to read the ``embedding`` labels of earlier versions
+        (``openl3-`` for no method).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The whole table as written: the existing rows whose key is not among
+        the new rows, in their order, then the new rows. Keys compare in the
+        published spelling (empty equals empty, ``openl3-`` equals ``openl3``,
+        ``{}`` equals empty), and the existing rows are rewritten in it.
+
+    Raises
+    ------
+    AesensError
+        If the existing file does not parse or lacks key columns (it is left
+        unchanged).
+    """
+    path = Path(path)
+    rows = rows.reindex(columns=RESULT_COLUMNS).reset_index(drop=True)
+    rows[KEY_COLUMNS] = _canonical_keys(rows, embedding)
+    with _locked(path):
+        if path.exists():
+            existing = _read_results(path)
+            existing[KEY_COLUMNS] = _canonical_keys(existing, embedding)
+            new_keys = pd.MultiIndex.from_frame(rows[KEY_COLUMNS])
+            old_keys = pd.MultiIndex.from_frame(existing[KEY_COLUMNS])
+            kept = existing[~old_keys.isin(new_keys)]
+            table = pd.concat([kept, rows], ignore_index=True) if len(kept) else rows
+            extra = [column for column in table.columns if column not in RESULT_COLUMNS]
+            table = table[RESULT_COLUMNS + extra]
+        else:
+            table = rows
+        _write_atomic(path, lambda name: table.to_csv(name, index=False))
+    return table
+
+
+def read_pickle(path: str | os.PathLike) -> dict:
+    """A results pickle (``{}`` if missing); one-line error if it does not parse."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            value = pickle.load(handle)
+    except Exception as error:  # noqa: BLE001 - unpickling raises anything
+        raise AesensError(f"{path} is not a readable pickle ({type(error).__name__}: {error}); "
+                          "repair or move it away and rerun") from None
+    if not isinstance(value, dict):
+        raise AesensError(f"{path} holds a {type(value).__name__}, not a dictionary by method "
+                          "key; move it away and rerun")
+    return value
+
+
+def _merge(old: dict, new: Mapping, depth: int) -> dict:
+    """``old`` updated by ``new``, recursing into dictionaries ``depth`` levels down."""
+    merged = dict(old)
+    for key, value in new.items():
+        if depth > 1 and isinstance(merged.get(key), dict) and isinstance(value, Mapping):
+            merged[key] = _merge(merged[key], value, depth - 1)
+        else:
+            merged[key] = value
+    return merged
+
+
+def update_pickle(path: str | os.PathLike, entries: Mapping, depth: int = 2) -> dict:
+    """Merge entries into a results pickle and write it atomically.
+
+    Parameters
+    ----------
+    path : path
+        ``deformdir_<embedding>.pkl`` or ``models_<embedding>.pkl``.
+    entries : mapping
+        ``{method key: {instrument: value}}``.
+    depth : int
+        Levels merged: 2 replaces whole instruments' values (directions),
+        3 replaces single train sets of an instrument (classifiers).
+
+    Returns
+    -------
+    dict
+        The content as written.
+    """
+    path = Path(path)
+    with _locked(path):
+        merged = _merge(read_pickle(path), entries, depth)
+
+        def dump(name: str) -> None:
+            with open(name, "wb") as handle:
+                pickle.dump(merged, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        _write_atomic(path, dump)
+    return merged
+
+
+def update_json(path: str | os.PathLike, entries: Mapping, depth: int = 3) -> dict:
+    """Merge entries into a JSON file of nested dictionaries and write it atomically."""
+    path = Path(path)
+    with _locked(path):
+        old: dict = {}
+        if path.exists():
+            try:
+                old = json.loads(path.read_text())
+            except (ValueError, UnicodeDecodeError) as error:
+                raise AesensError(f"{path} is not readable JSON ({error}); repair or move it "
+                                  "away and rerun") from None
+        merged = _merge(old, entries, depth)
+        _write_atomic(path, lambda name: Path(name).write_text(json.dumps(merged, indent=1)))
+    return merged

@@ -52,8 +52,9 @@ def test_average_by_key_matches_a_loop_in_requested_order():
     features, keys, means = frame_rows(stems)
     order = ["c", "a", "d"]
     averaged = aggregate.average_by_key(features, keys, order)
-    assert averaged.dtype == np.float32 and averaged.shape == (3, DIM)
-    np.testing.assert_allclose(averaged, [means[stem] for stem in order], rtol=1e-6)
+    # float64, as the published averaging stored the means (was: the features' float32).
+    assert averaged.dtype == np.float64 and averaged.shape == (3, DIM)
+    np.testing.assert_allclose(averaged, [means[stem] for stem in order], rtol=1e-12)
 
 
 def test_average_by_key_names_missing_keys():
@@ -75,6 +76,8 @@ def test_average_file_reads_published_layout(tmp_path):
     aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3", output)
     arrays = store.read_arrays(output)
     assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES)
+    with h5py.File(output, "r") as h5:
+        assert h5["X_train"].dtype == np.float64 and h5["X_test"].dtype == np.float64
     train, test = split[split["split"] == "train"], split[split["split"] == "test"]
     np.testing.assert_allclose(arrays["X_train"], [means[s] for s in train["file_name"]],
                                rtol=1e-6)

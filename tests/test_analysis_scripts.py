@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,51 +99,90 @@ def test_pipeline_writes_published_outputs(workdir, tiny_effect):
         grouped["train_Bs"].transpose(1, 0, 2)))
 
     classify_main = script("desensitize_classif.py")
-    assert classify_main(["-b", "openl3", "-e", "tiny", "-m", "all", "-k", "1",
+    # The published default methods: no method first, then every method.
+    assert classify_main(["-b", "openl3", "-e", "tiny", "-k", "1",
                           "--solver", "fast", "--seed", "5", "--quiet"]) == 0
-    results = pd.read_csv("results/tiny/result_openl3.csv", keep_default_na=False)
+    results = pd.read_csv("results/tiny/result_openl3.csv")
     per_method = 2 * (1 + 3 * len(params) + 3)
     assert len(results) == 7 * per_method
-    assert set(results["embedding"]) == {
-        "openl3-", "openl3-lda", "openl3-avgdirproj", "openl3-pcaproj_nonnorm",
-        "openl3-pcaproj_norm", "openl3-cca", "openl3-cca_samplewise_svd"}
-    svd_rows = results[results["embedding"] == "openl3-cca_samplewise_svd"]
-    assert set(svd_rows["embedding_params"]) == {'{"svd_thr": 0.3}'}
-    mixed = results[results["test_set"] == "randommix"]
-    assert all(json.loads(info)["seed"] == 5 for info in mixed["extra_info"])
+    assert list(results.columns) == [
+        "instrument", "train_set", "test_set", "precision", "recall", "f1_score", "support",
+        "accuracy", "roc_auc", "ap", "extra_info", "embedding", "embedding_params",
+        "last_updated"]
+    assert list(dict.fromkeys(results["embedding"])) == [
+        "openl3", "openl3-lda", "openl3-avgdirproj", "openl3-pcaproj_nonnorm",
+        "openl3-pcaproj_norm", "openl3-cca", "openl3-cca_samplewise_svd"]
+    svd_rows = results["embedding"] == "openl3-cca_samplewise_svd"
+    assert set(results["embedding_params"][svd_rows]) == {'{"svd_thr": 0.3}'}
+    assert results["embedding_params"][~svd_rows].isna().all()
+    assert results["extra_info"].isna().all()
+    assert results["last_updated"].str.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}").all()
     assert results["roc_auc"].between(0, 1).all()
-    saved = joblib.load("models/tiny/openl3-cca/organ.joblib")
-    assert saved["directions"].shape == (1, DIM)
-    assert set(saved["classifiers"]) == {"orig", *params, "randommix"}
+    keys = ["", "-lda", "-avgdirproj", "-pcaproj_nonnorm", "-pcaproj_norm", "-cca",
+            "-cca_samplewise_svd-0.3"]
+    with open("models/tiny/deformdir_openl3.pkl", "rb") as handle:
+        directions = pickle.load(handle)
+    with open("models/tiny/models_openl3.pkl", "rb") as handle:
+        models = pickle.load(handle)
+    assert list(directions) == keys and list(models) == keys
+    assert directions["-cca"]["organ"].shape == (DIM,)
+    assert directions[""]["organ"] is None
+    assert directions["-cca_samplewise_svd-0.3"]["organ"].shape[1] == DIM
+    assert set(models["-cca"]["organ"]) == {"orig", *params, "randommix"}
+    assert models["-cca"]["organ"]["orig"].get_params()["solver"] == "liblinear"
+    extra = json.loads(Path("models/tiny/extra_info_openl3.json").read_text())
+    assert extra["-cca"]["organ"]["randommix"]["randommix_seed"] == 5
+    assert not list(Path("models/tiny").glob("*/"))  # no per-method folders
 
     # Rerunning one method with two workers replaces its rows with identical values.
     assert classify_main(["-b", "openl3", "-e", "tiny", "-m", "cca", "-k", "2",
                           "--solver", "fast", "--seed", "5", "--quiet"]) == 0
-    rerun = pd.read_csv("results/tiny/result_openl3.csv", keep_default_na=False)
+    rerun = pd.read_csv("results/tiny/result_openl3.csv")
     assert len(rerun) == len(results)
     key = ["instrument", "train_set", "test_set", "embedding", "embedding_params"]
-    before = results[results["embedding"] == "openl3-cca"].set_index(key)["roc_auc"]
-    after = rerun[rerun["embedding"] == "openl3-cca"].set_index(key)["roc_auc"]
+    before = results[results["embedding"] == "openl3-cca"].fillna("").set_index(key)["roc_auc"]
+    after = rerun[rerun["embedding"] == "openl3-cca"].fillna("").set_index(key)["roc_auc"]
     pd.testing.assert_series_equal(before.sort_index(), after.sort_index())
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["-m", "pca"], "unknown desensitisation method 'pca'"),
-    (["-m", "cca_samplewise_svd", "-t", "1.5"], "threshold 1.5 is outside (0, 1]"),
-    (["-m", "cca_samplewise_svd"], "ccadirs_tiny.h5 does not exist"),
+@pytest.mark.parametrize(("name", "arguments", "message"), [
+    ("desensitize_classif.py", ["-m", "pca"], "unknown desensitisation method 'pca'"),
+    ("desensitize_classif.py", ["-m", "cca_samplewise_svd", "-t", "1.5"],
+     "threshold 1.5 is outside (0, 1]"),
+    ("desensitize_classif.py", ["--svd-thr", "x"], "'x' is not a number"),
+    ("desensitize_classif.py", ["-k", "0"], "0 is not a positive count"),
+    ("desensitize_classif.py", ["--num-threads-classif", "-2"], "-2 is not a positive count"),
+    ("desensitize_classif.py", ["--seed", "-1"], "-1 is negative"),
+    ("group_effect_params.py", ["-j", "0"], "0 is not a positive count"),
+    ("group_effect_params.py", ["--num-threads", "two"], "'two' is not an integer"),
 ])
-def test_classification_errors_are_one_line(workdir, tiny_effect, capsys, arguments, message):
-    params = tiny_effect.param_strings
-    write_sweep(workdir, params)
-    average = script("average_embeddings.py")
-    for name in ["", *[f"_tiny_{param}" for param in params]]:
-        average(["train_test_split.csv", f"embeddings/embeddings{name}.h5", "openl3",
-                 f"embeddings/averaged/openl3/embeddings{name}.h5"])
-    script("group_effect_params.py")(["-e", "tiny", "-b", "openl3"])
-    capsys.readouterr()
-    code = run_cli(script("desensitize_classif.py"), ["-b", "openl3", "-e", "tiny", *arguments])
+def test_bad_option_values_are_usage_errors(workdir, tiny_effect, capsys, name, arguments,
+                                            message):
+    with pytest.raises(SystemExit) as exit_info:
+        script(name)(["-b", "openl3", "-e", "tiny", *arguments])
     error = capsys.readouterr().err
-    assert code == 2 and message in error and error.count("\n") == 1
+    assert exit_info.value.code == 2 and message in error.splitlines()[-1]
+
+
+def test_published_and_own_option_names_are_equivalent(workdir, tiny_effect, monkeypatch):
+    seen = []
+    module = runpy.run_path(str(ROOT / "desensitize_classif.py"), run_name="script_under_test")
+    monkeypatch.setitem(module["main"].__globals__, "run_classification",
+                        lambda *args, **kwargs: seen.append((args, kwargs)) or Path("x"))
+    published = ["-b", "openl3", "-e", "tiny", "--desensitize-methods", ",lda", "--svd-thr",
+                 "0.5", "--num-threads-classif", "3"]
+    ours = ["--embedding", "openl3", "--effect", "tiny", "--method", "none,lda", "--threshold",
+            "0.5", "--n-jobs", "3"]
+    assert module["main"](published) == 0 and module["main"](ours) == 0
+    assert seen[0] == seen[1]
+    assert seen[0][0] == ("openl3", "tiny", ["", "lda"], 0.5) and seen[0][1]["n_jobs"] == 3
+    module["main"](["-b", "openl3", "-e", "tiny"])
+    assert seen[2][0][2:] == (["", "lda", "avgdirproj", "pcaproj_nonnorm", "pcaproj_norm",
+                               "cca", "cca_samplewise_svd"], 0.3)
+    assert seen[2][1]["n_jobs"] == len(os.sched_getaffinity(0))
+    assert module["main"](["-b", "openl3", "-e", "tiny", "-m", "all"]) == 0
+    assert seen[3][0][2] == seen[2][0][2]
 
 
 def test_missing_input_is_a_one_line_error(workdir, capsys):

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    f1_score,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, classification_report, roc_auc_score
 
 from aesens import classify
 from aesens.errors import AesensError
@@ -126,18 +118,39 @@ def test_classifier_is_the_papers():
         classify.grid_search(*separable(), solver="newton")
 
 
-def test_metrics_use_the_instrument_as_positive_class():
-    features, labels = separable(n_pos=10, n_neg=40)
+def published_metrics(classifier, features, labels):
+    """The published metrics: classification_report's True column, scores of predict_proba."""
+    truth = labels == 1
+    report = classification_report(truth, classifier.predict(features) == 1, output_dict=True)
+    probability = classifier.predict_proba(features)[:, 1]
+    return {"precision": report["True"]["precision"], "recall": report["True"]["recall"],
+            "f1_score": report["True"]["f1-score"], "support": report["True"]["support"],
+            "accuracy": report["accuracy"], "roc_auc": roc_auc_score(truth, probability),
+            "ap": average_precision_score(truth, probability)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_metrics_equal_the_published_report_and_probability_scores(seed):
+    features, labels = separable(n_pos=10, n_neg=40, seed=seed, shift=0.3 * seed)
     classifier, _ = classify.grid_search(features, labels)
     features[:5] = features[5]  # ties in the scores
+    assert classify.metrics_on_test_set(classifier, features, labels) == published_metrics(
+        classifier, features, labels)
+
+
+def test_auc_ties_in_probability_count_as_ties():
+    # Large scores saturate predict_proba at 1.0: the decision values differ, the
+    # published scores (probabilities) tie, and so does the AUC computed here.
+    features, labels = separable(n_pos=20, n_neg=20, seed=3, shift=3.0)
+    classifier = LogisticRegression(C=1.0).fit(features, labels)
+    classifier.coef_ = classifier.coef_ * 40
+    decision = classifier.decision_function(features)
+    probability = classifier.predict_proba(features)[:, 1]
+    assert len(np.unique(probability)) < len(np.unique(decision))
+    assert roc_auc_score(labels, probability) != roc_auc_score(labels, decision)
     metrics = classify.metrics_on_test_set(classifier, features, labels)
-    predicted = classifier.predict(features)
-    scores = classifier.decision_function(features)
-    assert metrics == pytest.approx({
-        "precision": precision_score(labels, predicted), "recall": recall_score(labels, predicted),
-        "f1_score": f1_score(labels, predicted), "support": 10,
-        "accuracy": accuracy_score(labels, predicted), "roc_auc": roc_auc_score(labels, scores),
-        "ap": average_precision_score(labels, scores)})
+    assert metrics == published_metrics(classifier, features, labels)
+    assert metrics["roc_auc"] == roc_auc_score(labels, probability)
 
 
 def test_auc_and_average_precision_equal_sklearn_including_ties():
@@ -153,38 +166,6 @@ def test_auc_and_average_precision_equal_sklearn_including_ties():
             assert classify.fast_roc_auc(labels, scores) == roc_auc_score(labels, scores)
             assert (classify.fast_average_precision(labels, scores)
                     == average_precision_score(labels, scores))
-
-
-def result_rows(instrument, method, auc, params="{}"):
-    return pd.DataFrame([{"instrument": instrument, "train_set": "orig", "test_set": test,
-                          "precision": 1.0, "recall": 1.0, "f1_score": 1.0, "support": 3,
-                          "accuracy": 1.0, "roc_auc": auc, "ap": 1.0,
-                          "extra_info": json.dumps({"C": 1.0}), "embedding": f"openl3-{method}",
-                          "embedding_params": params, "last_updated": "t"}
-                         for test in ("orig", "4")])
-
-
-def test_results_csv_rows_are_replaced_by_key(tmp_path):
-    path = tmp_path / "results" / "gain" / "result_openl3.csv"
-    classify.update_results_csv(path, result_rows("cello", "", 0.5))
-    classify.update_results_csv(path, result_rows("cello", "cca_samplewise_svd", 0.6,
-                                                  '{"svd_thr": 0.3}'))
-    classify.update_results_csv(path, result_rows("cello", "cca_samplewise_svd", 0.7,
-                                                  '{"svd_thr": 0.5}'))
-    table = classify.update_results_csv(path, result_rows("cello", "", 0.9))
-    written = pd.read_csv(path, keep_default_na=False)
-    assert list(written.columns) == classify.RESULT_COLUMNS
-    assert len(written) == len(table) == 6
-    assert list(written["roc_auc"]) == [0.6, 0.6, 0.7, 0.7, 0.9, 0.9]
-    assert list(written["embedding"][-2:]) == ["openl3-", "openl3-"]
-    assert not list(path.parent.glob("*.part"))
-
-
-def test_method_labels_and_params():
-    assert classify.method_label("openl3", "") == "openl3-"
-    assert classify.method_label("clap", "lda") == "clap-lda"
-    assert classify.method_params("cca_samplewise_svd", 0.3) == '{"svd_thr": 0.3}'
-    assert classify.method_params("cca", 0.3) == "{}"
 
 
 def test_small_classes_still_get_one_negative_per_other_instrument():

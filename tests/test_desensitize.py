@@ -88,16 +88,21 @@ def test_pcaproj_norm_picks_largest_variance_ratio(sweep):
                      displacement_pca.components_[np.argmax(ratio)])
 
 
-def test_pcaproj_norm_ignores_components_the_original_pca_cannot_resolve():
+def test_pcaproj_norm_takes_argmax_over_every_component_as_published():
+    # 5 original train files in 8 dimensions: PCA() of them has 5 components, the last with
+    # a variance at rounding level (5 centred rows have rank 4). As published, that
+    # component competes too: its tiny variance gives by far the largest ratio.
     rng = np.random.default_rng(2)
-    a_all = np.zeros((10, DIM))
-    a_all[:, :3] = rng.standard_normal((10, 3))      # originals span only 3 dimensions
-    a_pos = a_all[:5]
-    bs_pos = a_pos[None] + rng.standard_normal((4, 5, DIM))
+    a_all = rng.standard_normal((5, DIM))
+    a_pos = a_all[:4]
+    bs_pos = a_pos[None] + rng.standard_normal((N_PARAMS, 4, DIM))
     directions = desensitize.deformation_directions("pcaproj_norm", a_pos, bs_pos, a_all=a_all)
     displacement_pca = PCA().fit((bs_pos - a_pos[None]).reshape(-1, DIM))
-    ratio = displacement_pca.explained_variance_[:3] / PCA().fit(a_all).explained_variance_[:3]
-    assert_same_line(directions, displacement_pca.components_[np.argmax(ratio)])
+    reference = PCA().fit(a_all).explained_variance_
+    assert len(reference) == 5 and reference[-1] < 1e-20 * reference[0]
+    ratio = displacement_pca.explained_variance_[:5] / reference
+    assert np.argmax(ratio) == 4
+    assert_same_line(directions, displacement_pca.components_[4])
 
 
 def test_cca_is_global_sklearn_cca_of_the_paths(sweep):

@@ -1,0 +1,65 @@
+"""Argument types of the analysis scripts (grouping, 3.2, desensitisation and classification).
+
+Each type turns a bad value into argparse's one-line usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from aesens.desensitize import METHODS, validate_method, validate_threshold
+from aesens.errors import AesensError
+
+#: Published default of ``desensitize_classif.py -m``: no method first, then all methods.
+DEFAULT_METHODS = ",".join(METHODS)
+
+
+def positive_int(value: str) -> int:
+    """A thread or worker count: an integer of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not a positive count")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    """A seed: an integer of at least 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{number} is negative; seeds are 0 or more")
+    return number
+
+
+def svd_threshold(value: str) -> float:
+    """The threshold of ``cca_samplewise_svd``: a number in (0, 1]."""
+    try:
+        return validate_threshold(float(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    except AesensError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def method_list(value: str) -> list[str]:
+    """Comma-separated method names (an empty name or ``none``: no method; ``all``: every one)."""
+    if value == "all":
+        return list(METHODS)
+    try:
+        return list(dict.fromkeys(validate_method(name.strip()) for name in value.split(",")))
+    except AesensError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def all_cores() -> int:
+    """Cores this process may run on (the published default of the classification threads)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
