@@ -145,6 +145,9 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
             where[key] = [len(rows)]
             rows.append({column: row.get(column, np.nan) for column in columns})
     merged = pd.DataFrame(rows, columns=columns).infer_objects()
+    integers = [c for frame in (old, table) for c in frame.columns
+                if pd.api.types.is_integer_dtype(frame[c]) and c not in keys]
+    merged = merged.astype({column: "Int64" for column in integers})
     with atomic_write(path) as tmp:
         merged.to_csv(tmp, index=False, float_format="%.4f")
     return path

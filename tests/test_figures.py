@@ -26,6 +26,7 @@ from aesens.cca import samplewise_cca_directions  # noqa: E402
 from aesens.desensitize import METHODS  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
+from aesens.results import embedding_label  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDINGS = {"mfcc": 12, "toy": 20}
@@ -76,8 +77,13 @@ def build_outputs(root: Path, seed: int = 0) -> Path:
 
 
 def write_results(results_dir: Path, name: str, embedding: str,
-                  rng: np.random.Generator) -> None:
-    """A classification results CSV with the published columns and combinations."""
+                  rng: np.random.Generator, published: bool = True) -> None:
+    """A classification results CSV with the published columns and combinations.
+
+    ``published``: the published labels (``toy`` for no method, empty
+    ``embedding_params`` except the SVD threshold); else those of earlier
+    versions of this tool (``toy-`` and ``{}``).
+    """
     effect = get_effect(name)
     param_strings = effect.param_strings
     strength = np.abs(np.arange(len(effect)) - effect.identity_rank) / len(effect)
@@ -98,8 +104,11 @@ def write_results(results_dir: Path, name: str, embedding: str,
                 rows.append({"instrument": instrument, "train_set": train_set,
                              "test_set": test_set, "precision": 0.5, "recall": 0.5,
                              "f1_score": 0.5, "support": 10, "accuracy": 0.8, "roc_auc": auc,
-                             "ap": 0.6, "extra_info": "", "embedding": f"{embedding}-{method}",
-                             "embedding_params": json.dumps(params),
+                             "ap": 0.6, "extra_info": "",
+                             "embedding": (embedding_label(embedding, method) if published
+                                           else f"{embedding}-{method}"),
+                             "embedding_params": (json.dumps(params) if params or not published
+                                                  else ""),
                              "last_updated": "2025-01-01 00:00:00"})
     path = figures.result_path(name, embedding, results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,3 +265,126 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     assert r2.shape == (N_TRAIN * len(INSTRUMENTS),) and np.all((r2 >= 0) & (r2 <= 1))
     summary = (results_dir / "summary.md").read_text()
     assert "| toy | gain |" in summary and "../plots/umap_trajectories.png" in summary
+
+
+def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:
+    published = figures.load_results("gain", "toy", outputs / "results")
+    raw = pd.read_csv(figures.result_path("gain", "toy", outputs / "results"), dtype=str,
+                      keep_default_na=False)
+    assert set(raw["embedding"]) >= {"toy", "toy-lda", "toy-cca_samplewise_svd"}
+    assert set(raw["embedding_params"]) == {"", '{"svd_thr": 0.3}', '{"svd_thr": 0.5}'}
+    write_results(tmp_path, "gain", "toy", np.random.default_rng(1), published=False)
+    earlier = figures.load_results("gain", "toy", tmp_path)
+    assert set(pd.read_csv(figures.result_path("gain", "toy", tmp_path))["embedding"]) >= {
+        "toy-", "toy-lda"}
+    assert set(published["method"]) == set(earlier["method"]) == set(METHOD_KEYS)
+    # same rows, same methods, in both spellings
+    assert published["method"].tolist() == earlier["method"].tolist()
+    assert published.loc[published["method"] == "", "embedding"].eq("toy").all()
+
+
+def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
+    path = figures.result_path("gain", "toy", tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe\x00garbage\x00\xff")
+    with pytest.raises(AesensError, match=r"result_toy\.csv is not a readable CSV"):
+        figures.load_results("gain", "toy", tmp_path)
+    path.write_text('instrument,train_set,test_set,roc_auc,embedding\ncello,orig,orig,0.9,toy,x,y\n'
+                    '"unclosed\n')
+    with pytest.raises(AesensError, match="result_toy.csv"):
+        figures.load_results("gain", "toy", tmp_path)
+    path.write_text("instrument,train_set,test_set,roc_auc,embedding,embedding_params\n"
+                    "cello,orig,orig,0.9,toy-cca_samplewise_svd,{svd_thr: 0.3}\n")
+    with pytest.raises(AesensError, match="not JSON"):
+        figures.load_results("gain", "toy", tmp_path)
+    path.write_text("instrument,train_set,test_set,roc_auc,embedding,embedding_params\n"
+                    "cello,orig,orig,0.9,toy,\ncello,orig,orig,0.8,toy-cca_samplewise_svd,"
+                    '"{""svd_thr"": 0.3}"\n')
+    assert figures.load_results("gain", "toy", tmp_path)["method"].tolist() == [
+        "", "cca_samplewise_svd:0.3"]
+
+
+def test_method_key_spellings() -> None:
+    assert figures.method_key("-cca_samplewise_svd-0.30") == "cca_samplewise_svd:0.3"
+    assert figures.method_key("cca_samplewise_svd:0.5") == "cca_samplewise_svd:0.5"
+    assert figures.method_key("-lda") == figures.method_key("lda") == "lda"
+    assert figures.method_key("") == ""
+
+
+def test_roc_auc_method_groups_and_ylim(outputs: Path) -> None:
+    tables = {f: figures.load_results(f, "toy", outputs / "results") for f in EFFECTS}
+    group = ["", "-cca", "-cca_samplewise_svd-0.3", "-cca_samplewise_svd-0.5"]
+    fig = figures.roc_auc_figure(tables, "toy", methods=group, ylim=(0.5, 1.0), title="CCA")
+    full = figures.roc_auc_figure(tables, "toy")
+    for ax, reference in zip(fig.axes, full.axes, strict=True):
+        assert ax.get_ylim() == (0.5, 1.0)
+        labels = [line.get_label() for line in ax.get_lines() if not line.get_label()
+                  .startswith("_")]
+        assert labels == ["none", "global CCA", "sample-wise CCA SVD (t = 0.3)",
+                          "sample-wise CCA SVD (t = 0.5)"]
+        colours = {line.get_label(): line.get_color() for line in reference.get_lines()}
+        assert all(line.get_color() == colours[line.get_label()] for line in ax.get_lines()
+                   if not line.get_label().startswith("_"))  # same colour as in the full figure
+    # the curve is the mean over instruments of the orig/p rows (pandas reference)
+    table = tables["gain"]
+    rows = table[(table["method"] == "cca_samplewise_svd:0.5") & (table["train_set"] == "orig")]
+    expected = rows.groupby("test_set")["roc_auc"].mean()[get_effect("gain").param_strings[0]]
+    curve = next(line for line in fig.axes[2].get_lines()
+                 if line.get_label() == "sample-wise CCA SVD (t = 0.5)")
+    first = curve.get_ydata()[0]
+    assert first == pytest.approx(expected, abs=1e-12)
+    assert "CCA" in fig.get_suptitle()
+
+
+def test_singular_value_triples_match_numpy(outputs: Path) -> None:
+    embeddings_dir = outputs / "embeddings"
+    triples = [("toy", "gain", "flute"), ("mfcc", "bitcrush", "cello")]
+    fig = figures.singular_value_triples(triples, embeddings_dir)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["toy, gain, flute",
+                                                      "mfcc, bitcrush, cello"]
+    data = figures.load("mfcc", "bitcrush", embeddings_dir)
+    mask = data["Y_train"].astype(str) == "cello"
+    directions = store.read_arrays(store.ccadirs_path("mfcc", "bitcrush", embeddings_dir),
+                                   ["cca_dirs"])["cca_dirs"][mask]
+    sv = np.linalg.svd(directions, compute_uv=False)
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), sv / sv[0], rtol=1e-10)
+    with pytest.raises(AesensError, match="no train file of 'organ'"):
+        figures.singular_value_triples([("toy", "gain", "organ")], embeddings_dir)
+
+
+def test_umap_grid_uses_the_same_files(outputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+
+    def fake(paths, originals, random_state=None):
+        seen[len(seen)] = originals
+        return paths[..., :2], originals[:, :2]
+
+    monkeypatch.setattr(figures, "umap_trajectories", fake)
+    embeddings_dir = outputs / "embeddings"
+    pairs = [(e, f) for e in EMBEDDINGS for f in EFFECTS]
+    coordinates = figures.umap_grid_coordinates(pairs, embeddings_dir, n_files=3, seed=4,
+                                                instrument="piano")
+    files = figures.choose_files(np.repeat(INSTRUMENTS, N_TRAIN), 3, 4, "piano")
+    assert len(files) == 3 and all(files >= 2 * N_TRAIN)
+    for index, (embedding, effect) in enumerate(pairs):
+        train_a = figures.load(embedding, effect, embeddings_dir)["train_A"]
+        np.testing.assert_array_equal(seen[index], train_a[files])
+        assert coordinates[embedding, effect][0].shape == (3, len(get_effect(effect)), 2)
+    fig = figures.umap_grid(coordinates)
+    assert sum(1 for ax in fig.axes if ax.get_label() == "<colorbar>") == len(EFFECTS)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--format", "xyz"], "unknown figure format xyz"),
+    (["--umap-files", "-1"], "-1 is negative"),
+    (["--seed", "two"], "'two' is not a whole number"),
+    (["--effects", "gain,flanger"], "unknown effect flanger"),
+    (["--embeddings", ","], "names nothing"),
+])
+def test_command_rejects_bad_options(option: list[str], message: str,
+                                     capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
+        figures.main(option)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
