@@ -11,7 +11,7 @@
 - :func:`ensure_averaged`, :func:`ensure_grouped`, :func:`ensure_ccadirs`:
   the later stages read the raw embeddings and the split CSV, as the
   published scripts did, through these files used as caches. Each written
-  file records the name, size and modification time of its inputs (HDF5
+  file records the name, size, modification time and inode of its inputs (HDF5
   attribute :data:`SOURCES_ATTR`); it is reused only while they still match,
   else rebuilt. A file without the record (written by the published scripts
   or earlier versions) is rebuilt when its inputs exist and used as it is
@@ -171,11 +171,12 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
 
 
 def sources_of(paths: Sequence[str | os.PathLike], **extra: str) -> str:
-    """The record of a cache file's inputs: name, size and modification time of each (JSON)."""
+    """The record of a cache file's inputs (JSON): name, size, modification time and inode of
+    each (an atomic rewrite always changes the inode, even within the clock's resolution)."""
     files = []
     for path in map(Path, paths):
         status = path.stat()
-        files.append([path.name, status.st_size, status.st_mtime_ns])
+        files.append([path.name, status.st_size, status.st_mtime_ns, status.st_ino])
     return json.dumps({"files": files, **extra}, sort_keys=True)
 
 

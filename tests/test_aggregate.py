@@ -172,3 +172,81 @@ def test_group_effect_refuses_files_of_another_split(tmp_path, tiny_effect):
                        ("cello", "flute", "cello"))
     with pytest.raises(AesensError, match="different Y_train"):
         aggregate.group_effect("openl3", "tiny", tmp_path)
+
+
+def write_raw_sweep(tmp_path: Path, effect, offset: float = 0.0) -> tuple[Path, pd.DataFrame]:
+    """Only what extraction leaves: the split and the raw embeddings files of one sweep."""
+    split_csv, split = tiny_split(tmp_path)
+    stems = list(split["file_name"])
+    features, keys, _ = frame_rows(stems)
+    write_published_h5(store.original_path(tmp_path), "openl3", features, keys)
+    for rank, param in enumerate(effect.param_strings):
+        write_published_h5(store.effected_path("tiny", param, tmp_path), "openl3",
+                           features * (rank + 2) + offset, keys)
+    return split_csv, split
+
+
+def modification_times(folder: Path) -> dict[str, int]:
+    return {str(path): path.stat().st_mtime_ns for path in sorted(folder.rglob("*.h5"))}
+
+
+def test_grouping_right_after_extraction_builds_float64_caches(tmp_path, tiny_effect):
+    split_csv, split = write_raw_sweep(tmp_path, tiny_effect)
+    data = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path, n_jobs=2)
+    features, keys = store.read_embeddings(store.original_path(tmp_path), "openl3")
+    train = split[split["split"] == "train"]["file_name"]
+    expected = aggregate.average_by_key(features, keys, train.to_numpy())
+    np.testing.assert_array_equal(data["train_A"], expected)
+    np.testing.assert_allclose(data["train_Bs"][2], 4 * expected, rtol=1e-6)
+    with h5py.File(store.grouped_path("openl3", "tiny", tmp_path), "r") as h5:
+        assert all(h5[name].dtype == np.float64 for name in aggregate.GROUPED_NAMES)
+
+
+def test_caches_are_reused_while_their_inputs_are_unchanged(tmp_path, tiny_effect):
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    before = modification_times(tmp_path / "averaged")
+    before.update(modification_times(tmp_path / "grouped"))
+    aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    after = modification_times(tmp_path / "averaged")
+    after.update(modification_times(tmp_path / "grouped"))
+    assert after == before
+
+
+def test_stale_caches_are_rebuilt(tmp_path, tiny_effect):
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    first = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    # Re-extraction of one setting: the raw file changes, its averaged file and the
+    # grouped file are rebuilt from it.
+    changed = store.effected_path("tiny", "2.0", tmp_path)
+    features, keys = store.read_embeddings(changed, "openl3")
+    changed.unlink()
+    write_published_h5(changed, "openl3", features + 1, keys)
+    second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    np.testing.assert_allclose(second["train_Bs"][1], first["train_Bs"][1] + 1, rtol=1e-6)
+    np.testing.assert_array_equal(second["train_Bs"][0], first["train_Bs"][0])
+    rebuilt = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    assert not np.allclose(rebuilt, directions)
+    # A grouped file without the record (published scripts, earlier versions) is rebuilt.
+    grouped = store.grouped_path("openl3", "tiny", tmp_path)
+    store.write_arrays(grouped, {name: np.zeros(1) for name in aggregate.GROUPED_NAMES})
+    third = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    np.testing.assert_array_equal(third["train_Bs"], second["train_Bs"])
+
+
+def test_averaged_files_without_raw_inputs_are_used_as_they_are(tmp_path, tiny_effect):
+    write_averaged(tmp_path, "openl3", None, None, 0.0)
+    for rank, param in enumerate(tiny_effect.param_strings):
+        write_averaged(tmp_path, "openl3", "tiny", param, rank + 1.0)
+    data = aggregate.ensure_grouped("openl3", "tiny", tmp_path / "absent.csv", tmp_path)
+    np.testing.assert_array_equal(data["train_Bs"][:, 0, 0], [1.0, 2.0, 3.0])
+
+
+def test_missing_raw_and_averaged_input_is_a_one_line_error(tmp_path, tiny_effect):
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    store.effected_path("tiny", "3.0", tmp_path).unlink()
+    with pytest.raises(AesensError, match=r"embeddings_tiny_3.0.h5 does not exist \(nor "):
+        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)

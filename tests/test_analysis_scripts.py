@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,29 @@ def test_pipeline_writes_published_outputs(workdir, tiny_effect):
     before = results[results["embedding"] == "openl3-cca"].fillna("").set_index(key)["roc_auc"]
     after = rerun[rerun["embedding"] == "openl3-cca"].fillna("").set_index(key)["roc_auc"]
     pd.testing.assert_series_equal(before.sort_index(), after.sort_index())
+
+
+def test_stages_run_in_the_published_order_from_the_raw_embeddings(workdir, tiny_effect):
+    # Right after extraction only the raw embeddings and the split exist.
+    write_sweep(workdir, tiny_effect.param_strings)
+    assert script("group_effect_params.py")(["-e", "tiny", "-b", "openl3"]) == 0
+    grouped = store.read_arrays("embeddings/grouped/openl3/tiny.h5")
+    assert grouped["train_Bs"].shape == (3, 2 * N_TRAIN, DIM)
+    assert grouped["train_Bs"].dtype == np.float64
+    shutil.rmtree("embeddings/averaged")
+    shutil.rmtree("embeddings/grouped")
+    assert script("desensitize_classif.py")(["-b", "openl3", "-e", "tiny", "-m", "cca",
+                                             "-k", "1", "--solver", "fast", "--quiet"]) == 0
+    results = pd.read_csv("results/tiny/result_openl3.csv")
+    assert set(results["embedding"]) == {"openl3-cca"}
+    shutil.rmtree("embeddings/averaged")
+    assert script("3.2_extract_samplewise_cca_dirs.py")(["openl3", "tiny"]) == 0
+    averaged = np.stack([store.read_arrays(
+        f"embeddings/averaged/openl3/embeddings_tiny_{param}.h5")["X_train"]
+        for param in tiny_effect.param_strings], axis=1)
+    np.testing.assert_allclose(
+        store.read_arrays("embeddings/averaged/openl3/ccadirs_tiny.h5")["cca_dirs"],
+        samplewise_cca_directions(averaged))
 
 
 @pytest.mark.parametrize(("name", "arguments", "message"), [
