@@ -4,7 +4,14 @@
 For each parameter rank ``from..to`` (inclusive) writes
 ``embeddings/embeddings_<effect>_<paramstr>.h5``. Settings already complete
 are skipped (``--force`` redoes them), so disjoint rank ranges can run on
-different machines and an interrupted run resumes. ``-1 -1`` prints the grid.
+different machines and an interrupted run resumes. ``from`` = -1 prints the
+grid. By default the effected audio is what the published scripts computed
+(``--effect-semantics published``: one reverb board streams every file in
+dataset order, and every effected file goes through a 16-bit WAV, in
+memory); ``--effect-semantics float`` gives clean float effects, each file
+fresh. An embedding computed under the other choice is redone. The embedding
+``none`` only applies the effect and keeps the 16-bit WAVs under
+``<basedir>/datasets/audio-embeddings/irmas-wav-<effect>_<param>/``.
 The work runs in this process, or on a Dask cluster with ``--workers N`` (a
 local one) or ``--scheduler ADDRESS`` (an existing one, e.g. on SLURM); the
 output is the same either way.
@@ -21,6 +28,7 @@ from aesens.cli import (
     add_dataset_options,
     add_executor_options,
     add_model_options,
+    add_semantics_option,
     dataset_files,
     embedding_names,
     executor_from_args,
@@ -28,7 +36,7 @@ from aesens.cli import (
 )
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import run_cli
-from aesens.extract import Setting, check_ranks, extract, list_grid
+from aesens.extract import Setting, check_ranks, extract, list_grid, write_effected_wavs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,22 +44,31 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("effect", help=f"effect name ({', '.join(EFFECTS)})")
     parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap); "
-                        "several comma-separated share the effected audio")
+                        "several comma-separated share the effected audio; none: keep the "
+                        "effected WAVs only")
     parser.add_argument("from_rank", metavar="from", type=int, help="first parameter rank")
     parser.add_argument("to_rank", metavar="to", type=int, help="last parameter rank (inclusive)")
     add_dataset_options(parser)
     add_model_options(parser)
+    add_semantics_option(parser)
     add_executor_options(parser)
     args = parser.parse_args(argv)
     effect = get_effect(args.effect)
-    names = embedding_names(args.embedding)
-    if args.from_rank == -1 and args.to_rank == -1:
+    names = [] if args.embedding == "none" else embedding_names(args.embedding)
+    if args.from_rank == -1:
+        print(f"There are {len(effect.grid)} parameters in the grid")
         print(list_grid(effect))
         return 0
     ranks = check_ranks(effect, args.from_rank, args.to_rank)
     files = dataset_files(args)
+    settings = [Setting(effect, rank, args.effect_semantics) for rank in ranks]
+    if not names:
+        for setting in settings:
+            written = write_effected_wavs(files, setting, args.basedir, progress=not args.quiet)
+            print(f"{setting.label}: wrote {written} WAV file(s), {len(files) - written} "
+                  f"already there")
+        return 0
     models = model_specs(names, args)
-    settings = [Setting(effect, rank) for rank in ranks]
     with executor_from_args(args) as executor:
         written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
                           batch_size=args.batch_size, force=args.force, progress=not args.quiet,

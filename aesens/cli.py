@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aesens.dataset import DATASET_ENV, discover, resolve_dataset_dir
+from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
 from aesens.extract import DEFAULT_SHARD_SIZE, ModelSpec
@@ -24,10 +25,12 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--device``, ``--batch-size``, ``--weights``, ``--embeddings-dir``, ``--force``."""
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--allow-tf32", action="store_true",
+                        help="on a GPU, let cuDNN compute convolutions in TF32 (faster on "
+                        "Ampere and newer GPUs, rows differ by about 5e-4 relative); by "
+                        "default they run in full float32, as on the paper's T4")
     parser.add_argument("--full-float32", action="store_true",
-                        help="on a GPU, compute convolutions in full float32 as the paper's T4 "
-                        "did, not in TF32 (PyTorch's default on Ampere and newer GPUs: "
-                        "faster, rows differ by about 5e-4 relative)")
+                        help="accepted for compatibility: full float32 is the default")
     parser.add_argument("--batch-size", type=int, default=32,
                         help="files per model call (default: 32)")
     parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap)")
@@ -36,6 +39,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="recompute settings whose embeddings are already complete")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_semantics_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--effect-semantics`` (stage 2A.2)."""
+    parser.add_argument("--effect-semantics", choices=SEMANTICS, default=PUBLISHED,
+                        help="published (default): as the published scripts, one reverb board "
+                        "streams every file in dataset order (each file starts with the tail "
+                        "of the previous ones) and every effected file goes through a 16-bit "
+                        "WAV (clamped to +-1); float: clean float effects, each file fresh")
 
 
 def dataset_files(args: argparse.Namespace) -> list[Path]:
@@ -61,7 +73,7 @@ def model_specs(names: list[str], args: argparse.Namespace) -> list[ModelSpec]:
     if args.weights and len(names) > 1:
         raise AesensError("--weights applies to one model: extract one embedding at a time")
     return [ModelSpec.for_name(name, device=args.device, batch_size=args.batch_size,
-                               weights=args.weights, tf32=not args.full_float32)
+                               weights=args.weights, tf32=args.allow_tf32)
             for name in names]
 
 

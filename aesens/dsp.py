@@ -15,6 +15,8 @@ contiguous vectors of all the batch's signals.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
@@ -100,39 +102,41 @@ def _output_array(inputs: np.ndarray, out: np.ndarray | None) -> np.ndarray:
 
 @numba.njit(nogil=True, cache=True)
 def _reverb_kernel(clips: np.ndarray, comb_sizes: np.ndarray, allpass_sizes: np.ndarray,
-                   parameters: np.ndarray, out: np.ndarray) -> None:
-    # juce::Reverb::processStereo, vectorised over clips. ``x += 0.1f; x -= 0.1f`` is
-    # JUCE_UNDENORMALISE, which rounds the filter states: it must stay as it is.
-    # ``out`` may be ``clips``: each block is copied in before it is written.
+                   parameters: np.ndarray, comb_buffers: np.ndarray, comb_last: np.ndarray,
+                   comb_index: np.ndarray, allpass_buffers: np.ndarray,
+                   allpass_index: np.ndarray, out: np.ndarray) -> None:
+    # juce::Reverb::processStereo (two channels) or processMono (one), vectorised over
+    # clips; the filter states are read from and left in the state arrays.
+    # ``x += 0.1f; x -= 0.1f`` is JUCE_UNDENORMALISE, which rounds the filter states: it
+    # must stay as it is. ``out`` may be ``clips``: each block is copied in before it is
+    # written.
     gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
                                                 parameters[3], parameters[4], parameters[5])
-    n_clips, _, n_samples = clips.shape
+    n_clips, n_channels, n_samples = clips.shape
     n_combs = comb_sizes.shape[1]
     n_allpasses = allpass_sizes.shape[1]
-    comb_buffers = np.zeros((2 * n_combs, comb_sizes.max(), n_clips), np.float32)
-    allpass_buffers = np.zeros((2 * n_allpasses, allpass_sizes.max(), n_clips), np.float32)
-    comb_last = np.zeros((2 * n_combs, n_clips), np.float32)
-    comb_index = np.zeros(2 * n_combs, np.int64)
-    allpass_index = np.zeros(2 * n_allpasses, np.int64)
-    block = np.empty((BLOCK, 2, n_clips), np.float32)
+    block = np.empty((BLOCK, n_channels, n_clips), np.float32)
     mono_in = np.empty(n_clips, np.float32)
-    sums = np.empty((2, n_clips), np.float32)
+    sums = np.empty((n_channels, n_clips), np.float32)
     undamped = np.float32(1.0) - damping
     tenth = np.float32(0.1)
     half = np.float32(0.5)
     for start in range(0, n_samples, BLOCK):
         stop = min(start + BLOCK, n_samples)
         for b in range(n_clips):
-            for c in range(2):
+            for c in range(n_channels):
                 for t in range(start, stop):
                     block[t - start, c, b] = clips[b, c, t]
         for t in range(stop - start):
             for b in range(n_clips):
-                mono_in[b] = (block[t, 0, b] + block[t, 1, b]) * gain
-                sums[0, b] = 0
-                sums[1, b] = 0
+                if n_channels == 2:
+                    mono_in[b] = (block[t, 0, b] + block[t, 1, b]) * gain
+                else:
+                    mono_in[b] = block[t, 0, b] * gain
+                for c in range(n_channels):
+                    sums[c, b] = 0
             for j in range(n_combs):
-                for c in range(2):
+                for c in range(n_channels):
                     k = c * n_combs + j
                     position = comb_index[k]
                     buffer = comb_buffers[k, position]
@@ -152,7 +156,7 @@ def _reverb_kernel(clips: np.ndarray, comb_sizes: np.ndarray, allpass_sizes: np.
                     position += 1
                     comb_index[k] = 0 if position == comb_sizes[c, j] else position
             for j in range(n_allpasses):
-                for c in range(2):
+                for c in range(n_channels):
                     k = c * n_allpasses + j
                     position = allpass_index[k]
                     buffer = allpass_buffers[k, position]
@@ -167,19 +171,223 @@ def _reverb_kernel(clips: np.ndarray, comb_sizes: np.ndarray, allpass_sizes: np.
                     position += 1
                     allpass_index[k] = 0 if position == allpass_sizes[c, j] else position
             for b in range(n_clips):
-                left, right = block[t, 0, b], block[t, 1, b]
-                block[t, 0, b] = sums[0, b] * wet1 + sums[1, b] * wet2 + left * dry
-                block[t, 1, b] = sums[1, b] * wet1 + sums[0, b] * wet2 + right * dry
+                if n_channels == 2:
+                    left, right = block[t, 0, b], block[t, 1, b]
+                    block[t, 0, b] = sums[0, b] * wet1 + sums[1, b] * wet2 + left * dry
+                    block[t, 1, b] = sums[1, b] * wet1 + sums[0, b] * wet2 + right * dry
+                else:
+                    block[t, 0, b] = sums[0, b] * wet1 + block[t, 0, b] * dry
         for b in range(n_clips):
-            for c in range(2):
+            for c in range(n_channels):
                 for t in range(start, stop):
                     out[b, c, t] = block[t - start, c, b]
+
+
+@numba.njit(nogil=True, cache=True)
+def _reverb_chain_kernel(clip: np.ndarray, comb_sizes: np.ndarray, allpass_sizes: np.ndarray,
+                         parameters: np.ndarray, comb_buffers: np.ndarray,
+                         comb_last: np.ndarray, comb_index: np.ndarray,
+                         allpass_buffers: np.ndarray, allpass_index: np.ndarray,
+                         out: np.ndarray) -> None:
+    # _reverb_kernel for one clip (one chain): the same operations, sample by sample,
+    # without the transposed blocks that only pay off across clips.
+    gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
+                                                parameters[3], parameters[4], parameters[5])
+    n_channels, n_samples = clip.shape
+    n_combs = comb_sizes.shape[1]
+    n_allpasses = allpass_sizes.shape[1]
+    undamped = np.float32(1.0) - damping
+    tenth = np.float32(0.1)
+    half = np.float32(0.5)
+    sums = np.empty(2, np.float32)
+    for t in range(n_samples):
+        left = clip[0, t]
+        right = clip[n_channels - 1, t]
+        if n_channels == 2:
+            mono_in = (left + right) * gain
+        else:
+            mono_in = left * gain
+        sums[0] = 0
+        sums[1] = 0
+        for j in range(n_combs):
+            for c in range(n_channels):
+                k = c * n_combs + j
+                position = comb_index[k]
+                output = comb_buffers[k, position, 0]
+                value = output * undamped + comb_last[k, 0] * damping
+                value += tenth
+                value -= tenth
+                comb_last[k, 0] = value
+                stored = mono_in + value * feedback
+                stored += tenth
+                stored -= tenth
+                comb_buffers[k, position, 0] = stored
+                sums[c] += output
+                position += 1
+                comb_index[k] = 0 if position == comb_sizes[c, j] else position
+        for j in range(n_allpasses):
+            for c in range(n_channels):
+                k = c * n_allpasses + j
+                position = allpass_index[k]
+                buffered = allpass_buffers[k, position, 0]
+                stored = sums[c] + buffered * half
+                stored += tenth
+                stored -= tenth
+                allpass_buffers[k, position, 0] = stored
+                sums[c] = buffered - sums[c]
+                position += 1
+                allpass_index[k] = 0 if position == allpass_sizes[c, j] else position
+        if n_channels == 2:
+            out[0, t] = sums[0] * wet1 + sums[1] * wet2 + left * dry
+            out[1, t] = sums[1] * wet1 + sums[0] * wet2 + right * dry
+        else:
+            out[0, t] = sums[0] * wet1 + left * dry
+
+
+def _delay_sizes(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """JUCE's comb and all-pass lengths at a rate: row 0 left (and mono), row 1 right."""
+    combs = np.array(COMB_TUNINGS, dtype=np.int64)
+    allpasses = np.array(ALLPASS_TUNINGS, dtype=np.int64)
+    rate = int(sample_rate)
+    comb_sizes = np.stack([rate * combs // 44100, rate * (combs + STEREO_SPREAD) // 44100])
+    allpass_sizes = np.stack([rate * allpasses // 44100,
+                              rate * (allpasses + STEREO_SPREAD) // 44100])
+    return comb_sizes, allpass_sizes
+
+
+@dataclass
+class ReverbState:
+    """The filter state of ``juce::Reverb`` for one or more independent signal chains.
+
+    pedalboard keeps this state between calls with ``reset=False``; carrying
+    it from one call of :func:`juce_reverb` to the next continues the same
+    reverb. ``chains`` clips go through the kernel side by side, clip ``i``
+    continuing chain ``i``.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Rate the delay lengths were sized for.
+    channels : int
+        1 (mono) or 2 (stereo).
+    comb_buffers, comb_last, comb_index : numpy.ndarray
+        The comb filters' delay lines ``(2 * 8, longest, chains)``, low-pass
+        stores ``(2 * 8, chains)`` and positions ``(2 * 8,)`` (left, then right).
+    allpass_buffers, allpass_index : numpy.ndarray
+        The all-pass filters' delay lines ``(2 * 4, longest, chains)`` and
+        positions ``(2 * 4,)``.
+    """
+
+    sample_rate: int
+    channels: int
+    comb_buffers: np.ndarray
+    comb_last: np.ndarray
+    comb_index: np.ndarray
+    allpass_buffers: np.ndarray
+    allpass_index: np.ndarray
+
+    @classmethod
+    def fresh(cls, sample_rate: int, channels: int, chains: int = 1) -> ReverbState:
+        """The cleared state of a newly prepared reverb (all delay lines silent)."""
+        if channels not in (1, 2):
+            raise ValueError(f"juce::Reverb processes 1 or 2 channels, not {channels}")
+        comb_sizes, allpass_sizes = _delay_sizes(sample_rate)
+        n_combs, n_allpasses = comb_sizes.shape[1], allpass_sizes.shape[1]
+        return cls(int(sample_rate), int(channels),
+                   np.zeros((2 * n_combs, int(comb_sizes.max()), chains), np.float32),
+                   np.zeros((2 * n_combs, chains), np.float32),
+                   np.zeros(2 * n_combs, np.int64),
+                   np.zeros((2 * n_allpasses, int(allpass_sizes.max()), chains), np.float32),
+                   np.zeros(2 * n_allpasses, np.int64))
+
+    @property
+    def chains(self) -> int:
+        """Independent chains held."""
+        return self.comb_last.shape[1]
+
+    def copy(self) -> ReverbState:
+        """An independent copy (the kernel updates the arrays in place)."""
+        return ReverbState(self.sample_rate, self.channels, self.comb_buffers.copy(),
+                           self.comb_last.copy(), self.comb_index.copy(),
+                           self.allpass_buffers.copy(), self.allpass_index.copy())
+
+
+def reverb_parameters(room_size: float, damping: float = 0.5, wet_level: float = 0.33,
+                      dry_level: float = 0.4, width: float = 1.0) -> np.ndarray:
+    """``juce::Reverb::setParameters`` and ``updateDamping`` in float32 (freeze off).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 input gain, damping, feedback, dry gain, wet gains 1 and 2.
+    """
+    f32 = np.float32
+    wet = f32(wet_level) * f32(3.0)
+    return np.array([
+        f32(0.015),                                   # input gain
+        f32(damping) * f32(0.4),                      # damping
+        f32(room_size) * f32(0.28) + f32(0.7),        # feedback
+        f32(dry_level) * f32(2.0),                    # dry gain
+        f32(0.5) * wet * (f32(1.0) + f32(width)),     # wet gain 1
+        f32(0.5) * wet * (f32(1.0) - f32(width)),     # wet gain 2
+    ], dtype=np.float32)
+
+
+def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
+                state: ReverbState | None = None, out: np.ndarray | None = None,
+                **parameters: float) -> np.ndarray:
+    """pedalboard's ``Reverb`` on a batch of mono or stereo clips, bit for bit.
+
+    Parameters
+    ----------
+    clips : numpy.ndarray
+        float32 ``(clips, channels, samples)`` with 1 or 2 channels.
+    sample_rate : int
+        Sampling rate (the delay lengths scale with it, as in JUCE).
+    room_size : float
+        pedalboard's ``room_size``.
+    state : ReverbState, optional
+        The state each clip's chain starts from, updated in place to the
+        state after the clips (as pedalboard's with ``reset=False``); by
+        default every clip starts from silence, as a fresh ``Reverb``.
+    out : numpy.ndarray, optional
+        C-contiguous float32 array of the shape of ``clips`` to write into
+        (``clips`` itself processes in place).
+    **parameters : float
+        ``damping``, ``wet_level``, ``dry_level``, ``width`` if not
+        pedalboard's defaults.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(clips, channels, samples)`` (``out`` when given).
+    """
+    if clips.ndim != 3 or clips.shape[1] not in (1, 2):
+        raise ValueError(f"expected (clips, 1 or 2, samples) audio, got shape {clips.shape}")
+    if state is None:
+        state = ReverbState.fresh(sample_rate, clips.shape[1], len(clips))
+    elif (state.sample_rate, state.channels, state.chains) != (int(sample_rate), clips.shape[1],
+                                                               len(clips)):
+        raise ValueError(f"state for {state.chains} chain(s) of {state.channels} channel(s) at "
+                         f"{state.sample_rate} Hz does not fit clips {clips.shape} at "
+                         f"{sample_rate} Hz")
+    comb_sizes, allpass_sizes = _delay_sizes(sample_rate)
+    clips = np.ascontiguousarray(clips, dtype=np.float32)
+    out = _output_array(clips, out)
+    arguments = (comb_sizes, allpass_sizes, reverb_parameters(room_size, **parameters),
+                 state.comb_buffers, state.comb_last, state.comb_index, state.allpass_buffers,
+                 state.allpass_index)
+    if len(clips) == 1:
+        _reverb_chain_kernel(clips[0], *arguments, out[0])
+    else:
+        _reverb_kernel(clips, *arguments, out)
+    return out
 
 
 def juce_reverb_stereo(clips: np.ndarray, sample_rate: int, room_size: float,
                        damping: float = 0.5, wet_level: float = 0.33, dry_level: float = 0.4,
                        width: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
-    """pedalboard's ``Reverb`` on a batch of stereo clips, bit for bit.
+    """pedalboard's ``Reverb`` on a batch of stereo clips, each from silence, bit for bit.
 
     Parameters
     ----------
@@ -202,24 +410,5 @@ def juce_reverb_stereo(clips: np.ndarray, sample_rate: int, room_size: float,
     """
     if clips.ndim != 3 or clips.shape[1] != 2:
         raise ValueError(f"expected (clips, 2, samples) audio, got shape {clips.shape}")
-    f32 = np.float32
-    combs = np.array(COMB_TUNINGS, dtype=np.int64)
-    allpasses = np.array(ALLPASS_TUNINGS, dtype=np.int64)
-    rate = int(sample_rate)
-    comb_sizes = np.stack([rate * combs // 44100, rate * (combs + STEREO_SPREAD) // 44100])
-    allpass_sizes = np.stack([rate * allpasses // 44100,
-                              rate * (allpasses + STEREO_SPREAD) // 44100])
-    # juce::Reverb::setParameters and updateDamping, in float32.
-    wet = f32(wet_level) * f32(3.0)
-    parameters = np.array([
-        f32(0.015),                                   # input gain
-        f32(damping) * f32(0.4),                      # damping
-        f32(room_size) * f32(0.28) + f32(0.7),        # feedback
-        f32(dry_level) * f32(2.0),                    # dry gain
-        f32(0.5) * wet * (f32(1.0) + f32(width)),     # wet gain 1
-        f32(0.5) * wet * (f32(1.0) - f32(width)),     # wet gain 2
-    ], dtype=np.float32)
-    clips = np.ascontiguousarray(clips, dtype=np.float32)
-    out = _output_array(clips, out)
-    _reverb_kernel(clips, comb_sizes, allpass_sizes, parameters, out)
-    return out
+    return juce_reverb(clips, sample_rate, room_size, out=out, damping=damping,
+                       wet_level=wet_level, dry_level=dry_level, width=width)

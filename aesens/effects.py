@@ -17,6 +17,14 @@ in numpy, the low-pass and the reverb run :mod:`aesens.dsp`'s kernels, which
 vectorise scipy's and pedalboard's recursions across clips. Every batch
 function equals the clip-by-clip function bit for bit (tested), so results
 never depend on how clips are grouped.
+
+The published scripts also built ONE board per setting and streamed every
+file of the dataset through it in order, so a stateful effect (the reverb)
+carried the tail of each file into the next; and every effected file went
+through a 16-bit WAV (:mod:`aesens.roundtrip`). :data:`PUBLISHED` names
+these semantics, :data:`FLOAT` the clean float effects with every file
+processed fresh. An effect with a ``chain_fn`` is stateful: its
+:class:`ReverbChain`-like object carries the state from file to file.
 """
 
 from __future__ import annotations
@@ -24,12 +32,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pedalboard
 import scipy.signal
 
 from aesens.errors import AesensError
+
+if TYPE_CHECKING:
+    from aesens.dsp import ReverbState
+
+#: Effect semantics of the published scripts: one board per setting streaming every file in
+#: dataset order (state carried from file to file), then a 16-bit WAV round trip.
+PUBLISHED = "published"
+#: Clean float effects: every file processed fresh, no 16-bit round trip.
+FLOAT = "float"
+#: The effect semantics, default first.
+SEMANTICS = (PUBLISHED, FLOAT)
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,12 @@ class Effect:
         ``(clips, channels, samples)``, writing into ``out`` (which may be
         ``clips`` itself) what ``apply_fn`` gives on each clip; ``None``
         applies ``apply_fn`` clip by clip.
+    chain_fn : callable or None
+        ``chain_fn(value) -> chain`` for effects with state across files
+        under the published semantics: ``chain.process(audio, sample_rate)``
+        effects the next file as the one published board did and
+        ``chain.copy()`` snapshots the state (see :class:`ReverbChain`);
+        ``None`` for stateless effects.
     """
 
     name: str
@@ -70,6 +96,7 @@ class Effect:
     board_fn: Callable[[float], pedalboard.Pedalboard] | None = field(default=None)
     batch_fn: Callable[[np.ndarray, int, float, np.ndarray], np.ndarray] | None = field(
         default=None)
+    chain_fn: Callable[[float], ReverbChain] | None = field(default=None)
 
     def __len__(self) -> int:
         return len(self.grid)
@@ -191,9 +218,67 @@ def _reverb_batch(clips: np.ndarray, sample_rate: int, value: float,
         for clip, target in zip(clips, out, strict=True):
             target[...] = _reverb(clip, sample_rate, value)
         return out
-    from aesens.dsp import juce_reverb_stereo
+    from aesens import dsp
 
-    return juce_reverb_stereo(clips, sample_rate, value, out=out)
+    return dsp.juce_reverb_stereo(clips, sample_rate, value, out=out)
+
+
+class ReverbChain:
+    """One pedalboard ``Reverb`` board streaming file after file (``reset=False``), in memory.
+
+    The published scripts streamed every file of a setting through one board
+    in 1-second chunks, so each file starts with the tail of the previous
+    ones. pedalboard re-prepares (clears) the reverb when a call brings
+    another sample rate or channel count, or a block longer than any since
+    the last preparation; the first chunk of a file, ``min(samples, rate)``
+    samples, is its longest, so that rule is applied once per file here.
+
+    Parameters
+    ----------
+    room_size : float
+        pedalboard's ``room_size``.
+    """
+
+    #: Chunk length of the published streaming, in seconds.
+    CHUNK_SECONDS = 1.0
+
+    def __init__(self, room_size: float) -> None:
+        self.room_size = float(room_size)
+        self.state: ReverbState | None = None
+        self.max_block = 0
+
+    def process(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Effect the next file, float32 ``(channels, samples)``, in place when possible.
+
+        Raises
+        ------
+        AesensError
+            For audio with more than two channels (JUCE's reverb takes one or two).
+        """
+        from aesens import dsp
+
+        channels, samples = audio.shape
+        if channels not in (1, 2):
+            raise AesensError(f"the reverb of the published scripts takes mono or stereo audio, "
+                              f"not {channels} channels; use --effect-semantics float")
+        block = min(samples, int(self.CHUNK_SECONDS * sample_rate))
+        if block == 0:
+            return audio
+        state = self.state
+        if (state is None or state.sample_rate != int(sample_rate) or state.channels != channels
+                or block > self.max_block):
+            self.state = dsp.ReverbState.fresh(sample_rate, channels)
+            self.max_block = block
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        return dsp.juce_reverb(audio[None], sample_rate, self.room_size, state=self.state,
+                               out=audio[None])[0]
+
+    def copy(self) -> ReverbChain:
+        """An independent snapshot of the chain and its state."""
+        chain = ReverbChain(self.room_size)
+        chain.state = None if self.state is None else self.state.copy()
+        chain.max_block = self.max_block
+        return chain
 
 
 @lru_cache(maxsize=256)
@@ -239,9 +324,9 @@ def _cheby_lowpass_batch(clips: np.ndarray, sample_rate: int, value: float,
     if sos is None or len(clips) < MIN_KERNEL_CLIPS:
         out[...] = _cheby_lowpass(clips, sample_rate, value)
         return out
-    from aesens.dsp import sosfilt_float32
+    from aesens import dsp
 
-    return sosfilt_float32(sos, clips, out=out)
+    return dsp.sosfilt_float32(sos, clips, out=out)
 
 
 #: The effects of the published experiment, by name.
@@ -286,6 +371,7 @@ EFFECTS: dict[str, Effect] = {
             identity_value=0.0,
             board_fn=_reverb_board,
             batch_fn=_reverb_batch,
+            chain_fn=ReverbChain,
         ),
     )
 }

@@ -15,6 +15,16 @@ the dataset's file order. Shards hold whole batches, so every batch, and
 therefore every row, is the same bit for bit whatever the executor and
 shard size.
 
+Effected audio follows the published scripts by default
+(:data:`~aesens.effects.PUBLISHED`): each effected clip goes through the
+16-bit WAV round trip the published files did (:mod:`aesens.roundtrip`),
+and a stateful effect (the reverb) streams every file of a setting in
+dataset order through one chain, as the published script's one board did.
+A unit starts from the chain's state at its first file, computed by an
+effect-only pass over the files before it (:func:`work_units`), so the
+audio is the same whatever the shard size, batch size or executor.
+:data:`~aesens.effects.FLOAT` processes every file fresh, in float.
+
 Inside a unit, a small thread pool reads and effects the next batches while
 the models embed the current one (soundfile, pedalboard, scipy and the
 :mod:`aesens.dsp` kernels release the GIL); each thread's piece of a batch
@@ -23,7 +33,10 @@ Models given as :class:`ModelSpec` are built once per process and kept, so
 a Dask worker loads each model once for all its units.
 
 Settings whose file already holds a complete embedding for exactly the
-dataset's files are skipped, so an interrupted run resumes where it stopped.
+dataset's files, computed under the same settings attributes (effect
+semantics, model framing: :func:`expected_attributes`), are skipped, so an
+interrupted run resumes where it stopped; an embedding computed under other
+settings is redone, with a one-line message saying why.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import threading
 import warnings
 from collections import deque
@@ -46,10 +60,11 @@ from tqdm.auto import tqdm
 import aesens
 from aesens import store
 from aesens.dataset import load_audio
-from aesens.effects import MIN_KERNEL_CLIPS, Effect
+from aesens.effects import MIN_KERNEL_CLIPS, PUBLISHED, SEMANTICS, Effect, ReverbChain
 from aesens.errors import AesensError
 from aesens.executor import Executor, InProcessExecutor
 from aesens.models import MODELS, EmbeddingModel, resolve_device
+from aesens.roundtrip import pcm16_roundtrip
 
 #: Peak level under which a file counts as silent (about -120 dBFS).
 SILENCE_PEAK = 1e-6
@@ -59,10 +74,44 @@ DEFAULT_SHARD_SIZE = 512
 
 @dataclass(frozen=True)
 class Setting:
-    """One effect setting to extract: an effect at a grid rank, or the original audio."""
+    """One effect setting to extract: an effect at a grid rank, or the original audio.
+
+    Attributes
+    ----------
+    effect : Effect or None
+        The effect, ``None`` for the original audio (read as it is).
+    rank : int or None
+        Index of the parameter value in the effect's grid.
+    semantics : str
+        :data:`~aesens.effects.PUBLISHED` (one chain over all files in
+        dataset order, then the 16-bit WAV round trip) or
+        :data:`~aesens.effects.FLOAT` (each file fresh, float audio).
+    """
 
     effect: Effect | None = None
     rank: int | None = None
+    semantics: str = PUBLISHED
+
+    def __post_init__(self) -> None:
+        if self.semantics not in SEMANTICS:
+            raise AesensError(f"unknown effect semantics {self.semantics!r}; choose one of "
+                              f"{', '.join(SEMANTICS)}")
+
+    @property
+    def published(self) -> bool:
+        """Whether effected audio follows the published scripts (chain and 16-bit round trip)."""
+        return self.effect is not None and self.semantics == PUBLISHED
+
+    def new_chain(self) -> ReverbChain | None:
+        """A fresh chain of a stateful effect under the published semantics, else ``None``."""
+        if not self.published or self.effect.chain_fn is None:
+            return None
+        return self.effect.chain_fn(self.value)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Settings attributes of the setting's embeddings (none for the original audio)."""
+        return {} if self.effect is None else {"effect_semantics": self.semantics}
 
     @property
     def value(self) -> float | None:
@@ -103,10 +152,10 @@ class ModelSpec:
     weights : str or None
         Weights file, for models that need one.
     tf32 : bool
-        On a CUDA GPU, let cuDNN compute convolutions in TF32 (PyTorch's
-        default on Ampere and newer: faster, about 5e-4 relative difference)
-        rather than in full float32 as the paper's T4 did. Set in the
-        process that builds the model.
+        On a CUDA GPU, let cuDNN compute convolutions in TF32 (faster, about
+        5e-4 relative difference) rather than in full float32 as the
+        paper's T4 did (the default). Set in the process that builds the
+        model.
     """
 
     name: str
@@ -114,11 +163,11 @@ class ModelSpec:
     device: str = "auto"
     batch_size: int = 32
     weights: str | None = None
-    tf32: bool = True
+    tf32: bool = False
 
     @classmethod
     def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
-                 weights: str | None = None, tf32: bool = True) -> ModelSpec:
+                 weights: str | None = None, tf32: bool = False) -> ModelSpec:
         """The spec of a model registered in :data:`aesens.models.MODELS`."""
         if name not in MODELS:
             raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
@@ -134,6 +183,19 @@ class ModelSpec:
 
             torch.backends.cudnn.allow_tf32 = self.tf32
         return loader(device=device, batch_size=self.batch_size, weights=self.weights)
+
+
+def expected_attributes(setting: Setting, model: ModelSpec | EmbeddingModel) -> dict:
+    """The settings attributes an embedding must carry to count as complete.
+
+    The setting's (effect semantics) and the model module's
+    ``SETTINGS_ATTRIBUTES`` (e.g. OpenL3's framing), read without building
+    the model.
+    """
+    module_name = (model.loader.split(":")[0] if isinstance(model, ModelSpec)
+                   else type(model).__module__)
+    module = importlib.import_module(module_name)
+    return {**setting.attributes, **getattr(module, "SETTINGS_ATTRIBUTES", {})}
 
 
 _LOADED_MODELS: dict[ModelSpec, EmbeddingModel] = {}
@@ -169,6 +231,10 @@ class WorkUnit:
         Files per model call.
     prepare_threads : int
         Threads reading and effecting batches ahead of the models.
+    chain : ReverbChain or None
+        For a stateful effect under the published semantics, the chain as
+        it stands before the shard's first file (``None``: a fresh chain,
+        right for the first shard).
     """
 
     setting_index: int
@@ -178,6 +244,7 @@ class WorkUnit:
     models: tuple[ModelSpec | EmbeddingModel, ...]
     batch_size: int = 32
     prepare_threads: int = 1
+    chain: ReverbChain | None = None
 
 
 @dataclass
@@ -194,6 +261,8 @@ class UnitResult:
         Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
     attributes : dict
         Model name -> metadata stored next to its features.
+    settings_attributes : dict
+        Model name -> the settings attributes of :func:`expected_attributes`.
     """
 
     setting_index: int
@@ -201,6 +270,7 @@ class UnitResult:
     n_files: int
     embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     attributes: dict[str, dict] = field(default_factory=dict)
+    settings_attributes: dict[str, dict] = field(default_factory=dict)
 
 
 def check_ranks(effect: Effect, first: int, last: int) -> range:
@@ -233,6 +303,7 @@ def apply_effect(setting: Setting, clips: list[np.ndarray], sample_rate: int) ->
     """Apply a setting's effect to clips of one sample rate, equal to per-clip ``Effect.apply``.
 
     Clips of one shape go through :meth:`Effect.apply_batch` in a single call.
+    This is the effect alone: no chain across files and no 16-bit round trip.
     """
     effect = setting.effect
     if effect is None:
@@ -243,16 +314,66 @@ def apply_effect(setting: Setting, clips: list[np.ndarray], sample_rate: int) ->
     return [effect.apply(clip, sample_rate, setting.value) for clip in clips]
 
 
+class ChainTurns:
+    """A stateful effect's chain, applied to consecutive pieces of files strictly in order.
+
+    Threads read their pieces in parallel; :meth:`run` lets piece ``i``
+    through the chain only after piece ``i - 1``. Pieces must be started in
+    order (a thread pool's queue does that), so no piece waits for one that
+    has not started.
+
+    Parameters
+    ----------
+    chain : ReverbChain
+        The chain, updated in place.
+    """
+
+    def __init__(self, chain: ReverbChain) -> None:
+        self.chain = chain
+        self._next = 0
+        self._turn = threading.Condition()
+
+    def run(self, piece: int, clips: list[tuple[np.ndarray, int]] | None) -> list[np.ndarray]:
+        """Pass piece ``piece``'s ``(audio, sample_rate)`` clips through the chain, in order.
+
+        ``None`` (the piece failed to read) only passes the turn on.
+        """
+        with self._turn:
+            self._turn.wait_for(lambda: self._next == piece)
+        try:
+            return [] if clips is None else [self.chain.process(audio, rate)
+                                             for audio, rate in clips]
+        finally:
+            with self._turn:
+                self._next += 1
+                self._turn.notify_all()
+
+
 Batch = tuple[list[str], list[np.ndarray], int]
 
 
-def prepare_batch(files: Sequence[Path], setting: Setting) -> list[Batch]:
+def _read_piece(files: Sequence[Path]) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
+    """Read files into one stacked array where they all fit it; the clips and their rates."""
+    first, sample_rate = read_clip(files[0])
+    stacked = np.empty((len(files), *first.shape), dtype=np.float32)
+    stacked[0] = first
+    loaded = [(stacked[0], sample_rate)]
+    for index, path in enumerate(files[1:], start=1):
+        loaded.append(read_clip(path, out=stacked[index]))
+    return stacked, loaded
+
+
+def prepare_batch(files: Sequence[Path], setting: Setting, turns: ChainTurns | None = None,
+                  piece: int = 0) -> list[Batch]:
     """Read and effect a batch of files, split into runs of one sample rate.
 
     When every file has the shape and rate of the first (IRMAS: 3-s stereo
     at 44.1 kHz), the files are read into one stacked array and the effect
     runs over it in place, in one call and without new memory; otherwise
-    files are grouped by sample rate and shape as they come.
+    files are grouped by sample rate and shape as they come. Under the
+    published semantics a stateful effect goes through ``turns`` (this
+    batch being piece ``piece`` of the chain), and every effected clip then
+    through the 16-bit WAV round trip.
 
     Returns
     -------
@@ -260,16 +381,23 @@ def prepare_batch(files: Sequence[Path], setting: Setting) -> list[Batch]:
         Consecutive runs of the files; a model call never mixes sample rates.
     """
     stems = [path.stem for path in files]
-    first, sample_rate = read_clip(files[0])
-    stacked = np.empty((len(files), *first.shape), dtype=np.float32)
-    stacked[0] = first
-    loaded = [(stacked[0], sample_rate)]
-    for index, path in enumerate(files[1:], start=1):
-        loaded.append(read_clip(path, out=stacked[index]))
+    try:
+        stacked, loaded = _read_piece(files)
+    except BaseException:
+        if turns is not None:
+            turns.run(piece, None)
+        raise
+    sample_rate = loaded[0][1]
     uniform = all(rate == sample_rate and audio.base is stacked for audio, rate in loaded[1:])
+    if turns is not None:
+        effected = turns.run(piece, loaded)
+        loaded = [(audio, rate) for audio, (_, rate) in zip(effected, loaded, strict=True)]
+        uniform = uniform and all(audio.base is stacked for audio, _ in loaded)
+    elif uniform and setting.effect is not None:
+        setting.effect.apply_batch(stacked, sample_rate, setting.value, out=stacked)
     if uniform:
-        if setting.effect is not None:
-            setting.effect.apply_batch(stacked, sample_rate, setting.value, out=stacked)
+        if setting.published:
+            pcm16_roundtrip(stacked, out=stacked)
         return [(stems, list(stacked), sample_rate)]
     runs: list[Batch] = []
     for stem, (audio, rate) in zip(stems, loaded, strict=True):
@@ -277,12 +405,17 @@ def prepare_batch(files: Sequence[Path], setting: Setting) -> list[Batch]:
             runs.append(([], [], rate))
         runs[-1][0].append(stem)
         runs[-1][1].append(audio)
-    return [(run_stems, apply_effect(setting, clips, rate), rate)
-            for run_stems, clips, rate in runs]
+    if turns is None:
+        runs = [(run_stems, apply_effect(setting, clips, rate), rate)
+                for run_stems, clips, rate in runs]
+    if setting.published:
+        runs = [(run_stems, [pcm16_roundtrip(clip) for clip in clips], rate)
+                for run_stems, clips, rate in runs]
+    return runs
 
 
 def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
-                     threads: int) -> Iterator[Batch]:
+                     threads: int, chain: ReverbChain | None = None) -> Iterator[Batch]:
     """Yield the effected batches of ``files`` in order, prepared by ``threads`` threads ahead.
 
     Each batch of ``batch_size`` files is cut into pieces of at least
@@ -290,18 +423,28 @@ def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
     batch is large enough); the pieces of the next batches are read and
     effected while the caller uses the current one, enough batches ahead to
     keep every thread busy, so at most ``2 + threads`` pieces' audio is in
-    memory at once whatever the dataset size.
+    memory at once whatever the dataset size. A stateful effect under the
+    published semantics continues ``chain`` (updated in place; by default a
+    fresh one) through the files in order.
     """
+    if chain is None:
+        chain = setting.new_chain()
+    turns = None if chain is None else ChainTurns(chain)
     batches = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
     pieces_per_batch = max(1, min(threads, batch_size // MIN_KERNEL_CLIPS))
     ahead_batches = max(1, -(-threads // pieces_per_batch))
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aesens-prepare")
     ahead: deque[list[Future[list[Batch]]]] = deque()
+    n_pieces = 0
     try:
         for batch in batches:
-            piece = -(-len(batch) // pieces_per_batch)
-            ahead.append([pool.submit(prepare_batch, batch[first:first + piece], setting)
-                          for first in range(0, len(batch), piece)])
+            size = -(-len(batch) // pieces_per_batch)
+            pieces = []
+            for first in range(0, len(batch), size):
+                pieces.append(pool.submit(prepare_batch, batch[first:first + size], setting,
+                                          turns, n_pieces))
+                n_pieces += 1
+            ahead.append(pieces)
             if len(ahead) > ahead_batches:
                 yield from _joined(ahead.popleft())
         while ahead:
@@ -336,7 +479,9 @@ def run_unit(unit: WorkUnit) -> UnitResult:
               for model in unit.models]
     rows: dict[str, list[np.ndarray]] = {model.name: [] for model in models}
     keys: dict[str, list[str]] = {model.name: [] for model in models}
-    batches = prepared_batches(unit.files, unit.setting, unit.batch_size, unit.prepare_threads)
+    chain = None if unit.chain is None else unit.chain.copy()
+    batches = prepared_batches(unit.files, unit.setting, unit.batch_size, unit.prepare_threads,
+                               chain)
     with contextlib.closing(batches), threadpool_limits(limits=1, user_api="blas"):
         for stems, clips, sample_rate in batches:
             for model in models:
@@ -349,6 +494,7 @@ def run_unit(unit: WorkUnit) -> UnitResult:
                                          np.array(keys[model.name]))
         result.attributes[model.name] = {**model.metadata(),
                                          "frame_level": bool(model.frame_level)}
+        result.settings_attributes[model.name] = expected_attributes(unit.setting, model)
         if str(result.attributes[model.name].get("device", "")).startswith("cuda"):
             import torch
 
@@ -374,12 +520,58 @@ def merge_shards(shards: Sequence[UnitResult]) -> dict[str, tuple[np.ndarray, np
             for name in shards[0].embeddings}
 
 
-def _units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
-           setting: Setting, setting_index: int, batch_size: int, shard_size: int,
-           prepare_threads: int) -> list[WorkUnit]:
+def chain_states(shards: Sequence[Sequence[Path]], setting: Setting,
+                 threads: int = 1) -> list[ReverbChain | None]:
+    """The chain of a setting's stateful effect as it stands at the start of each shard.
+
+    An effect-only pass (reading and effecting, no model) over every shard
+    but the last, in order; ``None`` everywhere for stateless effects or the
+    float semantics.
+    """
+    chain = setting.new_chain()
+    if chain is None:
+        return [None] * len(shards)
+    states: list[ReverbChain | None] = [None]
+    for shard in shards[:-1]:
+        for _ in prepared_batches(shard, setting, MIN_KERNEL_CLIPS * threads, threads, chain):
+            pass
+        states.append(chain.copy())
+    return states
+
+
+def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
+               setting: Setting, setting_index: int = 0, batch_size: int = 32,
+               shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1
+               ) -> list[WorkUnit]:
+    """Cut one setting's files into work units, each with its chain state at its start.
+
+    Parameters
+    ----------
+    files : sequence of Path
+        The dataset's files, in dataset order.
+    models : sequence of ModelSpec or EmbeddingModel
+        Models the units run.
+    setting : Setting
+        The effect setting.
+    setting_index : int
+        Position of the setting in the caller's list.
+    batch_size : int
+        Files per model call.
+    shard_size : int
+        Files per unit, rounded up to whole batches.
+    prepare_threads : int
+        Threads each unit (and the effect-only pass computing the chain
+        states, see :func:`chain_states`) reads and effects with.
+
+    Returns
+    -------
+    list of WorkUnit
+    """
+    shards = shard_files(files, shard_size, batch_size)
+    chains = chain_states(shards, setting, prepare_threads)
     return [WorkUnit(setting_index, setting, shard_index, shard, tuple(models), batch_size,
-                     prepare_threads)
-            for shard_index, shard in enumerate(shard_files(files, shard_size, batch_size))]
+                     prepare_threads, chain)
+            for shard_index, (shard, chain) in enumerate(zip(shards, chains, strict=True))]
 
 
 def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
@@ -409,7 +601,8 @@ def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSp
         Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
     """
     executor = InProcessExecutor()
-    units = _units(files, models, setting, 0, batch_size, shard_size, executor.prepare_threads)
+    units = work_units(files, models, setting, 0, batch_size, shard_size,
+                       executor.prepare_threads)
     shards = []
     with tqdm(total=len(files), desc=setting.label, unit="file", disable=not progress,
               leave=False) as bar:
@@ -474,10 +667,10 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
     for index, setting in enumerate(settings):
         path = setting.output_path(embeddings_dir)
         todo = [model for model in models
-                if force or not store.has_complete_embedding(path, model.name, expected)]
+                if force or not _complete(path, model, setting, expected)]
         if todo:
-            setting_units = _units(files, todo, setting, index, batch_size, shard_size,
-                                   executor.prepare_threads)
+            setting_units = work_units(files, todo, setting, index, batch_size, shard_size,
+                                       executor.prepare_threads)
             n_shards[index] = len(setting_units)
             units.extend(setting_units)
     received: dict[int, list[UnitResult]] = {index: [] for index in n_shards}
@@ -496,6 +689,20 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
     return [written[index] for index in sorted(written)]
 
 
+def _complete(path: Path, model: ModelSpec | EmbeddingModel, setting: Setting,
+              expected: set[str]) -> bool:
+    """Whether ``path`` holds the model's complete embedding under the expected settings.
+
+    An embedding computed under other settings attributes is reported on
+    stderr in one line (it is then redone).
+    """
+    reason = store.incomplete_reason(path, model.name, expected,
+                                     expected_attributes(setting, model))
+    if reason is not None and reason.startswith(store.MISMATCH_PREFIX):
+        print(f"{path}: {model.name} {reason}; recomputing it", file=sys.stderr)
+    return reason is None
+
+
 def _write_setting(setting: Setting, shards: list[UnitResult],
                    embeddings_dir: str | os.PathLike, n_files: int) -> Path:
     """Write one setting's merged shards; each embedding is replaced atomically."""
@@ -503,7 +710,7 @@ def _write_setting(setting: Setting, shards: list[UnitResult],
     for name, (features, keys) in merge_shards(shards).items():
         attrs = {**shards[0].attributes[name], "aesens_version": aesens.__version__,
                  "n_files": n_files, "effect": setting.effect.name if setting.effect else "none",
-                 "param": setting.param}
+                 "param": setting.param, **shards[0].settings_attributes[name]}
         store.write_embeddings(path, name, features, keys, attrs)
     return path
 
@@ -513,3 +720,69 @@ def list_grid(effect: Effect) -> str:
     lines = [f"{effect.name}: {len(effect.grid)} settings (ranks 0..{len(effect.grid) - 1})"]
     lines += [f"{rank:4d}  {param}" for rank, param in enumerate(effect.param_strings)]
     return "\n".join(lines)
+
+
+def effected_wav_dir(setting: Setting, basedir: str | os.PathLike = ".") -> Path:
+    """Folder of a setting's effected WAVs, as the published 2A.2 kept them (embedding ``none``)."""
+    return (Path(basedir) / "datasets" / "audio-embeddings"
+            / f"irmas-wav-{setting.effect.name}_{setting.param}")
+
+
+def write_effected_wavs(files: Sequence[Path], setting: Setting,
+                        basedir: str | os.PathLike = ".", progress: bool = True) -> int:
+    """Apply a setting's effect only and keep the effected files, as the published 2A.2 did.
+
+    Every file is effected under the published semantics (a stateful effect
+    streams all files in dataset order through one chain) and written with
+    ``pedalboard.io.AudioFile(path, "w", sample_rate, channels)`` (16-bit
+    PCM) to ``<basedir>/datasets/audio-embeddings/irmas-wav-<effect>_<param>/
+    <instrument>/<file>.wav``, each atomically. Files already there are
+    kept, so an interrupted run resumes (a stateful effect still runs over
+    them to carry its state on).
+
+    Parameters
+    ----------
+    files : sequence of Path
+        Dataset WAV files in dataset order.
+    setting : Setting
+        An effect setting under the published semantics.
+    basedir : path
+        Folder holding ``datasets/``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    int
+        Files written (not counting those already there).
+
+    Raises
+    ------
+    AesensError
+        For the original audio or the float semantics (the published WAVs are 16-bit files
+        of the published semantics).
+    """
+    from pedalboard.io import AudioFile
+
+    if not setting.published:
+        raise AesensError("embedding 'none' keeps the published 16-bit WAVs: use it with an "
+                          "effect and --effect-semantics published")
+    folder = effected_wav_dir(setting, basedir)
+    chain = setting.new_chain()
+    written = 0
+    for path in tqdm(files, desc=setting.label, unit="file", disable=not progress):
+        target = folder / path.parent.name / path.name
+        if chain is None and target.exists():
+            continue
+        audio, sample_rate = read_clip(path)
+        if chain is not None:
+            audio = chain.process(audio, sample_rate)
+        else:
+            audio = setting.effect.apply(audio, sample_rate, setting.value)
+        if target.exists():
+            continue
+        with store.atomic_file(target) as tmp, \
+                AudioFile(str(tmp), "w", sample_rate, audio.shape[0]) as out:
+            out.write(audio)
+        written += 1
+    return written

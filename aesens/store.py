@@ -233,22 +233,104 @@ def list_embeddings(path: str | os.PathLike) -> list[str]:
         return sorted(h5[DATASET_GROUP].keys()) if DATASET_GROUP in h5 else []
 
 
-def has_complete_embedding(path: str | os.PathLike, embedding: str,
-                           expected_keys: set[str] | None = None) -> bool:
-    """Whether a file holds a fully written embedding (optionally for exactly these keys)."""
+#: Start of :func:`incomplete_reason`'s answer when the embedding was computed under other settings.
+MISMATCH_PREFIX = "was computed with"
+
+
+def _same_value(stored: object, expected: object) -> bool:
+    """Whether an HDF5 attribute value equals an expected Python value."""
+    if isinstance(stored, bytes):
+        stored = stored.decode("utf-8")
+    if isinstance(expected, str) or isinstance(stored, str):
+        return str(stored) == str(expected)
+    stored, expected = np.asarray(stored), np.asarray(expected)
+    return stored.shape == expected.shape and bool(np.all(stored == expected))
+
+
+def incomplete_reason(path: str | os.PathLike, embedding: str,
+                      expected_keys: set[str] | None = None,
+                      expected_attrs: Mapping[str, object] | None = None) -> str | None:
+    """Why a file does not hold a complete embedding, or ``None`` if it does.
+
+    Parameters
+    ----------
+    path : path
+        HDF5 file in the published layout.
+    embedding : str
+        Embedding name (the group under ``irmas/``).
+    expected_keys : set of str, optional
+        The file stems the embedding must cover, exactly.
+    expected_attrs : mapping, optional
+        Settings attributes (effect semantics, model framing, ...) the
+        embedding group must carry with these values; a missing one (a file
+        of an older version) counts as a mismatch.
+
+    Returns
+    -------
+    str or None
+        A short reason (starting with :data:`MISMATCH_PREFIX` when settings
+        attributes differ or are missing), or ``None`` when complete.
+    """
     path = Path(path)
     if not path.exists():
-        return False
+        return "is missing"
     try:
         with h5py.File(path, "r") as h5:
             name = f"{DATASET_GROUP}/{embedding}"
             if name not in h5 or "features" not in h5[name] or "keys" not in h5[name]:
-                return False
-            if expected_keys is None:
-                return True
-            return set(decode_keys(h5[name]["keys"][()])) == expected_keys
+                return "is missing"
+            attrs = dict(h5[name].attrs)
+            for key, value in (expected_attrs or {}).items():
+                if key not in attrs:
+                    return (f"{MISMATCH_PREFIX} no {key} attribute (written by an older "
+                            f"version; expected {key}={value})")
+                if not _same_value(attrs[key], value):
+                    return f"{MISMATCH_PREFIX} {key}={attrs[key]} (expected {key}={value})"
+            if expected_keys is not None and set(decode_keys(h5[name]["keys"][()])) \
+                    != expected_keys:
+                return "covers other files than the dataset's"
     except OSError:
-        return False
+        return "is unreadable"
+    return None
+
+
+def has_complete_embedding(path: str | os.PathLike, embedding: str,
+                           expected_keys: set[str] | None = None,
+                           expected_attrs: Mapping[str, object] | None = None) -> bool:
+    """Whether a file holds a fully written embedding (optionally for exactly these keys).
+
+    With ``expected_attrs``, the embedding also needs those settings
+    attributes (see :func:`incomplete_reason`).
+    """
+    return incomplete_reason(path, embedding, expected_keys, expected_attrs) is None
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) renamed over it once the block succeeds.
+
+    Raises
+    ------
+    AesensError
+        If the folder cannot be created or written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}",
+                                            dir=path.parent)
+        os.close(handle)
+        os.chmod(tmp_name, 0o666 & ~_current_umask())
+    except OSError as error:
+        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
+                          "folder or fix its permissions") from None
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import chirp, load_script
+from conftest import chirp, load_script, published_effected_audio
+from threadpoolctl import threadpool_limits
 
 from aesens import store
 from aesens.cli import add_model_options, model_specs
 from aesens.dataset import discover
-from aesens.effects import EFFECTS
+from aesens.effects import EFFECTS, FLOAT
 from aesens.errors import AesensError, run_cli
 from aesens.extract import (
     ModelSpec,
@@ -30,6 +31,7 @@ from aesens.extract import (
     merge_shards,
     run_unit,
     shard_files,
+    work_units,
 )
 from aesens.models import get_model
 
@@ -62,13 +64,20 @@ def test_original_and_effected_stages_write_published_layout(workdir, tiny_datas
 
 
 def test_effected_embeddings_equal_embedding_the_effected_audio(workdir, tiny_dataset):
+    """Published semantics: the rows of pedalboard's one-board stream through 16-bit WAVs."""
     model = get_model("mfcc")
     files = discover(tiny_dataset)
     effect = EFFECTS["reverb"]
     results = embed_files(files, [model], Setting(effect, 5), progress=False)["mfcc"]
+    reference = published_effected_audio(files, effect, effect.grid[5], workdir)
+    with threadpool_limits(limits=1, user_api="blas"):  # as in the units
+        expected = model.embed([audio for audio, _ in reference], reference[0][1])
+    np.testing.assert_array_equal(results[0], np.concatenate(expected))
+    floats = embed_files(files, [model], Setting(effect, 5, FLOAT), progress=False)["mfcc"]
     audio, rate = sf.read(files[3], dtype="float32", always_2d=True)
-    expected = model.embed([effect.apply(audio.T, rate, effect.grid[5])], rate)[0]
-    np.testing.assert_allclose(results[0][3], expected[0], rtol=1e-5)
+    fresh = model.embed([effect.apply(audio.T, rate, effect.grid[5])], rate)[0]
+    np.testing.assert_allclose(floats[0][3], fresh[0], rtol=1e-5)
+    assert not np.array_equal(floats[0][3], results[0][3])
 
 
 def test_grid_listing_and_rank_errors(workdir, capsys):
@@ -227,9 +236,9 @@ def test_rows_do_not_depend_on_shards_batches_or_threads(tiny_dataset):
     setting = Setting(EFFECTS["reverb"], 7)
     model = get_model("mfcc")
     reference = embed_files(files, [model], setting, progress=False)["mfcc"]
-    for batch_size, shard_size, threads in ((1, 1, 1), (5, 7, 3)):
-        units = [WorkUnit(0, setting, index, shard, (model,), batch_size, threads)
-                 for index, shard in enumerate(shard_files(files, shard_size, batch_size))]
+    for batch_size, shard_size, threads in ((1, 1, 1), (5, 7, 3), (2, 3, 2)):
+        units = work_units(files, [model], setting, 0, batch_size, shard_size, threads)
+        assert all(isinstance(unit, WorkUnit) for unit in units)
         features, keys = merge_shards([run_unit(unit) for unit in reversed(units)])["mfcc"]
         np.testing.assert_array_equal(features, reference[0])
         assert list(keys) == [path.stem for path in files] == list(reference[1])
@@ -251,10 +260,12 @@ def test_model_specs_are_built_once_per_process():
         ModelSpec.for_name("vggish")
 
 
-def test_full_float32_option_reaches_the_model_specs():
+def test_gpu_precision_is_full_float32_unless_tf32_is_allowed():
     parser = argparse.ArgumentParser()
     add_model_options(parser)
     default = model_specs(["crepe", "mfcc"], parser.parse_args([]))
     full = model_specs(["crepe"], parser.parse_args(["--full-float32", "--device", "cpu"]))
-    assert [spec.tf32 for spec in default] == [True, True] and full[0].tf32 is False
+    fast = model_specs(["crepe"], parser.parse_args(["--allow-tf32"]))
+    assert [spec.tf32 for spec in default] == [False, False] and full[0].tf32 is False
+    assert fast[0].tf32 is True and ModelSpec.for_name("mfcc").tf32 is False
     assert full[0].build().device == "cpu"  # the TF32 switch is left alone off the GPU

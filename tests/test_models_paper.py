@@ -99,8 +99,8 @@ def outputs(loaded) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
 
 
 def _openl3_frames(seconds: float) -> int:
-    """Frames of an uncentred OpenL3 clip: 1 + ceil((48 kHz samples - 1 s) / hop)."""
-    samples = int(round(seconds * 48000))
+    """Frames of a centred OpenL3 clip (half a frame of zeros in front): 26 for 3 s."""
+    samples = int(round(seconds * 48000)) + 24000
     return 1 if samples <= 48000 else 1 + int(np.ceil((samples - 48000) / 4800))
 
 
@@ -254,8 +254,24 @@ def test_openl3_equals_torchopenl3_get_audio_embedding(loaded):
     expected, _ = torchopenl3.get_audio_embedding(
         [torch.from_numpy(np.ascontiguousarray(audio.T, dtype=np.float64))], SR,
         model=network.network, input_repr="mel128", content_type="music", embedding_size=512,
-        center=False, hop_size=0.1, batch_size=32, sampler="resampy")
-    np.testing.assert_allclose(network.embed([audio], SR)[0], expected[0].numpy(), atol=1e-5)
+        center=True, hop_size=0.1, batch_size=32, sampler="resampy")
+    ours = network.embed([audio], SR)[0]
+    assert ours.shape == expected[0].shape == (_openl3_frames(audio.shape[1] / SR), 512)
+    np.testing.assert_allclose(ours, expected[0].numpy(), atol=1e-5)
+
+
+def test_openl3_gives_26_frames_for_3_seconds_and_records_its_framing(loaded):
+    _require("openl3")
+    import torch
+    import torchopenl3.utils
+
+    network = loaded["openl3"]
+    audio = np.zeros((2, 3 * SR), dtype=np.float32)
+    library = torchopenl3.utils.preprocess_audio_batch(
+        torch.zeros((1, 3 * 48000), dtype=torch.float64), 48000)  # the library's defaults
+    assert len(library) == 26 == len(network.embed([audio], SR)[0]) == _openl3_frames(3.0)
+    meta = network.metadata()
+    assert meta["center"] is True and meta["hop_seconds"] == 0.1
 
 
 def test_openl3_prefers_the_official_package(monkeypatch, tmp_path):
@@ -285,7 +301,7 @@ def test_openl3_prefers_the_official_package(monkeypatch, tmp_path):
     assert {k: calls[k] for k in ("content_type", "input_repr", "embedding_size", "hop_size",
                                   "center", "batch_size")} == {
         "content_type": "music", "input_repr": "mel128", "embedding_size": 512,
-        "hop_size": 0.1, "center": False, "batch_size": 32}
+        "hop_size": 0.1, "center": True, "batch_size": 32}
     assert [a.shape for a in calls["audio"]] == [(22050, 2), (13230, 1)]
     assert calls["sr"] == [SR, SR]
     meta = model.metadata()

@@ -1,12 +1,13 @@
 """OpenL3 embeddings (mel128, music, 512-d): one row per 1-s frame every 0.1 s, as in the paper.
 
-The paper called ``openl3.get_audio_embedding(audio, sr, content_type='music',
-input_repr='mel128', embedding_size=512, hop_size=0.1, batch_size=32)`` on
-each file as soundfile reads it: channels averaged, resampled to 48 kHz with
-resampy's ``kaiser_best``, zero-padded to whole hops, 1-s frames every 0.1 s.
-The published files hold about 21 frames per 3-s excerpt, which is what
-``center=False`` gives (the library default ``center=True`` adds half a frame
-of zeros in front and gives 26), so ``center=False`` is used here.
+The paper called ``openl3.get_audio_embedding(audio, sr, model=model,
+verbose=False, batch_size=32)`` on each file as soundfile reads it, with the
+library defaults ``hop_size=0.1`` and ``center=True``: channels averaged,
+resampled to 48 kHz with resampy's ``kaiser_best``, half a frame of zeros
+added in front and behind (centring), 1-s frames every 0.1 s: 26 frames for
+a 3-s excerpt. The framing (``center``, ``hop_seconds``) is a settings
+attribute (:data:`SETTINGS_ATTRIBUTES`): embeddings written with another
+framing are not taken as complete and are redone.
 
 Two back ends, the one used being recorded in :meth:`metadata`:
 
@@ -59,7 +60,9 @@ DIM = 512
 HOP_SECONDS = 0.1
 #: The paper's arguments of ``openl3.get_audio_embedding`` (besides ``batch_size``).
 OPENL3_ARGS = {"content_type": "music", "input_repr": "mel128", "embedding_size": DIM,
-               "hop_size": HOP_SECONDS, "center": False}
+               "hop_size": HOP_SECONDS, "center": True}
+#: The framing, stored with the features and required of an embedding to count as complete.
+SETTINGS_ATTRIBUTES = {"center": True, "hop_seconds": HOP_SECONDS}
 #: torchopenl3's converted weights for these arguments.
 WEIGHTS = WeightsFile(model="openl3", filename="torchopenl3_mel128_music_512.pth.tar",
                       url="https://github.com/torchopenl3/torchopenl3-models/raw/master/"
@@ -85,8 +88,8 @@ class _OpenL3Base(WeightedModel):
             "library": self.library,
             "library_version": library_version(self.library),
             "sample_rate": SAMPLE_RATE,
-            "hop_seconds": HOP_SECONDS,
             "config": json.dumps(OPENL3_ARGS),
+            **SETTINGS_ATTRIBUTES,
             **self.provenance(),
         }
 
