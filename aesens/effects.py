@@ -229,9 +229,11 @@ class ReverbChain:
     The published scripts streamed every file of a setting through one board
     in 1-second chunks, so each file starts with the tail of the previous
     ones. pedalboard re-prepares (clears) the reverb when a call brings
-    another sample rate or channel count, or a block longer than any since
-    the last preparation; the first chunk of a file, ``min(samples, rate)``
-    samples, is its longest, so that rule is applied once per file here.
+    another sample rate or channel count, or a longer block than the call
+    that last prepared it (a call's block is its length, at most
+    pedalboard's buffer of 8192 samples); the first chunk of a file,
+    ``min(samples, rate)`` samples, is its longest, so that rule is applied
+    once per file here.
 
     Parameters
     ----------
@@ -241,6 +243,8 @@ class ReverbChain:
 
     #: Chunk length of the published streaming, in seconds.
     CHUNK_SECONDS = 1.0
+    #: pedalboard's default ``buffer_size``: the longest block a call prepares for.
+    BUFFER_SIZE = 8192
 
     def __init__(self, room_size: float) -> None:
         self.room_size = float(room_size)
@@ -261,7 +265,7 @@ class ReverbChain:
         if channels not in (1, 2):
             raise AesensError(f"the reverb of the published scripts takes mono or stereo audio, "
                               f"not {channels} channels; use --effect-semantics float")
-        block = min(samples, int(self.CHUNK_SECONDS * sample_rate))
+        block = min(samples, int(self.CHUNK_SECONDS * sample_rate), self.BUFFER_SIZE)
         if block == 0:
             return audio
         state = self.state

@@ -171,3 +171,62 @@ def test_mono_audio_keeps_its_shape(mono_chirp):
 def test_unknown_effect():
     with pytest.raises(AesensError, match="unknown effect 'flanger'; choose one of bitcrush"):
         get_effect("flanger")
+
+
+def stream_through_one_board(value: float, files: list[tuple[np.ndarray, int]]) -> list:
+    """pedalboard's own reference: ONE board, every file in order, 1-s chunks, reset=False."""
+    board = pedalboard.Pedalboard([pedalboard.Reverb(room_size=value)])
+    return [np.concatenate([board(audio[:, start:start + rate], rate, reset=False)
+                            for start in range(0, audio.shape[1], rate)], axis=1)
+            for audio, rate in files]
+
+
+def test_reverb_chain_equals_one_pedalboard_board_across_files():
+    """Each file starts with the tails of the previous ones; pedalboard's re-prepare rule
+    (another rate or channel count, or a longer first block, up to 8192 samples) clears
+    the reverb."""
+    clips = clip_batch(4, 1.3)
+    mono = clip_batch(2, 0.7, channels=1, seed=1)
+    files = [(clips[0], 44100), (clips[1], 44100), (mono[0], 44100), (mono[1], 44100),
+             (clips[2][:, :30000], 44100), (clips[3], 44100), (clips[0], 22050),
+             (clips[1][:, :5000], 22050), (clips[2][:, :3000], 22050), (clips[3], 22050),
+             (clips[0][:, :9000], 22050), (clips[1], 44100), (clips[2][:, :100], 44100),
+             (clips[3], 44100)]
+    for value in (EFFECTS["reverb"].grid[0], 0.5, EFFECTS["reverb"].grid[-1]):
+        expected = stream_through_one_board(value, files)
+        chain = EFFECTS["reverb"].chain_fn(value)
+        for index, ((audio, rate), reference) in enumerate(zip(files, expected, strict=True)):
+            ours = chain.process(audio.copy(), rate)
+            np.testing.assert_array_equal(ours, reference, err_msg=f"file {index}")
+        fresh = effects_fresh(value, files[1])
+        assert not np.array_equal(expected[1], fresh)  # the state did carry over
+
+
+def effects_fresh(value: float, file: tuple[np.ndarray, int]) -> np.ndarray:
+    audio, rate = file
+    return pedalboard.Reverb(room_size=value)(audio, rate)
+
+
+def test_reverb_chain_snapshots_continue_independently():
+    clips = clip_batch(3, 0.5)
+    chain = EFFECTS["reverb"].chain_fn(0.7)
+    chain.process(clips[0].copy(), 44100)
+    snapshot = chain.copy()
+    first = chain.process(clips[1].copy(), 44100)
+    np.testing.assert_array_equal(snapshot.process(clips[1].copy(), 44100), first)
+    with pytest.raises(AesensError, match="mono or stereo"):
+        chain.process(np.zeros((3, 100), dtype=np.float32), 44100)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
+    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.3, channels=channels)
+    boards = [pedalboard.Reverb(room_size=0.4) for _ in clips]
+    state = dsp.ReverbState.fresh(44100, channels, len(clips))
+    for part in (slice(0, 8000), slice(8000, None)):  # a longer block would reset
+        expected = np.stack([board(clip[:, part], 44100, reset=False)
+                             for board, clip in zip(boards, clips, strict=True)])
+        ours = dsp.juce_reverb(np.ascontiguousarray(clips[:, :, part]), 44100, 0.4, state=state)
+        np.testing.assert_array_equal(ours, expected)
+    with pytest.raises(ValueError, match="does not fit"):
+        dsp.juce_reverb(clips[:2], 44100, 0.4, state=state)
