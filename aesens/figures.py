@@ -116,6 +116,11 @@ def default_dirs(embeddings_dir: PathLike | None = None,
     return embeddings_dir, results_dir
 
 
+def default_plots_dir(embeddings_dir: PathLike, plots_dir: PathLike | None = None) -> Path:
+    """Folder of the figures: given, else ``plots/`` beside the embeddings folder."""
+    return Path(embeddings_dir).parent / "plots" if plots_dir is None else Path(plots_dir)
+
+
 def find_embeddings(embeddings_dir: PathLike = "embeddings") -> list[str]:
     """Embeddings with at least one grouped effect file, sorted by name."""
     root = Path(embeddings_dir) / "grouped"
@@ -844,6 +849,22 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
         curves[method] = mean.reindex(effect.param_strings).to_numpy(dtype=float)
         identity[method] = float(mean.get(ORIGINAL_SET, np.nan))
     return curves, identity
+
+
+def default_method_groups(tables: Mapping[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """Method groups of the ROC AUC figures: the projections, and the CCA methods.
+
+    ``"projections"``: none, LDA, average direction and the two PCA
+    projections; ``"cca"``: none, global CCA and the sample-wise CCA SVD at
+    every threshold present in ``tables`` (from :func:`load_results`).
+    Methods without results are left out.
+    """
+    present = {key for table in tables.values() for key in table["method"]}
+    svd = sorted((key for key in present if key.partition(":")[0] in THRESHOLD_METHODS),
+                 key=_method_order)
+    groups = {"projections": ["", "lda", "avgdirproj", "pcaproj_nonnorm", "pcaproj_norm"],
+              "cca": ["", "cca", *svd]}
+    return {name: [key for key in keys if key in present] for name, keys in groups.items()}
 
 
 def roc_auc_figure(tables: Mapping[str, pd.DataFrame], embedding: str,

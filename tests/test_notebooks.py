@@ -26,10 +26,21 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 KERNEL = "aesens-test"
 #: Parameters beyond the data folders, per notebook (keep UMAP tiny: it runs without JIT).
-EXTRA = {"2B.1_umap_trajectories": {"n_files": 2, "instrument": "flute"},
+EXTRA = {"2B.1_umap_trajectories": {"n_files": 2, "instrument": "flute",
+                                    "panels": [["mfcc", "bitcrush"], ["toy", "bitcrush"]]},
          "3.1_global_cca_correlation": {"instrument": "piano"},
          "3.3_samplewise_cca_correlation": {"sample": 3},
-         "4_classification_performance": {"effect": "bitcrush"}}
+         "3.5_samplewise_cca_dirs_svd": {"triples": [["toy", "gain", "flute"],
+                                                     ["mfcc", "bitcrush", "cello"]]},
+         "4_classification_performance": {"effect": "bitcrush",
+                                          "method_groups": {"svd": ["", "-cca_samplewise_svd-0.3",
+                                                                    "-cca_samplewise_svd-0.5"]}}}
+#: Paper figures each notebook saves under its ``plots_dir``.
+PAPER_FIGURES = {"2B.1_umap_trajectories": ["umap/umap_trajectories_flute_seed0.pdf",
+                                            "umap/umap_trajectories_flute_seed0.png"],
+                 "3.1_global_cca_correlation": ["global_correlation_piano.pdf"],
+                 "3.5_samplewise_cca_dirs_svd": ["singular_values_triples.pdf"],
+                 "4_classification_performance": ["roc_auc_mfcc_svd.pdf"]}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +89,7 @@ def test_notebook_runs_headless(path: Path, kernel: jupyter_client.KernelManager
                                 tmp_path: Path) -> None:
     parameters = {"embeddings_dir": str(workdir / "embeddings"),
                   "results_dir": str(workdir / "results"), "output_dir": str(tmp_path),
-                  **EXTRA.get(path.stem, {})}
+                  "plots_dir": str(tmp_path / "plots"), **EXTRA.get(path.stem, {})}
     nb = papermill.parameterize.parameterize_notebook(
         papermill.iorw.load_notebook_node(str(path)), parameters)
     nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
@@ -90,3 +101,28 @@ def test_notebook_runs_headless(path: Path, kernel: jupyter_client.KernelManager
     images = [out for cell in nb.cells if cell.cell_type == "code"
               for out in cell.outputs if "image/png" in out.get("data", {})]
     assert images, "the default selection is shown as a static figure"
+    for name in PAPER_FIGURES.get(path.stem, []):
+        assert (tmp_path / "plots" / name).stat().st_size > 0, name
+
+
+def test_samplewise_notebooks_write_and_read_cca_r2s(kernel: jupyter_client.KernelManager,
+                                                     workdir: Path, tmp_path: Path) -> None:
+    """3.3's last cell writes cca_r2s_<embedding>.txt; 3.4 shows the values read from it."""
+    results_dir = tmp_path / "results"
+    parameters = {"embeddings_dir": str(workdir / "embeddings"), "results_dir": str(results_dir),
+                  "embedding": "toy", "effect": "gain"}
+    for stem in ("3.3_samplewise_cca_correlation", "3.4_samplewise_cca_r2_distrib"):
+        nb = papermill.parameterize.parameterize_notebook(
+            papermill.iorw.load_notebook_node(str(REPO / "notebooks" / f"{stem}.ipynb")),
+            parameters)
+        nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
+        nbclient.NotebookClient(nb, km=kernel, timeout=300).execute()
+        if stem.startswith("3.3"):
+            written = results_dir / "gain" / "cca_r2s_toy.txt"
+            values = [float(line) for line in written.read_text().splitlines()]
+            assert len(values) == 18 and all(0 <= value <= 1 for value in values)
+            written.write_text("1.0\n" * len(values))  # 3.4 must show these, not recompute
+    printed = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                      for out in cell.outputs)
+    assert f"toy, gain: median 1.00 over 18 files, from {written}" in printed
+    assert "toy, bitcrush: median" in printed and "computed (no cca_r2s file)" in printed
