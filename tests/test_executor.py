@@ -14,8 +14,10 @@ import h5py
 import joblib
 import numpy as np
 import pytest
-from conftest import load_script, write_tiny_dataset
+from conftest import load_script, published_effected_audio, write_tiny_dataset
+from threadpoolctl import threadpool_limits
 
+from aesens import store
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
@@ -108,6 +110,22 @@ def test_local_cluster_output_equals_in_process_bit_for_bit(tmp_path, files, cli
                       progress=False, executor=DaskExecutor(client))
     assert [path.parent.name for path in written] == ["dask"] * 2
     assert_same_files(tmp_path / "local", tmp_path / "dask")
+
+
+@pytest.mark.parametrize("shard_size, batch_size", [(1, 1), (5, 2)])
+def test_chained_reverb_on_the_cluster_equals_one_pedalboard_board(tmp_path, files, client,
+                                                                   shard_size, batch_size):
+    """Units start from the reverb state at their first file: the audio is the published one."""
+    setting = SETTINGS[2]
+    reference = published_effected_audio(files, setting.effect, setting.value, tmp_path)
+    with threadpool_limits(limits=1, user_api="blas"):
+        expected = get_model("mfcc").embed([audio for audio, _ in reference], 44100)
+    extract(files, [ModelSpec.for_name("mfcc", device="cpu")], [setting], tmp_path / "dask",
+            batch_size=batch_size, shard_size=shard_size, progress=False,
+            executor=DaskExecutor(client))
+    features, keys = store.read_embeddings(setting.output_path(tmp_path / "dask"), "mfcc")
+    np.testing.assert_array_equal(features, np.concatenate(expected))
+    assert list(keys) == [path.stem for path in files]
 
 
 def test_finished_settings_are_skipped_on_the_cluster(tmp_path, files, client):

@@ -26,9 +26,11 @@ from aesens.extract import (
     apply_effect,
     check_ranks,
     embed_files,
+    expected_attributes,
     extract,
     loaded_model,
     merge_shards,
+    prepared_batches,
     run_unit,
     shard_files,
     work_units,
@@ -269,3 +271,106 @@ def test_gpu_precision_is_full_float32_unless_tf32_is_allowed():
     assert [spec.tf32 for spec in default] == [False, False] and full[0].tf32 is False
     assert fast[0].tf32 is True and ModelSpec.for_name("mfcc").tf32 is False
     assert full[0].build().device == "cpu"  # the TF32 switch is left alone off the GPU
+
+
+@pytest.mark.parametrize("name", ["reverb", "gain", "lowpass_cheby", "bitcrush"])
+def test_published_audio_whatever_the_shards_batches_and_threads(tiny_dataset, tmp_path, name):
+    """Bit for bit pedalboard's one board over the dataset in order, through 16-bit WAVs."""
+    files = discover(tiny_dataset)
+    effect = EFFECTS[name]
+    rank = len(effect.grid) - 1
+    reference = published_effected_audio(files, effect, effect.grid[rank], tmp_path)
+    setting = Setting(effect, rank)
+    for batch_size, shard_size, threads in ((1, 1, 1), (2, 3, 2), (5, 7, 3), (4, 12, 4)):
+        units = work_units(files, [], setting, 0, batch_size, shard_size, threads)
+        by_unit = {unit.shard_index: _unit_audio(unit) for unit in reversed(units)}
+        ours = [clip for index in sorted(by_unit) for clip in by_unit[index]]
+        for index, ((expected, _), clip) in enumerate(zip(reference, ours, strict=True)):
+            np.testing.assert_array_equal(clip, expected, err_msg=f"file {index}")
+
+
+def _unit_audio(unit: WorkUnit) -> list[np.ndarray]:
+    chain = None if unit.chain is None else unit.chain.copy()
+    return [clip for _, clips, _ in prepared_batches(unit.files, unit.setting, unit.batch_size,
+                                                     unit.prepare_threads, chain)
+            for clip in clips]
+
+
+def test_float_semantics_is_each_file_fresh_without_round_trip(tiny_dataset):
+    files = discover(tiny_dataset)
+    effect = EFFECTS["reverb"]
+    setting = Setting(effect, len(effect.grid) - 1, FLOAT)
+    ours = [clip for _, clips, _ in prepared_batches(files, setting, 3, 2) for clip in clips]
+    for path, clip in zip(files, ours, strict=True):
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        np.testing.assert_array_equal(clip, effect.board_fn(1.0)(audio.T.copy(), rate))
+        assert not np.array_equal(clip * 32768, np.round(clip * 32768))  # not 16-bit
+    with pytest.raises(AesensError, match="unknown effect semantics 'exact'"):
+        Setting(effect, 0, "exact")
+
+
+def test_embeddings_of_other_settings_are_redone_with_a_message(workdir, capsys):
+    assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet",
+                                 "--effect-semantics", "float"]) == 0
+    path = "embeddings/embeddings_gain_-37.0.h5"
+    assert store.read_attrs(path, "mfcc")["effect_semantics"] == "float"
+    floats = store.read_embeddings(path, "mfcc")[0]
+    capsys.readouterr()
+    assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "mfcc was computed with effect_semantics=float (expected effect_semantics=" \
+           "published); recomputing it" in err
+    assert store.read_attrs(path, "mfcc")["effect_semantics"] == "published"
+    assert not np.array_equal(store.read_embeddings(path, "mfcc")[0], floats)
+    assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet"]) == 0
+    assert "1 already complete" in capsys.readouterr().out
+    # A file of an older version (no such attribute) is not taken as complete either.
+    features, keys = store.read_embeddings(path, "mfcc")
+    store.write_embeddings(path, "mfcc", features, keys, {"effect": "gain"})
+    assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet"]) == 0
+    assert "no effect_semantics attribute (written by an older version" in capsys.readouterr().err
+
+
+def test_openl3_framing_is_a_settings_attribute(tiny_dataset, tmp_path):
+    from aesens.models import openl3
+
+    spec = ModelSpec.for_name("openl3")
+    assert expected_attributes(Setting(), spec) == {"center": True, "hop_seconds": 0.1}
+    assert expected_attributes(Setting(EFFECTS["gain"], 0), spec) == {
+        "effect_semantics": "published", **openl3.SETTINGS_ATTRIBUTES}
+    path = tmp_path / "embeddings.h5"
+    store.write_embeddings(path, "openl3", np.zeros((2, 512)), ["a", "b"],
+                           {"center": False, "hop_seconds": 0.1})
+    reason = store.incomplete_reason(path, "openl3", {"a", "b"},
+                                     expected_attributes(Setting(), spec))
+    assert reason == "was computed with center=False (expected center=True)"
+
+
+def test_effect_only_keeps_the_published_wavs(workdir, tiny_dataset, capsys):
+    files = discover(tiny_dataset)
+    effect = EFFECTS["reverb"]
+    assert run_cli(stage2.main, ["reverb", "none", "4", "4", "--quiet"]) == 0
+    assert "wrote 12 WAV file(s), 0 already there" in capsys.readouterr().out
+    folder = workdir / "datasets" / "audio-embeddings" / "irmas-wav-reverb_0.13"
+    reference = workdir / "reference"
+    reference.mkdir()
+    published_effected_audio(files, effect, effect.grid[4], reference)
+    for index, path in enumerate(files):
+        ours = folder / path.parent.name / path.name
+        assert ours.read_bytes() == (reference / f"{index:05d}.wav").read_bytes()
+    assert not list(folder.rglob(".*"))  # no temporary files left
+    # Resumable: a missing file is rewritten, the rest kept (the reverb still runs over them).
+    (folder / files[5].parent.name / files[5].name).unlink()
+    assert run_cli(stage2.main, ["reverb", "none", "4", "4", "--quiet"]) == 0
+    assert "wrote 1 WAV file(s), 11 already there" in capsys.readouterr().out
+    assert (folder / files[5].parent.name / files[5].name).read_bytes() == (
+        reference / "00005.wav").read_bytes()
+    assert not Path("embeddings").exists()
+    assert run_cli(stage2.main, ["reverb", "none", "4", "4", "--effect-semantics", "float"]) == 2
+    assert "--effect-semantics published" in capsys.readouterr().err
+
+
+def test_from_minus_one_prints_the_number_of_parameters(workdir, capsys):
+    assert run_cli(stage2.main, ["gain", "none", "-1", "0"]) == 0
+    assert capsys.readouterr().out.startswith("There are 31 parameters in the grid\n")

@@ -95,3 +95,35 @@ def test_arrays_roundtrip_with_strings(tmp_path):
     assert list(out["Y"]) == ["cello", "flute"]
     with pytest.raises(AesensError, match="no dataset 'Z'"):
         store.read_arrays(path, ["Z"])
+
+
+def test_complete_only_with_the_expected_settings_attributes(tmp_path):
+    path = tmp_path / "embeddings_gain_0.5.h5"
+    assert store.incomplete_reason(path, "mfcc") == "is missing"
+    store.write_embeddings(path, "mfcc", np.zeros((2, 3)), ["a", "b"],
+                           {"effect_semantics": "float", "center": True, "hop_seconds": 0.1})
+    assert store.incomplete_reason(path, "crepe") == "is missing"
+    assert store.incomplete_reason(path, "mfcc", {"a", "b"}, {"effect_semantics": "float",
+                                                              "center": True,
+                                                              "hop_seconds": 0.1}) is None
+    assert store.incomplete_reason(path, "mfcc", {"a"}) == "covers other files than the dataset's"
+    assert store.incomplete_reason(path, "mfcc", None, {"effect_semantics": "published"}) == (
+        "was computed with effect_semantics=float (expected effect_semantics=published)")
+    assert store.incomplete_reason(path, "mfcc", None, {"hop_seconds": 0.5}).startswith(
+        store.MISMATCH_PREFIX)
+    assert store.incomplete_reason(path, "mfcc", None, {"frames": 3}) == (
+        "was computed with no frames attribute (written by an older version; expected frames=3)")
+    assert not store.has_complete_embedding(path, "mfcc", {"a", "b"}, {"center": False})
+    assert store.has_complete_embedding(path, "mfcc", {"a", "b"}, {"center": True})
+
+
+def test_atomic_file_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "sub" / "clip.wav"
+    with store.atomic_file(target) as tmp:
+        assert tmp.suffix == ".wav" and tmp.parent == target.parent
+        tmp.write_bytes(b"done")
+    assert target.read_bytes() == b"done"
+    with pytest.raises(RuntimeError), store.atomic_file(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError
+    assert target.read_bytes() == b"done" and sorted(target.parent.iterdir()) == [target]
