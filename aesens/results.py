@@ -129,7 +129,7 @@ def _canonical_params(value: object) -> str:
 def _canonical_keys(table: pd.DataFrame, embedding: str) -> pd.DataFrame:
     """Key columns as strings in the published spelling (``openl3-`` read as ``openl3``)."""
     keys = table[KEY_COLUMNS].astype(object).map(lambda value: "" if _blank(value) else str(value))
-    keys["embedding"] = [embedding_label(embedding, method_of_label(embedding, label))
+    keys["embedding"] = [embedding if label == f"{embedding}-" else label
                          for label in keys["embedding"]]
     keys["embedding_params"] = [_canonical_params(value) for value in keys["embedding_params"]]
     return keys

@@ -74,13 +74,16 @@ def test_rows_of_earlier_versions_are_matched(tmp_path):
     old["embedding"], old["embedding_params"], old["extra_info"] = "openl3-", "{}", '{"C": 1.0}'
     svd = new_rows("cello", "cca_samplewise_svd", 0.6)
     svd["embedding_params"] = '{"svd_thr":0.3}'
-    pd.concat([old, svd]).to_csv(path, index=False)
+    other = new_rows("cello", "lda", 0.4)
+    other["embedding"] = "clap-lda"  # another model's rows stay as they are
+    pd.concat([old, svd, other]).to_csv(path, index=False)
     results.update_results_csv(path, new_rows("cello", "", 0.9), "openl3")
     results.update_results_csv(path, new_rows("cello", "cca_samplewise_svd", 0.7), "openl3")
     table = pd.read_csv(path, keep_default_na=False)
-    assert len(table) == 4
-    assert list(table["embedding"]) == ["openl3"] * 2 + ["openl3-cca_samplewise_svd"] * 2
-    assert list(table["roc_auc"]) == [0.9, 0.9, 0.7, 0.7]
+    assert len(table) == 6
+    assert list(table["embedding"]) == (["clap-lda"] * 2 + ["openl3"] * 2
+                                        + ["openl3-cca_samplewise_svd"] * 2)
+    assert list(table["roc_auc"]) == [0.4, 0.4, 0.9, 0.9, 0.7, 0.7]
 
 
 def test_other_thresholds_and_models_are_kept(tmp_path):
