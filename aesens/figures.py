@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from matplotlib.lines import Line2D
 from aesens import plots, store
 from aesens.aggregate import load_grouped
 from aesens.analysis_files import (
+    atomic_write,
     cca_r2s_path,
     merge_correlations,
     read_cca_r2s,
@@ -891,7 +893,9 @@ def roc_auc_figure(tables: Mapping[str, pd.DataFrame], embedding: str,
     """
     every = sorted({key for table in tables.values() for key in table["method"]},
                    key=_method_order)
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # grey is left out: the orig/orig star of the legend is grey
+    cycle = [color for color in plt.rcParams["axes.prop_cycle"].by_key()["color"]
+             if mcolors.to_hex(color) != "#7f7f7f"] or ["C0"]
     colors = {key: cycle[index % len(cycle)] for index, key in enumerate(every)}
     with plt.rc_context(plots.style()):
         fig, axes = plots.figure_grid(len(tables), 2, (3.0, 2.0), sharey="row")
@@ -917,13 +921,17 @@ def roc_auc_figure(tables: Mapping[str, pd.DataFrame], embedding: str,
 
 def save(fig: Figure, plots_dir: PathLike, name: str,
          formats: Sequence[str] = DEFAULT_FORMATS, close: bool = True) -> list[Path]:
-    """Save a figure as ``<plots_dir>/<name>.<format>`` for each format (and close it)."""
+    """Save a figure as ``<plots_dir>/<name>.<format>`` for each format (and close it).
+
+    Each file is written to a temporary file renamed over the target once complete.
+    """
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
         path = plots_dir / f"{name}.{fmt}"
-        fig.savefig(path)
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format=fmt)
         paths.append(path)
     if close:
         plt.close(fig)

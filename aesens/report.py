@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens.analysis_files import read_csv
+from aesens.analysis_files import atomic_write, read_csv
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.figures import ORIGINAL_SET, load_results
@@ -207,8 +207,8 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     lines += ["## Figures", ""]
     lines += figure_links(plots_dir, results_dir) or [f"No figures in {plots_dir}."]
     path = results_dir / "summary.md"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with atomic_write(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 

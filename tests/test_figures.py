@@ -388,3 +388,29 @@ def test_command_rejects_bad_options(option: list[str], message: str,
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """A correlations.csv with a comment column, or without this version's columns, reads."""
+    rows = pd.DataFrame({"embedding": ["toy"] * 3, "effect": ["gain"] * 3,
+                         "instrument": list(INSTRUMENTS), "global_r2": [0.2, 0.4, ""],
+                         "samplewise_r2_median": [0.9, 0.8, 0.7],
+                         "comment": ["odd, check", "", "NA"]})
+    rows.to_csv(tmp_path / "correlations.csv", index=False)
+    table = report.read_correlations(tmp_path / "correlations.csv")
+    assert table["comment"].tolist()[0] == "odd, check" and table["comment"].tolist()[2] == "NA"
+    sensitivity = report.sensitivity_table(table)
+    # pandas reference: median [min–max] over the instruments with a value
+    assert sensitivity["global R² (test)"].tolist() == ["0.30 [0.20–0.40]"]
+    assert sensitivity["sample-wise R²"].tolist() == ["0.80 [0.70–0.90]"]
+    summary = report.write_summary(tmp_path, tmp_path / "plots").read_text()
+    assert "| toy | gain | 3 | 0.30 [0.20–0.40] | 0.80 [0.70–0.90] |" in summary
+    (tmp_path / "correlations.csv").write_text("embedding,effect\ntoy,gain\n")
+    assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "correlations.csv lacks columns instrument, global_r2" in err
+    assert len(err.strip().splitlines()) == 1
+    (tmp_path / "correlations.csv").write_bytes(b"\xff\xfe\x00")
+    assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2
+    assert "correlations.csv is not a readable CSV" in capsys.readouterr().err
