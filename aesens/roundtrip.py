@@ -25,21 +25,27 @@ INT32_SCALE = 2147483647.0
 
 
 @numba.njit(nogil=True, cache=True)
-def _pcm16(samples: np.ndarray, codes: np.ndarray) -> None:
-    # One float32 sample -> the int16 code JUCE writes (as a float64 integer value).
+def _pcm16_code(sample: np.float32) -> np.int64:
+    # One float32 sample -> the int16 code JUCE writes.
+    value = np.float64(sample)
+    if value != value:
+        return np.int64(0)
+    value = min(max(value, -1.0), 1.0)
+    return np.int64(np.rint(value * INT32_SCALE)) >> 16
+
+
+@numba.njit(nogil=True, cache=True)
+def _encode_kernel(samples: np.ndarray, codes: np.ndarray) -> None:
     for i in range(samples.shape[0]):
-        value = np.float64(samples[i])
-        if value != value:
-            value = 0.0
-        value = min(max(value, -1.0), 1.0)
-        codes[i] = np.floor(np.rint(value * INT32_SCALE) / 65536.0)
+        codes[i] = _pcm16_code(samples[i])
 
 
-def _codes(audio: np.ndarray) -> np.ndarray:
-    samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
-    codes = np.empty(samples.shape, dtype=np.float64)
-    _pcm16(samples, codes)
-    return codes.reshape(np.shape(audio))
+@numba.njit(nogil=True, cache=True)
+def _roundtrip_kernel(samples: np.ndarray, out: np.ndarray) -> None:
+    # ``out`` may be ``samples``: each sample is read before it is written.
+    scale = np.float32(1.0 / 32768.0)
+    for i in range(samples.shape[0]):
+        out[i] = np.float32(_pcm16_code(samples[i])) * scale
 
 
 def pcm16_encode(audio: np.ndarray) -> np.ndarray:
@@ -55,7 +61,10 @@ def pcm16_encode(audio: np.ndarray) -> np.ndarray:
     numpy.ndarray
         int16 array of the shape of ``audio``.
     """
-    return _codes(audio).astype(np.int16)
+    samples = np.ascontiguousarray(audio, dtype=np.float32)
+    codes = np.empty(samples.shape, dtype=np.int16)
+    _encode_kernel(samples.reshape(-1), codes.reshape(-1))
+    return codes
 
 
 def pcm16_roundtrip(audio: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -66,18 +75,18 @@ def pcm16_roundtrip(audio: np.ndarray, out: np.ndarray | None = None) -> np.ndar
     audio : numpy.ndarray
         float32 or float64 samples, any shape (e.g. ``(clips, channels, samples)``).
     out : numpy.ndarray, optional
-        float32 array of the shape of ``audio`` to write into (``audio``
-        itself, if float32, converts in place).
+        C-contiguous float32 array of the shape of ``audio`` to write into
+        (``audio`` itself, if float32, converts in place).
 
     Returns
     -------
     numpy.ndarray
         float32, every sample a multiple of 1/32768 in [-1, 32767/32768].
     """
-    codes = _codes(audio)
+    samples = np.ascontiguousarray(audio, dtype=np.float32)
     if out is None:
-        out = np.empty(codes.shape, dtype=np.float32)
-    elif out.shape != codes.shape or out.dtype != np.float32:
-        raise ValueError(f"out must be a float32 array of shape {codes.shape}")
-    np.multiply(codes, 1.0 / 32768.0, out=out, casting="same_kind")
+        out = np.empty(samples.shape, dtype=np.float32)
+    elif out.shape != samples.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {samples.shape}")
+    _roundtrip_kernel(samples.reshape(-1), out.reshape(-1))
     return out

@@ -28,16 +28,23 @@ from aesens.effects import EFFECTS
 from aesens.errors import AesensError
 from aesens.extract import Setting, embed_files, read_clip
 from aesens.models import EmbeddingModel, get_model
+from aesens.roundtrip import pcm16_roundtrip
 
 SETTING = Setting(EFFECTS["reverb"], 17)
 
 
 def one_at_a_time(files: list[Path], model: EmbeddingModel) -> list[np.ndarray]:
-    """Read, effect and embed each file alone, as the published scripts did."""
+    """Read, effect and embed each file alone, as the published scripts did.
+
+    One reverb board streams the files in order and each effected file goes
+    through the 16-bit round trip (in memory here, a WAV file there).
+    """
+    chain = SETTING.new_chain()
     rows = []
     for path in files:
         audio, rate = read_clip(path)
-        rows.extend(model.embed([SETTING.effect.apply(audio, rate, SETTING.value)], rate))
+        effected = pcm16_roundtrip(chain.process(audio, rate))
+        rows.extend(model.embed([effected], rate))
     return rows
 
 
