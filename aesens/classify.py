@@ -209,7 +209,10 @@ def grid_search(features: np.ndarray, labels: np.ndarray,
         same folds (``StratifiedKFold(3)``), the same liblinear fits, ROC AUC
         computed as scikit-learn does, and the same choice (first C of highest
         mean score, failed folds ranked last), without the per-call input
-        checks that dominate the time of these small problems.
+        checks that dominate the time of these small problems. The fold
+        scores use the decision function, as the ``roc_auc`` scorer of
+        ``GridSearchCV`` does; the test-set metrics use ``predict_proba``
+        (:func:`metrics_on_test_set`).
 
     Returns
     -------
