@@ -44,6 +44,7 @@ import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -1070,8 +1071,7 @@ def _effect_names(value: str) -> list[str]:
 def _formats(value: str) -> list[str]:
     """Argument type: comma-separated figure formats matplotlib can write."""
     names = [name.lower().lstrip(".") for name in _names(value)]
-    supported = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
+    supported = FigureCanvasBase.get_supported_filetypes()
     unknown = [name for name in names if name not in supported]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown figure format {', '.join(unknown)}; choose "

@@ -260,7 +260,8 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
             assert (plots_dir / f"{name}.{fmt}").stat().st_size > 0, name
     table = pd.read_csv(results_dir / "correlations.csv")
     assert len(table) == len(EFFECTS) * len(INSTRUMENTS)
-    assert {"global_r2", "samplewise_r2_median"} <= set(table.columns)
+    assert {"global_r2", "samplewise_r2_median", "comment"} <= set(table.columns)
+    assert table["global_direction"].eq("computed").all()  # no models/ folder here
     r2 = np.loadtxt(results_dir / "gain" / "cca_r2s_toy.txt")
     assert r2.shape == (N_TRAIN * len(INSTRUMENTS),) and np.all((r2 >= 0) & (r2 <= 1))
     summary = (results_dir / "summary.md").read_text()
