@@ -42,6 +42,9 @@ class Executor(Protocol):
 
     #: Whether items run in this process (so they may hold unpicklable objects).
     in_process: bool
+    #: Whether items run one after the other in the order given (so one may continue
+    #: where the previous one stopped).
+    in_order: bool
     #: Threads an item may use to prepare its inputs ahead of the main computation.
     prepare_threads: int
 
@@ -63,6 +66,7 @@ class InProcessExecutor:
     """
 
     in_process = True
+    in_order = True
 
     def __init__(self, prepare_threads: int | None = None) -> None:
         self.prepare_threads = prepare_threads or max(1, min(16, os.cpu_count() or 1))
@@ -89,6 +93,7 @@ class DaskExecutor:
     """
 
     in_process = False
+    in_order = False
     #: Each single-threaded worker reads and effects the next batch in one
     #: extra thread while its model embeds the current one.
     prepare_threads = 1

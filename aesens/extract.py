@@ -235,6 +235,11 @@ class WorkUnit:
         For a stateful effect under the published semantics, the chain as
         it stands before the shard's first file (``None``: a fresh chain,
         right for the first shard).
+    chain_in_order : bool
+        The units of the setting share ``chain`` and run one after the
+        other in shard order in this process: the unit continues the chain
+        object itself (left where the previous unit stopped) instead of a
+        copy.
     """
 
     setting_index: int
@@ -245,6 +250,7 @@ class WorkUnit:
     batch_size: int = 32
     prepare_threads: int = 1
     chain: ReverbChain | None = None
+    chain_in_order: bool = False
 
 
 @dataclass
@@ -479,7 +485,7 @@ def run_unit(unit: WorkUnit) -> UnitResult:
               for model in unit.models]
     rows: dict[str, list[np.ndarray]] = {model.name: [] for model in models}
     keys: dict[str, list[str]] = {model.name: [] for model in models}
-    chain = None if unit.chain is None else unit.chain.copy()
+    chain = unit.chain if unit.chain is None or unit.chain_in_order else unit.chain.copy()
     batches = prepared_batches(unit.files, unit.setting, unit.batch_size, unit.prepare_threads,
                                chain)
     with contextlib.closing(batches), threadpool_limits(limits=1, user_api="blas"):
@@ -541,8 +547,8 @@ def chain_states(shards: Sequence[Sequence[Path]], setting: Setting,
 
 def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
                setting: Setting, setting_index: int = 0, batch_size: int = 32,
-               shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1
-               ) -> list[WorkUnit]:
+               shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1,
+               in_order: bool = False) -> list[WorkUnit]:
     """Cut one setting's files into work units, each with its chain state at its start.
 
     Parameters
@@ -562,15 +568,23 @@ def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingMode
     prepare_threads : int
         Threads each unit (and the effect-only pass computing the chain
         states, see :func:`chain_states`) reads and effects with.
+    in_order : bool
+        The units will run one after the other in shard order in this
+        process: they share one chain, each continuing where the previous
+        one stopped, and no effect-only pass is needed.
 
     Returns
     -------
     list of WorkUnit
     """
     shards = shard_files(files, shard_size, batch_size)
-    chains = chain_states(shards, setting, prepare_threads)
+    if in_order:
+        shared = setting.new_chain()
+        chains = [shared] * len(shards)
+    else:
+        chains = chain_states(shards, setting, prepare_threads)
     return [WorkUnit(setting_index, setting, shard_index, shard, tuple(models), batch_size,
-                     prepare_threads, chain)
+                     prepare_threads, chain, in_order and chain is not None)
             for shard_index, (shard, chain) in enumerate(zip(shards, chains, strict=True))]
 
 
@@ -602,7 +616,7 @@ def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSp
     """
     executor = InProcessExecutor()
     units = work_units(files, models, setting, 0, batch_size, shard_size,
-                       executor.prepare_threads)
+                       executor.prepare_threads, in_order=True)
     shards = []
     with tqdm(total=len(files), desc=setting.label, unit="file", disable=not progress,
               leave=False) as bar:
@@ -670,7 +684,8 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
                 if force or not _complete(path, model, setting, expected)]
         if todo:
             setting_units = work_units(files, todo, setting, index, batch_size, shard_size,
-                                       executor.prepare_threads)
+                                       executor.prepare_threads,
+                                       in_order=getattr(executor, "in_order", False))
             n_shards[index] = len(setting_units)
             units.extend(setting_units)
     received: dict[int, list[UnitResult]] = {index: [] for index in n_shards}

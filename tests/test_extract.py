@@ -285,12 +285,18 @@ def test_published_audio_whatever_the_shards_batches_and_threads(tiny_dataset, t
         units = work_units(files, [], setting, 0, batch_size, shard_size, threads)
         by_unit = {unit.shard_index: _unit_audio(unit) for unit in reversed(units)}
         ours = [clip for index in sorted(by_unit) for clip in by_unit[index]]
-        for index, ((expected, _), clip) in enumerate(zip(reference, ours, strict=True)):
-            np.testing.assert_array_equal(clip, expected, err_msg=f"file {index}")
+        # In this process, in order: the units continue one shared chain instead.
+        in_order = [clip for unit in work_units(files, [], setting, 0, batch_size, shard_size,
+                                                threads, in_order=True)
+                    for clip in _unit_audio(unit)]
+        for index, (expected, _) in enumerate(reference):
+            np.testing.assert_array_equal(ours[index], expected, err_msg=f"file {index}")
+            np.testing.assert_array_equal(in_order[index], expected, err_msg=f"file {index}")
 
 
 def _unit_audio(unit: WorkUnit) -> list[np.ndarray]:
-    chain = None if unit.chain is None else unit.chain.copy()
+    """The effected audio a unit gives its models."""
+    chain = unit.chain if unit.chain is None or unit.chain_in_order else unit.chain.copy()
     return [clip for _, clips, _ in prepared_batches(unit.files, unit.setting, unit.batch_size,
                                                      unit.prepare_threads, chain)
             for clip in clips]
