@@ -10,11 +10,13 @@
   train file, one per line, in the order of the train set (the published
   3.3 notebook's last cell writes it, the 3.4 notebook reads it).
 - ``models/<effect>/deformdir_<embedding>.pkl`` (written by the
-  classification stage): ``{method key: {instrument: direction(s)}}``; the
-  global CCA direction of an instrument is ``deformdir["-cca"][instrument]``.
+  classification stage, see :mod:`aesens.results`): ``{method key:
+  {instrument: direction(s)}}``; the global CCA direction of an instrument
+  is ``deformdir["-cca"][instrument]``.
 
 Every write goes to a temporary file beside the target, renamed over it once
-complete.
+complete; the merge of ``correlations.csv`` holds the lock of
+:mod:`aesens.store` from the read to the rename.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aesens import results, store
 from aesens.errors import AesensError
 
 PathLike = str | os.PathLike
@@ -120,6 +123,16 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
         If the existing file does not parse or lacks a key column.
     """
     path = Path(results_dir) / "correlations.csv"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise AesensError(f"cannot create {path.parent} ({error.strerror}); choose a writable "
+                          "results folder or fix its permissions") from None
+    with store._exclusive_lock(path):  # the lock of aesens.store, from the read to the rename
+        return _merge_correlations(table, path)
+
+
+def _merge_correlations(table: pd.DataFrame, path: Path) -> Path:
     keys = list(CORRELATION_KEYS)
     if path.exists():
         old = read_csv(path, dtype={key: str for key in keys}, keep_default_na=False,
@@ -213,11 +226,6 @@ def read_cca_r2s(effect: str, embedding: str, results_dir: PathLike = "results",
     return values
 
 
-def deformdir_path(effect: str, embedding: str, models_dir: PathLike = "models") -> Path:
-    """``<models_dir>/<effect>/deformdir_<embedding>.pkl``."""
-    return Path(models_dir) / effect / f"deformdir_{embedding}.pkl"
-
-
 def read_global_directions(effect: str, embedding: str, models_dir: PathLike = "models",
                            dim: int | None = None) -> dict[str, np.ndarray]:
     """Global CCA directions per instrument from the deformation-direction pickle.
@@ -234,8 +242,9 @@ def read_global_directions(effect: str, embedding: str, models_dir: PathLike = "
     Returns
     -------
     dict
-        Instrument to ``(dim,)`` direction; empty if the pickle or its
-        ``"-cca"`` entry is missing.
+        Instrument to ``(dim,)`` direction (given as ``(dim,)``, ``(1, dim)``
+        or ``(dim, 1)``); empty if the pickle or its ``"-cca"`` entry is
+        missing; an instrument with an empty ``(0, dim)`` entry is left out.
 
     Raises
     ------
@@ -243,25 +252,20 @@ def read_global_directions(effect: str, embedding: str, models_dir: PathLike = "
         If the pickle cannot be read, is not ``{method key: {instrument:
         direction}}``, or holds a direction of another dimension.
     """
-    import joblib  # reads plain pickles as well as joblib dumps
-
-    path = deformdir_path(effect, embedding, models_dir)
-    if not path.exists():
-        return {}
-    try:
-        content = joblib.load(path)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise AesensError(f"{path} is not a readable pickle ({type(error).__name__}); delete "
-                          "it and rerun desensitize_classif.py") from None
-    if not isinstance(content, dict) or not isinstance(content.get(GLOBAL_CCA_KEY, {}), dict):
-        raise AesensError(f"{path} is not a {{method key: {{instrument: direction}}}} dict; "
-                          "delete it and rerun desensitize_classif.py")
+    path = results.deformdir_path(models_dir, effect, embedding)
+    content = results.read_pickle(path)
+    if not isinstance(content.get(GLOBAL_CCA_KEY, {}), dict):
+        raise AesensError(f"{path} holds no {{instrument: direction}} dict under "
+                          f"{GLOBAL_CCA_KEY!r}; move it away and rerun desensitize_classif.py")
     directions = {}
     for instrument, value in content.get(GLOBAL_CCA_KEY, {}).items():
-        direction = np.squeeze(np.asarray(value, dtype=np.float64))
-        if direction.ndim != 1 or (dim is not None and direction.size != dim):
+        direction = np.asarray(value, dtype=np.float64)
+        if direction.size == 0:  # no direction (constant paths): computed instead
+            continue
+        if direction.ndim > 2 or (direction.ndim == 2 and 1 not in direction.shape) or (
+                dim is not None and direction.size != dim):
             raise AesensError(f"{path} holds a {direction.shape} global CCA direction for "
                               f"{instrument}, not one of {dim or 'the embedding'} dimensions; "
-                              "delete it and rerun desensitize_classif.py")
+                              "move it away and rerun desensitize_classif.py")
         directions[str(instrument)] = direction.ravel()
     return directions

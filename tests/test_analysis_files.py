@@ -16,7 +16,7 @@ from test_figures import INSTRUMENTS, N_TRAIN, build_outputs
 
 matplotlib.use("Agg")
 
-from aesens import analysis_files, figures  # noqa: E402
+from aesens import analysis_files, figures, results  # noqa: E402
 from aesens.errors import AesensError  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def test_correlations_are_merged(outputs: Path, tmp_path: Path) -> None:
     figures.write_correlations({("toy", "gain"): analysis}, results_dir)
     again = pd.read_csv(results_dir / "correlations.csv", keep_default_na=False)
     pd.testing.assert_frame_equal(again, merged)
-    assert sorted(p.name for p in results_dir.iterdir() if p.name.startswith(".")) == []
+    assert not [p.name for p in results_dir.iterdir() if p.name.endswith(".part")]
 
 
 def test_new_correlations_file_has_a_comment_column(outputs: Path, tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
     direction = np.random.default_rng(3).normal(size=dim)
     direction /= np.linalg.norm(direction)
     models_dir = tmp_path / "models"
-    pickle_path = analysis_files.deformdir_path("bitcrush", "toy", models_dir)
+    pickle_path = results.deformdir_path(models_dir, "bitcrush", "toy")
     pickle_path.parent.mkdir(parents=True)
     with open(pickle_path, "wb") as handle:
         pickle.dump({"": {}, "-lda": {"cello": np.ones((1, dim))},
@@ -156,7 +156,7 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
 
 
 def test_deformdir_bad_files(tmp_path: Path) -> None:
-    path = analysis_files.deformdir_path("gain", "toy", tmp_path)
+    path = results.deformdir_path(tmp_path, "gain", "toy")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a pickle")
     with pytest.raises(AesensError, match="deformdir_toy.pkl is not a readable pickle"):
@@ -167,8 +167,16 @@ def test_deformdir_bad_files(tmp_path: Path) -> None:
         analysis_files.read_global_directions("gain", "toy", tmp_path, dim=5)
     with open(path, "wb") as handle:
         pickle.dump([1, 2], handle)
-    with pytest.raises(AesensError, match="is not a"):
+    with pytest.raises(AesensError, match="holds a list, not a dictionary"):
+        analysis_files.read_global_directions("gain", "toy", tmp_path)
+    with open(path, "wb") as handle:
+        pickle.dump({"-cca": [1, 2]}, handle)
+    with pytest.raises(AesensError, match="holds no {instrument: direction} dict under '-cca'"):
         analysis_files.read_global_directions("gain", "toy", tmp_path)
     with open(path, "wb") as handle:
         pickle.dump({"-lda": {"cello": np.ones(5)}}, handle)
     assert analysis_files.read_global_directions("gain", "toy", tmp_path, dim=5) == {}
+    with open(path, "wb") as handle:
+        pickle.dump({"-cca": {"cello": np.zeros((0, 5)), "flute": np.ones((5, 1))}}, handle)
+    found = analysis_files.read_global_directions("gain", "toy", tmp_path, dim=5)
+    assert list(found) == ["flute"] and found["flute"].shape == (5,)
