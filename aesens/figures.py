@@ -790,7 +790,7 @@ def load_results(effect: str, embedding: str, results_dir: PathLike = "results")
     return table
 
 
-def method_key(name: str) -> str:
+def normalise_method(name: str) -> str:
     """A method as :func:`load_results` names it, from either spelling.
 
     ``'lda'`` and ``'cca_samplewise_svd:0.3'`` stay as they are; the
@@ -828,7 +828,7 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
         One instrument; ``None`` averages over instruments.
     methods : sequence of str, optional
         Methods to return, in this order (either spelling of
-        :func:`method_key`; ones without results are left out). Default:
+        :func:`normalise_method`; ones without results are left out). Default:
         every method present.
 
     Returns
@@ -845,7 +845,7 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
     rows = table[table[fixed] == ORIGINAL_SET]
     present = set(rows["method"])
     order = (sorted(present, key=_method_order) if methods is None
-             else [key for key in dict.fromkeys(map(method_key, methods)) if key in present])
+             else [key for key in dict.fromkeys(map(normalise_method, methods)) if key in present])
     curves, identity = {}, {}
     for method in order:
         mean = rows[rows["method"] == method].groupby(other)["roc_auc"].mean()

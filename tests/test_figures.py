@@ -305,11 +305,11 @@ def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
         "", "cca_samplewise_svd:0.3"]
 
 
-def test_method_key_spellings() -> None:
-    assert figures.method_key("-cca_samplewise_svd-0.30") == "cca_samplewise_svd:0.3"
-    assert figures.method_key("cca_samplewise_svd:0.5") == "cca_samplewise_svd:0.5"
-    assert figures.method_key("-lda") == figures.method_key("lda") == "lda"
-    assert figures.method_key("") == ""
+def test_normalise_method_spellings() -> None:
+    assert figures.normalise_method("-cca_samplewise_svd-0.30") == "cca_samplewise_svd:0.3"
+    assert figures.normalise_method("cca_samplewise_svd:0.5") == "cca_samplewise_svd:0.5"
+    assert figures.normalise_method("-lda") == figures.normalise_method("lda") == "lda"
+    assert figures.normalise_method("") == ""
 
 
 def test_roc_auc_method_groups_and_ylim(outputs: Path) -> None:
