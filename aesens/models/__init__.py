@@ -9,6 +9,11 @@ published experiment. ``metadata()`` returns the attributes stored next to
 the features (model, library and version, weights hash, sample rate, hop,
 device).
 
+A model module may define ``SETTINGS_ATTRIBUTES``, a dict of the settings
+its rows depend on (e.g. OpenL3's framing); they are stored with the
+features, and an embedding stored with other values (or none) is not taken
+as complete by the extraction stages, which then redo it.
+
 Adding a model is one entry in :data:`MODELS`: a name mapped to the dotted
 path of a loader ``load(device=..., batch_size=..., weights=...)``. Loaders
 are imported lazily so that a model's heavy libraries are only needed when
