@@ -13,7 +13,10 @@ import argparse
 import sys
 
 from aesens import store
+from aesens.aggregate import read_raw_embeddings
+from aesens.analysis_cli import embedding_name
 from aesens.errors import AesensError, run_cli
+from aesens.paths import refuse_overwriting_inputs
 from aesens.split import make_split, write_split
 
 
@@ -22,17 +25,19 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embeddings-file", default=str(store.original_path()),
                         help="original-audio embeddings (default: embeddings/embeddings.h5)")
-    parser.add_argument("--embedding", help="embedding whose keys to use (default: the first "
-                        "in the file; all must hold the same files)")
+    parser.add_argument("--embedding", type=embedding_name,
+                        help="embedding whose keys to use (default: the first in the file; all "
+                        "must hold the same files)")
     parser.add_argument("--output", default="train_test_split.csv",
                         help="CSV to write (default: train_test_split.csv)")
     args = parser.parse_args(argv)
+    refuse_overwriting_inputs([args.output], [args.embeddings_file])
     present = store.list_embeddings(args.embeddings_file)
     if not present:
         raise AesensError(f"{args.embeddings_file} holds no embeddings; run "
                           "2A.1_featureExtract_original.py first")
     names = [args.embedding] if args.embedding else present
-    stems = [set(store.read_embeddings(args.embeddings_file, name)[1]) for name in names]
+    stems = [set(read_raw_embeddings(args.embeddings_file, name)[1]) for name in names]
     for name, keys in zip(names[1:], stems[1:], strict=True):
         if keys != stems[0]:
             raise AesensError(f"{args.embeddings_file}: embeddings {names[0]} and {name} hold "

@@ -20,23 +20,26 @@ import sys
 
 from aesens import store
 from aesens.aggregate import ensure_ccadirs
+from aesens.analysis_cli import embedding_name
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
+from aesens.paths import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("embedding", help="embedding name, e.g. openl3")
+    parser.add_argument("embedding", type=embedding_name, help="embedding name, e.g. openl3")
     parser.add_argument("effect", choices=sorted(EFFECTS), help="effect name")
     parser.add_argument("--split-csv", default="train_test_split.csv",
                         help="train/test split (default: train_test_split.csv)")
     parser.add_argument("--embeddings-dir", default="embeddings",
                         help="folder of the embeddings files (default: embeddings)")
     args = parser.parse_args(argv)
+    output = store.ccadirs_path(args.embedding, args.effect, args.embeddings_dir)
+    refuse_overwriting_inputs([output], [args.split_csv])
     directions = ensure_ccadirs(args.embedding, args.effect, args.split_csv,
                                 args.embeddings_dir, progress=True)
-    output = store.ccadirs_path(args.embedding, args.effect, args.embeddings_dir)
     print(f"wrote {output} ({directions.shape[0]} files x {directions.shape[1]})")
     return 0
 

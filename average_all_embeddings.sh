@@ -6,7 +6,8 @@
 # Usage: ./average_all_embeddings.sh [SPLIT_CSV] [EMBEDDINGS_DIR]
 #   SPLIT_CSV       default: train_test_split.csv
 #   EMBEDDINGS_DIR  default: embeddings
-# Environment: PYTHON (default: python). Effect settings not extracted yet
+# Environment: PYTHON, the Python of the project (default: the .venv beside this
+# script, else python3 on PATH). Effect settings not extracted yet
 # (file missing, or without this embedding) are skipped with a message;
 # outputs that record their input and split as they are now (name, size,
 # modification time) are kept, others are rewritten.
@@ -14,7 +15,19 @@ set -euo pipefail
 
 split_csv=${1:-train_test_split.csv}
 embeddings_dir=${2:-embeddings}
-python=${PYTHON:-python}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ -n "${PYTHON:-}" ]]; then
+    python=$PYTHON
+elif [[ -x "$here/.venv/bin/python" ]]; then
+    python=$here/.venv/bin/python
+else
+    python=$(command -v python3 || true)
+fi
+if [[ -z "$python" ]] || ! "$python" -c "import aesens" 2>/dev/null; then
+    echo "error: no Python with the aesens package found (tried ${python:-python3}); set" \
+         "PYTHON=/path/to/python of the environment where aesens is installed" >&2
+    exit 2
+fi
 original="$embeddings_dir/embeddings.h5"
 
 if [[ ! -f "$split_csv" ]]; then

@@ -20,7 +20,9 @@ import sys
 from tqdm import tqdm
 
 from aesens.aggregate import average_file
+from aesens.analysis_cli import embedding_name
 from aesens.errors import run_cli
+from aesens.paths import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("split_csv", help="train/test split (instrument,genre,file_name,split)")
     parser.add_argument("input_h5", help="embeddings file (irmas/<embedding>/features, keys)")
-    parser.add_argument("embedding", help="embedding name, e.g. openl3")
+    parser.add_argument("embedding", type=embedding_name, help="embedding name, e.g. openl3")
     parser.add_argument("output_h5", help="averaged file to write")
     parser.add_argument("--original", help="original-audio embeddings file: INPUT_H5 must hold "
                         "exactly its file stems (check for effected files)")
     args = parser.parse_args(argv)
+    refuse_overwriting_inputs([args.output_h5], [args.split_csv, args.input_h5, args.original])
     with tqdm(total=1, desc=f"averaging {args.embedding}", leave=False) as bar:
         average_file(args.split_csv, args.input_h5, args.embedding, args.output_h5,
                      original_h5=args.original)

@@ -28,9 +28,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aesens import results
 from aesens.analysis_cli import (
     DEFAULT_METHODS,
     all_cores,
+    embedding_name,
     method_list,
     non_negative_int,
     positive_int,
@@ -41,12 +43,14 @@ from aesens.desensitize import DEFAULT_THRESHOLD
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
 from aesens.executor import joblib_on_dask
+from aesens.paths import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-b", "--embedding", required=True, help="embedding name, e.g. openl3")
+    parser.add_argument("-b", "--embedding", required=True, type=embedding_name,
+                        help="embedding name, e.g. openl3")
     parser.add_argument("-e", "--effect", required=True, choices=sorted(EFFECTS),
                         help="effect name")
     parser.add_argument("-m", "--desensitize-methods", "--method", dest="methods",
@@ -77,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the tasks on the Dask cluster of this scheduler (address or "
                         "scheduler file) with joblib's dask backend, on all its workers")
     args = parser.parse_args(argv)
+    where = (args.models_dir, args.effect, args.embedding)
+    refuse_overwriting_inputs(
+        [results.results_csv_path(args.results_dir, args.effect, args.embedding),
+         results.deformdir_path(*where), results.models_path(*where),
+         results.extra_info_path(*where)], [args.split_csv])
     with joblib_on_dask(args.scheduler):
         output = run_classification(args.embedding, args.effect, args.methods, args.threshold,
                                     n_jobs=-1 if args.scheduler else args.n_jobs, seed=args.seed,

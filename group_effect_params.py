@@ -19,9 +19,10 @@ import sys
 
 from aesens import store
 from aesens.aggregate import ensure_grouped
-from aesens.analysis_cli import positive_int
+from aesens.analysis_cli import embedding_name, positive_int
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
+from aesens.paths import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-e", "--effect", required=True, choices=sorted(EFFECTS),
                         help="effect name")
-    parser.add_argument("-b", "--embedding", required=True, help="embedding name, e.g. openl3")
+    parser.add_argument("-b", "--embedding", required=True, type=embedding_name,
+                        help="embedding name, e.g. openl3")
     parser.add_argument("-j", "--num-threads", "--n-jobs", dest="n_jobs", type=positive_int,
                         default=2, help="files averaged and read in parallel (default: 2)")
     parser.add_argument("--split-csv", default="train_test_split.csv",
@@ -37,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings-dir", default="embeddings",
                         help="folder of the embeddings files (default: embeddings)")
     args = parser.parse_args(argv)
+    output = store.grouped_path(args.embedding, args.effect, args.embeddings_dir)
+    refuse_overwriting_inputs([output], [args.split_csv])
     ensure_grouped(args.embedding, args.effect, args.split_csv, args.embeddings_dir,
                    args.n_jobs, progress=True)
-    print(f"wrote {store.grouped_path(args.embedding, args.effect, args.embeddings_dir)}")
+    print(f"wrote {output}")
     return 0
 
 

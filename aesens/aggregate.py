@@ -34,14 +34,18 @@ from tqdm import tqdm
 
 from aesens import store
 from aesens.errors import AesensError
+from aesens.paths import refuse_overwriting_inputs
 from aesens.split import read_split
 
 # aesens.effects is imported inside the functions that need it: it pulls in
 # scipy.signal and pedalboard, which would double the start-up time of
 # average_embeddings.py (run once per file).
 
-#: Datasets of an averaged file.
+#: Datasets of an averaged file in the published layout.
 AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
+#: Datasets this tool adds to averaged and grouped files: the file stem of every row (files
+#: written by the published scripts lack them and are still read).
+FILE_NAMES = ("file_name_train", "file_name_test")
 #: Datasets of a grouped file.
 GROUPED_NAMES = ("train_A", "test_A", "train_Bs", "test_Bs")
 #: Labels read from the averaged original file by :func:`load_grouped`.
@@ -118,6 +122,45 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     return means[position]
 
 
+def read_raw_embeddings(path: str | os.PathLike,
+                        embedding: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`aesens.store.read_embeddings` after checking the file's layout.
+
+    Raises
+    ------
+    AesensError
+        If the file is not HDF5, or ``irmas/<embedding>`` is not a group
+        with a 2-D numeric ``features`` and a 1-D ``keys`` dataset of the
+        same length (the message names the file and what is missing).
+    """
+    path = Path(path)
+    group_name = f"{store.DATASET_GROUP}/{embedding}"
+    fix = "re-extract it (2A.1/2A.2) or give the embeddings file of this tool"
+    if path.exists():
+        try:
+            with h5py.File(path, "r") as h5:
+                top = h5.get(store.DATASET_GROUP)
+                group = h5.get(group_name) if isinstance(top, h5py.Group) else None
+                if top is not None and not isinstance(top, h5py.Group):
+                    raise AesensError(f"{path}: {store.DATASET_GROUP} is not a group of "
+                                      f"embeddings; {fix}")
+                if group is not None:
+                    absent = [name for name in ("features", "keys")
+                              if not isinstance(group.get(name), h5py.Dataset)]
+                    if absent:
+                        raise AesensError(f"{path}: {group_name} has no {' or '.join(absent)} "
+                                          f"dataset (damaged or foreign file); {fix}")
+                    features, keys = group["features"], group["keys"]
+                    if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1:
+                        raise AesensError(f"{path}: {group_name} holds features of shape "
+                                          f"{features.shape} ({features.dtype}) and keys of "
+                                          f"shape {keys.shape}, not rows x dim and one key per "
+                                          f"row; {fix}")
+        except OSError as error:
+            raise AesensError(f"{path} is not a readable HDF5 file ({error}); {fix}") from None
+    return store.read_embeddings(path, embedding)
+
+
 def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
                  output_h5: str | os.PathLike,
                  original_h5: str | os.PathLike | None = None) -> None:
@@ -141,13 +184,20 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
     Raises
     ------
     AesensError
-        If the split names files absent from ``input_h5``, the key sets of
-        ``input_h5`` and ``original_h5`` differ, or some rows are not finite.
+        If ``output_h5`` is one of the inputs, an input is damaged, the split
+        has no train or no test rows or names files absent from ``input_h5``,
+        the key sets of ``input_h5`` and ``original_h5`` differ, or some rows
+        are not finite.
     """
+    refuse_overwriting_inputs([output_h5], [input_h5, split_csv, original_h5])
     split = read_split(split_csv)
-    features, keys = store.read_embeddings(input_h5, embedding)
+    for part in ("train", "test"):
+        if not (split["split"] == part).any():
+            raise AesensError(f"{split_csv} holds no {part} rows; remake it with "
+                              "2A.3_train_test_split.py")
+    features, keys = read_raw_embeddings(input_h5, embedding)
     if original_h5 is not None:
-        _, original_keys = store.read_embeddings(original_h5, embedding)
+        _, original_keys = read_raw_embeddings(original_h5, embedding)
         missing = sorted(set(original_keys) - set(keys))
         extra = sorted(set(keys) - set(original_keys))
         if missing or extra:
@@ -166,7 +216,8 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
                               "split") from None
         arrays[f"Y_{part}"] = rows["instrument"].to_numpy(dtype=str)
         arrays[f"genre_{part}"] = rows["genre"].to_numpy(dtype=str)
-    write_cache(output_h5, {name: arrays[name] for name in AVERAGED_NAMES},
+        arrays[f"file_name_{part}"] = rows["file_name"].to_numpy(dtype=str)
+    write_cache(output_h5, {name: arrays[name] for name in (*AVERAGED_NAMES, *FILE_NAMES)},
                 sources_of([input_h5, split_csv], embedding=embedding))
 
 
@@ -320,15 +371,83 @@ def ensure_ccadirs(embedding: str, effect: str,
     sources = sources_of(averaged[1:])
     if output.exists() and recorded_sources(output) == sources:
         return store.read_arrays(output, ["cca_dirs"])["cca_dirs"]
-    paths = np.stack([store.read_arrays(path, ["X_train"])["X_train"]
-                      for path in averaged[1:]], axis=1).astype(np.float64)
+    reference = read_averaged(averaged[0], ["Y_train", "Y_test"])
+    sweep = []
+    for path in averaged[1:]:
+        arrays = read_averaged(path, ["X_train", "Y_train", "Y_test"])
+        check_same_rows(averaged[0], reference, path, arrays)
+        sweep.append(arrays["X_train"])
+    paths = np.stack(sweep, axis=1).astype(np.float64)
     directions = samplewise_cca_directions(paths)
     write_cache(output, {"cca_dirs": directions}, sources)
     return directions
 
 
-def _read_averaged(path: Path) -> dict[str, np.ndarray]:
-    return store.read_arrays(path, ["X_train", "X_test", "Y_train", "Y_test"])
+def read_averaged(path: str | os.PathLike,
+                  names: Sequence[str] = ("X_train", "X_test", "Y_train", "Y_test"),
+                  ) -> dict[str, np.ndarray]:
+    """Datasets of an averaged file, with its file names (:data:`FILE_NAMES`) when it has them.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, unreadable or lacks one of ``names``.
+    """
+    present: set[str] = set()
+    if Path(path).exists():
+        try:
+            with h5py.File(path, "r") as h5:
+                present = set(h5.keys())
+        except OSError:
+            pass  # read_arrays names the unreadable file
+    return store.read_arrays(path, [*names, *(name for name in FILE_NAMES if name in present)])
+
+
+_REALIGN = "rerun average_all_embeddings.sh (or group_effect_params.py) with one split CSV"
+
+
+def _check_file_names(reference_path: str | os.PathLike, expected: np.ndarray,
+                      path: str | os.PathLike, found: np.ndarray, part: str) -> None:
+    """Raise naming the first row where two lists of file names differ."""
+    expected, found = np.asarray(expected), np.asarray(found)
+    if np.array_equal(expected, found):
+        return
+    length = min(len(expected), len(found))
+    differ = np.flatnonzero(expected[:length] != found[:length])
+    row = int(differ[0]) if len(differ) else length
+    seen = repr(str(found[row])) if row < len(found) else "no row"
+    wanted = repr(str(expected[row])) if row < len(expected) else "no row"
+    raise AesensError(f"{path}: {part} row {row} is {seen} but {wanted} in {reference_path} "
+                      f"(other files or another order); {_REALIGN}")
+
+
+def check_same_rows(reference_path: str | os.PathLike, reference: Mapping[str, np.ndarray],
+                    path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Check that two averaged files hold the same files in the same order.
+
+    Compares the file name of every row where both files record them
+    (:data:`FILE_NAMES`; files of the published scripts do not), the
+    instrument labels, and the shapes of ``X_train`` and ``X_test`` (when
+    both arrays hold them).
+
+    Raises
+    ------
+    AesensError
+        Naming both files and the first row that differs.
+    """
+    for part in ("train", "test"):
+        names = f"file_name_{part}"
+        if names in reference and names in arrays:
+            _check_file_names(reference_path, reference[names], path, arrays[names], part)
+        labels = f"Y_{part}"
+        if not np.array_equal(arrays[labels], reference[labels]):
+            raise AesensError(f"{path} and {reference_path} hold different {labels} (another "
+                              f"split?); {_REALIGN}")
+        features = f"X_{part}"
+        if features in arrays and features in reference \
+                and arrays[features].shape != reference[features].shape:
+            raise AesensError(f"{path}: {features} has shape {arrays[features].shape}, "
+                              f"{reference_path} {reference[features].shape}; {_REALIGN}")
 
 
 def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
@@ -372,25 +491,19 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
             for param in missing]
         raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
                           f"({_first_few(absent)}); run average_all_embeddings.sh first")
-    reference = _read_averaged(original)
+    reference = read_averaged(original)
     sweep = list(tqdm(Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(_read_averaged)(path) for path in effected), total=len(effected),
+        delayed(read_averaged)(path) for path in effected), total=len(effected),
         desc=f"reading {embedding}/{effect}", disable=not progress))
     for path, arrays in zip(effected, sweep, strict=True):
-        for name in ("Y_train", "Y_test"):
-            if not np.array_equal(arrays[name], reference[name]):
-                raise AesensError(f"{path} and {original} hold different {name} (another split?); "
-                                  "rerun average_all_embeddings.sh with one split CSV")
-        for name in ("X_train", "X_test"):
-            if arrays[name].shape != reference[name].shape:
-                raise AesensError(f"{path}: {name} has shape {arrays[name].shape}, the original "
-                                  f"{reference[name].shape}; rerun average_all_embeddings.sh")
+        check_same_rows(original, reference, path, arrays)
     output = store.grouped_path(embedding, effect, embeddings_dir)
     write_cache(output, {
         "train_A": np.asarray(reference["X_train"], dtype=np.float64),
         "test_A": np.asarray(reference["X_test"], dtype=np.float64),
         "train_Bs": np.stack([arrays["X_train"] for arrays in sweep]).astype(np.float64),
         "test_Bs": np.stack([arrays["X_test"] for arrays in sweep]).astype(np.float64),
+        **{name: reference[name] for name in FILE_NAMES if name in reference},
     }, sources_of([original, *effected]))
     return output
 
@@ -404,20 +517,36 @@ def load_grouped(embedding: str, effect: str,
     dict
         ``train_A, test_A`` ``(n_files, dim)``; ``train_Bs, test_Bs``
         ``(n_params, n_files, dim)``; ``Y_train, Y_test, genre_train,
-        genre_test`` (from the averaged original file); ``params`` (the
-        effect grid) and ``param_strings``.
+        genre_test`` (from the averaged original file); ``file_name_train,
+        file_name_test`` when the averaged original records them; ``params``
+        (the effect grid) and ``param_strings``.
+
+    Raises
+    ------
+    AesensError
+        If the grouped file and the averaged original file hold other
+        numbers of files, other files, or another grid.
     """
     from aesens.effects import get_effect
 
     grid = get_effect(effect)
-    data = store.read_arrays(store.grouped_path(embedding, effect, embeddings_dir),
-                             list(GROUPED_NAMES))
-    data.update(store.read_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir),
-                                  list(LABEL_NAMES)))
+    grouped = store.grouped_path(embedding, effect, embeddings_dir)
+    original = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
+    data = read_averaged(grouped, GROUPED_NAMES)
+    labels = read_averaged(original, LABEL_NAMES)
+    rerun = f"rerun group_effect_params.py -e {effect} -b {embedding}"
     if data["train_Bs"].shape[0] != len(grid):
-        raise AesensError(f"{store.grouped_path(embedding, effect, embeddings_dir)} holds "
-                          f"{data['train_Bs'].shape[0]} parameter values, the {effect} grid "
-                          f"{len(grid)}; rerun group_effect_params.py -e {effect} -b {embedding}")
+        raise AesensError(f"{grouped} holds {data['train_Bs'].shape[0]} parameter values, the "
+                          f"{effect} grid {len(grid)}; {rerun}")
+    for part in ("train", "test"):
+        rows = {len(labels[f"Y_{part}"]), len(data[f"{part}_A"]), data[f"{part}_Bs"].shape[1]}
+        if len(rows) != 1:
+            raise AesensError(f"{grouped} and {original} hold different numbers of {part} files "
+                              f"({', '.join(map(str, sorted(rows)))}); {rerun}")
+        names = f"file_name_{part}"
+        if names in data and names in labels:
+            _check_file_names(original, labels[names], grouped, data[names], part)
+    data.update(labels)
     data["params"] = np.asarray(grid.grid)
     data["param_strings"] = np.asarray(grid.param_strings)
     return data

@@ -1,4 +1,4 @@
-"""Argument types of the analysis scripts (grouping, 3.2, desensitisation and classification).
+"""Argument types of the analysis scripts (averaging, split, grouping, 3.2, classification, demo).
 
 Each type turns a bad value into argparse's one-line usage error.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 from aesens.desensitize import METHODS, validate_method, validate_threshold
 from aesens.errors import AesensError
@@ -35,6 +36,23 @@ def non_negative_int(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError(f"{number} is negative; seeds are 0 or more")
     return number
+
+
+#: What an embedding name may be: the name of a group in the HDF5 files and of folders.
+EMBEDDING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+
+
+def embedding_name(value: str) -> str:
+    """An embedding name (``openl3``): letters, digits and ``_ . + -``, no path separators."""
+    if not EMBEDDING_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an embedding name (letters, digits, "
+                                         "'_', '.', '+', '-'; e.g. openl3)")
+    return value
+
+
+def embedding_names(value: str) -> list[str]:
+    """Comma-separated embedding names (``crepe,mfcc``)."""
+    return [embedding_name(name.strip()) for name in value.split(",")]
 
 
 def svd_threshold(value: str) -> float:

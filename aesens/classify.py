@@ -448,6 +448,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     threshold = validate_threshold(threshold)
     if solver not in SOLVERS:
         raise AesensError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    results.check_outputs(results_dir, models_dir, effect, embedding)
     grouped = ensure_grouped(embedding, effect, split_csv, embeddings_dir, n_jobs=max(n_jobs, 1),
                              progress=progress)
     _require_finite(grouped, str(store.grouped_path(embedding, effect, embeddings_dir)))

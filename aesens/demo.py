@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from aesens import store
+from aesens.analysis_cli import embedding_names, non_negative_int, positive_int
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
 
@@ -63,16 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="demo", help="folder to run in (default: demo)")
-    parser.add_argument("--per-class", type=int, default=12,
+    parser.add_argument("--per-class", type=positive_int, default=12,
                         help="generated files per instrument (default: 12)")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
-    parser.add_argument("--embeddings", default=",".join(DEFAULT_EMBEDDINGS),
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="dataset seed (default: 0)")
+    parser.add_argument("--embeddings", type=embedding_names,
+                        default=list(DEFAULT_EMBEDDINGS),
                         help="comma-separated embeddings (default: crepe,mfcc)")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     timings = []
-    for label, command in pipeline(tuple(args.embeddings.split(",")), args.per_class, args.seed):
+    for label, command in pipeline(tuple(args.embeddings), args.per_class, args.seed):
         print(f"\n=== {label} ===", flush=True)
         start = time.perf_counter()
         result = subprocess.run(command, cwd=workdir, env={**os.environ, "PYTHON": sys.executable})
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             raise AesensError(f"demo stage '{label}' failed (exit {result.returncode}); see the "
                               "message above, fix it and rerun make demo (finished stages are "
                               "kept)")
-    with open(workdir / "timings.csv", "w", newline="") as handle:
+    with store.atomic_file(workdir / "timings.csv") as tmp, open(tmp, "w", newline="") as handle:
         csv.writer(handle).writerows([("stage", "seconds"), *timings])
     print("\nstage timings (wall clock):")
     for label, elapsed in timings:

@@ -227,6 +227,40 @@ def update_results_csv(path: str | os.PathLike, rows: pd.DataFrame,
     return table
 
 
+def check_outputs(results_dir: str | os.PathLike, models_dir: str | os.PathLike, effect: str,
+                  embedding: str) -> None:
+    """Check, before any computation, that the result files of one embedding and effect can
+    be updated.
+
+    Creates the folders ``<results_dir>/<effect>`` and ``<models_dir>/<effect>``
+    and reads the existing results CSV, pickles and ``extra_info`` JSON,
+    so that a damaged or foreign file, or a folder that is a file or not
+    writable, stops the run before its work (and before any of the files
+    is changed) instead of after it.
+
+    Raises
+    ------
+    AesensError
+        Naming the file or folder and the fix.
+    """
+    for folder in (Path(results_dir) / effect, Path(models_dir) / effect):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AesensError(f"cannot create {folder} ({error.strerror}); choose another "
+                              "folder or move away the file in its way") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise AesensError(f"{folder} is not writable; fix its permissions or choose "
+                              "another folder")
+    csv_path = results_csv_path(results_dir, effect, embedding)
+    if csv_path.exists():
+        _read_results(csv_path)
+    where = (models_dir, effect, embedding)
+    read_pickle(deformdir_path(*where))
+    read_pickle(models_path(*where))
+    read_json(extra_info_path(*where))
+
+
 def read_pickle(path: str | os.PathLike) -> dict:
     """A results pickle (``{}`` if missing); one-line error if it does not parse."""
     path = Path(path)
@@ -285,17 +319,26 @@ def update_pickle(path: str | os.PathLike, entries: Mapping, depth: int = 2) -> 
     return merged
 
 
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON file of nested dictionaries (``{}`` if missing); one-line error if unreadable."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise AesensError(f"{path} is not readable JSON ({error}); repair or move it away and "
+                          "rerun") from None
+    if not isinstance(value, dict):
+        raise AesensError(f"{path} holds a JSON {type(value).__name__}, not an object by method "
+                          "key; move it away and rerun")
+    return value
+
+
 def update_json(path: str | os.PathLike, entries: Mapping, depth: int = 3) -> dict:
     """Merge entries into a JSON file of nested dictionaries and write it atomically."""
     path = Path(path)
     with _locked(path):
-        old: dict = {}
-        if path.exists():
-            try:
-                old = json.loads(path.read_text())
-            except (ValueError, UnicodeDecodeError) as error:
-                raise AesensError(f"{path} is not readable JSON ({error}); repair or move it "
-                                  "away and rerun") from None
-        merged = _merge(old, entries, depth)
+        merged = _merge(read_json(path), entries, depth)
         _write_atomic(path, lambda name: Path(name).write_text(json.dumps(merged, indent=1)))
     return merged

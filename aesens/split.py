@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aesens import store
 from aesens.dataset import parse_stem
 from aesens.errors import AesensError
 
@@ -98,31 +99,72 @@ def make_split(stems: Iterable[str]) -> pd.DataFrame:
 
 def write_split(split: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the split CSV atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
+    with store.atomic_file(path) as tmp:
         split.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise AesensError(f"cannot write {path} ({error.strerror}); choose a writable "
-                          "working directory") from None
+
+
+#: Values of the ``split`` column.
+SPLIT_VALUES = ("train", "test")
+
+
+def _first_few(values: Iterable[str], count: int = 3) -> str:
+    values = list(values)
+    shown = ", ".join(repr(str(value)) for value in values[:count])
+    return shown + (", ..." if len(values) > count else "")
 
 
 def read_split(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a split CSV and check its columns.
+    """Read a split CSV and check its columns and rows.
+
+    Parameters
+    ----------
+    path : path
+        CSV with columns ``instrument,genre,file_name,split`` (others are kept).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, all values as strings.
 
     Raises
     ------
     AesensError
-        If the file is missing or lacks the published columns.
+        If the file is missing, unreadable, empty, not CSV, lacks the
+        published columns, holds no rows, a ``split`` other than train or
+        test, an empty file name or instrument, or the same file twice (the
+        message names the first few offending values).
     """
     path = Path(path)
     if not path.exists():
         raise AesensError(f"{path} does not exist; run 2A.3_train_test_split.py first")
-    split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    remake = "remake it with 2A.3_train_test_split.py"
+    try:
+        split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise AesensError(f"{path} is empty; {remake}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
+        raise AesensError(f"{path} is not a readable CSV file ({reason}); {remake}") from None
+    except OSError as error:
+        raise AesensError(f"{path} cannot be read ({error.strerror or error}); check that it "
+                          "is a readable file or " + remake) from None
     missing = [column for column in COLUMNS if column not in split.columns]
     if missing:
         raise AesensError(f"{path} lacks columns {', '.join(missing)}; expected "
                           f"{','.join(COLUMNS)}")
+    if split.empty:
+        raise AesensError(f"{path} holds a header but no rows; {remake}")
+    other = split["split"][~split["split"].isin(SPLIT_VALUES)].unique()
+    if len(other):
+        raise AesensError(f"{path}: {len(other)} split values other than train/test "
+                          f"({_first_few(other)}); correct the split column or {remake}")
+    for column in ("file_name", "instrument"):
+        blank = np.flatnonzero(split[column].str.strip() == "")
+        if len(blank):
+            raise AesensError(f"{path}: {len(blank)} rows without {column} (data lines "
+                              f"{_first_few(blank + 1)}); fill them in or {remake}")
+    repeated = split["file_name"][split["file_name"].duplicated()].unique()
+    if len(repeated):
+        raise AesensError(f"{path}: {len(repeated)} files appear more than once "
+                          f"({_first_few(repeated)}); keep one row per file or {remake}")
     return split

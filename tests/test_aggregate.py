@@ -75,7 +75,8 @@ def test_average_file_reads_published_layout(tmp_path):
     output = tmp_path / "averaged" / "openl3" / "embeddings.h5"
     aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3", output)
     arrays = store.read_arrays(output)
-    assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES)
+    # The published datasets, plus the file of every row (additive).
+    assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES + aggregate.FILE_NAMES)
     with h5py.File(output, "r") as h5:
         assert h5["X_train"].dtype == np.float64 and h5["X_test"].dtype == np.float64
     train, test = split[split["split"] == "train"], split[split["split"] == "test"]
@@ -85,6 +86,8 @@ def test_average_file_reads_published_layout(tmp_path):
                                rtol=1e-6)
     assert list(arrays["Y_train"]) == list(train["instrument"])
     assert list(arrays["genre_test"]) == list(test["genre"])
+    assert list(arrays["file_name_train"]) == list(train["file_name"])
+    assert list(arrays["file_name_test"]) == list(test["file_name"])
 
 
 def test_split_naming_absent_files_is_one_line_error(tmp_path):
