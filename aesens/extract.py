@@ -20,9 +20,11 @@ Effected audio follows the published scripts by default
 16-bit WAV round trip the published files did (:mod:`aesens.roundtrip`),
 and a stateful effect (the reverb) streams every file of a setting in
 dataset order through one chain, as the published script's one board did.
-A unit starts from the chain's state at its first file, computed by an
-effect-only pass over the files before it (:func:`work_units`), so the
-audio is the same whatever the shard size, batch size or executor.
+In this process the units of a setting run in order and continue one
+chain; on a cluster a unit starts from the chain's state at its first file,
+computed by an effect-only pass over the files before it
+(:func:`iter_work_units`). The audio is the same whatever the shard size,
+batch size or executor.
 :data:`~aesens.effects.FLOAT` processes every file fresh, in float.
 
 Inside a unit, a small thread pool reads and effects the next batches while
@@ -526,30 +528,18 @@ def merge_shards(shards: Sequence[UnitResult]) -> dict[str, tuple[np.ndarray, np
             for name in shards[0].embeddings}
 
 
-def chain_states(shards: Sequence[Sequence[Path]], setting: Setting,
-                 threads: int = 1) -> list[ReverbChain | None]:
-    """The chain of a setting's stateful effect as it stands at the start of each shard.
+def iter_work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
+                    setting: Setting, setting_index: int = 0, batch_size: int = 32,
+                    shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1,
+                    in_order: bool = False, pass_threads: int | None = None
+                    ) -> Iterator[WorkUnit]:
+    """Cut one setting's files into work units, each with its chain state at its start, lazily.
 
-    An effect-only pass (reading and effecting, no model) over every shard
-    but the last, in order; ``None`` everywhere for stateless effects or the
-    float semantics.
-    """
-    chain = setting.new_chain()
-    if chain is None:
-        return [None] * len(shards)
-    states: list[ReverbChain | None] = [None]
-    for shard in shards[:-1]:
-        for _ in prepared_batches(shard, setting, MIN_KERNEL_CLIPS * threads, threads, chain):
-            pass
-        states.append(chain.copy())
-    return states
-
-
-def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
-               setting: Setting, setting_index: int = 0, batch_size: int = 32,
-               shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1,
-               in_order: bool = False) -> list[WorkUnit]:
-    """Cut one setting's files into work units, each with its chain state at its start.
+    For a stateful effect under the published semantics, unit ``k + 1`` gets
+    the chain as it stands after the files of units ``0..k``, computed by an
+    effect-only pass (reading and effecting, no model) over unit ``k``'s
+    files when unit ``k + 1`` is asked for; an executor submitting units as
+    it goes thus starts the first units before the pass has gone further.
 
     Parameters
     ----------
@@ -566,26 +556,41 @@ def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingMode
     shard_size : int
         Files per unit, rounded up to whole batches.
     prepare_threads : int
-        Threads each unit (and the effect-only pass computing the chain
-        states, see :func:`chain_states`) reads and effects with.
+        Threads each unit reads and effects with.
     in_order : bool
         The units will run one after the other in shard order in this
         process: they share one chain, each continuing where the previous
         one stopped, and no effect-only pass is needed.
+    pass_threads : int, optional
+        Threads of the effect-only pass (default: ``prepare_threads``).
 
-    Returns
-    -------
-    list of WorkUnit
+    Yields
+    ------
+    WorkUnit
     """
     shards = shard_files(files, shard_size, batch_size)
-    if in_order:
-        shared = setting.new_chain()
-        chains = [shared] * len(shards)
-    else:
-        chains = chain_states(shards, setting, prepare_threads)
-    return [WorkUnit(setting_index, setting, shard_index, shard, tuple(models), batch_size,
-                     prepare_threads, chain, in_order and chain is not None)
-            for shard_index, (shard, chain) in enumerate(zip(shards, chains, strict=True))]
+    chain = setting.new_chain()
+    threads = pass_threads or prepare_threads
+    for shard_index, shard in enumerate(shards):
+        if chain is None or in_order:
+            start = chain
+        else:
+            start = chain.copy() if shard_index else None
+        yield WorkUnit(setting_index, setting, shard_index, shard, tuple(models), batch_size,
+                       prepare_threads, start, in_order and chain is not None)
+        if chain is not None and not in_order and shard_index < len(shards) - 1:
+            for _ in prepared_batches(shard, setting, MIN_KERNEL_CLIPS * threads, threads,
+                                      chain):
+                pass
+
+
+def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
+               setting: Setting, setting_index: int = 0, batch_size: int = 32,
+               shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1,
+               in_order: bool = False) -> list[WorkUnit]:
+    """The work units of one setting, as a list (see :func:`iter_work_units`)."""
+    return list(iter_work_units(files, models, setting, setting_index, batch_size, shard_size,
+                                prepare_threads, in_order))
 
 
 def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
@@ -676,22 +681,26 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
                           "objects, not loaded models")
     files = [Path(path).absolute() for path in files]
     expected = {path.stem for path in files}
-    units: list[WorkUnit] = []
+    todo: dict[int, list[ModelSpec | EmbeddingModel]] = {}
     n_shards: dict[int, int] = {}
     for index, setting in enumerate(settings):
         path = setting.output_path(embeddings_dir)
-        todo = [model for model in models
-                if force or not _complete(path, model, setting, expected)]
-        if todo:
-            setting_units = work_units(files, todo, setting, index, batch_size, shard_size,
-                                       executor.prepare_threads,
-                                       in_order=getattr(executor, "in_order", False))
-            n_shards[index] = len(setting_units)
-            units.extend(setting_units)
+        setting_todo = [model for model in models
+                        if force or not _complete(path, model, setting, expected)]
+        if setting_todo:
+            todo[index] = setting_todo
+            n_shards[index] = len(shard_files(files, shard_size, batch_size))
+    in_order = getattr(executor, "in_order", False)
+    # Units are made as the executor asks for them: a reverb's effect-only pass (out-of-order
+    # executors) runs while the first units already embed.
+    units = (unit for index, setting_todo in todo.items()
+             for unit in iter_work_units(files, setting_todo, settings[index], index, batch_size,
+                                         shard_size, executor.prepare_threads, in_order,
+                                         pass_threads=InProcessExecutor().prepare_threads))
     received: dict[int, list[UnitResult]] = {index: [] for index in n_shards}
     written: dict[int, Path] = {}
     with tqdm(total=len(files) * len(n_shards), desc="extract", unit="file",
-              disable=not progress or not units) as bar:
+              disable=not progress or not todo) as bar:
         for result in executor.map_unordered(run_unit, units):
             bar.update(result.n_files)
             shards = received[result.setting_index]
