@@ -15,7 +15,7 @@ and the others still run.
    ``ceil(--clips / B)`` calls of ``B`` clips, median, with
    ``torch.cuda.synchronize()`` before each clock read. The model's own
    forward-pass size is set so that a call of ``B`` clips is one forward
-   pass (OpenL3, which counts it in frames: ``B`` x 21 frames, at most
+   pass (OpenL3, which counts it in frames: ``B`` x 26 frames, at most
    ``--max-forward-rows``; CREPE always runs a call's frames in one pass).
    The peak GPU memory allocated (weights included) is read per batch
    size. A batch size that runs out of GPU memory is skipped with a
@@ -30,6 +30,9 @@ and the others still run.
    alone). One warm-up of each, then ``--repeats`` timed runs, median; the
    rows of the two must agree (largest difference printed). Target: at
    least 3x.
+
+Convolutions run in full float32 (``cudnn.allow_tf32`` off), as the
+extraction stages do by default; ``--allow-tf32`` measures TF32.
 
 The environment (GPU, torch, CUDA, CPU count, threads) is printed first;
 then one ``RESULT`` line per comparison (see ``benchmarks/common.py``), and
@@ -430,6 +433,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="skip sections starting later than this many seconds after the "
                              "start (default: 0, none)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--allow-tf32", action="store_true",
+                        help="let cuDNN use TF32 (default: full float32, as the stages)")
     parser.add_argument("--out", type=Path, default=Path("."),
                         help=f"folder for {MARKDOWN_NAME} and {JSON_NAME} (default: .)")
     parser.add_argument("--append", action="store_true",
@@ -456,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.version.cuda}): this benchmark measures a GPU; run it with --device cpu "
               "for a smoke test", file=sys.stderr)
         return 2
+    torch.backends.cudnn.allow_tf32 = args.allow_tf32
     bench = Bench(torch, args.device)
     env = environment(torch, args.device)
     print("environment:", flush=True)
