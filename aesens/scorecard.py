@@ -1,0 +1,583 @@
+"""Sensitivity scorecard: one row per embedding and effect, models ranked by robustness.
+
+``python -m aesens.scorecard`` reads what the pipeline has produced so far,
+for every embedding and effect present (a grouped file
+``embeddings/grouped/<embedding>/<effect>.h5``, classification results
+``results/<effect>/result_<embedding>.csv``, or both), and writes to the
+output folder (default: the results folder):
+
+- ``scorecard.csv``: the columns of :data:`COLUMNS`, NaN where a stage has
+  not run for the pair;
+- ``scorecard.md``: the ranking and the scorecard as Markdown tables;
+- ``scorecard.html``: the same as one self-contained page (inline CSS, the
+  heat map embedded as a PNG data URI, no external resource), with relative
+  links to the pair's figures in ``plots/`` when they exist;
+- ``scorecard_heatmap.png``: mean drop of ROC AUC, embeddings x effects.
+
+The columns (each defined in :func:`scorecard`) measure, per pair: how
+linearly the effect moves the embeddings (global and sample-wise CCA R²),
+in how many directions (count and participation ratio of the singular
+values of the sample-wise CCA directions), how much the instrument
+classifiers lose at the strongest setting of the effect, and how much the
+best desensitisation method gives back. Missing values are shown as "—".
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from tqdm import tqdm
+
+from aesens import figures, plots, store
+from aesens.analysis_files import atomic_write
+from aesens.effects import EFFECTS, get_effect
+from aesens.errors import AesensError, run_cli
+from aesens.report import markdown_table, setting_label, strongest_rank
+
+PathLike = str | os.PathLike
+#: Normalised singular values at least this fraction of the largest count as a direction.
+SV_THRESHOLD = 0.3
+#: Columns of ``scorecard.csv``, in order.
+COLUMNS = ["embedding", "effect", "instruments_cca", "global_r2", "samplewise_r2",
+           "n_directions", "participation_ratio", "instruments_auc", "auc_orig_orig",
+           "strongest", "strongest_label", "auc_orig_eff", "drop_orig_eff", "auc_eff_orig",
+           "drop_eff_orig", "mean_drop", "best_condition", "best_method", "best_auc",
+           "best_gain"]
+#: Names of the files written in the output folder.
+OUTPUT_NAMES = ("scorecard.csv", "scorecard.md", "scorecard.html", "scorecard_heatmap.png")
+#: Shown for a missing value.
+MISSING = "\N{EM DASH}"
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def participation_ratio(singular_values: np.ndarray) -> float:
+    """Participation ratio ``(Σσ²)² / Σσ⁴`` of singular values (NaN values left out).
+
+    It is 1 when one singular value carries everything and ``n`` when ``n``
+    are equal; dividing all values by the largest does not change it.
+
+    Returns
+    -------
+    float
+        The ratio, NaN if no value is finite and positive.
+    """
+    values = np.asarray(singular_values, dtype=np.float64)
+    squares = values[np.isfinite(values)] ** 2
+    total = squares.sum()
+    return float(total ** 2 / np.sum(squares ** 2)) if total > 0 else np.nan
+
+
+def effective_directions(singular_values: np.ndarray, threshold: float = SV_THRESHOLD) -> float:
+    """Number of singular values at least ``threshold`` times the largest (NaN if none finite)."""
+    values = np.asarray(singular_values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values) or values.max() <= 0:
+        return np.nan
+    return float(np.sum(values / values.max() >= threshold))
+
+
+def _median(values: Sequence[float]) -> float:
+    """Median of the finite values, NaN if there is none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else np.nan
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def find_pairs(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "results",
+               embeddings: Sequence[str] | None = None,
+               effects: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """Embedding and effect pairs with a grouped file, classification results, or both.
+
+    Found as :mod:`aesens.figures` finds them; embeddings sorted by name,
+    effects in :data:`~aesens.effects.EFFECTS` order, optionally restricted
+    to the given names.
+    """
+    present = {(embedding, effect) for embedding in figures.find_embeddings(embeddings_dir)
+               for effect in figures.find_effects(embedding, embeddings_dir)}
+    present |= {(embedding, effect)
+                for embedding, names in figures.find_results(results_dir).items()
+                for effect in names}
+    order = list(EFFECTS)
+    return sorted(((embedding, effect) for embedding, effect in present
+                   if (not embeddings or embedding in embeddings)
+                   and (not effects or effect in effects)),
+                  key=lambda pair: (pair[0], order.index(pair[1])))
+
+
+# --------------------------------------------------------------------------- one pair
+
+
+def sensitivity_columns(analysis: figures.Analysis,
+                        threshold: float = SV_THRESHOLD) -> dict[str, float]:
+    """The CCA columns of one pair from :func:`aesens.figures.analyse` (medians over instruments).
+
+    Returns
+    -------
+    dict
+        ``instruments_cca``, ``global_r2`` (test paths on the instrument's
+        global CCA direction), ``samplewise_r2`` (median over instruments
+        of each instrument's median over its train files), ``n_directions``
+        and ``participation_ratio`` (of each instrument's normalised
+        singular values of its stacked sample-wise CCA directions).
+    """
+    table = analysis.table()
+    results = list(analysis.instruments.values())
+    return {"instruments_cca": len(results),
+            "global_r2": _median(table["global_r2"]),
+            "samplewise_r2": _median(table["samplewise_r2_median"]),
+            "n_directions": _median([effective_directions(r.sv_directions, threshold)
+                                     for r in results]),
+            "participation_ratio": _median([participation_ratio(r.sv_directions)
+                                            for r in results])}
+
+
+def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object]:
+    """The ROC AUC columns of one pair from :func:`aesens.figures.load_results`.
+
+    ROC AUC values are means over instruments (of the rows of the CSV) of
+    :func:`aesens.figures.roc_auc_curves`; the strongest setting is the grid
+    end farthest (in rank) from the uneffected audio
+    (:func:`aesens.report.strongest_rank`).
+
+    Returns
+    -------
+    dict
+        ``instruments_auc``; ``auc_orig_orig`` (no method); ``auc_orig_eff``
+        and ``auc_eff_orig`` (no method, train orig / test strongest and the
+        reverse) with ``drop_* = auc_orig_orig - auc_*``; ``mean_drop``,
+        the mean of the two drops (NaN if either is missing);
+        ``best_condition``, the condition of the larger no-method drop
+        (``"orig/eff"`` on a tie); ``best_method``, the desensitisation
+        method (any but no method, SVD thresholds counted separately) with
+        the largest mean ROC AUC in that condition at the strongest
+        setting (the first in :func:`~aesens.figures.roc_auc_curves` order
+        on a tie); ``best_auc``, that ROC AUC; ``best_gain``, ``best_auc``
+        minus the no-method ROC AUC of the condition.
+    """
+    info = get_effect(effect)
+    rank = strongest_rank(info)
+    columns: dict[str, object] = {
+        "instruments_auc": int(table["instrument"].nunique()),
+        "strongest": info.param_strings[rank], "strongest_label": setting_label(info, rank)}
+    effected: dict[str, dict[str, float]] = {}
+    for key, train_effected in (("orig/eff", False), ("eff/orig", True)):
+        curves, identity = figures.roc_auc_curves(table, info, train_effected)
+        effected[key] = {method: float(curve[rank]) for method, curve in curves.items()}
+        if key == "orig/eff":
+            columns["auc_orig_orig"] = identity.get("", np.nan)
+    base = columns["auc_orig_orig"]
+    drops = {}
+    for key, suffix in (("orig/eff", "orig_eff"), ("eff/orig", "eff_orig")):
+        columns[f"auc_{suffix}"] = effected[key].get("", np.nan)
+        drops[key] = columns[f"drop_{suffix}"] = base - columns[f"auc_{suffix}"]
+    columns["mean_drop"] = (drops["orig/eff"] + drops["eff/orig"]) / 2
+    finite = {key: drop for key, drop in drops.items() if np.isfinite(drop)}
+    condition = max(finite, key=finite.get) if finite else None
+    candidates = ({method: auc for method, auc in effected[condition].items()
+                   if method and np.isfinite(auc)} if condition else {})
+    best = max(candidates, key=candidates.get) if candidates else None
+    columns["best_condition"] = condition if best else np.nan
+    columns["best_method"] = best if best else np.nan
+    columns["best_auc"] = candidates[best] if best else np.nan
+    columns["best_gain"] = (candidates[best] - effected[condition][""]) if best else np.nan
+    return columns
+
+
+# --------------------------------------------------------------------------- scorecard
+
+
+def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "results",
+              models_dir: PathLike | None = None, embeddings: Sequence[str] | None = None,
+              effects: Sequence[str] | None = None, progress: bool = False) -> pd.DataFrame:
+    """One row per embedding and effect present, with the columns of :data:`COLUMNS`.
+
+    Sensitivity (from the grouped embeddings, :func:`aesens.figures.analyse`,
+    medians over instruments, see :func:`sensitivity_columns`):
+
+    - ``global_r2``: R² of the instrument's test paths projected on its
+      global CCA direction, as the figures and the summary report compute it;
+    - ``samplewise_r2``: per instrument the median R² of its train paths on
+      their own sample-wise CCA directions;
+    - ``n_directions``: number of normalised singular values ``σ/σ₁ ≥
+      0.3`` (:data:`SV_THRESHOLD`) of the instrument's stacked sample-wise CCA directions;
+    - ``participation_ratio``: ``(Σσ²)² / Σσ⁴`` of the same singular values.
+
+    Robustness (from the classification results, means over instruments,
+    see :func:`classification_columns`): ROC AUC orig/orig, its drops at the
+    strongest setting for train orig / test effected and the reverse, and
+    the best desensitisation method with its recovered ROC AUC.
+
+    Parameters
+    ----------
+    embeddings_dir, results_dir : path
+        Folders of the grouped embeddings and of the classification results.
+    models_dir : path, optional
+        Folder of the global CCA directions the figures use (default:
+        ``models`` beside ``embeddings_dir``).
+    embeddings, effects : sequence of str, optional
+        Restrict to these names (default: every one present).
+    progress : bool
+        Show a progress bar over the pairs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The scorecard; a column a stage has not produced is NaN.
+
+    Raises
+    ------
+    AesensError
+        If no pair has a grouped file or classification results.
+    """
+    pairs = find_pairs(embeddings_dir, results_dir, embeddings, effects)
+    if not pairs:
+        raise AesensError(
+            f"no grouped embeddings in {Path(embeddings_dir) / 'grouped'} and no classification "
+            f"results in {results_dir} for embeddings {list(embeddings or []) or 'any'} and "
+            f"effects {list(effects or []) or 'any'}; run group_effect_params.py (and "
+            "desensitize_classif.py) first")
+    rows = []
+    for embedding, effect in tqdm(pairs, desc="scorecard", unit="pair", disable=not progress):
+        row: dict[str, object] = {"embedding": embedding, "effect": effect}
+        if store.grouped_path(embedding, effect, embeddings_dir).exists():
+            row.update(sensitivity_columns(
+                figures.analyse(embedding, effect, embeddings_dir, models_dir)))
+        if figures.result_path(effect, embedding, results_dir).exists():
+            row.update(classification_columns(
+                figures.load_results(effect, embedding, results_dir), effect))
+        else:
+            info = get_effect(effect)
+            row.update(strongest=info.param_strings[strongest_rank(info)],
+                       strongest_label=setting_label(info, strongest_rank(info)))
+        rows.append(row)
+    card = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    for column in ("instruments_cca", "instruments_auc"):
+        card[column] = card[column].astype("Int64")
+    return card
+
+
+def ranking(card: pd.DataFrame) -> pd.DataFrame:
+    """Embeddings ranked by mean drop over their effects, most robust (smallest) first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``embedding``, ``mean_drop`` (mean of the pairs' ``mean_drop`` over
+        the effects that have one), ``effects`` (how many), ``worst_effect``
+        (largest ``mean_drop``); embeddings without any drop last, ties by
+        name.
+    """
+    rows = []
+    for embedding, group in card.groupby("embedding", sort=True):
+        drops = group.dropna(subset=["mean_drop"])
+        rows.append({"embedding": embedding,
+                     "mean_drop": float(drops["mean_drop"].mean()) if len(drops) else np.nan,
+                     "effects": len(drops),
+                     "worst_effect": (drops.loc[drops["mean_drop"].idxmax(), "effect"]
+                                      if len(drops) else np.nan)})
+    table = pd.DataFrame(rows, columns=["embedding", "mean_drop", "effects", "worst_effect"])
+    return table.sort_values(["mean_drop", "embedding"], na_position="last",
+                             kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _number(value: object, digits: int = 3, sign: bool = False) -> str:
+    """A cell: the value with ``digits`` decimals, or "—" when missing."""
+    if value is None or pd.isna(value):
+        return MISSING
+    text = f"{float(value):+.{digits}f}" if sign else f"{float(value):.{digits}f}"
+    return text.replace("-", "\N{MINUS SIGN}")
+
+
+def _text(value: object) -> str:
+    """A text cell, or "—" when missing."""
+    missing = value is None or (not isinstance(value, str) and pd.isna(value))
+    return MISSING if missing else str(value)
+
+
+def heatmap_figure(card: pd.DataFrame, order: Sequence[str] | None = None) -> Figure:
+    """Mean drop of ROC AUC, embeddings (rows, in ``order``) x effects, values annotated.
+
+    The colours are centred on 0 (red: the effect hurts, blue: it helps);
+    a pair without a drop is grey and marked "—".
+    """
+    rows = list(order) if order is not None else sorted(card["embedding"].unique())
+    effect_order = list(EFFECTS)
+    cols = sorted(card["effect"].unique(), key=effect_order.index)
+    drops = {(row.embedding, row.effect): row.mean_drop for row in card.itertuples(index=False)}
+    grid = np.array([[drops.get((embedding, effect), np.nan) for effect in cols]
+                     for embedding in rows], dtype=float)
+    finite = grid[np.isfinite(grid)]
+    limit = max(float(np.abs(finite).max()) if len(finite) else 0.0, 0.01)
+    with matplotlib.rc_context(plots.style()):
+        fig = Figure(figsize=(1.4 + 1.0 * len(cols), 1.0 + 0.45 * len(rows)),
+                     layout="constrained")
+        ax = fig.subplots()
+        cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.85")
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-limit, vmax=limit,
+                          aspect="auto")
+        for (row, col), value in np.ndenumerate(grid):
+            strong = np.isfinite(value) and abs(value) > 0.6 * limit
+            ax.text(col, row, _number(value, sign=True), ha="center", va="center",
+                    color="white" if strong else "black")
+        ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_title("ROC AUC drop at the strongest setting\n(mean of both conditions)")
+        fig.colorbar(image, ax=ax, label="ROC AUC drop")
+    return fig
+
+
+def figure_links(card: pd.DataFrame, plots_dir: PathLike,
+                 out_dir: PathLike) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Existing per-pair figures, as ``(label, href relative to out_dir)`` per pair.
+
+    The pair's singular values (``singular_values_<embedding>_<effect>``) and
+    its embedding's ROC AUC curves (``roc_auc_<embedding>``), as PNG or else
+    PDF, when they exist in ``plots_dir``.
+    """
+    links: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for embedding, effect in zip(card["embedding"], card["effect"], strict=True):
+        found = []
+        for label, stem in (("singular values", f"singular_values_{embedding}_{effect}"),
+                            ("ROC AUC", f"roc_auc_{embedding}")):
+            for suffix in (".png", ".pdf"):
+                path = Path(plots_dir) / f"{stem}{suffix}"
+                if path.is_file():
+                    href = Path(os.path.relpath(path.resolve(), Path(out_dir).resolve()))
+                    found.append((label, quote(href.as_posix())))
+                    break
+        links[embedding, effect] = found
+    return links
+
+
+def display_table(card: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard's cells as shown in Markdown and HTML ("—" for missing)."""
+    rows = []
+    for row in card.itertuples(index=False):
+        method = (MISSING if pd.isna(row.best_method)
+                  else f"{plots.method_label(row.best_method)} ({row.best_condition})")
+        rows.append({
+            "embedding": row.embedding, "effect": row.effect,
+            "global R²": _number(row.global_r2), "sample-wise R²": _number(row.samplewise_r2),
+            f"directions (σ ≥ {SV_THRESHOLD:g} σ₁)": _number(row.n_directions, 1),
+            "participation ratio": _number(row.participation_ratio, 2),
+            "AUC orig/orig": _number(row.auc_orig_orig),
+            "strongest": _text(row.strongest_label),
+            "drop orig/eff": _number(row.drop_orig_eff, sign=True),
+            "drop eff/orig": _number(row.drop_eff_orig, sign=True),
+            "best method (condition)": method,
+            "recovered AUC": _number(row.best_auc),
+            "gain": _number(row.best_gain, sign=True)})
+    return pd.DataFrame(rows)
+
+
+def display_ranking(ranked: pd.DataFrame) -> pd.DataFrame:
+    """The ranking's cells as shown in Markdown and HTML."""
+    return pd.DataFrame([{"rank": index + 1, "embedding": row.embedding,
+                          "mean drop": _number(row.mean_drop, sign=True),
+                          "effects": row.effects, "worst effect": _text(row.worst_effect)}
+                         for index, row in enumerate(ranked.itertuples(index=False))])
+
+
+DEFINITIONS = [
+    "Global R²: squared Spearman correlation between the parameter and the test paths "
+    "projected on the instrument's global CCA direction; median over instruments.",
+    "Sample-wise R²: each train path on its own CCA direction; median per instrument, then "
+    "median over instruments.",
+    f"Directions: number of singular values of the instrument's stacked sample-wise CCA "
+    f"directions at least {SV_THRESHOLD:g} times the largest; participation ratio "
+    "(Σσ²)²/Σσ⁴ of the same values; medians over instruments.",
+    "AUC: ROC AUC without desensitisation, mean over instruments. Drops at the strongest "
+    "setting (grid end farthest from the uneffected audio) are orig/orig minus train orig / "
+    "test effected (orig/eff) and minus train effected / test orig (eff/orig).",
+    "Best method: the desensitisation method with the highest mean ROC AUC at the strongest "
+    "setting in the condition of the larger drop; gain = its ROC AUC minus no method's.",
+    "Ranking: mean over an embedding's effects of the mean of the two drops; most robust first.",
+]
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; color: #222; line-height: 1.4; padding: 0 1em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f0f0f0; }
+td.name { text-align: left; }
+tr:nth-child(even) td { background: #fafafa; }
+img { max-width: 100%; }
+.missing { color: #999; }
+footer { color: #666; font-size: 0.85em; margin-top: 2em; }
+"""
+
+
+def _html_table(table: pd.DataFrame, names: Sequence[str] = ("embedding", "effect"),
+                extra: Mapping[int, str] | None = None, extra_name: str = "") -> str:
+    """An HTML table of already formatted cells; ``extra`` adds a raw HTML column per row."""
+    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in table.columns)
+    if extra is not None:
+        head += f"<th>{html.escape(extra_name)}</th>"
+    body = []
+    for index, row in enumerate(table.itertuples(index=False)):
+        cells = []
+        for column, value in zip(table.columns, row, strict=True):
+            classes = ["name"] if column in names else []
+            if str(value) == MISSING:
+                classes.append("missing")
+            attribute = f' class="{" ".join(classes)}"' if classes else ""
+            cells.append(f"<td{attribute}>{html.escape(str(value))}</td>")
+        if extra is not None:
+            cells.append(f'<td class="name">{extra[index]}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_html(card: pd.DataFrame, ranked: pd.DataFrame,
+                links: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
+                heatmap_png: bytes, stamp: str) -> str:
+    """The self-contained HTML page: inline CSS, heat map as a data URI, relative figure links."""
+    cells = {}
+    for index, (embedding, effect) in enumerate(zip(card["embedding"], card["effect"],
+                                                    strict=True)):
+        found = links.get((embedding, effect), [])
+        cells[index] = (" · ".join(f'<a href="{html.escape(href)}">{html.escape(label)}</a>'
+                                   for label, href in found)
+                        or f'<span class="missing">{MISSING}</span>')
+    image = base64.b64encode(heatmap_png).decode("ascii")
+    definitions = "".join(f"<li>{html.escape(text)}</li>" for text in DEFINITIONS)
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<title>Sensitivity scorecard</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+        "<h1>Sensitivity of audio embeddings to effects: scorecard</h1>",
+        "<h2>Models ranked by mean drop (most robust first)</h2>",
+        _html_table(display_ranking(ranked), names=("embedding", "worst effect")),
+        "<h2>Heat map</h2>",
+        f'<img alt="mean ROC AUC drop, embeddings x effects" src="data:image/png;base64,{image}">',
+        "<h2>Scorecard</h2>",
+        _html_table(display_table(card), extra=cells, extra_name="figures"),
+        f"<h2>Definitions</h2><ul>{definitions}</ul>",
+        f"<footer>Generated {html.escape(stamp)} by <code>python -m aesens.scorecard</code>; "
+        f"{MISSING} marks a stage not yet run for the pair.</footer>",
+        "</body>", "</html>", ""])
+
+
+def render_markdown(card: pd.DataFrame, ranked: pd.DataFrame,
+                    links: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
+                    heatmap_name: str, stamp: str) -> str:
+    """The Markdown report: ranking, heat map, scorecard with figure links, definitions."""
+    table = display_table(card)
+    table["figures"] = [", ".join(f"[{label}]({href})" for label, href in
+                                  links.get((embedding, effect), [])) or MISSING
+                        for embedding, effect in zip(card["embedding"], card["effect"],
+                                                     strict=True)]
+    lines = ["# Sensitivity of audio embeddings to effects: scorecard", "",
+             f"Generated {stamp} by `python -m aesens.scorecard`; {MISSING} marks a stage not "
+             "yet run for the pair.", "",
+             "## Models ranked by mean drop (most robust first)", "",
+             markdown_table(display_ranking(ranked)), "",
+             f"![mean ROC AUC drop, embeddings x effects]({heatmap_name})", "",
+             "## Scorecard", "", markdown_table(table), "", "## Definitions", ""]
+    lines += [f"- {text}" for text in DEFINITIONS]
+    return "\n".join(lines) + "\n"
+
+
+def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
+                    plots_dir: PathLike = "plots") -> list[Path]:
+    """Write :data:`OUTPUT_NAMES` in ``out_dir``, each atomically (temporary file + rename).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out_dir = Path(out_dir)
+    ranked = ranking(card)
+    links = figure_links(card, plots_dir, out_dir)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    csv_path, md_path, html_path, png_path = (out_dir / name for name in OUTPUT_NAMES)
+    with atomic_write(csv_path) as tmp:
+        card.to_csv(tmp, index=False, na_rep="NaN")
+    fig = heatmap_figure(card, list(ranked["embedding"]))
+    with atomic_write(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150)
+    png = png_path.read_bytes()
+    with atomic_write(md_path) as tmp:
+        tmp.write_text(render_markdown(card, ranked, links, png_path.name, stamp),
+                       encoding="utf-8")
+    with atomic_write(html_path) as tmp:
+        tmp.write_text(render_html(card, ranked, links, png, stamp), encoding="utf-8")
+    return [csv_path, md_path, html_path, png_path]
+
+
+# --------------------------------------------------------------------------- command
+
+
+def _names(value: str) -> list[str]:
+    """Argument type: comma-separated names, at least one."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{value!r} names nothing; give comma-separated names")
+    return names
+
+
+def _effect_names(value: str) -> list[str]:
+    """Argument type: comma-separated effects of :data:`~aesens.effects.EFFECTS`."""
+    names = _names(value)
+    unknown = [name for name in names if name not in EFFECTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown effect {', '.join(unknown)}; choose from "
+                                         f"{', '.join(EFFECTS)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: write the scorecard (CSV, Markdown, HTML and heat map)."""
+    parser = argparse.ArgumentParser(prog="python -m aesens.scorecard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embeddings-dir", default="embeddings",
+                        help="folder with grouped/ and averaged/ (default: embeddings)")
+    parser.add_argument("--results-dir", default="results",
+                        help="classification results result_<embedding>.csv per effect "
+                             "(default: results)")
+    parser.add_argument("--out", default=None,
+                        help="folder of the scorecard files (default: the results folder)")
+    parser.add_argument("--plots-dir", default=None,
+                        help="figures linked from the scorecard (default: plots beside the "
+                             "embeddings folder)")
+    parser.add_argument("--models-dir", default=None,
+                        help="classification pickles whose global CCA directions are used "
+                             "(default: models beside the embeddings folder)")
+    parser.add_argument("--embeddings", type=_names, default=None,
+                        help="comma-separated embeddings (default: all present)")
+    parser.add_argument("--effects", type=_effect_names, default=None,
+                        help="comma-separated effects (default: all present)")
+    args = parser.parse_args(argv)
+    card = scorecard(args.embeddings_dir, args.results_dir, args.models_dir, args.embeddings,
+                     args.effects, progress=True)
+    written = write_scorecard(card, args.out or args.results_dir,
+                              figures.default_plots_dir(args.embeddings_dir, args.plots_dir))
+    print(f"scorecard of {len(card)} embedding/effect pairs; wrote:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
