@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from aesens import store
-from aesens.aggregate import read_raw_embeddings
+from aesens.aggregate import list_raw_embeddings, read_raw_embeddings
 from aesens.analysis_cli import embedding_name
 from aesens.errors import AesensError, run_cli
 from aesens.paths import refuse_overwriting_inputs
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="CSV to write (default: train_test_split.csv)")
     args = parser.parse_args(argv)
     refuse_overwriting_inputs([args.output], [args.embeddings_file])
-    present = store.list_embeddings(args.embeddings_file)
+    present = list_raw_embeddings(args.embeddings_file)
     if not present:
         raise AesensError(f"{args.embeddings_file} holds no embeddings; run "
                           "2A.1_featureExtract_original.py first")

@@ -48,7 +48,7 @@ import sys
 from tqdm.auto import tqdm
 
 from aesens import store
-from aesens.aggregate import ensure_averaged
+from aesens.aggregate import ensure_averaged, list_raw_embeddings
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
 
@@ -58,14 +58,14 @@ original = store.original_path(embeddings_dir)
 
 def main(argv):
     jobs = []
-    for embedding in store.list_embeddings(original):
+    for embedding in list_raw_embeddings(original):
         jobs.append((embedding, original, store.averaged_path(embedding,
                                                               embeddings_dir=embeddings_dir)))
         for effect in EFFECTS.values():
             missing = []
             for param in effect.param_strings:
                 path = store.effected_path(effect.name, param, embeddings_dir)
-                if embedding not in store.list_embeddings(path):
+                if embedding not in list_raw_embeddings(path):
                     missing.append(str(path))
                     continue
                 jobs.append((embedding, path, store.averaged_path(embedding, effect.name, param,

@@ -122,6 +122,51 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     return means[position]
 
 
+_REEXTRACT = "re-extract it (2A.1/2A.2) or give an embeddings file of this tool"
+
+
+def _check_raw_layout(path: Path, embedding: str | None) -> None:
+    """Raise a one-line error if ``path`` (existing) is not an embeddings file in the
+    published layout: ``irmas/`` a group and, when ``embedding`` is given and present,
+    ``irmas/<embedding>`` a group with 2-D numeric ``features`` and 1-D ``keys``."""
+    try:
+        with h5py.File(path, "r") as h5:
+            top = h5.get(store.DATASET_GROUP)
+            if top is not None and not isinstance(top, h5py.Group):
+                raise AesensError(f"{path}: {store.DATASET_GROUP} is not a group of embeddings "
+                                  f"(foreign file); {_REEXTRACT}")
+            group = None if top is None or embedding is None else top.get(embedding)
+            if group is None:
+                return
+            name = f"{store.DATASET_GROUP}/{embedding}"
+            absent = [part for part in ("features", "keys")
+                      if not isinstance(group, h5py.Group)
+                      or not isinstance(group.get(part), h5py.Dataset)]
+            if absent:
+                raise AesensError(f"{path}: {name} has no {' or '.join(absent)} dataset "
+                                  f"(damaged or foreign file); {_REEXTRACT}")
+            features, keys = group["features"], group["keys"]
+            if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1:
+                raise AesensError(f"{path}: {name} holds features of shape {features.shape} "
+                                  f"({features.dtype}) and keys of shape {keys.shape}, not rows "
+                                  f"x dim and one key per row; {_REEXTRACT}")
+    except OSError as error:
+        raise AesensError(f"{path} is not a readable HDF5 file ({error}); {_REEXTRACT}") from None
+
+
+def list_raw_embeddings(path: str | os.PathLike) -> list[str]:
+    """:func:`aesens.store.list_embeddings` after checking the file's layout.
+
+    Raises
+    ------
+    AesensError
+        If the file exists but is not HDF5 or its ``irmas`` is not a group.
+    """
+    if Path(path).exists():
+        _check_raw_layout(Path(path), None)
+    return store.list_embeddings(path)
+
+
 def read_raw_embeddings(path: str | os.PathLike,
                         embedding: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`aesens.store.read_embeddings` after checking the file's layout.
@@ -130,34 +175,11 @@ def read_raw_embeddings(path: str | os.PathLike,
     ------
     AesensError
         If the file is not HDF5, or ``irmas/<embedding>`` is not a group
-        with a 2-D numeric ``features`` and a 1-D ``keys`` dataset of the
-        same length (the message names the file and what is missing).
+        with a 2-D numeric ``features`` and a 1-D ``keys`` dataset (the
+        message names the file and what is missing).
     """
-    path = Path(path)
-    group_name = f"{store.DATASET_GROUP}/{embedding}"
-    fix = "re-extract it (2A.1/2A.2) or give the embeddings file of this tool"
-    if path.exists():
-        try:
-            with h5py.File(path, "r") as h5:
-                top = h5.get(store.DATASET_GROUP)
-                group = h5.get(group_name) if isinstance(top, h5py.Group) else None
-                if top is not None and not isinstance(top, h5py.Group):
-                    raise AesensError(f"{path}: {store.DATASET_GROUP} is not a group of "
-                                      f"embeddings; {fix}")
-                if group is not None:
-                    absent = [name for name in ("features", "keys")
-                              if not isinstance(group.get(name), h5py.Dataset)]
-                    if absent:
-                        raise AesensError(f"{path}: {group_name} has no {' or '.join(absent)} "
-                                          f"dataset (damaged or foreign file); {fix}")
-                    features, keys = group["features"], group["keys"]
-                    if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1:
-                        raise AesensError(f"{path}: {group_name} holds features of shape "
-                                          f"{features.shape} ({features.dtype}) and keys of "
-                                          f"shape {keys.shape}, not rows x dim and one key per "
-                                          f"row; {fix}")
-        except OSError as error:
-            raise AesensError(f"{path} is not a readable HDF5 file ({error}); {fix}") from None
+    if Path(path).exists():
+        _check_raw_layout(Path(path), embedding)
     return store.read_embeddings(path, embedding)
 
 
