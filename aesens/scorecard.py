@@ -369,12 +369,19 @@ def figure_links(card: pd.DataFrame, plots_dir: PathLike,
     return links
 
 
+def ranking_note(ranked: pd.DataFrame) -> str:
+    """A warning when the ranked embeddings have drops for different numbers of effects."""
+    counts = ranked["effects"]
+    if counts.nunique() < 2:
+        return ""
+    return (f"The embeddings have drops for between {counts.min()} and {counts.max()} effects: "
+            "their mean drops average different effects; compare them on the heat map.")
+
+
 def display_table(card: pd.DataFrame) -> pd.DataFrame:
     """The scorecard's cells as shown in Markdown and HTML ("—" for missing)."""
     rows = []
     for row in card.itertuples(index=False):
-        method = (MISSING if pd.isna(row.best_method)
-                  else f"{plots.method_label(row.best_method)} ({row.best_condition})")
         rows.append({
             "embedding": row.embedding, "effect": row.effect,
             "global R²": _number(row.global_r2), "sample-wise R²": _number(row.samplewise_r2),
@@ -384,7 +391,9 @@ def display_table(card: pd.DataFrame) -> pd.DataFrame:
             "strongest": _text(row.strongest_label),
             "drop orig/eff": _number(row.drop_orig_eff, sign=True),
             "drop eff/orig": _number(row.drop_eff_orig, sign=True),
-            "best method (condition)": method,
+            "best method": (MISSING if pd.isna(row.best_method)
+                            else plots.method_label(row.best_method)),
+            "condition": _text(row.best_condition),
             "recovered AUC": _number(row.best_auc),
             "gain": _number(row.best_gain, sign=True)})
     return pd.DataFrame(rows)
@@ -416,8 +425,11 @@ DEFINITIONS = [
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 1200px; color: #222; line-height: 1.4; padding: 0 1em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+       max-width: 1400px; color: #222; line-height: 1.4; padding: 0 1em; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
+a { white-space: nowrap; }
+.note { color: #a04000; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
 th { background: #f0f0f0; }
 td.name { text-align: left; }
@@ -428,7 +440,9 @@ footer { color: #666; font-size: 0.85em; margin-top: 2em; }
 """
 
 
-def _html_table(table: pd.DataFrame, names: Sequence[str] = ("embedding", "effect"),
+def _html_table(table: pd.DataFrame,
+                names: Sequence[str] = ("embedding", "effect", "strongest", "best method",
+                                        "condition"),
                 extra: Mapping[int, str] | None = None, extra_name: str = "") -> str:
     """An HTML table of already formatted cells; ``extra`` adds a raw HTML column per row."""
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in table.columns)
@@ -468,10 +482,13 @@ def render_html(card: pd.DataFrame, ranked: pd.DataFrame,
         "<h1>Sensitivity of audio embeddings to effects: scorecard</h1>",
         "<h2>Models ranked by mean drop (most robust first)</h2>",
         _html_table(display_ranking(ranked), names=("embedding", "worst effect")),
+        *([f'<p class="note">{html.escape(note)}</p>'] if (note := ranking_note(ranked))
+          else []),
         "<h2>Heat map</h2>",
         f'<img alt="mean ROC AUC drop, embeddings x effects" src="data:image/png;base64,{image}">',
         "<h2>Scorecard</h2>",
-        _html_table(display_table(card), extra=cells, extra_name="figures"),
+        '<div class="scroll">',
+        _html_table(display_table(card), extra=cells, extra_name="figures"), "</div>",
         f"<h2>Definitions</h2><ul>{definitions}</ul>",
         f"<footer>Generated {html.escape(stamp)} by <code>python -m aesens.scorecard</code>; "
         f"{MISSING} marks a stage not yet run for the pair.</footer>",
@@ -492,6 +509,7 @@ def render_markdown(card: pd.DataFrame, ranked: pd.DataFrame,
              "yet run for the pair.", "",
              "## Models ranked by mean drop (most robust first)", "",
              markdown_table(display_ranking(ranked)), "",
+             *([f"*{note}*", ""] if (note := ranking_note(ranked)) else []),
              f"![mean ROC AUC drop, embeddings x effects]({heatmap_name})", "",
              "## Scorecard", "", markdown_table(table), "", "## Definitions", ""]
     lines += [f"- {text}" for text in DEFINITIONS]

@@ -197,6 +197,7 @@ def test_partial_results(outputs: Path, tmp_path: Path) -> None:
     assert solo.split(" | ")[2:6] == [scorecard.MISSING] * 4  # no CCA columns
     counts = scorecard.ranking(card).set_index("embedding")["effects"]
     assert counts.to_dict() == {"mfcc": 2, "solo": 1, "toy": 1}
+    assert "drops for between 1 and 2 effects" in markdown  # means over different effects
 
 
 def test_any_effect_and_embedding_name(tiny_effect, tmp_path: Path) -> None:
