@@ -251,7 +251,7 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
         raise AesensError(
             f"no grouped embeddings in {Path(embeddings_dir) / 'grouped'} and no classification "
             f"results in {results_dir} for embeddings {list(embeddings or []) or 'any'} and "
-            f"effects {list(effects or []) or 'any'}; run group_effect_params.py (and "
+            f"effects {list(effects or EFFECTS)}; run group_effect_params.py (and "
             "desensitize_classif.py) first")
     rows = []
     for embedding, effect in tqdm(pairs, desc="scorecard", unit="pair", disable=not progress):
