@@ -380,3 +380,21 @@ def test_effect_only_keeps_the_published_wavs(workdir, tiny_dataset, capsys):
 def test_from_minus_one_prints_the_number_of_parameters(workdir, capsys):
     assert run_cli(stage2.main, ["gain", "none", "-1", "0"]) == 0
     assert capsys.readouterr().out.startswith("There are 31 parameters in the grid\n")
+
+
+def test_published_reverb_over_mixed_files_equals_one_pedalboard_board(tiny_dataset, tmp_path):
+    """Mono, 22.05-kHz and short files in the stream: pedalboard's re-prepare rule applies."""
+    cases = {"[cel][cla]0303__1": (chirp(channels=1)[0], 44100),
+             "[cel][cla]0304__1": (chirp(sample_rate=22050).T, 22050),
+             "[cel][cla]0305__1": (chirp(0.1).T, 44100)}
+    for stem, (audio, rate) in cases.items():
+        sf.write(tiny_dataset / "cel" / f"{stem}.wav", audio, rate, subtype="PCM_16")
+    files = discover(tiny_dataset)
+    effect = EFFECTS["reverb"]
+    reference = published_effected_audio(files, effect, effect.grid[20], tmp_path)
+    for batch_size, threads in ((5, 2), (1, 1)):
+        ours = [clip for _, clips, _ in prepared_batches(files, Setting(effect, 20), batch_size,
+                                                         threads)
+                for clip in clips]
+        for index, ((expected, _), clip) in enumerate(zip(reference, ours, strict=True)):
+            np.testing.assert_array_equal(clip, expected, err_msg=f"file {index}")
