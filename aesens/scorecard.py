@@ -222,7 +222,14 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
     Robustness (from the classification results, means over instruments,
     see :func:`classification_columns`): ROC AUC orig/orig, its drops at the
     strongest setting for train orig / test effected and the reverse, and
-    the best desensitisation method with its recovered ROC AUC.
+    the best desensitisation method with its recovered ROC AUC. The best
+    method is defined in the condition of the larger no-method drop
+    (``best_condition``, ``"orig/eff"`` on a tie): among the methods other
+    than no method (each SVD threshold a method of its own), the one whose
+    ROC AUC at the strongest setting in that condition, averaged over
+    instruments, is largest (the first in :data:`aesens.desensitize.METHODS`
+    order on a tie); ``best_auc`` is that mean ROC AUC and ``best_gain`` it
+    minus the no-method one.
 
     Parameters
     ----------
