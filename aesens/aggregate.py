@@ -378,7 +378,8 @@ def ensure_ccadirs(embedding: str, effect: str,
     Brings the averaged files up to date (:func:`ensure_sweep_averaged`),
     then reuses ``ccadirs_<effect>.h5`` if it was computed from them, else
     computes the directions from their ``X_train`` stacked in grid order and
-    writes the file.
+    writes the file (with ``file_name_train`` when the averaged files record
+    the file of every row).
 
     Returns
     -------
@@ -394,6 +395,7 @@ def ensure_ccadirs(embedding: str, effect: str,
     if output.exists() and recorded_sources(output) == sources:
         return store.read_arrays(output, ["cca_dirs"])["cca_dirs"]
     reference = read_averaged(averaged[0], ["Y_train", "Y_test"])
+    names = {name: reference[name] for name in FILE_NAMES[:1] if name in reference}
     sweep = []
     for path in averaged[1:]:
         arrays = read_averaged(path, ["X_train", "Y_train", "Y_test"])
@@ -401,7 +403,7 @@ def ensure_ccadirs(embedding: str, effect: str,
         sweep.append(arrays["X_train"])
     paths = np.stack(sweep, axis=1).astype(np.float64)
     directions = samplewise_cca_directions(paths)
-    write_cache(output, {"cca_dirs": directions}, sources)
+    write_cache(output, {"cca_dirs": directions, **names}, sources)
     return directions
 
 
@@ -428,9 +430,24 @@ def read_averaged(path: str | os.PathLike,
 _REALIGN = "rerun average_all_embeddings.sh (or group_effect_params.py) with one split CSV"
 
 
-def _check_file_names(reference_path: str | os.PathLike, expected: np.ndarray,
-                      path: str | os.PathLike, found: np.ndarray, part: str) -> None:
-    """Raise naming the first row where two lists of file names differ."""
+def check_file_names(reference_path: str | os.PathLike, expected: np.ndarray,
+                     path: str | os.PathLike, found: np.ndarray, part: str) -> None:
+    """Check that two files list the same files in the same order.
+
+    Parameters
+    ----------
+    reference_path, path : path
+        The two files, named in the message.
+    expected, found : numpy.ndarray
+        The file name of every row of the ``part`` set in each.
+    part : str
+        ``train`` or ``test``.
+
+    Raises
+    ------
+    AesensError
+        Naming the first row where the lists differ (or where one ends).
+    """
     expected, found = np.asarray(expected), np.asarray(found)
     if np.array_equal(expected, found):
         return
@@ -460,7 +477,7 @@ def check_same_rows(reference_path: str | os.PathLike, reference: Mapping[str, n
     for part in ("train", "test"):
         names = f"file_name_{part}"
         if names in reference and names in arrays:
-            _check_file_names(reference_path, reference[names], path, arrays[names], part)
+            check_file_names(reference_path, reference[names], path, arrays[names], part)
         labels = f"Y_{part}"
         if not np.array_equal(arrays[labels], reference[labels]):
             raise AesensError(f"{path} and {reference_path} hold different {labels} (another "
@@ -567,7 +584,7 @@ def load_grouped(embedding: str, effect: str,
                               f"({', '.join(map(str, sorted(rows)))}); {rerun}")
         names = f"file_name_{part}"
         if names in data and names in labels:
-            _check_file_names(original, labels[names], grouped, data[names], part)
+            check_file_names(original, labels[names], grouped, data[names], part)
     data.update(labels)
     data["params"] = np.asarray(grid.grid)
     data["param_strings"] = np.asarray(grid.param_strings)

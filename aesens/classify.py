@@ -55,7 +55,7 @@ from sklearn.svm._base import _fit_liblinear as liblinear_fit
 from tqdm import tqdm
 
 from aesens import results, store
-from aesens.aggregate import ensure_ccadirs, ensure_grouped
+from aesens.aggregate import check_file_names, ensure_ccadirs, ensure_grouped, read_averaged
 from aesens.desensitize import (
     DEFAULT_THRESHOLD,
     THRESHOLD_METHODS,
@@ -455,11 +455,16 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     samplewise = None
     if "cca_samplewise_svd" in methods:
         samplewise = ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
+        ccadirs = store.ccadirs_path(embedding, effect, embeddings_dir)
         if samplewise.shape != grouped["train_A"].shape:
-            raise AesensError(f"{store.ccadirs_path(embedding, effect, embeddings_dir)} holds "
-                              f"{samplewise.shape} directions for {grouped['train_A'].shape} "
-                              f"train files; rerun 3.2_extract_samplewise_cca_dirs.py "
-                              f"{embedding} {effect}")
+            raise AesensError(f"{ccadirs} holds {samplewise.shape} directions for "
+                              f"{grouped['train_A'].shape} train files; rerun "
+                              f"3.2_extract_samplewise_cca_dirs.py {embedding} {effect}")
+        recorded = read_averaged(ccadirs, [])
+        if "file_name_train" in recorded and "file_name_train" in grouped:
+            check_file_names(store.grouped_path(embedding, effect, embeddings_dir),
+                             grouped["file_name_train"], ccadirs, recorded["file_name_train"],
+                             "train")
     labels = grouped["Y_train"]
     instruments = _instruments(labels)
     test_labels = {instrument: (grouped["Y_test"] == instrument).astype(int)

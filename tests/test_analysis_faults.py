@@ -495,3 +495,20 @@ def test_average_all_embeddings_finds_the_python_or_says_how_to_set_it(workdir, 
     done = run_average_all(folder, root, "absent.csv", PATH=path, PYTHONPATH=pythonpath)
     assert done.stderr.strip().splitlines() == [
         "error: absent.csv does not exist; run 2A.3_train_test_split.py first"]
+
+
+def test_samplewise_directions_of_other_files_are_refused(workdir, capsys):
+    root, split = workdir
+    directions = aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
+                                          root / "embeddings")
+    ccadirs = store.ccadirs_path("openl3", "tiny", root / "embeddings")
+    names = store.read_arrays(ccadirs, ["file_name_train"])["file_name_train"]
+    assert names.tolist() == split[split["split"] == "train"]["file_name"].tolist()
+    assert directions.shape == (len(names), DIM)
+    store.write_arrays(ccadirs, {"file_name_train": np.roll(names, 1)}, keep_existing=True)
+    code = run_cli(script("desensitize_classif.py"), ["-b", "openl3", "-e", "tiny", "-m",
+                                                      "cca_samplewise_svd", "-k", "1", "--quiet"])
+    assert code == 2
+    assert f"ccadirs_tiny.h5: train row 0 is '{names[-1]}' but '{names[0]}' in" \
+        in one_line_error(capsys)
+    assert not results.results_csv_path("results", "tiny", "openl3").exists()
