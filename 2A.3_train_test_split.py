@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from aesens import store
 from aesens.aggregate import list_raw_embeddings, read_raw_embeddings
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="CSV to write (default: train_test_split.csv)")
     args = parser.parse_args(argv)
     refuse_overwriting_inputs([args.output], [args.embeddings_file])
+    if not Path(args.embeddings_file).exists():
+        raise AesensError(f"{args.embeddings_file} does not exist; run "
+                          "2A.1_featureExtract_original.py first (or give --embeddings-file)")
     present = list_raw_embeddings(args.embeddings_file)
     if not present:
         raise AesensError(f"{args.embeddings_file} holds no embeddings; run "

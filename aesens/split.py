@@ -139,7 +139,7 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
         raise AesensError(f"{path} does not exist; run 2A.3_train_test_split.py first")
     remake = "remake it with 2A.3_train_test_split.py"
     try:
-        split = pd.read_csv(path, dtype=str, keep_default_na=False)
+        split = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise AesensError(f"{path} is empty; {remake}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:

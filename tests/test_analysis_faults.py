@@ -240,17 +240,48 @@ def damage_split(path: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", sorted(SPLIT_DAMAGE))
-def test_a_damaged_split_csv_is_a_one_line_error(workdir, capsys, how):
+@pytest.mark.parametrize("stage", ["average", "group"])
+def test_a_damaged_split_csv_is_a_one_line_error(workdir, capsys, how, stage):
     root, _ = workdir
     damage_split(root / "train_test_split.csv", how)
     before = sha256(root / "train_test_split.csv")
-    code = run_cli(script("average_embeddings.py"), [
-        "train_test_split.csv", "embeddings/embeddings.h5", "openl3", "out.h5"])
+    if stage == "average":
+        code = run_cli(script("average_embeddings.py"), [
+            "train_test_split.csv", "embeddings/embeddings.h5", "openl3", "out.h5"])
+    else:
+        code = run_cli(script("group_effect_params.py"), ["-e", "tiny", "-b", "openl3"])
     assert code == 2
     message = one_line_error(capsys)
     assert "train_test_split.csv" in message and SPLIT_DAMAGE[how][1] in message
-    assert not (root / "out.h5").exists()  # was: an empty averaged file, exit 0 (header only)
+    # Was, for a header-only split: an empty averaged file and exit 0.
+    assert not (root / "out.h5").exists() and not (root / "embeddings/averaged").exists()
     assert sha256(root / "train_test_split.csv") == before
+
+
+def test_a_split_csv_with_a_byte_order_mark_is_read(workdir):
+    root, split = workdir
+    path = root / "train_test_split.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert run_cli(script("average_embeddings.py"), [
+        "train_test_split.csv", "embeddings/embeddings.h5", "openl3", "out.h5"]) == 0
+    assert store.read_arrays(root / "out.h5")["file_name_train"].tolist() == \
+        split[split["split"] == "train"]["file_name"].tolist()
+
+
+@pytest.mark.parametrize("option", ["--results-dir", "--models-dir"])
+def test_an_output_folder_that_is_a_file_stops_the_run_before_any_work(workdir, capsys, option):
+    root, _ = workdir
+    (root / "taken").write_text("a file")
+    code = run_cli(script("desensitize_classif.py"),
+                   ["-b", "openl3", "-e", "tiny", "-m", "", "-k", "1", "--quiet", option, "taken"])
+    assert code == 2 and "cannot create taken/tiny" in one_line_error(capsys)
+    assert (root / "taken").read_text() == "a file"
+    assert not (root / "embeddings/averaged").exists()
+
+
+def test_split_of_a_missing_embeddings_file_is_a_one_line_error(workdir, capsys):
+    assert run_cli(script("2A.3_train_test_split.py"), ["--embeddings-file", "none.h5"]) == 2
+    assert "none.h5 does not exist; run 2A.1_featureExtract_original.py" in one_line_error(capsys)
 
 
 def test_a_split_csv_that_is_a_folder_is_a_one_line_error(workdir, capsys):
