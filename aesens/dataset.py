@@ -223,14 +223,20 @@ def _int16_scratch(frames: int, channels: int) -> np.ndarray:
     return buffer[:frames * channels].reshape(frames, channels)
 
 
-def load_audio(path: str | os.PathLike, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+#: How a reader turns 16-bit samples into floats: libsndfile (soundfile, librosa,
+#: torchaudio) divides by 32768; pedalboard's ``AudioFile`` multiplies by the float32
+#: ``1 / 32767``, so that 32767 reads as 1.0 and -32768 as -1.0000305.
+PCM16_SCALES = {"soundfile": np.float32(2.0 ** -15), "pedalboard": np.float32(1.0 / 32767.0)}
+
+
+def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
+               reader: str = "soundfile") -> tuple[np.ndarray, int]:
     """Read a WAV file as float32 ``(channels, samples)`` at its native rate.
 
     Mono files give one channel; any sample rate and bit depth that
     libsndfile reads are accepted (each model resamples for itself). 16-bit
-    files (IRMAS) are read as integers and scaled by 2**-15 here, which is
-    exactly libsndfile's float conversion, without its interleaved float
-    copy.
+    files (IRMAS) are read as integers and scaled here exactly as the chosen
+    reader converts them, without its interleaved float copy.
 
     Parameters
     ----------
@@ -240,6 +246,11 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None) -> tuple[
         float32 ``(channels, samples)`` array to read into when the file has
         exactly that shape (as when reading a batch into one stacked array);
         otherwise a new array is returned.
+    reader : {"soundfile", "pedalboard"}
+        Whose float conversion to reproduce (:data:`PCM16_SCALES`):
+        libsndfile's, as the models read files, or pedalboard's
+        ``AudioFile``, as the published 2A.2 read the files it effected.
+        Files other than 16-bit PCM are read by that library itself.
 
     Returns
     -------
@@ -251,6 +262,8 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None) -> tuple[
     AesensError
         If the file cannot be decoded or holds no samples.
     """
+    if reader not in PCM16_SCALES:
+        raise ValueError(f"unknown reader {reader!r}; choose one of {', '.join(PCM16_SCALES)}")
     try:
         with sf.SoundFile(str(path)) as audio_file:
             sample_rate, frames = audio_file.samplerate, audio_file.frames
@@ -258,9 +271,14 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None) -> tuple[
             if pcm16:
                 data = audio_file.read(dtype="int16", always_2d=True,
                                        out=_int16_scratch(frames, channels))
-            else:
+            elif reader == "soundfile":
                 data = audio_file.read(dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, OSError) as error:
+        if not pcm16 and reader == "pedalboard":
+            from pedalboard.io import AudioFile
+
+            with AudioFile(str(path)) as audio_file:
+                data = audio_file.read(audio_file.frames).T
+    except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as error:
         raise AesensError(f"{path}: cannot read audio ({str(error).splitlines()[0]}); "
                           "replace the file or remove it from the dataset") from None
     if data.shape[0] == 0:
@@ -270,7 +288,7 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None) -> tuple[
         out = np.empty(shape, dtype=np.float32)
     for channel, samples in enumerate(data.T):
         if pcm16:
-            np.multiply(samples, np.float32(2.0 ** -15), out=out[channel])
+            np.multiply(samples, PCM16_SCALES[reader], out=out[channel])
         else:
             out[channel] = samples
     return out, int(sample_rate)

@@ -111,9 +111,21 @@ class Setting:
         return self.effect.chain_fn(self.value)
 
     @property
+    def reader(self) -> str:
+        """Whose float conversion of the dataset's 16-bit files the setting reads with.
+
+        The published 2A.2 streamed each file through the board with
+        pedalboard's ``AudioFile`` (16-bit samples / 32767); the original
+        audio and the float semantics read as the models do (/ 32768).
+        """
+        return "pedalboard" if self.published else "soundfile"
+
+    @property
     def attributes(self) -> dict[str, str]:
         """Settings attributes of the setting's embeddings (none for the original audio)."""
-        return {} if self.effect is None else {"effect_semantics": self.semantics}
+        if self.effect is None:
+            return {}
+        return {"effect_semantics": self.semantics, "effect_reader": self.reader}
 
     @property
     def value(self) -> float | None:
@@ -298,9 +310,11 @@ def check_ranks(effect: Effect, first: int, last: int) -> range:
     return range(first, last + 1)
 
 
-def read_clip(path: Path, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Load one dataset file (into ``out`` if it fits), warning if it is silent."""
-    audio, sample_rate = load_audio(path, out=out)
+def read_clip(path: Path, out: np.ndarray | None = None,
+              reader: str = "soundfile") -> tuple[np.ndarray, int]:
+    """Load one dataset file (into ``out`` if it fits) with ``reader``'s conversion, warning if
+    it is silent."""
+    audio, sample_rate = load_audio(path, out=out, reader=reader)
     if max(float(audio.max()), -float(audio.min())) < SILENCE_PEAK:
         warnings.warn(f"{path} is silent; its embeddings are kept but its effect path is "
                       "constant (no CCA direction)", stacklevel=2)
@@ -360,14 +374,15 @@ class ChainTurns:
 Batch = tuple[list[str], list[np.ndarray], int]
 
 
-def _read_piece(files: Sequence[Path]) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
+def _read_piece(files: Sequence[Path],
+                reader: str) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
     """Read files into one stacked array where they all fit it; the clips and their rates."""
-    first, sample_rate = read_clip(files[0])
+    first, sample_rate = read_clip(files[0], reader=reader)
     stacked = np.empty((len(files), *first.shape), dtype=np.float32)
     stacked[0] = first
     loaded = [(stacked[0], sample_rate)]
     for index, path in enumerate(files[1:], start=1):
-        loaded.append(read_clip(path, out=stacked[index]))
+        loaded.append(read_clip(path, out=stacked[index], reader=reader))
     return stacked, loaded
 
 
@@ -390,7 +405,7 @@ def prepare_batch(files: Sequence[Path], setting: Setting, turns: ChainTurns | N
     """
     stems = [path.stem for path in files]
     try:
-        stacked, loaded = _read_piece(files)
+        stacked, loaded = _read_piece(files, setting.reader)
     except BaseException:
         if turns is not None:
             turns.run(piece, None)
@@ -798,7 +813,7 @@ def write_effected_wavs(files: Sequence[Path], setting: Setting,
         target = folder / path.parent.name / path.name
         if chain is None and target.exists():
             continue
-        audio, sample_rate = read_clip(path)
+        audio, sample_rate = read_clip(path, reader=setting.reader)
         if chain is not None:
             audio = chain.process(audio, sample_rate)
         else:

@@ -151,12 +151,12 @@ def published_effected_audio(files: list[Path], effect, value: float,
                              folder: Path) -> list[tuple[np.ndarray, int]]:
     """The effected audio of the published 2A.2, computed with pedalboard and scipy themselves.
 
-    Each file is read with soundfile (float32, int16 / 32768, as this
-    project reads the dataset); ONE board streams every file in the given
-    (dataset) order in 1-s chunks with ``reset=False`` (the low-pass:
-    ``sosfilt`` over each whole file, float64 out); each result is written
-    with ``pedalboard.io.AudioFile(path, "w", sr, channels)`` under
-    ``folder`` and read back with soundfile (float32, ``(channels, samples)``).
+    Each file is read with ``pedalboard.io.AudioFile`` and ONE board
+    streams every file in the given (dataset) order, one ``f.read(f.samplerate)``
+    chunk at a time with ``reset=False`` (the low-pass: ``sosfilt`` over the
+    whole file, float64 out); each result is written with
+    ``pedalboard.io.AudioFile(path, "w", sr, channels)`` under ``folder``
+    and read back with soundfile (float32, ``(channels, samples)``).
     """
     import pedalboard.io
     import scipy.signal
@@ -164,14 +164,17 @@ def published_effected_audio(files: list[Path], effect, value: float,
     board = None if effect.board_fn is None else effect.board_fn(value)
     results = []
     for index, path in enumerate(files):
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-        audio = np.ascontiguousarray(audio.T)
-        if board is None:
-            sos = effects.cheby_lowpass_sos(value, rate)
-            effected = audio if sos is None else scipy.signal.sosfilt(sos, audio, axis=-1)
-        else:
-            effected = np.concatenate([board(audio[:, start:start + rate], rate, reset=False)
-                                       for start in range(0, audio.shape[1], rate)], axis=1)
+        with pedalboard.io.AudioFile(str(path)) as source:
+            rate = int(source.samplerate)
+            if board is None:
+                audio = source.read(source.frames)
+                sos = effects.cheby_lowpass_sos(value, rate)
+                effected = audio if sos is None else scipy.signal.sosfilt(sos, audio, axis=-1)
+            else:
+                chunks = []
+                while source.tell() < source.frames:
+                    chunks.append(board(source.read(rate), rate, reset=False))
+                effected = np.concatenate(chunks, axis=1)
         target = folder / f"{index:05d}.wav"
         with pedalboard.io.AudioFile(str(target), "w", rate, effected.shape[0]) as out:
             out.write(effected)

@@ -112,3 +112,33 @@ def test_load_audio_corrupt_and_empty(tmp_path):
     sf.write(empty, np.zeros((0, 2), dtype=np.float32), 44100)
     with pytest.raises(AesensError, match="empty.wav: the file holds no samples"):
         load_audio(empty)
+
+
+def test_pedalboard_reader_equals_pedalboard_audiofile(tmp_path):
+    """reader='pedalboard' converts every 16-bit value as pedalboard's AudioFile does (/ 32767)."""
+    from pedalboard.io import AudioFile
+
+    values = np.arange(-32768, 32768, dtype=np.int16)
+    path = tmp_path / "all.wav"
+    sf.write(path, np.stack([values, values[::-1]], axis=1), 44100, subtype="PCM_16")
+    with AudioFile(str(path)) as audio_file:
+        expected = audio_file.read(audio_file.frames)
+    audio, rate = load_audio(path, reader="pedalboard")
+    assert rate == 44100 and audio.dtype == np.float32
+    np.testing.assert_array_equal(audio, expected)
+    assert audio[0, -1] == 1.0 and audio[0, 0] < -1.0
+    soundfile_audio, _ = load_audio(path)
+    np.testing.assert_array_equal(soundfile_audio, sf.read(path, dtype="float32")[0].T)
+    assert np.count_nonzero(soundfile_audio != audio) > 60000
+
+
+def test_pedalboard_reader_reads_other_formats_with_pedalboard(tmp_path, stereo_chirp):
+    from pedalboard.io import AudioFile
+
+    path = tmp_path / "float.wav"
+    sf.write(path, stereo_chirp.T, 22050, subtype="PCM_24")
+    with AudioFile(str(path)) as audio_file:
+        expected = audio_file.read(audio_file.frames)
+    audio, rate = load_audio(path, reader="pedalboard")
+    assert rate == 22050
+    np.testing.assert_array_equal(audio, expected)

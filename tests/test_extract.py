@@ -344,7 +344,8 @@ def test_openl3_framing_is_a_settings_attribute(tiny_dataset, tmp_path):
     spec = ModelSpec.for_name("openl3")
     assert expected_attributes(Setting(), spec) == {"center": True, "hop_seconds": 0.1}
     assert expected_attributes(Setting(EFFECTS["gain"], 0), spec) == {
-        "effect_semantics": "published", **openl3.SETTINGS_ATTRIBUTES}
+        "effect_semantics": "published", "effect_reader": "pedalboard",
+        **openl3.SETTINGS_ATTRIBUTES}
     path = tmp_path / "embeddings.h5"
     store.write_embeddings(path, "openl3", np.zeros((2, 512)), ["a", "b"],
                            {"center": False, "hop_seconds": 0.1})
