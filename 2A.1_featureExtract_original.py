@@ -23,6 +23,7 @@ from aesens.cli import (
     executor_from_args,
     model_specs,
 )
+from aesens.dataset import SKIP_OPTION, read_skip_list
 from aesens.errors import run_cli
 from aesens.extract import Setting, extract
 
@@ -35,17 +36,24 @@ def main(argv: list[str] | None = None) -> int:
     add_dataset_options(parser)
     add_model_options(parser)
     add_executor_options(parser)
+    parser.add_argument(SKIP_OPTION, metavar="LIST.txt",
+                        help="text file naming dataset files to leave out, one per line "
+                        "(stem, name or path; e.g. files with NaN samples); they are "
+                        "listed in the embeddings' skipped_files attribute")
     args = parser.parse_args(argv)
     names = embedding_names(args.embedding)
-    files = dataset_files(args)
+    files, skipped = dataset_files(args), []
+    if args.skip_files:
+        files, skipped = read_skip_list(args.skip_files, files)
     models = model_specs(names, args)
     with executor_from_args(args) as executor:
         written = extract(files, models, [Setting()], embeddings_dir=args.embeddings_dir,
                           batch_size=args.batch_size, force=args.force, progress=not args.quiet,
-                          executor=executor, shard_size=args.shard_size)
+                          executor=executor, shard_size=args.shard_size, skipped=skipped)
     target = Setting().output_path(args.embeddings_dir)
+    left_out = f", {len(skipped)} skipped" if skipped else ""
     print(f"{'wrote' if written else 'already complete (use --force to redo)'}: {target} "
-          f"[{', '.join(names)}, {len(files)} files]")
+          f"[{', '.join(names)}, {len(files)} files{left_out}]")
     return 0
 
 

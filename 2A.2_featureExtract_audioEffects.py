@@ -34,6 +34,7 @@ from aesens.cli import (
     executor_from_args,
     model_specs,
 )
+from aesens.dataset import SKIP_OPTION, read_skip_list
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import run_cli
 from aesens.extract import Setting, check_ranks, extract, list_grid, write_effected_wavs
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     add_model_options(parser)
     add_semantics_option(parser)
     add_executor_options(parser)
+    parser.add_argument(SKIP_OPTION, metavar="LIST.txt",
+                        help="text file naming dataset files to leave out, one per line "
+                        "(stem, name or path; e.g. files with NaN samples); they are "
+                        "listed in the embeddings' skipped_files attribute")
     args = parser.parse_args(argv)
     effect = get_effect(args.effect)
     names = [] if args.embedding == "none" else embedding_names(args.embedding)
@@ -60,22 +65,25 @@ def main(argv: list[str] | None = None) -> int:
         print(list_grid(effect))
         return 0
     ranks = check_ranks(effect, args.from_rank, args.to_rank)
-    files = dataset_files(args)
+    files, skipped = dataset_files(args), []
+    if args.skip_files:
+        files, skipped = read_skip_list(args.skip_files, files)
+    left_out = f", {len(skipped)} skipped" if skipped else ""
     settings = [Setting(effect, rank, args.effect_semantics) for rank in ranks]
     if not names:
         for setting in settings:
             written = write_effected_wavs(files, setting, args.basedir, progress=not args.quiet)
             print(f"{setting.label}: wrote {written} WAV file(s), {len(files) - written} "
-                  f"already there")
+                  f"already there{left_out}")
         return 0
     models = model_specs(names, args)
     with executor_from_args(args) as executor:
         written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
                           batch_size=args.batch_size, force=args.force, progress=not args.quiet,
-                          executor=executor, shard_size=args.shard_size)
+                          executor=executor, shard_size=args.shard_size, skipped=skipped)
     print(f"{effect.name} ranks {ranks.start}..{ranks.stop - 1}: wrote {len(written)} file(s), "
           f"{len(settings) - len(written)} already complete [{', '.join(names)}, "
-          f"{len(files)} files]")
+          f"{len(files)} files{left_out}]")
     return 0
 
 

@@ -56,6 +56,8 @@ DRUMS_TAGS = ("dru", "nod", "---")
 
 #: Environment variable naming the IRMAS-TrainingData folder.
 DATASET_ENV = "AESENS_DATASET_DIR"
+#: Option of the extraction scripts naming a list of dataset files to leave out.
+SKIP_OPTION = "--skip-files"
 
 _SIMPLE = re.compile(
     r"^\[(?P<instrument>[a-z]{3})\]\[(?P<genre>[a-z_]+)\](?P<group>\d{4})__(?P<excerpt>\d+)$"
@@ -260,7 +262,8 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
     Raises
     ------
     AesensError
-        If the file cannot be decoded or holds no samples.
+        If the file cannot be decoded, holds no samples, or holds NaN or
+        infinite samples (possible in float WAV files).
     """
     if reader not in PCM16_SCALES:
         raise ValueError(f"unknown reader {reader!r}; choose one of {', '.join(PCM16_SCALES)}")
@@ -291,7 +294,54 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
             np.multiply(samples, PCM16_SCALES[reader], out=out[channel])
         else:
             out[channel] = samples
+    if not pcm16 and not np.isfinite(out).all():
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        raise AesensError(f"{path}: {bad} sample(s) are NaN or infinite; fix the file, or list "
+                          f"it in a text file given to {SKIP_OPTION} to leave it out (the skip "
+                          "is recorded in the embeddings' attributes)")
     return out, int(sample_rate)
+
+
+def read_skip_list(list_path: str | os.PathLike, files: list[Path]) -> tuple[list[Path], list[str]]:
+    """Leave the files named in a skip list out of the dataset.
+
+    Parameters
+    ----------
+    list_path : path
+        Text file with one dataset file per line: its stem, its name
+        (``.wav``) or its path; blank lines and lines starting with ``#``
+        are ignored.
+    files : list of Path
+        The dataset's files (see :func:`discover`).
+
+    Returns
+    -------
+    (list of Path, list of str)
+        The files kept, in their order, and the sorted stems left out.
+
+    Raises
+    ------
+    AesensError
+        If the list cannot be read or names a file that is not in the dataset.
+    """
+    try:
+        lines = Path(list_path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise AesensError(f"{list_path}: cannot read the skip list ({reason}); give a text "
+                          "file with one file name per line") from None
+    wanted = set()
+    for line in lines:
+        entry = line.strip()
+        if entry and not entry.startswith("#"):
+            name = Path(entry).name
+            wanted.add(name[:-4] if name.lower().endswith(".wav") else name)
+    stems = {path.stem for path in files}
+    unknown = sorted(wanted - stems)
+    if unknown:
+        raise AesensError(f"{list_path}: {len(unknown)} name(s) are not in the dataset (first: "
+                          f"{unknown[0]!r}); correct or remove them")
+    return [path for path in files if path.stem not in wanted], sorted(wanted)
 
 
 if __name__ == "__main__":

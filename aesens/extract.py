@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import sys
 import threading
@@ -650,7 +651,7 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
             settings: Sequence[Setting], embeddings_dir: str | os.PathLike = "embeddings",
             batch_size: int = 32, force: bool = False, progress: bool = True,
             executor: Executor | None = None,
-            shard_size: int = DEFAULT_SHARD_SIZE) -> list[Path]:
+            shard_size: int = DEFAULT_SHARD_SIZE, skipped: Sequence[str] = ()) -> list[Path]:
     """Extract and write embeddings for several settings, skipping finished ones.
 
     This process is the only writer: the executor sends back the shards of
@@ -678,6 +679,10 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
         Where the work units run (default: this process).
     shard_size : int
         Files per work unit, rounded up to whole batches.
+    skipped : sequence of str
+        Stems of dataset files left out of ``files`` on purpose (a skip
+        list): recorded as the ``skipped_files`` attribute, and an
+        embedding counts as complete only with the same skipped files.
 
     Returns
     -------
@@ -688,7 +693,15 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
     Raises
     ------
     AesensError
-        If model objects are given to an executor outside this process.
+        If model objects are given to an executor outside this process, the
+        output folder is not writable (checked before any work), or a model
+        gives NaN or infinite features (nothing of that setting is written).
+
+    Notes
+    -----
+    A setting file that cannot be read (truncated, not HDF5, a dataset
+    unreadable) is set aside as ``<name>.damaged`` with a one-line message,
+    and redone.
     """
     executor = executor or InProcessExecutor()
     if not executor.in_process and not all(isinstance(m, ModelSpec) for m in models):
@@ -696,15 +709,19 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
                           "objects, not loaded models")
     files = [Path(path).absolute() for path in files]
     expected = {path.stem for path in files}
+    skip_attrs = skipped_attributes(skipped)
     todo: dict[int, list[ModelSpec | EmbeddingModel]] = {}
     n_shards: dict[int, int] = {}
     for index, setting in enumerate(settings):
         path = setting.output_path(embeddings_dir)
+        _set_aside_if_damaged(path)
         setting_todo = [model for model in models
-                        if force or not _complete(path, model, setting, expected)]
+                        if force or not _complete(path, model, setting, expected, skip_attrs)]
         if setting_todo:
             todo[index] = setting_todo
             n_shards[index] = len(shard_files(files, shard_size, batch_size))
+    if todo:
+        store.check_writable(embeddings_dir)
     in_order = getattr(executor, "in_order", False)
     # Units are made as the executor asks for them: a reverb's effect-only pass (out-of-order
     # executors) runs while the first units already embed.
@@ -723,33 +740,76 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
             if len(shards) == n_shards[result.setting_index]:
                 setting = settings[result.setting_index]
                 written[result.setting_index] = _write_setting(setting, shards, embeddings_dir,
-                                                               len(files))
+                                                               len(files), skip_attrs)
                 del received[result.setting_index]
     return [written[index] for index in sorted(written)]
 
 
+#: Attribute listing the dataset files a skip list left out (a JSON list of stems).
+SKIPPED_ATTR = "skipped_files"
+
+
+def skipped_attributes(skipped: Sequence[str]) -> dict[str, str]:
+    """The attribute recording the files a skip list left out (none when nothing was skipped)."""
+    return {SKIPPED_ATTR: json.dumps(sorted(skipped))} if skipped else {}
+
+
+def _set_aside_if_damaged(path: Path) -> None:
+    """Move an unreadable setting file to ``<name>.damaged`` and say so in one line."""
+    moved = store.set_aside_if_damaged(path, group=store.DATASET_GROUP)
+    if moved is not None:
+        target, reason = moved
+        print(f"{path}: cannot be read ({reason}); set aside as {target.name}, recomputing it",
+              file=sys.stderr)
+
+
 def _complete(path: Path, model: ModelSpec | EmbeddingModel, setting: Setting,
-              expected: set[str]) -> bool:
+              expected: set[str], skip_attrs: dict[str, str]) -> bool:
     """Whether ``path`` holds the model's complete embedding under the expected settings.
 
     An embedding computed under other settings attributes is reported on
     stderr in one line (it is then redone).
     """
     reason = store.incomplete_reason(path, model.name, expected,
-                                     expected_attributes(setting, model))
+                                     {**expected_attributes(setting, model), **skip_attrs})
     if reason is not None and reason.startswith(store.MISMATCH_PREFIX):
         print(f"{path}: {model.name} {reason}; recomputing it", file=sys.stderr)
     return reason is None
 
 
+def check_finite(setting: Setting, name: str, features: np.ndarray, keys: np.ndarray,
+                 path: Path) -> None:
+    """Refuse features with NaN or infinite values before they are written.
+
+    Raises
+    ------
+    AesensError
+        Naming the model, the setting, its file and the first files concerned.
+    """
+    bad = ~np.isfinite(features).all(axis=1)
+    if bad.any():
+        stems = list(dict.fromkeys(keys[bad]))
+        raise AesensError(f"{name} gave NaN or infinite features for {setting.label} "
+                          f"({len(stems)} file(s), first: {stems[0]}); nothing was written to "
+                          f"{path}: leave those files out with --skip-files LIST.txt, or report "
+                          "the model's failure on them")
+
+
 def _write_setting(setting: Setting, shards: list[UnitResult],
-                   embeddings_dir: str | os.PathLike, n_files: int) -> Path:
-    """Write one setting's merged shards; each embedding is replaced atomically."""
+                   embeddings_dir: str | os.PathLike, n_files: int,
+                   skip_attrs: dict[str, str]) -> Path:
+    """Write one setting's merged shards; each embedding is replaced atomically.
+
+    Every model's features are checked (:func:`check_finite`) before any is written.
+    """
     path = setting.output_path(embeddings_dir)
-    for name, (features, keys) in merge_shards(shards).items():
+    merged = merge_shards(shards)
+    for name, (features, keys) in merged.items():
+        check_finite(setting, name, features, keys, path)
+    for name, (features, keys) in merged.items():
         attrs = {**shards[0].attributes[name], "aesens_version": aesens.__version__,
                  "n_files": n_files, "effect": setting.effect.name if setting.effect else "none",
-                 "param": setting.param, **shards[0].settings_attributes[name]}
+                 "param": setting.param, **shards[0].settings_attributes[name], **skip_attrs}
         store.write_embeddings(path, name, features, keys, attrs)
     return path
 
@@ -806,7 +866,7 @@ def write_effected_wavs(files: Sequence[Path], setting: Setting,
     if not setting.published:
         raise AesensError("embedding 'none' keeps the published 16-bit WAVs: use it with an "
                           "effect and --effect-semantics published")
-    folder = effected_wav_dir(setting, basedir)
+    folder = store.check_writable(effected_wav_dir(setting, basedir))
     chain = setting.new_chain()
     written = 0
     for path in tqdm(files, desc=setting.label, unit="file", disable=not progress):

@@ -14,16 +14,26 @@ Layout (kept from the published scripts; users have files in it):
 - ``embeddings/averaged/<embedding>/ccadirs_<effect>.h5`` with ``cca_dirs``.
 
 Every write goes to a temporary file beside the target which is renamed over
-it only once complete, so an interrupted run never loses existing data.
+it only once complete, so an interrupted run never loses existing data. The
+renamed file gets the mode a plain ``open()`` gives (``0o666`` less the
+umask, :func:`set_default_mode`). An HDF5 file that is updated (one
+embedding replaced, others kept) is written anew with the kept objects
+copied over, so a rewrite takes no more space than a fresh write. Writers of
+one file take its :func:`exclusive_lock` from the read to the rename; the
+lock file is removed after use. A setting file that cannot be read is set
+aside as ``<name>.damaged`` by :func:`set_aside_if_damaged`, never deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import h5py
@@ -76,76 +86,211 @@ def decode_keys(keys: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def atomic_h5(path: str | os.PathLike, keep_existing: bool = True) -> Iterator[h5py.File]:
-    """Open a temporary copy of an HDF5 file for writing; rename it over ``path`` on success.
+def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
+              drop: Collection[str] = (), reserve: int = 0) -> Iterator[h5py.File]:
+    """Open a new temporary HDF5 file for writing; rename it over ``path`` on success.
+
+    The file's :func:`exclusive_lock` is held from the copy of the existing
+    file to the rename. Partial files that a killed writer of ``path`` left
+    behind are removed first.
 
     Parameters
     ----------
     path : path
         Target file. Its folder is created if needed.
     keep_existing : bool
-        Start from a copy of the existing file (to add or replace some
-        datasets while keeping the others); otherwise start empty.
+        Start with the objects of the existing file copied over (to add or
+        replace some datasets while keeping the others); otherwise start empty.
+    drop : collection of str
+        Paths of objects of the existing file not to copy (those the block
+        replaces), so that the rewritten file holds no space of the old data.
+    reserve : int
+        Bytes the block will write: if the disk has less room than that plus
+        the kept file, the disk-full error is raised before anything is written
+        (the HDF5 library may crash on a disk that fills up during a write).
 
     Yields
     ------
     h5py.File
-        The temporary file, open in append mode.
+        The temporary file, open for writing.
 
     Raises
     ------
     AesensError
         If the folder cannot be created or written.
+    OSError
+        If the write fails (disk full): the partial file is removed and the
+        error names ``path``.
     """
     path = Path(path)
+    _make_folder(path.parent)
+    with exclusive_lock(path):
+        _remove_stale_parts(path)
+        _check_space(path, reserve + (path.stat().st_size if keep_existing and path.exists()
+                                      else 0))
+        tmp = _temporary(path, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with _naming_write_errors(path):
+                with h5py.File(tmp, "w") as h5:
+                    if keep_existing and path.exists():
+                        with _open_read(path) as old:
+                            _copy_tree(old, h5, {name.strip("/") for name in drop}, "")
+                    yield h5
+                _replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _check_space(path: Path, needed: int) -> None:
+    """Raise the disk-full error naming ``path`` if its folder has under ``needed`` bytes free."""
+    if needed and shutil.disk_usage(path.parent).free < needed:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (about {needed} bytes needed)",
+                      str(path))
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents), or raise the one-line error of an unwritable folder."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                            dir=path.parent)
-        os.close(handle)
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise AesensError(f"cannot write in {folder} ({error.strerror}); choose a writable "
+                          "folder or fix its permissions") from None
+
+
+def _temporary(path: Path, prefix: str, suffix: str) -> Path:
+    """An empty new file beside ``path`` (one-line error if the folder is not writable)."""
+    try:
+        handle, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     except OSError as error:
         raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
-                          "working directory or fix its permissions") from None
-    tmp = Path(tmp_name)
-    try:
-        with _exclusive_lock(path):
-            yield from _write_and_replace(path, tmp, keep_existing)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+                          "folder or fix its permissions") from None
+    os.close(handle)
+    return Path(tmp_name)
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _replace(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the default mode and rename it over ``path``."""
+    set_default_mode(tmp)
+    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Serialise read-modify-write of one file between processes of this machine."""
+def _naming_write_errors(path: Path) -> Iterator[None]:
+    """Re-raise an operating-system error of the block (disk full, ...) with ``path`` as its file.
+
+    HDF5's own errors name no file; a disk-full error of the library comes
+    back with ``errno.ENOSPC`` so that the message says to free space.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        code = error.errno
+        reason = error.strerror or str(error)
+        if code is None and "no space left" in reason.lower():
+            code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
+        raise OSError(code, reason, str(path)) from None
+
+
+def _copy_tree(source: h5py.Group, target: h5py.Group, drop: set[str], prefix: str) -> None:
+    """Copy ``source``'s attributes and members into ``target``, except the paths in ``drop``."""
+    for key, value in source.attrs.items():
+        target.attrs[key] = value
+    for name in source:
+        full = f"{prefix}{name}"
+        if full in drop:
+            continue
+        member = source[name]
+        if isinstance(member, h5py.Group) and any(path.startswith(f"{full}/") for path in drop):
+            _copy_tree(member, target.require_group(name), drop, f"{full}/")
+        else:
+            source.copy(member, target, name=name)
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Remove the partial HDF5 files of ``path`` (call with its lock held: no writer is alive)."""
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        part.unlink(missing_ok=True)
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere: set and restore it (racy only with other threads' creates)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def set_default_mode(path: str | os.PathLike) -> None:
+    """Give a file the mode a plain ``open()`` would have created it with: ``0o666 & ~umask``.
+
+    :func:`tempfile.mkstemp` creates files readable by their owner only;
+    call this on such a file before renaming it into place.
+    """
+    os.chmod(path, 0o666 & ~current_umask())
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of ``path``: hidden, beside it, ``.<name>.lock`` (removed after use)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Serialise the read-modify-write of one file between processes of this machine.
+
+    The lock is an ``flock`` on :func:`lock_path`, which the holder removes
+    before releasing it. A process that obtained the lock on a lock file
+    removed meanwhile (its inode no longer at the path) tries again, so two
+    processes never both hold the lock of one file.
+
+    Parameters
+    ----------
+    path : path
+        The file to protect (its folder must exist).
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no inter-process lock
         yield
         return
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    name = lock_path(path)
+    while True:
+        handle = os.open(name, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                same = os.stat(name).st_ino == os.fstat(handle).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+        except BaseException:
+            os.close(handle)
+            raise
+        os.close(handle)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            name.unlink()
+        os.close(handle)  # releases the lock
 
 
-def _write_and_replace(path: Path, tmp: Path, keep_existing: bool) -> Iterator[h5py.File]:
-    if keep_existing and path.exists():
-        shutil.copyfile(path, tmp)
-    else:
-        tmp.unlink()
-    with h5py.File(tmp, "a") as h5:
-        yield h5
-    os.replace(tmp, path)
+#: Earlier private name of :func:`exclusive_lock`, kept for the modules that still use it.
+_exclusive_lock = exclusive_lock
 
 
 def _open_read(path: str | os.PathLike) -> h5py.File:
@@ -182,10 +327,9 @@ def write_embeddings(path: str | os.PathLike, embedding: str, features: np.ndarr
     keys = np.asarray(keys, dtype=object)
     if features.ndim != 2 or len(features) != len(keys):
         raise ValueError(f"features {features.shape} and keys ({len(keys)}) do not match")
-    with atomic_h5(path) as h5:
-        name = f"{DATASET_GROUP}/{embedding}"
-        if name in h5:
-            del h5[name]
+    name = f"{DATASET_GROUP}/{embedding}"
+    size = features.nbytes + sum(len(str(key).encode("utf-8")) + 16 for key in keys)
+    with atomic_h5(path, drop=[name], reserve=size) as h5:
         group = h5.create_group(name)
         group.create_dataset("features", data=features)
         group.create_dataset("keys", data=keys, dtype=h5py.string_dtype("utf-8"))
@@ -309,37 +453,148 @@ def has_complete_embedding(path: str | os.PathLike, embedding: str,
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) renamed over it once the block succeeds.
 
+    The renamed file gets the default mode (:func:`set_default_mode`); an
+    operating-system error of the block that names no file (disk full) is
+    re-raised naming ``path``, and the partial file is removed.
+
     Raises
     ------
     AesensError
         If the folder cannot be created or written.
     """
     path = Path(path)
+    _make_folder(path.parent)
+    tmp = _temporary(path, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}",
-                                            dir=path.parent)
-        os.close(handle)
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
-    except OSError as error:
-        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
-                          "folder or fix its permissions") from None
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
+        with _naming_write_errors(path):
+            yield tmp
+            _replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` if needed and check that files can be created in it, before any work.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    AesensError
+        If it is a file, cannot be created, or is not writable (one line
+        naming it).
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AesensError(f"cannot write in {folder} (it is a file, not a folder); move the "
+                          "file away or choose another output folder")
+    _make_folder(folder)
+    _temporary(folder / "probe", prefix=".write-probe.", suffix=".part").unlink()
+    return folder
+
+
+def damage_reason(path: str | os.PathLike, group: str | None = None) -> str | None:
+    """Why an existing HDF5 file cannot be read (not HDF5, truncated, a dataset unreadable).
+
+    Every dataset's last element is read (its data must be in the file) and
+    every ``keys`` dataset in full.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    group : str, optional
+        A top-level name that must be a group where present (the layout's
+        :data:`DATASET_GROUP`).
+
+    Returns
+    -------
+    str or None
+        The library's reason, or ``None`` for a readable file (or no file).
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    problems: list[str] = []
+
+    def visit(name: str, member: object) -> None:
+        if not isinstance(member, h5py.Dataset) or problems:
+            return
+        try:
+            if name.endswith("keys") or not member.shape:
+                member[()]
+            elif member.shape[0]:
+                member[-1]
+        except (OSError, RuntimeError, ValueError, KeyError) as error:
+            problems.append(f"dataset {name}: {_first_line(error)}")
+
+    try:
+        with h5py.File(path, "r") as h5:
+            if group is not None and group in h5 and not isinstance(h5[group], h5py.Group):
+                return f"{group} is not a group (not a file of this layout)"
+            h5.visititems(visit)
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        return _first_line(error)
+    return problems[0] if problems else None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def set_aside_if_damaged(path: str | os.PathLike,
+                         group: str | None = None) -> tuple[Path, str] | None:
+    """Rename a file that cannot be read to ``<name>.damaged`` (then ``.damaged.1``, ...).
+
+    The file is kept for inspection, never deleted. A damaged file is
+    checked again under its :func:`exclusive_lock` before the rename, so a
+    file a concurrent writer has just completed is not moved; a readable
+    file is only read (no lock file, so read-only folders are fine).
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    group : str, optional
+        Passed to :func:`damage_reason`.
+
+    Returns
+    -------
+    (Path, str) or None
+        Where the file now is and why it was set aside, or ``None`` if it
+        is missing or readable.
+    """
+    path = Path(path)
+    if damage_reason(path, group) is None:
+        return None
+    with exclusive_lock(path):
+        reason = damage_reason(path, group)
+        if reason is None:
+            return None
+        target = path.with_name(f"{path.name}.damaged")
+        number = 0
+        while target.exists():
+            number += 1
+            target = path.with_name(f"{path.name}.damaged.{number}")
+        os.replace(path, target)
+    return target, reason
 
 
 def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                  keep_existing: bool = False) -> None:
     """Write named arrays to an HDF5 file atomically (string arrays as UTF-8)."""
-    with atomic_h5(path, keep_existing=keep_existing) as h5:
+    with atomic_h5(path, keep_existing=keep_existing, drop=list(arrays)) as h5:
         for name, value in arrays.items():
-            if name in h5:
-                del h5[name]
             value = np.asarray(value)
             if value.dtype.kind in ("U", "O", "S"):
                 h5.create_dataset(name, data=value.astype(object),
