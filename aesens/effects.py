@@ -29,6 +29,7 @@ processed fresh. An effect with a ``chain_fn`` is stateful: its
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -333,7 +334,195 @@ def _cheby_lowpass_batch(clips: np.ndarray, sample_rate: int, value: float,
     return dsp.sosfilt_float32(sos, clips, out=out)
 
 
-#: The effects of the published experiment, by name.
+# Effects beyond the paper. Each file is processed on its own by a fresh plug-in (no
+# published reason to chain files), so these effects have neither ``board_fn`` (the
+# published one-board streaming) nor ``chain_fn``.
+
+#: The effects of the published experiment, in the paper's order.
+PAPER_EFFECTS = ("bitcrush", "gain", "lowpass_cheby", "reverb")
+
+
+def _plugin(name: str, make: Callable[[], pedalboard.Plugin], audio: np.ndarray,
+            sample_rate: int) -> np.ndarray:
+    """A fresh pedalboard plug-in over the whole clip, its errors as one-line AesensErrors."""
+    try:
+        return make()(audio, sample_rate)
+    except ValueError as error:
+        raise AesensError(f"the {name} effect cannot process {audio.shape[0]}-channel audio at "
+                          f"{sample_rate} Hz ({error}); use mono or stereo audio at 8 to 48 kHz"
+                          ) from None
+
+
+def _mp3(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return _plugin("mp3", lambda: pedalboard.MP3Compressor(vbr_quality=value), audio,
+                   sample_rate)
+
+
+def _gsm(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    # value = wet fraction: (1 - w) * dry + w * GSM-coded, in float32.
+    coded = _plugin("gsm", pedalboard.GSMFullRateCompressor, audio, sample_rate)
+    wet = np.float32(value)
+    return (np.float32(1.0) - wet) * audio + wet * coded
+
+
+def _pitch_shift(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return _plugin("pitch_shift", lambda: pedalboard.PitchShift(semitones=value), audio,
+                   sample_rate)
+
+
+#: Ratio of the ``compressor`` effect (its grid is the threshold).
+COMPRESSOR_RATIO = 4.0
+
+
+def _compressor(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return _plugin("compressor",
+                   lambda: pedalboard.Compressor(threshold_db=value, ratio=COMPRESSOR_RATIO),
+                   audio, sample_rate)
+
+
+def _clipping(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return _plugin("clipping", lambda: pedalboard.Clipping(threshold_db=value), audio,
+                   sample_rate)
+
+
+def _resample(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return _plugin("resample", lambda: pedalboard.Resample(target_sample_rate=value), audio,
+                   sample_rate)
+
+
+@lru_cache(maxsize=256)
+def cheby_highpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray:
+    """Design the Chebyshev type II high-pass mirroring the published low-pass.
+
+    Passband edge ``cutoff * 1.1``, stopband edge ``cutoff / 1.1``, at most
+    3 dB passband ripple and at least 80 dB stopband attenuation, as
+    :func:`cheby_lowpass_sos` with the bands swapped.
+
+    Parameters
+    ----------
+    cutoff : float
+        Effect parameter in Hz.
+    sample_rate : int
+        Sampling rate of the audio.
+
+    Returns
+    -------
+    numpy.ndarray
+        Second-order sections, shape ``(n_sections, 6)``.
+
+    Raises
+    ------
+    AesensError
+        When the passband edge is not below the Nyquist frequency.
+    """
+    passband, stopband = cutoff * 1.1, cutoff / 1.1
+    if passband >= sample_rate / 2:
+        raise AesensError(f"a {cutoff:g} Hz high-pass removes everything from audio at "
+                          f"{sample_rate} Hz; use audio sampled above {2 * passband:.0f} Hz")
+    order, wn = scipy.signal.cheb2ord(passband, stopband, 3, 80, fs=sample_rate)
+    return scipy.signal.cheby2(order, 80, wn, "highpass", output="sos", fs=sample_rate)
+
+
+def _cheby_highpass(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return scipy.signal.sosfilt(cheby_highpass_sos(value, sample_rate), audio, axis=-1)
+
+
+def _cheby_highpass_batch(clips: np.ndarray, sample_rate: int, value: float,
+                          out: np.ndarray) -> np.ndarray:
+    if len(clips) < MIN_KERNEL_CLIPS:
+        out[...] = _cheby_highpass(clips, sample_rate, value)
+        return out
+    from aesens import dsp
+
+    return dsp.sosfilt_float32(cheby_highpass_sos(value, sample_rate), clips, out=out)
+
+
+def noise_seed(audio: np.ndarray) -> int:
+    """The seed of a clip's noise: a stable hash of its samples.
+
+    The first 8 bytes (little-endian) of the BLAKE2b hash of the clip's
+    shape (two int64) followed by its float32 C-order samples. The same clip
+    gets the same noise in every run, batch and process, at every SNR of the
+    grid; another clip (or the same file read with another float conversion)
+    gets other noise.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray
+        float32 ``(channels, samples)``.
+
+    Returns
+    -------
+    int
+        A seed for :func:`numpy.random.default_rng`.
+    """
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    digest = hashlib.blake2b(np.asarray(audio.shape, dtype="<i8").tobytes(), digest_size=8)
+    digest.update(audio.astype("<f4", copy=False).tobytes())
+    return int.from_bytes(digest.digest(), "little")
+
+
+def white_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Gaussian white noise, float64, independent per channel (numpy's PCG64 generator)."""
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def pink_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Pink (1/f power, −3 dB per octave) noise by filtering :func:`white_noise` in frequency.
+
+    The white noise's spectrum (real FFT over the whole clip) is multiplied
+    by ``1 / sqrt(f)`` and its DC bin set to zero, then transformed back;
+    the power spectral density falls by 10·log10(2) ≈ 3.01 dB per octave
+    from the lowest bin (``rate / samples``) up to the Nyquist frequency.
+    """
+    white = white_noise(shape, seed)
+    samples = shape[-1]
+    spectrum = np.fft.rfft(white, axis=-1)
+    bins = np.arange(spectrum.shape[-1], dtype=float)
+    bins[0] = np.inf
+    return np.fft.irfft(spectrum / np.sqrt(bins), n=samples, axis=-1)
+
+
+def add_noise(audio: np.ndarray, snr_db: float,
+              noise: Callable[[tuple[int, int], int], np.ndarray]) -> np.ndarray:
+    """Add a clip's own seeded noise at a signal-to-noise ratio.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray
+        float32 ``(channels, samples)``.
+    snr_db : float
+        Ratio of the clip's mean power (over all channels and samples) to the
+        added noise's, in dB.
+    noise : callable
+        ``noise(shape, seed)``, e.g. :func:`white_noise` or :func:`pink_noise`;
+        the seed is :func:`noise_seed` of the clip.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``audio + noise``, computed in float64; silent clips stay silent.
+    """
+    signal = audio.astype(np.float64)
+    signal_power = float(np.mean(signal ** 2)) if signal.size else 0.0
+    samples = noise(audio.shape, noise_seed(audio))
+    noise_power = float(np.mean(samples ** 2)) if samples.size else 0.0
+    if signal_power == 0.0 or noise_power == 0.0:
+        return audio.copy()
+    scale = np.sqrt(signal_power / noise_power / 10.0 ** (snr_db / 10.0))
+    return (signal + scale * samples).astype(np.float32)
+
+
+def _noise_white(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return add_noise(audio, value, white_noise)
+
+
+def _noise_pink(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    return add_noise(audio, value, pink_noise)
+
+
+#: The effects by name: the published experiment's four (:data:`PAPER_EFFECTS`), then
+#: effects beyond the paper.
 EFFECTS: dict[str, Effect] = {
     effect.name: effect
     for effect in (
@@ -376,6 +565,79 @@ EFFECTS: dict[str, Effect] = {
             board_fn=_reverb_board,
             batch_fn=_reverb_batch,
             chain_fn=ReverbChain,
+        ),
+        Effect(
+            name="mp3",
+            grid=np.arange(9, -1, -1),
+            param_format="{:d}",
+            apply_fn=_mp3,
+            unit="MP3 VBR quality (LAME -V)",
+            identity_value=-1,
+        ),
+        Effect(
+            name="gsm",
+            grid=np.round(np.linspace(0.05, 1.0, num=20), 2),
+            param_format="{:.2f}",
+            apply_fn=_gsm,
+            unit="GSM-coded fraction",
+            identity_value=0.0,
+        ),
+        Effect(
+            name="noise_white",
+            grid=np.arange(40.0, -0.1, -2.5),
+            param_format="{:.1f}",
+            apply_fn=_noise_white,
+            unit="white-noise SNR (dB)",
+            identity_value=np.inf,
+        ),
+        Effect(
+            name="noise_pink",
+            grid=np.arange(40.0, -0.1, -2.5),
+            param_format="{:.1f}",
+            apply_fn=_noise_pink,
+            unit="pink-noise SNR (dB)",
+            identity_value=np.inf,
+        ),
+        Effect(
+            name="pitch_shift",
+            grid=np.concatenate([np.arange(-12, 0), np.arange(1, 13)]),
+            param_format="{:d}",
+            apply_fn=_pitch_shift,
+            unit="pitch shift (semitones)",
+            identity_value=0,
+        ),
+        Effect(
+            name="compressor",
+            grid=np.arange(-2.0, -60.1, -2.0),
+            param_format="{:.1f}",
+            apply_fn=_compressor,
+            unit="compressor threshold (dB)",
+            identity_value=0.0,
+        ),
+        Effect(
+            name="highpass_cheby",
+            grid=np.round(np.geomspace(20, 4000, num=31), 3),
+            param_format="{:.3f}",
+            apply_fn=_cheby_highpass,
+            unit="cutoff frequency (Hz)",
+            identity_value=0.0,
+            batch_fn=_cheby_highpass_batch,
+        ),
+        Effect(
+            name="clipping",
+            grid=np.arange(-1.0, -30.1, -1.0),
+            param_format="{:.1f}",
+            apply_fn=_clipping,
+            unit="clipping threshold (dB)",
+            identity_value=0.0,
+        ),
+        Effect(
+            name="resample",
+            grid=np.round(np.geomspace(4000, 32000, num=25)).astype(int),
+            param_format="{:d}",
+            apply_fn=_resample,
+            unit="resampled rate (Hz)",
+            identity_value=44100,
         ),
     )
 }
