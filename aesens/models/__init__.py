@@ -17,7 +17,9 @@ as complete by the extraction stages, which then redo it.
 Adding a model is one entry in :data:`MODELS`: a name mapped to the dotted
 path of a loader ``load(device=..., batch_size=..., weights=...)``. Loaders
 are imported lazily so that a model's heavy libraries are only needed when
-it is used.
+it is used. Besides its entries, :data:`MODELS` holds every canonical
+``hf`` name (``hf+facebook--wav2vec2-base``, :mod:`aesens.models.hf`);
+:func:`canonical_name` turns ``hf:facebook/wav2vec2-base`` into that form.
 """
 
 from __future__ import annotations
@@ -56,15 +58,64 @@ class EmbeddingModel(Protocol):
         ...
 
 
+class ModelRegistry(dict):
+    """Model name -> ``"module:loader"``, which also holds every canonical ``hf`` name.
+
+    Iterating gives the fixed entries; ``name in MODELS`` and ``MODELS[name]``
+    also accept a canonical ``hf`` name (:func:`aesens.models.hf.canonical_name`),
+    whose loader is resolved by :mod:`aesens.models.hf`. Other spellings of
+    ``hf`` names are not members: pass them through :func:`canonical_name`.
+    """
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        from aesens.models import hf
+
+        if not isinstance(name, str) or not name.startswith(hf.PREFIX):
+            return False
+        try:
+            return hf.canonical_name(name) == name
+        except AesensError:
+            return False
+
+    def __getitem__(self, name: str) -> str:
+        if super().__contains__(name):
+            return super().__getitem__(name)
+        if name in self:
+            from aesens.models import hf
+
+            return hf.loader_path(name)
+        raise KeyError(name)
+
+
 #: Model name -> ``"module:loader"``; the loader builds the model.
-MODELS: dict[str, str] = {
+MODELS: ModelRegistry = ModelRegistry({
     "crepe": "aesens.models.crepe:load",
     "crepe_full": "aesens.models.crepe:load_full",
     "mfcc": "aesens.models.mfcc:load",
     "openl3": "aesens.models.openl3:load",
     "panns": "aesens.models.panns:load",
     "clap": "aesens.models.clap:load",
-}
+})
+
+
+def canonical_name(name: str) -> str:
+    """The name an embedding is stored under: ``hf`` names canonical, others unchanged.
+
+    Raises
+    ------
+    AesensError
+        For a malformed ``hf`` name.
+    """
+    from aesens.models import hf
+
+    return hf.canonical_name(name) if hf.is_hf_name(name) else name
+
+
+def known_names() -> str:
+    """The embedding names for messages: the registry's entries and the hf pattern."""
+    return ", ".join([*MODELS, "hf:<model id>"])
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -93,7 +144,8 @@ def get_model(name: str, device: str = "auto", batch_size: int = 32,
     Parameters
     ----------
     name : str
-        A key of :data:`MODELS`.
+        A key of :data:`MODELS`, or an ``hf`` name in any spelling
+        (``hf:facebook/wav2vec2-base``).
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     batch_size : int
@@ -106,8 +158,9 @@ def get_model(name: str, device: str = "auto", batch_size: int = 32,
     AesensError
         For an unknown name, or when the model's library or weights are missing.
     """
+    name = canonical_name(name)
     if name not in MODELS:
-        raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
+        raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
     module_name, loader_name = MODELS[name].split(":")
     module = importlib.import_module(module_name)
     return getattr(module, loader_name)(device=resolve_device(device), batch_size=batch_size,

@@ -1,0 +1,559 @@
+"""Audio encoders from Hugging Face ``transformers``: the ``hf`` family of embeddings.
+
+Embedding names
+---------------
+``hf:<model id>`` (e.g. ``hf:facebook/wav2vec2-base``), optionally followed
+by ``+<option>``s: ``+layer<N>`` (hidden state ``N``; 0 is the input of the
+first transformer layer), ``+mean`` (mean over all hidden states, 0 to the
+last), ``+last`` (the last hidden state, the default) and ``+frames`` (one
+row per encoder frame, keys repeated, as OpenL3) or ``+clip`` (the mean over
+the clip's frames, one row per file, the default). The command-line options
+``--layer`` and ``--hf-output`` fill these in.
+
+A name is stored and written everywhere in its canonical form
+(:func:`canonical_name`), which is a valid HDF5 group and file name and
+passes the analysis stages' name check: prefix ``hf+``, the ``/`` of the
+model id written ``--`` (as the Hugging Face cache does; model ids cannot
+contain ``--`` or ``+``), default options left out and the others in the
+order layer, output: ``hf:facebook/wav2vec2-base`` is
+``hf+facebook--wav2vec2-base``, with ``--layer 6 --hf-output frames`` it is
+``hf+facebook--wav2vec2-base+layer6+frames``. Layer and output are part of
+the name, so each choice is an embedding of its own.
+
+Architectures (``config.model_type``)
+-------------------------------------
+- waveform encoders, ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec-audio``
+  (and ``wav2vec2-conformer``, ``unispeech``, ``unispeech-sat``, ``sew``,
+  ``sew-d``): the feature extractor's ``input_values`` (normalised when its
+  ``do_normalize`` says so) and ``attention_mask`` when it returns one; the
+  frames are the transformer's time steps (50 per second);
+- ``whisper``: the encoder only, on the feature extractor's log-mel input
+  padded to its 30-s window (as Whisper is run); the frames are the encoder
+  steps covering the clip (the padding's are dropped, clip means are over
+  the clip's own frames);
+- ``audio-spectrogram-transformer`` (AST): patch tokens of the fbank input
+  (padded to the feature extractor's ``max_length``); a frame row is the mean
+  of one time column of patches over frequency, the columns starting inside
+  the clip are kept; the class and distillation tokens are not used;
+- ``clap``: ``ClapModel.get_audio_features``, the audio tower's projection
+  as transformers returns it (L2-normalised), one row per clip; it has no
+  hidden-state layers or frames to choose.
+
+Input: channels averaged (as ``librosa.load(mono=True)``), then resampled to
+the feature extractor's ``sampling_rate`` with soxr HQ (librosa's default
+resampler); the feature extractor then does its own normalisation, padding
+and truncation. Clips are batched by length, so a batch never pads (the
+waveform encoders' group normalisation would see the padding): every row
+equals the row of the clip embedded alone, within float tolerance. CLAP's
+feature extractor marks one clip of each call at random as "longer"; it is
+called once per clip under a fixed seed, which equals one clip at a time.
+
+Weights: ``--weights DIR`` (a folder with ``config.json``, the weights and
+``preprocessor_config.json``, as ``save_pretrained`` writes), else the local
+Hugging Face cache (``$HF_HOME``, ``$HF_HUB_CACHE``). Nothing is downloaded
+unless ``AESENS_ALLOW_DOWNLOAD=1``; a missing model is a one-line error
+saying how to fetch it. The metadata records the model id, the folder the
+weights came from and the SHA-256 of each weights file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aesens.errors import AesensError
+
+if TYPE_CHECKING:
+    import torch
+
+#: Prefix of the canonical names (``hf+org--name``), and the one accepted on input beside it.
+PREFIX = "hf+"
+INPUT_PREFIXES = ("hf:", PREFIX)
+#: Separator of the name's options.
+OPTION_SEPARATOR = "+"
+#: Layer choices besides an integer.
+LAYERS = ("last", "mean")
+#: Output choices: one row per frame or one per clip.
+OUTPUTS = ("clip", "frames")
+#: One part of a model id (organisation or model name), as the Hugging Face hub allows it.
+ID_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?")
+#: Model types that take the waveform itself (``input_values``).
+WAVEFORM_TYPES = ("wav2vec2", "wav2vec2-conformer", "hubert", "wavlm", "data2vec-audio",
+                  "unispeech", "unispeech-sat", "sew", "sew-d")
+#: Every supported ``config.model_type``.
+MODEL_TYPES = (*WAVEFORM_TYPES, "whisper", "audio-spectrogram-transformer", "clap")
+#: What the resampling uses, recorded in the metadata.
+RESAMPLER = "soxr HQ"
+#: Seed of CLAP's feature extractor (its random crops and "longer" flag).
+CLAP_SEED = 0
+#: How to install transformers.
+INSTALL = "pip install 'aesens[hf]'"
+#: Files holding the weights in a model folder.
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+
+
+@dataclass(frozen=True)
+class HfName:
+    """A parsed ``hf`` embedding name.
+
+    Attributes
+    ----------
+    model_id : str
+        Hugging Face model id, ``org/name`` or ``name``.
+    layer : str or int
+        ``"last"``, ``"mean"`` or a hidden-state index.
+    output : str
+        ``"clip"`` or ``"frames"``.
+    """
+
+    model_id: str
+    layer: str | int = "last"
+    output: str = "clip"
+
+    @property
+    def name(self) -> str:
+        """The canonical embedding name (group and file names)."""
+        parts = [PREFIX + self.model_id.replace("/", "--")]
+        if self.layer != "last":
+            parts.append("mean" if self.layer == "mean" else f"layer{self.layer}")
+        if self.output != "clip":
+            parts.append(self.output)
+        return OPTION_SEPARATOR.join(parts)
+
+    def with_options(self, layer: str | None = None, output: str | None = None) -> HfName:
+        """This name with the command line's ``--layer`` / ``--hf-output``, which must agree.
+
+        Raises
+        ------
+        AesensError
+            If an option contradicts one spelled in the name.
+        """
+        new = self
+        if layer is not None:
+            value = parse_layer(layer)
+            if self.layer not in ("last", value):
+                raise AesensError(f"{self.name} names layer {self.layer} but --layer {layer} was "
+                                  "given; give the layer once")
+            new = replace(new, layer=value)
+        if output is not None:
+            if output not in OUTPUTS:
+                raise AesensError(f"--hf-output {output!r}: choose {' or '.join(OUTPUTS)}")
+            if self.output not in ("clip", output):
+                raise AesensError(f"{self.name} names {self.output} output but --hf-output "
+                                  f"{output} was given; give it once")
+            new = replace(new, output=output)
+        return new
+
+
+def is_hf_name(name: str) -> bool:
+    """Whether ``name`` is spelled as an ``hf`` embedding (valid or not)."""
+    return isinstance(name, str) and name.startswith(INPUT_PREFIXES)
+
+
+def parse_layer(value: str) -> str | int:
+    """``last``, ``mean`` or a non-negative integer (``6`` or ``layer6``).
+
+    Raises
+    ------
+    AesensError
+        For anything else.
+    """
+    text = value[len("layer"):] if value.startswith("layer") else value
+    if value in LAYERS:
+        return value
+    if text.isdigit():
+        return int(text)
+    raise AesensError(f"layer {value!r}: use last, mean or a hidden-state number (0 = input of "
+                      "the first transformer layer)")
+
+
+def parse_name(name: str) -> HfName:
+    """Parse ``hf:<model id>[+option...]`` (or its canonical ``hf+`` form).
+
+    Raises
+    ------
+    AesensError
+        If the name is not a valid ``hf`` name.
+    """
+    if not is_hf_name(name):
+        raise AesensError(f"{name!r} is not an hf embedding; write hf:<model id>, e.g. "
+                          "hf:facebook/wav2vec2-base")
+    model, *options = name[3:].split(OPTION_SEPARATOR)
+    parts = model.split("/") if "/" in model else model.split("--")
+    if not 1 <= len(parts) <= 2 or not all(ID_PART.fullmatch(p) and "--" not in p
+                                            and ".." not in p for p in parts):
+        raise AesensError(f"{name!r}: {model!r} is not a Hugging Face model id (org/name or "
+                          "name: letters, digits, '-', '_', '.'); e.g. hf:facebook/wav2vec2-base")
+    parsed = HfName("/".join(parts))
+    layers = [option for option in options if option not in OUTPUTS]
+    outputs = [option for option in options if option in OUTPUTS]
+    if len(layers) > 1 or len(outputs) > 1:
+        raise AesensError(f"{name!r}: give at most one layer (+last, +mean, +layerN) and one "
+                          "output (+clip, +frames)")
+    if layers:
+        try:
+            layer = parse_layer(layers[0])
+        except AesensError:
+            raise AesensError(f"{name!r}: unknown option +{layers[0]}; use +last, +mean, "
+                              "+layerN, +clip or +frames") from None
+        parsed = replace(parsed, layer=layer)
+    if outputs:
+        parsed = replace(parsed, output=outputs[0])
+    return parsed
+
+
+def canonical_name(name: str) -> str:
+    """The canonical form of an ``hf`` name (see the module docstring)."""
+    return parse_name(name).name
+
+
+#: Prefix of the loader attribute of a name (``load+facebook--wav2vec2-base``, see
+#: :func:`loader_path`); ``+`` keeps it clear of every Python name of this module.
+LOADER_PREFIX = "load+"
+
+
+def loader_path(name: str) -> str:
+    """The ``"module:loader"`` of a canonical name, for :data:`aesens.models.MODELS`.
+
+    The loader is an attribute of this module resolved by :func:`__getattr__`,
+    so a model spec holding this string builds the model in any process.
+    """
+    return f"{__name__}:{LOADER_PREFIX}{canonical_name(name)[len(PREFIX):]}"
+
+
+def __getattr__(attribute: str) -> Callable[..., HfModel]:
+    """The loader of one ``hf`` name (``load+<canonical name without hf+>``)."""
+    if not attribute.startswith(LOADER_PREFIX):
+        raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+    hf_name = parse_name(PREFIX + attribute[len(LOADER_PREFIX):])
+
+    def loader(device: str = "cpu", batch_size: int = 32, weights: str | None = None) -> HfModel:
+        return load(hf_name.name, device=device, batch_size=batch_size, weights=weights)
+
+    return loader
+
+
+def _hub_cache() -> Path:
+    """Where ``huggingface_hub`` keeps models."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    return Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub"
+
+
+def _missing(model_id: str) -> AesensError:
+    return AesensError(
+        f"hf:{model_id}: not in the local Hugging Face cache ({_hub_cache()}); fetch it with "
+        f"`hf download {model_id}` (huggingface-cli download {model_id}), pass --weights DIR (a "
+        "folder saved with save_pretrained), or set AESENS_ALLOW_DOWNLOAD=1 to download it")
+
+
+@contextlib.contextmanager
+def _numpy_seed(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the block, and put its state back afterwards.
+
+    CLAP's feature extractor draws from the legacy global generator, so that
+    is the one to seed.
+    """
+    state = np.random.get_state()  # noqa: NPY002
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+
+
+def import_transformers() -> Any:
+    """Import transformers, telling it that torchaudio is unavailable if it does not load.
+
+    transformers imports torchaudio (and AST's feature extractor
+    ``torchaudio.compliance.kaldi``) whenever the torchaudio distribution is
+    present; a torchaudio built for another torch fails there. Only then is
+    transformers told that torchaudio is unavailable, which selects its numpy
+    implementations. Call this before importing any transformers model.
+
+    Raises
+    ------
+    AesensError
+        If transformers is not installed.
+    """
+    import importlib.util
+
+    try:
+        import transformers
+    except ImportError:
+        raise AesensError(f"the hf embeddings need transformers: {INSTALL}") from None
+    if importlib.util.find_spec("torchaudio") is not None:
+        try:
+            import torchaudio.compliance.kaldi  # noqa: F401
+        except (ImportError, OSError):
+            import transformers.utils
+            import transformers.utils.import_utils
+
+            transformers.utils.import_utils.is_torchaudio_available = lambda: False
+            transformers.utils.is_torchaudio_available = lambda: False
+    return transformers
+
+
+@contextlib.contextmanager
+def _quiet(transformers: Any) -> Iterator[None]:
+    """transformers' progress bars and notes off while a model loads, as they were afterwards."""
+    logging = transformers.utils.logging
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    files = sorted({path for pattern in WEIGHT_PATTERNS for path in folder.glob(pattern)})
+    return [path for path in files if path.is_file()]
+
+
+class HfModel:
+    """An audio encoder from transformers behind the embedding interface.
+
+    Parameters
+    ----------
+    hf_name : HfName
+        Model id, layer and output.
+    model : torch.nn.Module
+        The loaded transformers model.
+    extractor : object
+        Its feature extractor.
+    folder : Path
+        The folder its files were read from.
+    device : str
+        Torch device.
+    batch_size : int
+        Clips per forward pass.
+
+    Raises
+    ------
+    AesensError
+        If the architecture is not supported, or the layer or output does not
+        apply to it.
+    """
+
+    def __init__(self, hf_name: HfName, model: torch.nn.Module, extractor: Any, folder: Path,
+                 device: str, batch_size: int) -> None:
+        self.hf_name = hf_name
+        self.name = hf_name.name
+        self.model_type = model.config.model_type
+        if self.model_type not in MODEL_TYPES:
+            raise AesensError(f"hf:{hf_name.model_id} is a {self.model_type!r} model; the hf "
+                              f"embeddings support {', '.join(MODEL_TYPES)}")
+        if self.model_type == "clap" and (hf_name.layer != "last" or hf_name.output != "clip"):
+            raise AesensError(f"{self.name}: CLAP gives one projected row per clip; drop the "
+                              "layer and output options")
+        self.model = model.to(device).eval()
+        self.encoder = (model.get_encoder() if self.model_type == "whisper" else model)
+        self.extractor = extractor
+        self.folder = folder
+        self.device = device
+        self.batch_size = batch_size
+        self.sample_rate = int(extractor.sampling_rate)
+        self.frame_level = hf_name.output == "frames"
+        config = model.config
+        self.dim = int(config.projection_dim if self.model_type == "clap"
+                       else getattr(config, "d_model", None) or config.hidden_size)
+        if isinstance(hf_name.layer, int):
+            n_layers = int(getattr(config, "encoder_layers", None) or config.num_hidden_layers)
+            if hf_name.layer > n_layers:
+                raise AesensError(f"{self.name}: hf:{hf_name.model_id} has hidden states 0.."
+                                  f"{n_layers}; choose --layer 0..{n_layers}, last or mean")
+        self._hashes = {path.name: _sha256(path) for path in _weight_files(folder)}
+
+    # -- preprocessing -------------------------------------------------------------------------
+
+    def preprocess(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Channel mean, then soxr HQ to the feature extractor's rate: a float32 1-D signal."""
+        from aesens.models import resample, to_mono
+
+        return resample(to_mono(audio), sample_rate, self.sample_rate)
+
+    def features(self, signals: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+        """The feature extractor's tensors for signals of one length, at the model's rate."""
+        import torch
+
+        if self.model_type == "clap":
+            parts = []
+            for signal in signals:
+                with _numpy_seed(CLAP_SEED):
+                    parts.append(self.extractor([signal], sampling_rate=self.sample_rate,
+                                                return_tensors="pt"))
+            return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+        kwargs = {"return_attention_mask": True} if self.model_type == "whisper" else {}
+        return dict(self.extractor(list(signals), sampling_rate=self.sample_rate,
+                                   return_tensors="pt", **kwargs))
+
+    # -- forward -------------------------------------------------------------------------------
+
+    def _select(self, hidden_states: Sequence[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        layer = self.hf_name.layer
+        if layer == "last":
+            return hidden_states[-1]
+        if layer == "mean":
+            return torch.stack(tuple(hidden_states)).mean(dim=0)
+        return hidden_states[layer]
+
+    def forward(self, inputs: dict[str, torch.Tensor], n_samples: int) -> np.ndarray:
+        """Rows ``(clips, frames, dim)`` (clip output: one frame) of one equal-length chunk."""
+        import torch
+
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+        with torch.no_grad():
+            if self.model_type == "clap":
+                outputs = self.model.get_audio_features(**inputs)
+                return outputs.pooler_output[:, None, :].float().cpu().numpy()
+            if self.model_type == "whisper":
+                mask = inputs.pop("attention_mask")
+                hidden = self._select(self.encoder(
+                    inputs["input_features"], output_hidden_states=True).hidden_states)
+                valid = int(self.encoder._get_feat_extract_output_lengths(mask.sum(-1))[0])
+                frames = hidden[:, :valid]
+            elif self.model_type == "audio-spectrogram-transformer":
+                hidden = self._select(self.model(**inputs, output_hidden_states=True)
+                                      .hidden_states)
+                frames = self._ast_columns(hidden, n_samples)
+            else:
+                frames = self._select(self.model(**inputs, output_hidden_states=True)
+                                      .hidden_states)
+            if not self.frame_level:
+                frames = frames.mean(dim=1, keepdim=True)
+            return frames.float().cpu().numpy()
+
+    def _ast_columns(self, hidden: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """AST patch tokens as time columns (mean over frequency), the clip's columns only."""
+        config = self.model.config
+        n_freq, n_time = self.model.embeddings.get_shape(config)
+        patches = hidden[:, -n_freq * n_time:].reshape(len(hidden), n_freq, n_time, -1)
+        # Kaldi fbank frames (25-ms windows, 10-ms hop, snip_edges), as the feature extractor
+        frame_shift, frame_length = self.sample_rate // 100, self.sample_rate * 25 // 1000
+        n_frames = min(1 + max(n_samples - frame_length, 0) // frame_shift, config.max_length)
+        valid = max(1, min(n_time, -(-n_frames // config.time_stride)))
+        return patches.mean(dim=1)[:, :valid]
+
+    def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+        """Embed float32 ``(channels, samples)`` clips; ``(rows, dim)`` float32 per clip."""
+        from aesens.models import map_clips
+
+        if not batch:
+            return []
+        signals = map_clips(lambda audio: self.preprocess(audio, sample_rate), batch)
+        by_length: dict[int, list[int]] = {}
+        for index, signal in enumerate(signals):
+            by_length.setdefault(len(signal), []).append(index)
+        rows: list[np.ndarray | None] = [None] * len(signals)
+        for n_samples, indices in by_length.items():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start:start + self.batch_size]
+                out = self.forward(self.features([signals[i] for i in chunk]), n_samples)
+                for index, clip_rows in zip(chunk, out, strict=True):
+                    rows[index] = np.ascontiguousarray(clip_rows, dtype=np.float32)
+        return rows
+
+    def metadata(self) -> dict[str, str | int | float]:
+        """Model description stored next to the features."""
+        from aesens.models.weights import library_version
+
+        layer = self.hf_name.layer
+        return {
+            "model": f"hf:{self.hf_name.model_id} ({type(self.model).__name__})",
+            "model_id": self.hf_name.model_id,
+            "model_type": self.model_type,
+            "library": "transformers",
+            "library_version": library_version("transformers"),
+            "sample_rate": self.sample_rate,
+            "layer": "projection" if self.model_type == "clap" else str(layer),
+            "output": self.hf_name.output,
+            "input": f"channel mean, {RESAMPLER} to {self.sample_rate} Hz, "
+                     f"{type(self.extractor).__name__}",
+            "weights": str(self.folder),
+            "weights_sha256": json.dumps(self._hashes, sort_keys=True),
+            "device": self.device,
+        }
+
+
+def _sha256(path: Path) -> str:
+    from aesens.models.weights import file_sha256
+
+    return file_sha256(path)
+
+
+def _cached_folder(model_id: str) -> Path | None:
+    """The cache snapshot holding ``model_id``'s config, if any."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model_id, "config.json")
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def load(name: str, device: str = "cpu", batch_size: int = 32,
+         weights: str | None = None) -> HfModel:
+    """Build an ``hf`` embedding model.
+
+    Parameters
+    ----------
+    name : str
+        ``hf:<model id>[+option...]``.
+    device : str
+        Torch device.
+    batch_size : int
+        Clips per forward pass.
+    weights : str, optional
+        A folder with the model's ``config.json``, weights and
+        ``preprocessor_config.json``; else the local Hugging Face cache.
+
+    Raises
+    ------
+    AesensError
+        If transformers is missing, or the model is found neither in
+        ``weights`` nor in the cache (and downloading is not allowed), or it
+        is not a supported architecture.
+    """
+    from aesens.models.weights import ALLOW_DOWNLOAD_ENV
+
+    hf_name = parse_name(name)
+    transformers = import_transformers()
+    allow = os.environ.get(ALLOW_DOWNLOAD_ENV) == "1"
+    if weights:
+        source = Path(weights).expanduser()
+        if not (source / "config.json").is_file():
+            raise AesensError(f"--weights {source} is not a model folder (no config.json); give "
+                              f"the folder that save_pretrained wrote or `hf download "
+                              f"{hf_name.model_id} --local-dir DIR` fills")
+        where, local = str(source), True
+    else:
+        where, local = hf_name.model_id, not allow
+    try:
+        with _quiet(transformers):
+            model = transformers.AutoModel.from_pretrained(where, local_files_only=local)
+            extractor = transformers.AutoFeatureExtractor.from_pretrained(
+                where, local_files_only=local)
+    except (OSError, ValueError) as error:
+        if weights:
+            detail = " ".join(str(error).split())[:200]
+            raise AesensError(f"--weights {where}: cannot load hf:{hf_name.model_id} ({detail}); "
+                              "save the model and its feature extractor there with "
+                              "save_pretrained") from None
+        if not allow:
+            raise _missing(hf_name.model_id) from None
+        raise AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
+                          f"`hf download {hf_name.model_id}`") from None
+    folder = Path(where) if weights else (_cached_folder(hf_name.model_id) or _hub_cache())
+    return HfModel(hf_name, model, extractor, folder, device, batch_size)
