@@ -6,6 +6,17 @@ formats its values into the strings used in file names
 float32 ``(channels, samples)`` audio at its native rate; no temporary WAV
 file is written. Adding an effect is one new entry in :data:`EFFECTS`.
 
+:data:`EFFECTS` holds the four effects of the paper (:data:`PAPER_EFFECTS`)
+and effects beyond it: MP3 (pedalboard's ``MP3Compressor``, LAME VBR
+quality), the GSM full-rate phone codec mixed with the dry signal, white and
+pink noise at a signal-to-noise ratio (seeded by a hash of each clip,
+:func:`noise_seed`), pedalboard's ``PitchShift``, ``Compressor`` (threshold
+grid at a fixed ratio), ``Clipping`` and ``Resample`` (down to a rate and
+back), and a Chebyshev type II high-pass mirroring the paper's low-pass.
+Each processes every clip on its own with a fresh plug-in; under the
+published semantics their output goes through the same 16-bit round trip
+as the paper's effects.
+
 The published scripts streamed each file through a pedalboard board in
 1-second chunks with ``reset=False``; :func:`apply_streaming` reproduces that
 reference and the tests check that :meth:`Effect.apply` equals it.
@@ -462,41 +473,55 @@ def noise_seed(audio: np.ndarray) -> int:
     return int.from_bytes(digest.digest(), "little")
 
 
-def white_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Gaussian white noise, float64, independent per channel (numpy's PCG64 generator)."""
+def white_noise(shape: tuple[int, int], seed: int, sample_rate: int) -> np.ndarray:
+    """Gaussian white noise, float64, independent per channel (numpy's PCG64 generator).
+
+    ``sample_rate`` is unused (white noise is flat at every rate); it is there
+    so that both noises are called alike.
+    """
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def pink_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
+#: Lowest frequency of the pink noise, in Hz: below it the noise has no power.
+PINK_LOW_HZ = 20.0
+
+
+def pink_noise(shape: tuple[int, int], seed: int, sample_rate: int) -> np.ndarray:
     """Pink (1/f power, −3 dB per octave) noise by filtering :func:`white_noise` in frequency.
 
     The white noise's spectrum (real FFT over the whole clip) is multiplied
-    by ``1 / sqrt(f)`` and its DC bin set to zero, then transformed back;
-    the power spectral density falls by 10·log10(2) ≈ 3.01 dB per octave
-    from the lowest bin (``rate / samples``) up to the Nyquist frequency.
+    by ``1 / sqrt(f)`` from :data:`PINK_LOW_HZ` up to the Nyquist frequency
+    and set to zero below it (so that no power, and no part of the SNR, goes
+    to inaudible frequencies), then transformed back: the power spectral
+    density falls by 10·log10(2) ≈ 3.01 dB per octave.
     """
-    white = white_noise(shape, seed)
+    white = white_noise(shape, seed, sample_rate)
     samples = shape[-1]
     spectrum = np.fft.rfft(white, axis=-1)
-    bins = np.arange(spectrum.shape[-1], dtype=float)
-    bins[0] = np.inf
-    return np.fft.irfft(spectrum / np.sqrt(bins), n=samples, axis=-1)
+    freqs = np.fft.rfftfreq(samples, 1.0 / sample_rate)
+    weights = np.zeros_like(freqs)
+    audible = freqs >= PINK_LOW_HZ
+    weights[audible] = 1.0 / np.sqrt(freqs[audible])
+    return np.fft.irfft(spectrum * weights, n=samples, axis=-1)
 
 
-def add_noise(audio: np.ndarray, snr_db: float,
-              noise: Callable[[tuple[int, int], int], np.ndarray]) -> np.ndarray:
+def add_noise(audio: np.ndarray, sample_rate: int, snr_db: float,
+              noise: Callable[[tuple[int, int], int, int], np.ndarray]) -> np.ndarray:
     """Add a clip's own seeded noise at a signal-to-noise ratio.
 
     Parameters
     ----------
     audio : numpy.ndarray
         float32 ``(channels, samples)``.
+    sample_rate : int
+        Sampling rate of the clip.
     snr_db : float
         Ratio of the clip's mean power (over all channels and samples) to the
         added noise's, in dB.
     noise : callable
-        ``noise(shape, seed)``, e.g. :func:`white_noise` or :func:`pink_noise`;
-        the seed is :func:`noise_seed` of the clip.
+        ``noise(shape, seed, sample_rate)``, e.g. :func:`white_noise` or
+        :func:`pink_noise`; the seed is :func:`noise_seed` of the clip, so the
+        noise is the same at every SNR, only scaled.
 
     Returns
     -------
@@ -505,7 +530,7 @@ def add_noise(audio: np.ndarray, snr_db: float,
     """
     signal = audio.astype(np.float64)
     signal_power = float(np.mean(signal ** 2)) if signal.size else 0.0
-    samples = noise(audio.shape, noise_seed(audio))
+    samples = noise(audio.shape, noise_seed(audio), sample_rate)
     noise_power = float(np.mean(samples ** 2)) if samples.size else 0.0
     if signal_power == 0.0 or noise_power == 0.0:
         return audio.copy()
@@ -514,11 +539,11 @@ def add_noise(audio: np.ndarray, snr_db: float,
 
 
 def _noise_white(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
-    return add_noise(audio, value, white_noise)
+    return add_noise(audio, sample_rate, value, white_noise)
 
 
 def _noise_pink(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
-    return add_noise(audio, value, pink_noise)
+    return add_noise(audio, sample_rate, value, pink_noise)
 
 
 #: The effects by name: the published experiment's four (:data:`PAPER_EFFECTS`), then
@@ -571,7 +596,7 @@ EFFECTS: dict[str, Effect] = {
             grid=np.arange(9, -1, -1),
             param_format="{:d}",
             apply_fn=_mp3,
-            unit="MP3 VBR quality (LAME -V)",
+            unit="MP3 VBR quality",
             identity_value=-1,
         ),
         Effect(

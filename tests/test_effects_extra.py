@@ -22,6 +22,7 @@ from aesens.effects import (
     EFFECTS,
     MIN_KERNEL_CLIPS,
     PAPER_EFFECTS,
+    PINK_LOW_HZ,
     cheby_highpass_sos,
     get_effect,
     noise_seed,
@@ -233,7 +234,7 @@ def test_noise_seed_is_blake2b_of_shape_and_samples():
     digest.update(audio.astype("<f4").tobytes())
     assert noise_seed(audio) == int.from_bytes(digest.digest(), "little")
     assert noise_seed(audio[:1]) != noise_seed(audio)
-    np.testing.assert_array_equal(white_noise((2, 5), 7),
+    np.testing.assert_array_equal(white_noise((2, 5), 7, 44100),
                                   np.random.default_rng(7).standard_normal((2, 5)))
 
 
@@ -246,8 +247,13 @@ def octave_slope(noise: np.ndarray, sample_rate: int) -> float:
 
 
 def test_pink_noise_falls_3_db_per_octave_and_white_noise_is_flat():
-    assert abs(octave_slope(pink_noise((4, 4 * 44100), 11), 44100) + 10 * np.log10(2)) < 0.15
-    assert abs(octave_slope(white_noise((4, 4 * 44100), 11), 44100)) < 0.15
+    for rate in (22050, 44100):
+        pink = pink_noise((4, 4 * rate), 11, rate)
+        assert abs(octave_slope(pink, rate) + 10 * np.log10(2)) < 0.15
+        assert abs(octave_slope(white_noise((4, 4 * rate), 11, rate), rate)) < 0.15
+        spectrum = np.abs(np.fft.rfft(pink, axis=-1)) ** 2
+        freqs = np.fft.rfftfreq(pink.shape[-1], 1 / rate)
+        assert np.all(spectrum[:, freqs < PINK_LOW_HZ] < 1e-20)  # nothing below 20 Hz
     clip = music(3.0, 44100, 2)
     added = EFFECTS["noise_pink"].apply(clip, 44100, 0.0).astype(float) - clip
     assert abs(octave_slope(added, 44100) + 10 * np.log10(2)) < 0.3
