@@ -14,9 +14,10 @@ import numpy as np
 import pedalboard
 import pytest
 import scipy.signal
-from conftest import chirp
+from conftest import chirp, load_script
 
-from aesens import dsp
+from aesens import dsp, store
+from aesens.dataset import discover, load_audio
 from aesens.effects import (
     COMPRESSOR_RATIO,
     EFFECTS,
@@ -29,7 +30,9 @@ from aesens.effects import (
     pink_noise,
     white_noise,
 )
-from aesens.errors import AesensError
+from aesens.errors import AesensError, run_cli
+from aesens.extract import Setting, prepared_batches
+from aesens.roundtrip import pcm16_roundtrip
 
 NEW_EFFECTS = [name for name in EFFECTS if name not in PAPER_EFFECTS]
 
@@ -307,3 +310,36 @@ def test_plugin_errors_are_one_line():
     with pytest.raises(AesensError, match="at 96000 Hz") as error:
         effect.apply(np.zeros((2, 1000), dtype=np.float32), 96000, 2.0)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["noise_white", "highpass_cheby", "gsm"])
+def test_extraction_applies_new_effects_per_file_then_the_16_bit_round_trip(tiny_dataset,
+                                                                           name):
+    """The published semantics: each file read as pedalboard reads it, effected alone (no
+    chain: whatever the batch size and threads), then the 16-bit round trip."""
+    files = discover(tiny_dataset)
+    effect = EFFECTS[name]
+    rank = len(effect) - 1
+    expected = []
+    for path in files:
+        audio, rate = load_audio(path, reader="pedalboard")
+        expected.append(pcm16_roundtrip(effect.apply(audio, rate, effect.grid[rank])))
+    for batch_size, threads in ((1, 1), (5, 2)):
+        setting = Setting(effect, rank)
+        assert setting.new_chain() is None
+        ours = [clip for _, clips, _ in prepared_batches(files, setting, batch_size, threads)
+                for clip in clips]
+        for index, (clip, reference) in enumerate(zip(ours, expected, strict=True)):
+            np.testing.assert_array_equal(clip, reference, err_msg=f"file {index}")
+
+
+def test_stage_2a2_extracts_a_new_effect(tmp_path, tiny_dataset, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
+    stage2 = load_script("2A.2_featureExtract_audioEffects.py")
+    assert run_cli(stage2.main, ["mp3", "mfcc", "0", "1", "--quiet"]) == 0
+    strongest, weaker = (store.read_embeddings(f"embeddings/embeddings_mp3_{quality}.h5",
+                                               "mfcc") for quality in ("9", "8"))
+    assert strongest[0].shape == weaker[0].shape == (12, 40)
+    assert np.all(np.isfinite(strongest[0])) and not np.array_equal(strongest[0], weaker[0])
+    assert list(strongest[1]) == [path.stem for path in discover(tiny_dataset)]
