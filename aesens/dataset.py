@@ -296,9 +296,9 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
             out[channel] = samples
     if not pcm16 and not np.isfinite(out).all():
         bad = int(np.count_nonzero(~np.isfinite(out)))
-        raise AesensError(f"{path}: {bad} sample(s) are NaN or infinite; fix the file, or list "
-                          f"it in a text file given to {SKIP_OPTION} to leave it out (the skip "
-                          "is recorded in the embeddings' attributes)")
+        raise AesensError(f"{path}: {bad} sample(s) are NaN or infinite; fix the file, or "
+                          f"leave it out with {SKIP_OPTION} LIST.txt (one file name per line; "
+                          "the skip is recorded in the embeddings' attributes)")
     return out, int(sample_rate)
 
 
