@@ -354,19 +354,24 @@ PAPER_EFFECTS = ("bitcrush", "gain", "lowpass_cheby", "reverb")
 
 
 def _plugin(name: str, make: Callable[[], pedalboard.Plugin], audio: np.ndarray,
-            sample_rate: int) -> np.ndarray:
+            sample_rate: int, fix: str = "use mono or stereo audio") -> np.ndarray:
     """A fresh pedalboard plug-in over the whole clip, its errors as one-line AesensErrors."""
     try:
         return make()(audio, sample_rate)
     except ValueError as error:
+        reason = " ".join(str(error).split())
         raise AesensError(f"the {name} effect cannot process {audio.shape[0]}-channel audio at "
-                          f"{sample_rate} Hz ({error}); use mono or stereo audio at 8 to 48 kHz"
-                          ) from None
+                          f"{sample_rate} Hz (pedalboard: {reason}); {fix}") from None
+
+
+#: Sampling rates pedalboard's ``MP3Compressor`` (LAME) encodes, in Hz.
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
 def _mp3(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
+    rates = ", ".join(f"{rate / 1000:g}" for rate in MP3_RATES)
     return _plugin("mp3", lambda: pedalboard.MP3Compressor(vbr_quality=value), audio,
-                   sample_rate)
+                   sample_rate, fix=f"convert the dataset to mono or stereo at {rates} kHz")
 
 
 def _gsm(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:

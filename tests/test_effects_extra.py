@@ -22,6 +22,7 @@ from aesens.effects import (
     COMPRESSOR_RATIO,
     EFFECTS,
     MIN_KERNEL_CLIPS,
+    MP3_RATES,
     PAPER_EFFECTS,
     PINK_LOW_HZ,
     cheby_highpass_sos,
@@ -307,9 +308,12 @@ def test_plugin_errors_are_one_line():
     effect = EFFECTS["mp3"]
     with pytest.raises(AesensError, match=r"^the mp3 effect cannot process 3-channel audio"):
         effect.apply(np.zeros((3, 1000), dtype=np.float32), 44100, 2.0)
-    with pytest.raises(AesensError, match="at 96000 Hz") as error:
+    with pytest.raises(AesensError, match="at 96000 Hz.*; convert the dataset to mono or "
+                       "stereo at 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz$") as error:
         effect.apply(np.zeros((2, 1000), dtype=np.float32), 96000, 2.0)
     assert "\n" not in str(error.value)
+    for rate in MP3_RATES:
+        assert effect.apply(np.zeros((2, 100), dtype=np.float32), rate, 2.0).shape == (2, 100)
 
 
 @pytest.mark.parametrize("name", ["noise_white", "highpass_cheby", "gsm"])
