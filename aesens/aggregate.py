@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import h5py
 import numpy as np
-from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from aesens import store
@@ -40,6 +41,9 @@ from aesens.split import read_split
 # aesens.effects is imported inside the functions that need it: it pulls in
 # scipy.signal and pedalboard, which would double the start-up time of
 # average_embeddings.py (run once per file).
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Datasets of an averaged file in the published layout.
 AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
@@ -129,6 +133,8 @@ def _check_raw_layout(path: Path, embedding: str | None) -> None:
     """Raise a one-line error if ``path`` (existing) is not an embeddings file in the
     published layout: ``irmas/`` a group and, when ``embedding`` is given and present,
     ``irmas/<embedding>`` a group with 2-D numeric ``features`` and 1-D ``keys``."""
+    if path.is_dir():
+        raise AesensError(f"{path} is a folder; give the embeddings file (.h5) instead")
     try:
         with h5py.File(path, "r") as h5:
             top = h5.get(store.DATASET_GROUP)
@@ -324,6 +330,25 @@ def _sweep_paths(embedding: str, effect: str,
     return jobs
 
 
+def in_threads(function: Callable[[T], R], items: Sequence[T], n_jobs: int, desc: str,
+               progress: bool) -> list[R]:
+    """``[function(item) for item in items]`` on ``n_jobs`` threads (all cores if < 1), in order.
+
+    The first exception is raised once the running calls have finished, the
+    threads shut down: a failing input never leaves threads behind that keep
+    the process from exiting.
+    """
+    workers = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
+        futures = [pool.submit(function, item) for item in items]
+        try:
+            return [future.result() for future in tqdm(futures, desc=desc,
+                                                       disable=not progress)]
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def ensure_sweep_averaged(embedding: str, effect: str,
                           split_csv: str | os.PathLike = "train_test_split.csv",
                           embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
@@ -336,10 +361,8 @@ def ensure_sweep_averaged(embedding: str, effect: str,
         The averaged files, original first, then the grid in order.
     """
     jobs = _sweep_paths(embedding, effect, embeddings_dir)
-    list(tqdm(Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(ensure_averaged)(split_csv, source, embedding, output, original)
-        for source, output, original in jobs), total=len(jobs),
-        desc=f"averaging {embedding}/{effect}", disable=not progress))
+    in_threads(lambda job: ensure_averaged(split_csv, job[0], embedding, job[1], job[2]), jobs,
+               n_jobs, f"averaging {embedding}/{effect}", progress)
     return [output for _, output, _ in jobs]
 
 
@@ -531,9 +554,8 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
         raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
                           f"({_first_few(absent)}); run average_all_embeddings.sh first")
     reference = read_averaged(original)
-    sweep = list(tqdm(Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(read_averaged)(path) for path in effected), total=len(effected),
-        desc=f"reading {embedding}/{effect}", disable=not progress))
+    sweep = in_threads(read_averaged, effected, n_jobs, f"reading {embedding}/{effect}",
+                       progress)
     for path, arrays in zip(effected, sweep, strict=True):
         check_same_rows(original, reference, path, arrays)
     output = store.grouped_path(embedding, effect, embeddings_dir)

@@ -14,6 +14,7 @@ import runpy
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import h5py
@@ -543,3 +544,19 @@ def test_samplewise_directions_of_other_files_are_refused(workdir, capsys):
     assert f"ccadirs_tiny.h5: train row 0 is '{names[-1]}' but '{names[0]}' in" \
         in one_line_error(capsys)
     assert not results.results_csv_path("results", "tiny", "openl3").exists()
+
+
+def test_a_damaged_averaged_file_leaves_no_thread_behind(workdir, tiny_effect):
+    root, _ = workdir
+    aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
+    store.effected_path("tiny", "2.0", root / "embeddings").unlink()  # the cache is all there is
+    damaged = store.averaged_path("openl3", "tiny", "2.0", root / "embeddings")
+    damaged.write_bytes(b"junk")
+    store.grouped_path("openl3", "tiny", root / "embeddings").unlink()
+    before = threading.active_count()
+    with pytest.raises(AesensError, match="embeddings_tiny_2.0.h5 is not a readable HDF5 file"):
+        aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings",
+                                 n_jobs=3)
+    # Was: joblib's threads kept waiting, and the command hung at exit after its message.
+    assert threading.active_count() == before
+    assert damaged.read_bytes() == b"junk"
