@@ -254,7 +254,11 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
     The lock is an ``flock`` on :func:`lock_path`, which the holder removes
     before releasing it. A process that obtained the lock on a lock file
     removed meanwhile (its inode no longer at the path) tries again, so two
-    processes never both hold the lock of one file.
+    processes never both hold the lock of one file. Threads of one process
+    exclude each other too. The lock is not re-entrant: inside the block, do
+    not call a function that takes the same file's lock (:func:`atomic_h5`,
+    :func:`write_embeddings`, :func:`write_arrays`); :func:`atomic_file` and
+    :func:`atomic_write_text` take none.
 
     Parameters
     ----------

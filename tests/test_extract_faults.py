@@ -173,6 +173,33 @@ def test_damaged_setting_file_is_set_aside_and_redone(workdir, tiny_dataset, cap
         assert list(keys) == list(fresh[1]) and attempt < 2
 
 
+def _keys_missing(path: Path) -> None:
+    with h5py.File(path, "a") as h5:
+        del h5["irmas/mfcc/keys"]
+
+
+def _irmas_not_a_group(path: Path) -> None:
+    path.unlink()
+    with h5py.File(path, "w") as h5:
+        h5["irmas"] = np.zeros(3)
+
+
+@pytest.mark.parametrize("spoil, aside", [(_keys_missing, False), (_irmas_not_a_group, True)])
+def test_partial_or_foreign_setting_file_is_redone(workdir, tiny_dataset, capsys, spoil, aside):
+    """Before: a file whose irmas is a dataset stopped the write with an h5py traceback."""
+    files = discover(tiny_dataset)
+    setting = Setting(EFFECTS["bitcrush"], 0)
+    model = get_model("mfcc")
+    extract(files, [model], [setting], progress=False)
+    path = Path("embeddings/embeddings_bitcrush_4.h5")
+    fresh = store.read_embeddings(path, "mfcc")[0]
+    spoil(path)
+    assert extract(files, [model], [setting], progress=False) == [path]
+    assert ("set aside as embeddings_bitcrush_4.h5.damaged" in capsys.readouterr().err) == aside
+    assert path.with_name(f"{path.name}.damaged").exists() == aside
+    np.testing.assert_array_equal(store.read_embeddings(path, "mfcc")[0], fresh)
+
+
 def test_unreadable_dataset_and_foreign_layout_count_as_damaged(tmp_path):
     path = tmp_path / "embeddings_gain_0.5.h5"
     with h5py.File(path, "w") as h5:
