@@ -82,7 +82,11 @@ class Effect:
     unit : str
         Label of the parameter axis for plots, with its unit.
     identity_value : float
-        The parameter value at which the effect leaves audio unchanged.
+        The parameter value at which the effect leaves audio unchanged; for
+        effects without one, a value just beyond the gentle end of the grid
+        that places the uneffected audio there (``-1`` for MP3, better than
+        the best VBR quality 0; an infinite SNR for the noises; the
+        dataset's 44.1 kHz for the resampling).
     board_fn : callable or None
         ``board_fn(value) -> pedalboard.Pedalboard`` for pedalboard effects
         (used by the streaming reference), else ``None``.
