@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aesens import store
 from aesens.analysis_cli import embedding_names, non_negative_int, positive_int
-from aesens.effects import EFFECTS
+from aesens.effects import EFFECTS, PAPER_EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 
 #: The repository root, where the numbered stage scripts live.
@@ -28,7 +28,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EMBEDDINGS = ("crepe", "mfcc")
 
 
-def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int) -> list[tuple[str, list[str]]]:
+def effect_names(value: str) -> list[str]:
+    """argparse type: a comma-separated list of known effects."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no effect given; choose from " + ", ".join(EFFECTS))
+    for name in names:
+        if name not in EFFECTS:
+            raise argparse.ArgumentTypeError(f"unknown effect {name!r}; choose from "
+                                             + ", ".join(EFFECTS))
+    return names
+
+
+def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,
+             effects: tuple[str, ...] = PAPER_EFFECTS) -> list[tuple[str, list[str]]]:
     """The demo's stages as (label, command) pairs, run from the demo folder."""
     python = sys.executable
     joined = ",".join(embeddings)
@@ -38,7 +51,8 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int) -> list[tup
                               "--seed", str(seed)]),
         ("2A.1 original", [python, str(REPO_ROOT / "2A.1_featureExtract_original.py"), joined]),
     ]
-    for name, effect in EFFECTS.items():
+    for name in effects:
+        effect = get_effect(name)
         script = str(REPO_ROOT / "2A.2_featureExtract_audioEffects.py")
         stages.append((f"2A.2 {name}", [python, script, name, joined, "0",
                                         str(len(effect.grid) - 1)]))
@@ -52,12 +66,14 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int) -> list[tup
     ]
     for label, arguments in analysis:
         for embedding in embeddings:
-            for name in EFFECTS:
+            for name in effects:
                 script, *rest = arguments(embedding, name)
                 stages.append((f"{label} {embedding} {name}",
                                [python, str(REPO_ROOT / script), *rest]))
     stages.append(("figures and report", [python, "-m", "aesens.figures", "--embeddings",
-                                          joined]))
+                                          joined, "--effects", ",".join(effects)]))
+    stages.append(("scorecard", [python, "-m", "aesens.scorecard", "--embeddings", joined,
+                                 "--effects", ",".join(effects)]))
     return stages
 
 
@@ -72,11 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings", type=embedding_names,
                         default=list(DEFAULT_EMBEDDINGS),
                         help="comma-separated embeddings (default: crepe,mfcc)")
+    parser.add_argument("--effects", type=effect_names, default=list(PAPER_EFFECTS),
+                        help="comma-separated effects (default: the paper's "
+                        f"{','.join(PAPER_EFFECTS)}; others: "
+                        f"{','.join(name for name in EFFECTS if name not in PAPER_EFFECTS)})")
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     timings = []
-    for label, command in pipeline(tuple(args.embeddings), args.per_class, args.seed):
+    for label, command in pipeline(tuple(args.embeddings), args.per_class, args.seed,
+                                   tuple(args.effects)):
         print(f"\n=== {label} ===", flush=True)
         start = time.perf_counter()
         result = subprocess.run(command, cwd=workdir, env={**os.environ, "PYTHON": sys.executable})
