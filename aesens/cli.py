@@ -12,7 +12,8 @@ from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
 from aesens.extract import DEFAULT_SHARD_SIZE, ModelSpec
-from aesens.models import MODELS
+from aesens.models import MODELS, canonical_name, known_names
+from aesens.models.hf import OUTPUTS, is_hf_name, parse_name
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="accepted for compatibility: full float32 is the default")
     parser.add_argument("--batch-size", type=int, default=32,
                         help="files per model call (default: 32)")
-    parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap)")
+    parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap); for "
+                        "an hf:<model id> embedding, a folder saved with save_pretrained")
+    parser.add_argument("--layer", help="hf embeddings: hidden state N (0 = input of the first "
+                        "transformer layer), mean (over all) or last (default)")
+    parser.add_argument("--hf-output", choices=OUTPUTS, help="hf embeddings: clip (one row per "
+                        "file, the mean over its frames; default) or frames (one row per frame)")
     parser.add_argument("--embeddings-dir", default="embeddings",
                         help="output folder (default: embeddings)")
     parser.add_argument("--force", action="store_true",
@@ -56,22 +62,48 @@ def dataset_files(args: argparse.Namespace) -> list[Path]:
 
 
 def embedding_names(value: str) -> list[str]:
-    """Split a comma-separated embedding list and check every name."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
+    """Split a comma-separated embedding list, check every name and give its stored form.
+
+    ``hf`` names come back canonical (``hf:facebook/wav2vec2-base`` ->
+    ``hf+facebook--wav2vec2-base``, see :mod:`aesens.models.hf`).
+    """
+    names = [canonical_name(name.strip()) for name in value.split(",") if name.strip()]
     for name in names:
         if name not in MODELS:
-            raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
+            raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
     if not names:
-        raise AesensError("no embedding given; choose one of " + ", ".join(MODELS))
+        raise AesensError("no embedding given; choose one of " + known_names())
     return names
 
 
+def apply_hf_options(names: list[str], args: argparse.Namespace) -> list[str]:
+    """The names with ``--layer`` and ``--hf-output`` applied to the ``hf`` ones.
+
+    Raises
+    ------
+    AesensError
+        If an option is given but no ``hf`` embedding, or it contradicts a name.
+    """
+    layer, output = getattr(args, "layer", None), getattr(args, "hf_output", None)
+    if layer is None and output is None:
+        return names
+    if not any(is_hf_name(name) for name in names):
+        raise AesensError("--layer and --hf-output apply to hf:<model id> embeddings only")
+    return [parse_name(name).with_options(layer, output).name if is_hf_name(name) else name
+            for name in names]
+
+
 def model_specs(names: list[str], args: argparse.Namespace) -> list[ModelSpec]:
-    """The models named on the command line, as specs built where the work runs."""
+    """The models named on the command line, as specs built where the work runs.
+
+    ``hf`` names are made canonical and get ``--layer`` / ``--hf-output``
+    (:func:`apply_hf_options`); the specs' names are the stored names.
+    """
     if args.batch_size < 1:
         raise AesensError(f"--batch-size must be at least 1, not {args.batch_size}")
     if args.weights and len(names) > 1:
         raise AesensError("--weights applies to one model: extract one embedding at a time")
+    names = apply_hf_options([canonical_name(name) for name in names], args)
     return [ModelSpec.for_name(name, device=args.device, batch_size=args.batch_size,
                                weights=args.weights, tf32=args.allow_tf32)
             for name in names]

@@ -242,10 +242,10 @@ def __getattr__(attribute: str) -> Callable[..., HfModel]:
 
 
 def _hub_cache() -> Path:
-    """Where ``huggingface_hub`` keeps models."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    return Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub"
+    """Where ``huggingface_hub`` keeps models (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
 
 
 def _missing(model_id: str) -> AesensError:

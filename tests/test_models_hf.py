@@ -1,0 +1,328 @@
+"""Tests of the hf embeddings (aesens.models.hf): tiny random-weight transformers models.
+
+Every architecture is built from a tiny config with random weights and saved
+with ``save_pretrained`` (model and feature extractor) into a temporary
+folder; nothing is downloaded. References: the library's own forward pass
+(``model(**feature_extractor(...), output_hidden_states=True)``) on audio
+down-mixed with numpy and resampled with ``soxr.resample(quality="HQ")``
+(librosa's default resampler; ``librosa.resample`` can append one sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import pickle
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import soxr
+from conftest import TINY_STEMS, chirp, load_script
+
+pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+from aesens import store  # noqa: E402
+from aesens.analysis_cli import EMBEDDING_NAME  # noqa: E402
+from aesens.cli import add_model_options, embedding_names, model_specs  # noqa: E402
+from aesens.errors import AesensError, run_cli  # noqa: E402
+from aesens.extract import ModelSpec, loaded_model  # noqa: E402
+from aesens.models import MODELS, canonical_name, get_model  # noqa: E402
+from aesens.models.hf import import_transformers, parse_name  # noqa: E402
+
+tr = import_transformers()
+import huggingface_hub.constants  # noqa: E402  (after transformers, as aesens imports it)
+
+#: Tolerance of float32 rows against the library's forward pass and against batching.
+ATOL = 1e-5
+RTOL = 1e-4
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 64}
+CONV = {"conv_dim": (16, 16), "conv_stride": (5, 4), "conv_kernel": (10, 4),
+        "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
+
+
+def _waveform_extractor(**kwargs):
+    return tr.Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, **kwargs)
+
+
+def _configs() -> dict:
+    """Architecture -> (config, feature extractor), all tiny."""
+    return {
+        "wav2vec2": (tr.Wav2Vec2Config(**TINY, **CONV), _waveform_extractor()),
+        "hubert": (tr.HubertConfig(**TINY, **CONV), _waveform_extractor()),
+        "wavlm": (tr.WavLMConfig(**TINY, **CONV, num_buckets=16, max_bucket_distance=50),
+                  _waveform_extractor(return_attention_mask=True)),
+        "data2vec-audio": (tr.Data2VecAudioConfig(**TINY, **{**CONV, "num_conv_pos_embeddings": 3},
+                                                  conv_pos_kernel_size=3),
+                           _waveform_extractor(return_attention_mask=True)),
+        "whisper": (tr.WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1,
+                                     encoder_attention_heads=2, decoder_attention_heads=2,
+                                     encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
+                                     max_source_positions=200, max_target_positions=32,
+                                     vocab_size=100, pad_token_id=0, bos_token_id=1,
+                                     eos_token_id=2, decoder_start_token_id=1),
+                    tr.WhisperFeatureExtractor(feature_size=80, chunk_length=4)),
+        "ast": (tr.ASTConfig(**TINY, max_length=400, num_mel_bins=32),
+                tr.ASTFeatureExtractor(num_mel_bins=32, max_length=400)),
+        "clap": (tr.ClapConfig(
+            text_config={"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 1,
+                         "num_attention_heads": 2, "intermediate_size": 64,
+                         "max_position_embeddings": 40},
+            audio_config={"hidden_size": 32, "patch_embeds_hidden_size": 16, "depths": [1, 1],
+                          "num_attention_heads": [1, 2], "window_size": 4, "spec_size": 64,
+                          "num_mel_bins": 16, "patch_stride": (4, 4), "enable_fusion": False},
+            projection_dim=24),
+                 tr.ClapFeatureExtractor(feature_size=16, max_length_s=2, fft_window_size=256,
+                                         hop_length=480, truncation="rand_trunc")),
+    }
+
+
+ARCHITECTURES = list(_configs())
+WAVEFORM = ["wav2vec2", "hubert", "wavlm", "data2vec-audio"]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """Architecture -> folder holding its random-weight model and feature extractor."""
+    root = tmp_path_factory.mktemp("hf")
+    out = {}
+    for arch, (config, extractor) in _configs().items():
+        torch.manual_seed(0)
+        out[arch] = root / arch
+        tr.AutoModel.from_config(config).save_pretrained(out[arch])
+        extractor.save_pretrained(out[arch])
+    return out
+
+
+def _clips() -> list[np.ndarray]:
+    """Stereo and mono clips of two lengths at 44.1 kHz (lengths mixed in one batch)."""
+    return [chirp(1.5, f0=110.0), chirp(1.0, f0=220.0, channels=1), chirp(1.5, f0=330.0,
+                                                                         channels=1)]
+
+
+@functools.cache
+def _library(folder: Path) -> tuple:
+    """The model and feature extractor of a folder, loaded by transformers itself."""
+    return (tr.AutoModel.from_pretrained(folder).eval(),
+            tr.AutoFeatureExtractor.from_pretrained(folder))
+
+
+def _reference(folder: Path, arch: str, clip: np.ndarray, layer, frames: bool) -> np.ndarray:
+    """The library's own forward pass on one clip: mono, soxr HQ, feature extractor, model."""
+    model, extractor = _library(folder)
+    rate = extractor.sampling_rate
+    signal = soxr.resample(clip.mean(axis=0), 44100, rate, quality="HQ")
+    with torch.no_grad():
+        if arch == "clap":
+            np.random.seed(0)  # noqa: NPY002  (the extractor's own global generator)
+            inputs = extractor([signal], sampling_rate=rate, return_tensors="pt")
+            return model.get_audio_features(**inputs).pooler_output.numpy()
+        inputs = extractor([signal], sampling_rate=rate, return_tensors="pt")
+        if arch == "whisper":
+            states = model.encoder(inputs["input_features"], output_hidden_states=True)
+            n_frames = len(signal) // (2 * extractor.hop_length)
+        else:
+            states = model(**inputs, output_hidden_states=True)
+        hidden = states.hidden_states
+        chosen = {"last": hidden[-1], "mean": torch.stack(hidden).mean(0)}.get(layer)
+        chosen = (hidden[layer] if chosen is None else chosen)[0]
+        if arch == "whisper":
+            chosen = chosen[:n_frames]
+        elif arch == "ast":
+            n_freq, n_time = model.embeddings.get_shape(model.config)
+            fbank_frames = 1 + (len(signal) - 400) // 160
+            columns = chosen[2:].reshape(n_freq, n_time, -1).mean(0)
+            chosen = columns[:int(np.ceil(fbank_frames / model.config.time_stride))]
+    rows = chosen.numpy()
+    return rows if frames else rows.mean(axis=0, keepdims=True)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_rows_equal_the_library_forward_pass_and_batching(folders, arch):
+    model = get_model(f"hf:aesens-test/tiny-{arch}", device="cpu", batch_size=2,
+                      weights=str(folders[arch]))
+    clips = _clips()
+    batched = model.embed(clips, 44100)
+    assert model.name == f"hf+aesens-test--tiny-{arch}" and not model.frame_level
+    for clip, rows in zip(clips, batched, strict=True):
+        assert rows.dtype == np.float32 and rows.shape == (1, model.dim)
+        np.testing.assert_allclose(rows, model.embed([clip], 44100)[0], rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(rows, _reference(folders[arch], arch, clip, "last", False),
+                                   rtol=RTOL, atol=ATOL)
+    assert not np.allclose(batched[0], batched[2])
+    attrs = model.metadata()
+    assert attrs["library"] == "transformers" and attrs["sample_rate"] == model.sample_rate
+    assert attrs["model_id"] == f"aesens-test/tiny-{arch}"
+    hashes = json.loads(attrs["weights_sha256"])
+    assert list(hashes) == ["model.safetensors"] and len(hashes["model.safetensors"]) == 64
+
+
+@pytest.mark.parametrize("arch", ["wav2vec2", "whisper", "ast"])
+@pytest.mark.parametrize("layer", [0, 1, "mean"])
+def test_layers_and_frames_equal_the_library_hidden_states(folders, arch, layer):
+    option = "mean" if layer == "mean" else f"layer{layer}"
+    model = get_model(f"hf:aesens-test/tiny-{arch}+{option}+frames", device="cpu",
+                      weights=str(folders[arch]))
+    assert model.frame_level and model.name.endswith(f"+{option}+frames")
+    clips = _clips()[:2]
+    for clip, rows in zip(clips, model.embed(clips, 44100), strict=True):
+        reference = _reference(folders[arch], arch, clip, layer, True)
+        assert rows.shape == reference.shape and len(rows) > 1
+        np.testing.assert_allclose(rows, reference, rtol=RTOL, atol=ATOL)
+
+
+def test_waveform_frames_are_the_conv_steps(folders):
+    model = get_model("hf:aesens-test/tiny-hubert+frames", device="cpu",
+                      weights=str(folders["hubert"]))
+    rows = model.embed([chirp(3.0)], 44100)[0]
+    reference = _reference(folders["hubert"], "hubert", chirp(3.0), "last", True)
+    conv_steps = ((48000 - 10) // 5 + 1 - 4) // 4 + 1  # kernels (10, 4), strides (5, 4)
+    assert rows.shape == reference.shape == (conv_steps, 32)
+    np.testing.assert_allclose(rows, reference, rtol=RTOL, atol=ATOL)
+
+
+def test_clap_has_no_layers_or_frames(folders):
+    with pytest.raises(AesensError, match="CLAP gives one projected row"):
+        get_model("hf:aesens-test/tiny-clap+frames", device="cpu", weights=str(folders["clap"]))
+
+
+def test_layer_out_of_range_is_refused(folders):
+    with pytest.raises(AesensError, match=r"hidden states 0\.\.2"):
+        get_model("hf:aesens-test/tiny-wav2vec2+layer3", device="cpu",
+                  weights=str(folders["wav2vec2"]))
+
+
+def test_unsupported_architecture_is_one_line(tmp_path):
+    folder = tmp_path / "bert"
+    tr.AutoModel.from_config(tr.BertConfig(vocab_size=50, **TINY)).save_pretrained(folder)
+    _waveform_extractor().save_pretrained(folder)
+    with pytest.raises(AesensError, match="'bert' model; the hf embeddings support") as error:
+        get_model("hf:some/bert", device="cpu", weights=str(folder))
+    assert "\n" not in str(error.value)
+
+
+def test_missing_model_is_one_line_naming_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AESENS_ALLOW_DOWNLOAD", raising=False)
+    with pytest.raises(AesensError) as error:
+        get_model("hf:nobody/no-such-model", device="cpu")
+    message = str(error.value)
+    assert "\n" not in message and "hf:nobody/no-such-model" in message
+    assert str(tmp_path / "cache") in message
+    assert "hf download nobody/no-such-model" in message and "AESENS_ALLOW_DOWNLOAD=1" in message
+    with pytest.raises(AesensError, match="is not a model folder"):
+        get_model("hf:nobody/no-such-model", device="cpu", weights=str(tmp_path))
+
+
+def test_model_from_the_local_cache_without_weights(folders, tmp_path, monkeypatch):
+    snapshot = tmp_path / "hub" / "models--aesens-test--cached" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    for path in folders["wav2vec2"].iterdir():
+        (snapshot / path.name).write_bytes(path.read_bytes())
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("AESENS_ALLOW_DOWNLOAD", raising=False)
+    cached = get_model("hf:aesens-test/cached", device="cpu")
+    local = get_model("hf:aesens-test/cached", device="cpu", weights=str(folders["wav2vec2"]))
+    np.testing.assert_array_equal(cached.embed([chirp(1.0)], 44100)[0],
+                                  local.embed([chirp(1.0)], 44100)[0])
+    assert cached.metadata()["weights"] == str(snapshot)
+
+
+@pytest.mark.parametrize("given, canonical", [
+    ("hf:facebook/wav2vec2-base", "hf+facebook--wav2vec2-base"),
+    ("hf+facebook--wav2vec2-base", "hf+facebook--wav2vec2-base"),
+    ("hf:openai/whisper-large-v3+last+clip", "hf+openai--whisper-large-v3"),
+    ("hf:MIT/ast-finetuned-audioset-10-10-0.4593+frames+layer6",
+     "hf+MIT--ast-finetuned-audioset-10-10-0.4593+layer6+frames"),
+    ("hf:gpt2+mean", "hf+gpt2+mean"),
+])
+def test_names_are_canonical_group_and_file_names(given, canonical):
+    assert canonical_name(given) == canonical
+    assert canonical in MODELS and MODELS[canonical].startswith("aesens.models.hf:")
+    assert EMBEDDING_NAME.fullmatch(canonical)  # the analysis stages' name check
+    assert "/" not in canonical and canonical_name(canonical) == canonical
+    assert parse_name(canonical) == parse_name(given)
+
+
+@pytest.mark.parametrize("bad", ["hf:", "hf:a/b/c", "hf:org/na me", "hf:org--x--y",
+                                 "hf:facebook/wav2vec2-base+layerx",
+                                 "hf:facebook/wav2vec2-base+mean+last"])
+def test_bad_names_are_refused_in_one_line(bad):
+    with pytest.raises(AesensError) as error:
+        canonical_name(bad)
+    assert "\n" not in str(error.value)
+    assert re.sub(r"^hf:", "hf+", bad) not in MODELS
+
+
+def test_other_spellings_are_not_registry_members():
+    assert "hf:facebook/wav2vec2-base" not in MODELS and "mfcc" in MODELS
+    assert "hf+facebook--wav2vec2-base+last" not in MODELS
+    with pytest.raises(KeyError):
+        MODELS["hf:facebook/wav2vec2-base"]
+
+
+def test_command_line_names_and_layer_options(folders):
+    parser = argparse.ArgumentParser()
+    add_model_options(parser)
+    assert embedding_names("mfcc, hf:facebook/wav2vec2-base") == [
+        "mfcc", "hf+facebook--wav2vec2-base"]
+    args = parser.parse_args(["--layer", "3", "--hf-output", "frames", "--device", "cpu"])
+    specs = model_specs(["hf:facebook/wav2vec2-base", "mfcc"], args)
+    assert [spec.name for spec in specs] == ["hf+facebook--wav2vec2-base+layer3+frames", "mfcc"]
+    assert specs[0].loader == "aesens.models.hf:load+facebook--wav2vec2-base+layer3+frames"
+    with pytest.raises(AesensError, match="names layer 2 but --layer 3"):
+        model_specs(["hf:facebook/wav2vec2-base+layer2"], args)
+    with pytest.raises(AesensError, match="apply to hf:<model id> embeddings only"):
+        model_specs(["mfcc"], parser.parse_args(["--layer", "mean"]))
+    with pytest.raises(AesensError, match=r"hf:<model id>"):
+        embedding_names("vggish")
+
+
+def test_spec_builds_the_model_in_any_process(folders):
+    spec = ModelSpec.for_name("hf+aesens-test--tiny-wav2vec2+mean", device="cpu", batch_size=4,
+                              weights=str(folders["wav2vec2"]))
+    model = loaded_model(spec)
+    assert model.name == spec.name and model.hf_name.layer == "mean"
+    assert pickle.loads(pickle.dumps(spec)).build().name == spec.name
+
+
+def test_stages_end_to_end_with_a_tiny_model(folders, tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
+    common = ["--weights", str(folders["wav2vec2"]), "--device", "cpu", "--quiet"]
+    name = "hf:aesens-test/tiny-wav2vec2"
+    stored = "hf+aesens-test--tiny-wav2vec2"
+    assert run_cli(load_script("2A.1_featureExtract_original.py").main, [name, *common]) == 0
+    assert run_cli(load_script("2A.2_featureExtract_audioEffects.py").main,
+                   ["gain", name, "0", "1", *common]) == 0
+    features, keys = store.read_embeddings("embeddings/embeddings_gain_-38.5.h5", stored)
+    original, original_keys = store.read_embeddings("embeddings/embeddings.h5", stored)
+    assert features.shape == original.shape == (12, 32)
+    assert list(keys) == list(original_keys) and not np.allclose(features, original)
+    with h5py.File("embeddings/embeddings_gain_-40.0.h5", "r") as handle:
+        assert list(handle["irmas"]) == [stored]  # one group, no subgroups
+    attrs = store.read_attrs("embeddings/embeddings_gain_-40.0.h5", stored)
+    assert attrs["library"] == "transformers" and attrs["effect"] == "gain"
+    stems = [stem for _, stem in TINY_STEMS if "lat_sou" not in stem]
+    names = {"cel": "cello", "flu": "flute", "pia": "piano"}
+    rows = [f"{names[code]},classical,{stem},{'train' if i % 3 else 'test'}"
+            for i, (code, stem) in enumerate(TINY_STEMS) if stem in stems]
+    Path("split.csv").write_text("instrument,genre,file_name,split\n" + "\n".join(
+        sorted(rows, key=lambda row: row.endswith("test"))) + "\n")
+    averaged = tmp_path / "averaged.h5"
+    assert run_cli(load_script("average_embeddings.py").main,
+                   ["split.csv", "embeddings/embeddings_gain_-40.0.h5", stored,
+                    str(averaged), "--original", "embeddings/embeddings.h5"]) == 0
+    arrays = store.read_arrays(averaged)
+    assert arrays["X_train"].shape == (7, 32) and arrays["X_test"].shape == (4, 32)
+    features, keys = store.read_embeddings("embeddings/embeddings_gain_-40.0.h5", stored)
+    by_key = dict(zip(store.decode_keys(keys), features, strict=True))
+    np.testing.assert_allclose(arrays["X_train"][0], by_key[stems[1]], rtol=1e-6)
