@@ -341,12 +341,16 @@ def in_threads(function: Callable[[T], R], items: Sequence[T], n_jobs: int, desc
     workers = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
         futures = [pool.submit(function, item) for item in items]
+        done = []
         try:
-            return [future.result() for future in tqdm(futures, desc=desc,
-                                                       disable=not progress)]
+            with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
+                for future in futures:
+                    done.append(future.result())
+                    bar.update()
         finally:
             for future in futures:
                 future.cancel()
+    return done
 
 
 def ensure_sweep_averaged(embedding: str, effect: str,

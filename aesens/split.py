@@ -161,8 +161,10 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
     for column in ("file_name", "instrument"):
         blank = np.flatnonzero(split[column].str.strip() == "")
         if len(blank):
-            raise AesensError(f"{path}: {len(blank)} rows without {column} (data lines "
-                              f"{_first_few(blank + 1)}); fill them in or {remake}")
+            shown = ", ".join(str(row) for row in blank[:3] + 1) + (", ..." if len(blank) > 3
+                                                                     else "")
+            raise AesensError(f"{path}: {len(blank)} rows without {column} (data rows "
+                              f"{shown}); fill them in or {remake}")
     repeated = split["file_name"][split["file_name"].duplicated()].unique()
     if len(repeated):
         raise AesensError(f"{path}: {len(repeated)} files appear more than once "
