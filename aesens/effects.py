@@ -95,6 +95,10 @@ class Effect:
         ``(clips, channels, samples)``, writing into ``out`` (which may be
         ``clips`` itself) what ``apply_fn`` gives on each clip; ``None``
         applies ``apply_fn`` clip by clip.
+    identity_label : str or None
+        Axis label of the uneffected audio where ``identity_value`` is no
+        real setting (``"wav"`` for MP3, ``"∞"`` for the noises); ``None``
+        labels it with its value.
     chain_fn : callable or None
         ``chain_fn(value) -> chain`` for effects with state across files
         under the published semantics: ``chain.process(audio, sample_rate)``
@@ -113,6 +117,7 @@ class Effect:
     batch_fn: Callable[[np.ndarray, int, float, np.ndarray], np.ndarray] | None = field(
         default=None)
     chain_fn: Callable[[float], ReverbChain] | None = field(default=None)
+    identity_label: str | None = field(default=None)
 
     def __len__(self) -> int:
         return len(self.grid)
@@ -607,6 +612,7 @@ EFFECTS: dict[str, Effect] = {
             apply_fn=_mp3,
             unit="MP3 VBR quality",
             identity_value=-1,
+            identity_label="wav",
         ),
         Effect(
             name="gsm",
@@ -623,6 +629,7 @@ EFFECTS: dict[str, Effect] = {
             apply_fn=_noise_white,
             unit="white-noise SNR (dB)",
             identity_value=np.inf,
+            identity_label="\N{INFINITY}",
         ),
         Effect(
             name="noise_pink",
@@ -631,6 +638,7 @@ EFFECTS: dict[str, Effect] = {
             apply_fn=_noise_pink,
             unit="pink-noise SNR (dB)",
             identity_value=np.inf,
+            identity_label="\N{INFINITY}",
         ),
         Effect(
             name="pitch_shift",

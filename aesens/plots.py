@@ -91,8 +91,11 @@ def param_scale(effect: Effect) -> ParamScale:
 
 
 def format_value(value: float) -> str:
-    """Short label of a displayed parameter value (``'0.5'``, ``'−40'``, ``'22.5'``)."""
-    return f"{value:.3g}".replace("-", "\N{MINUS SIGN}")
+    """Short label of a displayed parameter value (``'0.5'``, ``'−40'``, ``'22.5'``, ``'4000'``)."""
+    text = f"{value:.3g}"
+    if "e" in text and np.isfinite(value):
+        text = f"{value:.0f}"
+    return text.replace("-", "\N{MINUS SIGN}")
 
 
 def round_values(effect: Effect, max_ticks: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +149,9 @@ def rank_ticks(effect: Effect, max_ticks: int = 6,
         Largest number of ticks inside the grid (see :func:`round_values`).
     identity : bool
         Also tick the uneffected audio at :attr:`Effect.identity_rank` when it
-        lies off the grid, labelled with its value (e.g. 16 bits).
+        lies off the grid, labelled with its value (e.g. 16 bits) or the
+        effect's ``identity_label``; grid ticks that would overlap it are
+        dropped.
 
     Returns
     -------
@@ -154,11 +159,16 @@ def rank_ticks(effect: Effect, max_ticks: int = 6,
         Positions and labels, in increasing position.
     """
     shown, ticks = (list(array) for array in round_values(effect, max_ticks))
+    labels = [format_value(value) for value in shown]
     if identity and not 0 <= effect.identity_rank <= len(effect.grid) - 1:
+        # The off-grid identity tick: drop grid ticks that would overlap it.
+        kept = [i for i, tick in enumerate(ticks) if abs(tick - effect.identity_rank) > 1.5]
+        ticks, labels = [ticks[i] for i in kept], [labels[i] for i in kept]
         ticks.append(effect.identity_rank)
-        shown.append(effect.identity_value * param_scale(effect).factor)
+        labels.append(effect.identity_label
+                      or format_value(effect.identity_value * param_scale(effect).factor))
     order = np.argsort(ticks)
-    return np.asarray(ticks)[order], [format_value(shown[i]) for i in order]
+    return np.asarray(ticks)[order], [labels[i] for i in order]
 
 
 def set_rank_axis(ax: Axes, effect: Effect, identity: bool = False) -> None:

@@ -415,3 +415,16 @@ def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
     (tmp_path / "correlations.csv").write_bytes(b"\xff\xfe\x00")
     assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2
     assert "correlations.csv is not a readable CSV" in capsys.readouterr().err
+
+
+def test_rank_ticks_of_effects_without_an_exact_identity() -> None:
+    """Off-grid identity ticks use the effect's label and never overlap a grid tick."""
+    ticks, labels = plots.rank_ticks(get_effect("mp3"), identity=True)
+    assert labels[-1] == "wav" and ticks[-1] == pytest.approx(10)
+    ticks, labels = plots.rank_ticks(get_effect("noise_white"), identity=True)
+    assert labels[0] == "\N{INFINITY}" and ticks[0] == -1
+    for name in ("highpass_cheby", "noise_pink", "mp3", "reverb", "bitcrush"):
+        ticks, _ = plots.rank_ticks(get_effect(name), identity=True)
+        assert np.all(np.diff(ticks) > 1.5), name
+    assert plots.format_value(4000.0) == "4000" and plots.format_value(1000.0) == "1000"
+    assert plots.format_value(-40.0) == "\N{MINUS SIGN}40"
