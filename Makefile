@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The CPU build of torch 2.13.0; any other spec downloads a multi-GB CUDA build.
 TORCH := torch==2.13.0
-EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,dev
+EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,dev
 PER_CLASS ?= 12
 
 .PHONY: setup demo test lint bench clean-demo
