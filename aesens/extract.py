@@ -38,7 +38,12 @@ Settings whose file already holds a complete embedding for exactly the
 dataset's files, computed under the same settings attributes (effect
 semantics, model framing: :func:`expected_attributes`), are skipped, so an
 interrupted run resumes where it stopped; an embedding computed under other
-settings is redone, with a one-line message saying why.
+settings is redone, with a one-line message saying why. A setting file that
+cannot be read (truncated, not HDF5) is set aside as ``<name>.damaged`` and
+redone. Nothing non-finite is written: files with NaN or infinite samples are
+refused when read (a skip list leaves them out and is recorded as the
+``skipped_files`` attribute), and so are NaN or infinite features. The
+output folder is checked for writing before any work.
 """
 
 from __future__ import annotations
