@@ -336,7 +336,13 @@ def write_averaged(path: Path, split: pd.DataFrame, value: float,
                        f"genre_{part}": rows["genre"].to_numpy()})
         if file_names:
             arrays[f"file_name_{part}"] = names
-    store.write_arrays(path, arrays)
+    if file_names:
+        store.write_arrays(path, arrays)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as h5:  # as the published averaging wrote it: bytes labels
+        for name, value in arrays.items():
+            h5[name] = np.asarray(value, dtype="S") if value.dtype.kind in "OU" else value
 
 
 def write_averaged_sweep(root: Path, split: pd.DataFrame, params, file_names=True,
