@@ -96,6 +96,23 @@ def test_non_finite_file_stops_the_stage_then_the_skip_list_records_it(workdir, 
     assert "already complete" in capsys.readouterr().out
 
 
+def test_embeddings_of_another_skip_list_are_redone_never_mixed(workdir, tiny_dataset):
+    files = discover(tiny_dataset)
+    setting, model = Setting(EFFECTS["bitcrush"], 0), get_model("mfcc")
+    path = Path("embeddings/embeddings_bitcrush_4.h5")
+    one, two = files[0].stem, files[5].stem
+    runs = [([], True), ([one], True), ([one], False), ([one, two], True), ([], True),
+            ([], False)]
+    for skipped, redone in runs:
+        kept = [f for f in files if f.stem not in skipped]
+        written = extract(kept, [model], [setting], progress=False, skipped=skipped)
+        assert (written == [path]) == redone, skipped
+        keys = set(store.read_embeddings(path, "mfcc")[1])
+        assert keys == {f.stem for f in kept}
+        attrs = store.read_attrs(path, "mfcc")
+        assert json.loads(attrs.get(SKIPPED_ATTR, "[]")) == sorted(skipped)
+
+
 def test_skip_list_errors(workdir, tiny_dataset, capsys):
     files = discover(tiny_dataset)
     kept, skipped = read_skip_list(_write(workdir / "a.txt", "[flu][cla]0103__1\n"), files)
