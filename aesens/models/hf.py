@@ -52,8 +52,10 @@ Weights: ``--weights DIR`` (a folder with ``config.json``, the weights and
 ``preprocessor_config.json``, as ``save_pretrained`` writes), else the local
 Hugging Face cache (``$HF_HOME``, ``$HF_HUB_CACHE``). Nothing is downloaded
 unless ``AESENS_ALLOW_DOWNLOAD=1``; a missing model is a one-line error
-saying how to fetch it. The metadata records the model id, the folder the
-weights came from and the SHA-256 of each weights file.
+saying how to fetch it. The metadata records the model id, where the
+weights came from (``weights_source``: ``cache``, with the snapshot's commit
+as ``weights``, or ``folder``, with the folder's name) and the SHA-256 of
+each weights file.
 """
 
 from __future__ import annotations
@@ -335,6 +337,8 @@ class HfModel:
         Its feature extractor.
     folder : Path
         The folder its files were read from.
+    source : str
+        ``"cache"`` (a Hugging Face cache snapshot) or ``"folder"`` (``--weights``).
     device : str
         Torch device.
     batch_size : int
@@ -348,7 +352,7 @@ class HfModel:
     """
 
     def __init__(self, hf_name: HfName, model: torch.nn.Module, extractor: Any, folder: Path,
-                 device: str, batch_size: int) -> None:
+                 source: str, device: str, batch_size: int) -> None:
         self.hf_name = hf_name
         self.name = hf_name.name
         self.model_type = model.config.model_type
@@ -362,6 +366,7 @@ class HfModel:
         self.encoder = (model.get_encoder() if self.model_type == "whisper" else model)
         self.extractor = extractor
         self.folder = folder
+        self.source = source
         self.device = device
         self.batch_size = batch_size
         self.sample_rate = int(extractor.sampling_rate)
@@ -483,7 +488,8 @@ class HfModel:
             "output": self.hf_name.output,
             "input": f"channel mean, {RESAMPLER} to {self.sample_rate} Hz, "
                      f"{type(self.extractor).__name__}",
-            "weights": str(self.folder),
+            "weights": self.folder.name,
+            "weights_source": self.source,
             "weights_sha256": json.dumps(self._hashes, sort_keys=True),
             "device": self.device,
         }
@@ -556,4 +562,5 @@ def load(name: str, device: str = "cpu", batch_size: int = 32,
         raise AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
                           f"`hf download {hf_name.model_id}`") from None
     folder = Path(where) if weights else (_cached_folder(hf_name.model_id) or _hub_cache())
-    return HfModel(hf_name, model, extractor, folder, device, batch_size)
+    return HfModel(hf_name, model, extractor, folder, "folder" if weights else "cache", device,
+                   batch_size)
