@@ -32,7 +32,8 @@ from aesens.cli import add_model_options, embedding_names, model_specs  # noqa: 
 from aesens.errors import AesensError, run_cli  # noqa: E402
 from aesens.extract import ModelSpec, loaded_model  # noqa: E402
 from aesens.models import MODELS, canonical_name, get_model  # noqa: E402
-from aesens.models.hf import import_transformers, parse_name  # noqa: E402
+from aesens.models.hf import MODEL_TYPES, import_transformers, parse_name  # noqa: E402
+from aesens.models.random_weights import TINY_HF, save_tiny_hf  # noqa: E402
 
 tr = import_transformers()
 import huggingface_hub.constants  # noqa: E402  (after transformers, as aesens imports it)
@@ -41,64 +42,18 @@ import huggingface_hub.constants  # noqa: E402  (after transformers, as aesens i
 ATOL = 1e-5
 RTOL = 1e-4
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "intermediate_size": 64}
-#: Four conv layers of hop 320 samples: 50 frames per second at 16 kHz, as the real models.
-CONV = {"conv_dim": (16,) * 4, "conv_stride": (5, 4, 4, 4), "conv_kernel": (10, 4, 4, 4),
-        "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2}
-
-
-def _waveform_extractor(**kwargs):
-    return tr.Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, **kwargs)
-
-
-def _configs() -> dict:
-    """Architecture -> (config, feature extractor), all tiny."""
-    return {
-        "wav2vec2": (tr.Wav2Vec2Config(**TINY, **CONV), _waveform_extractor()),
-        "hubert": (tr.HubertConfig(**TINY, **CONV), _waveform_extractor()),
-        "wavlm": (tr.WavLMConfig(**TINY, **CONV, num_buckets=16, max_bucket_distance=50),
-                  _waveform_extractor(return_attention_mask=True)),
-        "data2vec-audio": (tr.Data2VecAudioConfig(**TINY, **{**CONV, "num_conv_pos_embeddings": 3},
-                                                  conv_pos_kernel_size=3),
-                           _waveform_extractor(return_attention_mask=True)),
-        "whisper": (tr.WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1,
-                                     encoder_attention_heads=2, decoder_attention_heads=2,
-                                     encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
-                                     max_source_positions=200, max_target_positions=32,
-                                     vocab_size=100, pad_token_id=0, bos_token_id=1,
-                                     eos_token_id=2, decoder_start_token_id=1),
-                    tr.WhisperFeatureExtractor(feature_size=80, chunk_length=4)),
-        "ast": (tr.ASTConfig(**TINY, max_length=400, num_mel_bins=32),
-                tr.ASTFeatureExtractor(num_mel_bins=32, max_length=400)),
-        "clap": (tr.ClapConfig(
-            text_config={"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 1,
-                         "num_attention_heads": 2, "intermediate_size": 64,
-                         "max_position_embeddings": 40},
-            audio_config={"hidden_size": 32, "patch_embeds_hidden_size": 16, "depths": [1, 1],
-                          "num_attention_heads": [1, 2], "window_size": 4, "spec_size": 64,
-                          "num_mel_bins": 16, "patch_stride": (4, 4), "enable_fusion": False},
-            projection_dim=24),
-                 tr.ClapFeatureExtractor(feature_size=16, max_length_s=2, fft_window_size=256,
-                                         hop_length=480, truncation="rand_trunc")),
-    }
-
-
-ARCHITECTURES = list(_configs())
-WAVEFORM = ["wav2vec2", "hubert", "wavlm", "data2vec-audio"]
+#: Architecture -> ``config.model_type`` of the tiny models.
+TYPES = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm",
+         "data2vec-audio": "data2vec-audio", "whisper": "whisper",
+         "ast": "audio-spectrogram-transformer", "clap": "clap"}
+ARCHITECTURES = list(TYPES)
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, Path]:
     """Architecture -> folder holding its random-weight model and feature extractor."""
     root = tmp_path_factory.mktemp("hf")
-    out = {}
-    for arch, (config, extractor) in _configs().items():
-        torch.manual_seed(0)
-        out[arch] = root / arch
-        tr.AutoModel.from_config(config).save_pretrained(out[arch])
-        extractor.save_pretrained(out[arch])
-    return out
+    return {arch: save_tiny_hf(model_type, root / arch) for arch, model_type in TYPES.items()}
 
 
 def _clips() -> list[np.ndarray]:
@@ -203,6 +158,14 @@ def test_clap_has_no_layers_or_frames(folders):
         get_model("hf:aesens-test/tiny-clap+frames", device="cpu", weights=str(folders["clap"]))
 
 
+def test_every_supported_family_has_a_tiny_model(folders):
+    assert set(TINY_HF) == set(TYPES.values()) <= set(MODEL_TYPES)
+    for arch, model_type in TYPES.items():
+        assert tr.AutoConfig.from_pretrained(folders[arch]).model_type == model_type
+    with pytest.raises(AesensError, match="no tiny model of 'bert'"):
+        save_tiny_hf("bert", folders["wav2vec2"])
+
+
 def test_layer_out_of_range_is_refused(folders):
     with pytest.raises(AesensError, match=r"hidden states 0\.\.2"):
         get_model("hf:aesens-test/tiny-wav2vec2+layer3", device="cpu",
@@ -211,8 +174,10 @@ def test_layer_out_of_range_is_refused(folders):
 
 def test_unsupported_architecture_is_one_line(tmp_path):
     folder = tmp_path / "bert"
-    tr.AutoModel.from_config(tr.BertConfig(vocab_size=50, **TINY)).save_pretrained(folder)
-    _waveform_extractor().save_pretrained(folder)
+    tr.AutoModel.from_config(tr.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1,
+                                           num_attention_heads=2, intermediate_size=64)
+                             ).save_pretrained(folder)
+    tr.Wav2Vec2FeatureExtractor().save_pretrained(folder)
     with pytest.raises(AesensError, match="'bert' model; the hf embeddings support") as error:
         get_model("hf:some/bert", device="cpu", weights=str(folder))
     assert "\n" not in str(error.value)
