@@ -1,0 +1,149 @@
+"""Behaviour of the "randommix" sets: each file's grid value drawn uniformly, train and test apart.
+
+SPEC: in randommix every file gets a random grid value. Checked here by the
+distribution of the draw (chi-square tests from scipy, on many files and many
+seeds), by the per-file pairing of the train and test draws, by the matrices
+the classifiers see, and end to end: on a tiny sweep whose classifiers differ
+by setting, the randommix rows of the results CSV differ from every
+fixed-setting row.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chisquare
+
+from aesens import classify, store
+
+#: Smallest p-value accepted from a chi-square test of a fixed-seed draw.
+MIN_P_VALUE = 1e-3
+
+
+def uniform_p_value(values: np.ndarray, n_cells: int) -> float:
+    """p-value of scipy's chi-square test that ``values`` are uniform over ``0 .. n_cells-1``."""
+    return chisquare(np.bincount(values, minlength=n_cells)).pvalue
+
+
+@pytest.mark.parametrize("n_params", [3, 12, 31])
+def test_each_files_draw_is_uniform_over_the_grid(n_params):
+    n_files = 400 * n_params
+    train, test = classify.randommix_choice(n_params, n_files, n_files + 7, seed=1)
+    assert train.shape == (n_files,) and test.shape == (n_files + 7,)
+    assert set(np.unique(train)) == set(range(n_params)) == set(np.unique(test))
+    assert uniform_p_value(train, n_params) > MIN_P_VALUE
+    assert uniform_p_value(test, n_params) > MIN_P_VALUE
+
+
+def test_train_and_test_draws_are_independent_per_file():
+    """The pair (train value, test value) of file i is uniform over all n² pairs."""
+    n_params, n_files = 5, 5000
+    train, test = classify.randommix_choice(n_params, n_files, n_files, seed=2)
+    assert uniform_p_value(train * n_params + test, n_params ** 2) > MIN_P_VALUE
+    # Neighbouring files are independent too (no constant or repeating draw).
+    assert uniform_p_value(train[:-1] * n_params + train[1:], n_params ** 2) > MIN_P_VALUE
+
+
+def test_one_files_draw_is_uniform_over_seeds():
+    n_params = 4
+    draws = np.array([classify.randommix_choice(n_params, 3, 2, seed) for seed in range(2000)],
+                     dtype=object)
+    for column in (0, 1):
+        first_file = np.array([draw[column][0] for draw in draws])
+        assert uniform_p_value(first_file, n_params) > MIN_P_VALUE
+    # Seeded: the same seed gives the same draw, another seed another one.
+    same = classify.randommix_choice(n_params, 50, 50, seed=7)
+    again = classify.randommix_choice(n_params, 50, 50, seed=7)
+    other = classify.randommix_choice(n_params, 50, 50, seed=8)
+    assert all(np.array_equal(a, b) for a, b in zip(same, again, strict=True))
+    assert not np.array_equal(same[0], other[0])
+
+
+def labelled_sweep(n_params: int, n_train: int, n_test: int, seed: int) -> classify.SweepData:
+    """Effected embeddings that say which setting and which file they are: ``[p, file]``."""
+    def bs(n_files):
+        grid = np.stack(np.meshgrid(np.arange(n_params), np.arange(n_files), indexing="ij"), -1)
+        return grid.astype(np.float64)
+
+    train_mix, test_mix = classify.randommix_choice(n_params, n_train, n_test, seed)
+    return classify.SweepData(train_A=np.full((n_train, 2), -1.0),
+                              test_A=np.full((n_test, 2), -1.0), train_Bs=bs(n_train),
+                              test_Bs=bs(n_test), train_mix=train_mix, test_mix=test_mix,
+                              param_strings=tuple(str(p) for p in range(n_params)))
+
+
+def test_randommix_matrices_take_each_file_at_its_drawn_value():
+    n_params = 6
+    data = labelled_sweep(n_params, 3000, 2400, seed=3)
+    rows = np.arange(0, 3000, 2)
+    train = data.train_matrix(classify.RANDOMMIX, rows)
+    np.testing.assert_array_equal(train[:, 1], rows)  # each row is its own file ...
+    assert uniform_p_value(train[:, 0].astype(int), n_params) > MIN_P_VALUE  # ... at any value
+    test = data.test_matrix(classify.RANDOMMIX)
+    np.testing.assert_array_equal(test[:, 1], np.arange(2400))
+    assert uniform_p_value(test[:, 0].astype(int), n_params) > MIN_P_VALUE
+    pairs = train[:1200, 0].astype(int) * n_params + test[rows[:1200], 0].astype(int)
+    assert uniform_p_value(pairs, n_params ** 2) > MIN_P_VALUE
+    # Fixed settings and the original stay what they are.
+    np.testing.assert_array_equal(data.train_matrix("4", rows)[:, 0], 4)
+    np.testing.assert_array_equal(data.test_matrix(classify.ORIGINAL), -1)
+
+
+INSTRUMENTS = {"clarinet": "cla", "organ": "org"}
+N_TRAIN, N_TEST, DIM = 40, 40, 3
+
+
+def write_embeddings(path, features: np.ndarray, keys) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as h5:
+        group = h5.create_group("irmas/openl3")
+        group.create_dataset("features", data=features.astype(np.float32))
+        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
+
+
+@pytest.fixture
+def sweep(tmp_path, monkeypatch, tiny_effect):
+    """Raw embeddings of a 3-value effect whose settings blur the classes differently."""
+    rows = []
+    for split, count in (("train", N_TRAIN), ("test", N_TEST)):
+        for instrument, code in INSTRUMENTS.items():
+            for _ in range(count):
+                rows.append((instrument, "classical", f"[{code}][cla]{1000 + len(rows):04d}__1",
+                             split))
+    split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
+    split.to_csv(tmp_path / "train_test_split.csv", index=False)
+    rng = np.random.default_rng(0)
+    organ = (split["instrument"].to_numpy() == "organ")[:, None]
+    originals = rng.standard_normal((len(split), DIM)) + 1.5 * organ
+    keys = split["file_name"].to_numpy()
+    write_embeddings(store.original_path(tmp_path / "embeddings"), originals, keys)
+    for rank, param in enumerate(tiny_effect.param_strings):
+        blur = (0.8 + 0.6 * rank) * rng.standard_normal(originals.shape)
+        tilt = rng.standard_normal(DIM) * organ
+        write_embeddings(store.effected_path("tiny", param, tmp_path / "embeddings"),
+                         originals + blur + tilt, keys)
+    monkeypatch.chdir(tmp_path)
+    return tiny_effect
+
+
+METRICS = ["precision", "recall", "f1_score", "accuracy", "roc_auc", "ap"]
+
+
+def test_randommix_rows_differ_from_every_fixed_setting_row(sweep):
+    csv = classify.run_classification("openl3", "tiny", [""], solver="fast", progress=False)
+    table = pd.read_csv(csv, keep_default_na=False, dtype={"train_set": str, "test_set": str})
+    params = list(sweep.param_strings)
+    mix = classify.RANDOMMIX
+    for instrument, rows in table.groupby("instrument"):
+        value = {(row.train_set, row.test_set): tuple(getattr(row, m) for m in METRICS)
+                 for row in rows.itertuples()}
+        # The settings give different classifiers and test sets: the check can see a constant draw.
+        assert len({value["orig", p] for p in params}) == len(params)
+        assert len({value[p, "orig"] for p in params}) == len(params)
+        for p in params:
+            assert value[mix, "orig"] != value[p, "orig"], (instrument, p)
+            assert value["orig", mix] != value["orig", p], (instrument, p)
+            assert value[mix, mix] != value[p, p], (instrument, p)
+        assert value[mix, mix] != value[mix, "orig"] != value["orig", mix]
