@@ -3,9 +3,11 @@
 Embedding names
 ---------------
 ``hf:<model id>`` (e.g. ``hf:facebook/wav2vec2-base``), optionally followed
-by ``+<option>``s: ``+layer<N>`` (hidden state ``N``; 0 is the input of the
-first transformer layer), ``+mean`` (mean over all hidden states, 0 to the
-last), ``+last`` (the last hidden state, the default) and ``+frames`` (one
+by ``+<option>``s: ``+layer<N>`` (hidden state ``N`` of ``output_hidden_states``;
+0 is the input of the first transformer layer), ``+mean`` (mean over all
+hidden states, 0 to the last), ``+last`` (the model's output
+``last_hidden_state``, the default: the last hidden state, for AST after its
+final layer norm) and ``+frames`` (one
 row per encoder frame, keys repeated, as OpenL3) or ``+clip`` (the mean over
 the clip's frames, one row per file, the default). The command-line options
 ``--layer`` and ``--hf-output`` fill these in.
@@ -406,15 +408,26 @@ class HfModel:
 
     # -- forward -------------------------------------------------------------------------------
 
-    def _select(self, hidden_states: Sequence[torch.Tensor]) -> torch.Tensor:
+    def _hidden(self, network: torch.nn.Module, **inputs: torch.Tensor) -> torch.Tensor:
+        """The chosen layer ``(clips, steps, dim)``; hidden states only computed when needed."""
         import torch
 
         layer = self.hf_name.layer
+        outputs = network(**inputs, output_hidden_states=layer != "last")
         if layer == "last":
-            return hidden_states[-1]
+            return outputs.last_hidden_state
         if layer == "mean":
-            return torch.stack(tuple(hidden_states)).mean(dim=0)
-        return hidden_states[layer]
+            return torch.stack(tuple(outputs.hidden_states)).mean(dim=0)
+        return outputs.hidden_states[layer]
+
+    def _check_length(self, n_samples: int) -> None:
+        """Refuse, in one line, a clip too short for a waveform encoder's convolutions."""
+        import torch
+
+        steps = int(self.model._get_feat_extract_output_lengths(torch.tensor(n_samples)))
+        if steps < 1:
+            raise AesensError(f"{self.name}: a clip of {n_samples} samples at {self.sample_rate} "
+                              "Hz is shorter than the model's first frame; use longer clips")
 
     def forward(self, inputs: dict[str, torch.Tensor], n_samples: int) -> np.ndarray:
         """Rows ``(clips, frames, dim)`` (clip output: one frame) of one equal-length chunk."""
@@ -427,17 +440,14 @@ class HfModel:
                 return outputs.pooler_output[:, None, :].float().cpu().numpy()
             if self.model_type == "whisper":
                 mask = inputs.pop("attention_mask")
-                hidden = self._select(self.encoder(
-                    inputs["input_features"], output_hidden_states=True).hidden_states)
+                hidden = self._hidden(self.encoder, input_features=inputs["input_features"])
                 valid = int(self.encoder._get_feat_extract_output_lengths(mask.sum(-1))[0])
                 frames = hidden[:, :valid]
             elif self.model_type == "audio-spectrogram-transformer":
-                hidden = self._select(self.model(**inputs, output_hidden_states=True)
-                                      .hidden_states)
-                frames = self._ast_columns(hidden, n_samples)
+                frames = self._ast_columns(self._hidden(self.model, **inputs), n_samples)
             else:
-                frames = self._select(self.model(**inputs, output_hidden_states=True)
-                                      .hidden_states)
+                self._check_length(n_samples)
+                frames = self._hidden(self.model, **inputs)
             if not self.frame_level:
                 frames = frames.mean(dim=1, keepdim=True)
             return frames.float().cpu().numpy()
