@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,22 +60,8 @@ def atomic_write(path: PathLike) -> Iterator[Path]:
     AesensError
         If the folder cannot be created or written.
     """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                            dir=path.parent)
-    except OSError as error:
-        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
-                          "results folder or fix its permissions") from None
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
+    with store.atomic_file(path) as tmp:
         yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_csv(path: PathLike, **kwargs) -> pd.DataFrame:
@@ -128,7 +113,7 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
     except OSError as error:
         raise AesensError(f"cannot create {path.parent} ({error.strerror}); choose a writable "
                           "results folder or fix its permissions") from None
-    with store._exclusive_lock(path):  # the lock of aesens.store, from the read to the rename
+    with store.exclusive_lock(path):  # the lock of aesens.store, from the read to the rename
         return _merge_correlations(table, path)
 
 

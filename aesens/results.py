@@ -27,7 +27,6 @@ import json
 import math
 import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -157,25 +156,14 @@ def _locked(path: Path) -> Iterator[None]:
     except OSError as error:
         raise AesensError(f"cannot create {path.parent} ({error.strerror}); choose a writable "
                           "folder or fix its permissions") from None
-    with store._exclusive_lock(path):
+    with store.exclusive_lock(path):
         yield
 
 
 def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Write through ``write(temporary name)``, then rename over ``path``."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                            dir=path.parent)
-        os.close(handle)
-    except OSError as error:
-        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
-                          "folder or fix its permissions") from None
-    try:
-        write(tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    """Write through ``write(temporary name)``, renamed over ``path`` (store.atomic_file)."""
+    with store.atomic_file(path) as tmp:
+        write(str(tmp))
 
 
 def update_results_csv(path: str | os.PathLike, rows: pd.DataFrame,

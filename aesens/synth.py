@@ -38,6 +38,7 @@ import numpy as np
 import soundfile as sf
 from scipy import fft, signal
 
+from aesens import store
 from aesens.dataset import INSTRUMENTS, discover, load_audio, parse_stem
 from aesens.errors import AesensError, run_cli
 
@@ -1042,14 +1043,8 @@ def render_recording(plan: RecordingPlan, soundfont: str | os.PathLike) -> np.nd
 
 def write_wav_atomic(path: Path, pcm: np.ndarray) -> None:
     """Write int16 ``(samples, channels)`` as 16-bit WAV through a temporary file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with store.atomic_file(path) as temporary:
         sf.write(temporary, pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _render_and_write(plan: RecordingPlan, out_dir: str, soundfont: str) -> list[str]:

@@ -145,3 +145,20 @@ def test_concurrent_updates_keep_every_row(tmp_path):
     for thread in threads:
         thread.join()
     assert sorted(set(pd.read_csv(path)["instrument"])) == instruments
+
+
+def test_result_files_honour_the_umask(tmp_path):
+    """Results written through store.atomic_file get 0o666 & ~umask, like a plain open()."""
+    import os
+    import stat
+
+    from aesens import results
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "res" / "result_x.csv"
+        results._write_atomic(path, lambda name: Path(name).write_text("a\n"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["result_x.csv"]
