@@ -15,6 +15,7 @@ import functools
 import json
 import pickle
 import re
+import sys
 from pathlib import Path
 
 import h5py
@@ -202,6 +203,12 @@ def test_missing_model_is_one_line_naming_the_fetch_command(tmp_path, monkeypatc
         get_model("hf:nobody/no-such-model", device="cpu", weights=str(tmp_path))
 
 
+def test_missing_transformers_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(AesensError, match=r"need transformers: pip install 'aesens\[hf\]'"):
+        get_model("hf:facebook/wav2vec2-base", device="cpu")
+
+
 def test_model_from_the_local_cache_without_weights(folders, tmp_path, monkeypatch):
     snapshot = tmp_path / "hub" / "models--aesens-test--cached" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
@@ -278,7 +285,8 @@ def test_spec_builds_the_model_in_any_process(folders):
     assert pickle.loads(pickle.dumps(spec)).build().name == spec.name
 
 
-def test_stages_end_to_end_with_a_tiny_model(folders, tiny_dataset, tmp_path, monkeypatch):
+def test_stages_end_to_end_with_a_tiny_model(folders, tiny_dataset, tmp_path, monkeypatch,
+                                             capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
     common = ["--weights", str(folders["wav2vec2"]), "--device", "cpu", "--quiet"]
@@ -295,6 +303,9 @@ def test_stages_end_to_end_with_a_tiny_model(folders, tiny_dataset, tmp_path, mo
         assert list(handle["irmas"]) == [stored]  # one group, no subgroups
     attrs = store.read_attrs("embeddings/embeddings_gain_-40.0.h5", stored)
     assert attrs["library"] == "transformers" and attrs["effect"] == "gain"
+    assert run_cli(load_script("2A.2_featureExtract_audioEffects.py").main,
+                   ["gain", name, "0", "1", *common]) == 0
+    assert "wrote 0 file(s), 2 already complete" in capsys.readouterr().out
     stems = [stem for _, stem in TINY_STEMS if "lat_sou" not in stem]
     names = {"cel": "cello", "flu": "flute", "pia": "piano"}
     rows = [f"{names[code]},classical,{stem},{'train' if i % 3 else 'test'}"
