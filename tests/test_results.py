@@ -151,6 +151,7 @@ def test_result_files_honour_the_umask(tmp_path):
     """Results written through store.atomic_file get 0o666 & ~umask, like a plain open()."""
     import os
     import stat
+    from pathlib import Path
 
     from aesens import results
 
