@@ -409,6 +409,19 @@ def prepare_batch(files: Sequence[Path], setting: Setting, turns: ChainTurns | N
     list of (stems, clips, sample rate)
         Consecutive runs of the files; a model call never mixes sample rates.
     """
+    try:
+        return _prepare_batch(files, setting, turns, piece)
+    except AesensError as error:
+        if any(str(path) in str(error) for path in files):
+            raise
+        where = str(files[0]) if len(files) == 1 else (
+            f"{files[0]} (or one of the {len(files) - 1} files after it)")
+        raise AesensError(f"{where}, {setting.label}: {error}") from None
+
+
+def _prepare_batch(files: Sequence[Path], setting: Setting, turns: ChainTurns | None,
+                   piece: int) -> list[Batch]:
+    """:func:`prepare_batch` without naming the files in the effect's errors."""
     stems = [path.stem for path in files]
     try:
         stacked, loaded = _read_piece(files, setting.reader)

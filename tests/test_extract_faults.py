@@ -406,3 +406,17 @@ def test_partial_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path
     other.write_bytes(b"another file's")
     store.write_embeddings(path, "mfcc", np.ones((1, 1)), ["a"])
     assert not any(part.exists() for part in stale) and other.exists()
+
+
+@pytest.mark.parametrize("rate", [96000, 88200])
+def test_effect_errors_name_the_files(tmp_path, rate):
+    """An effect that refuses the audio (MP3 at an unsupported rate) names the file and setting."""
+    from aesens.extract import Setting, prepare_batch
+
+    path = tmp_path / "cel" / "[cel][cla]0001__1.wav"
+    path.parent.mkdir()
+    sf.write(path, np.zeros((rate // 10, 2), dtype=np.float32) + 0.1, rate, subtype="PCM_16")
+    with pytest.raises(AesensError) as error:
+        prepare_batch([path], Setting(EFFECTS["mp3"], 0))
+    message = str(error.value)
+    assert str(path) in message and "mp3 9" in message and "\n" not in message
