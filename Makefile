@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,dev
 PER_CLASS ?= 12
 
-.PHONY: setup demo test lint bench clean-demo
+.PHONY: setup demo test lint bench mutate clean-demo
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,11 @@ test: setup
 # Speed and memory benchmarks (minutes; not part of the tests): see README, Performance.
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# Mutation testing of the numeric core with cosmic-ray (hours; not part of the tests):
+# `make mutate MODULES="split cca"` for some modules; see tests/mutation/modules.toml.
+mutate: setup
+	$(PY) tests/mutation/run.py $(MODULES)
 
 lint: setup
 	$(VENV)/bin/ruff check .
