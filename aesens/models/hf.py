@@ -255,7 +255,7 @@ def _hub_cache() -> Path:
 def _missing(model_id: str) -> AesensError:
     return AesensError(
         f"hf:{model_id}: not in the local Hugging Face cache ({_hub_cache()}); fetch it with "
-        f"`hf download {model_id}` (huggingface-cli download {model_id}), pass --weights DIR (a "
+        f"`hf download {model_id}` (huggingface_hub's command line), pass --weights DIR (a "
         "folder saved with save_pretrained), or set AESENS_ALLOW_DOWNLOAD=1 to download it")
 
 
