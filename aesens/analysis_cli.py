@@ -28,14 +28,34 @@ def positive_int(value: str) -> int:
 
 
 def non_negative_int(value: str) -> int:
-    """A seed: an integer of at least 0."""
+    """A seed or a count that may be 0: a whole number of at least 0."""
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 0:
-        raise argparse.ArgumentTypeError(f"{number} is negative; seeds are 0 or more")
+        raise argparse.ArgumentTypeError(f"{number} is negative; give 0 or more")
     return number
+
+
+def name_list(value: str) -> list[str]:
+    """Comma-separated names, at least one."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{value!r} names nothing; give comma-separated names")
+    return names
+
+
+def effect_names(value: str) -> list[str]:
+    """Comma-separated effects of :data:`aesens.effects.EFFECTS`."""
+    from aesens.effects import EFFECTS
+
+    names = name_list(value)
+    unknown = [name for name in names if name not in EFFECTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown effect {', '.join(unknown)}; choose from "
+                                         f"{', '.join(EFFECTS)}")
+    return names
 
 
 #: What an embedding name may be: the name of a group in the HDF5 files and of folders.

@@ -19,25 +19,13 @@ import time
 from pathlib import Path
 
 from aesens import store
-from aesens.analysis_cli import embedding_names, non_negative_int, positive_int
+from aesens.analysis_cli import effect_names, embedding_names, non_negative_int, positive_int
 from aesens.effects import EFFECTS, PAPER_EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 
 #: The repository root, where the numbered stage scripts live.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EMBEDDINGS = ("crepe", "mfcc")
-
-
-def effect_names(value: str) -> list[str]:
-    """argparse type: a comma-separated list of known effects."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("no effect given; choose from " + ", ".join(EFFECTS))
-    for name in names:
-        if name not in EFFECTS:
-            raise argparse.ArgumentTypeError(f"unknown effect {name!r}; choose from "
-                                             + ", ".join(EFFECTS))
-    return names
 
 
 def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,

@@ -50,6 +50,7 @@ from matplotlib.lines import Line2D
 
 from aesens import plots, store
 from aesens.aggregate import load_grouped
+from aesens.analysis_cli import effect_names, name_list, non_negative_int
 from aesens.analysis_files import (
     atomic_write,
     cca_r2s_path,
@@ -1050,44 +1051,15 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     return written
 
 
-def _names(value: str) -> list[str]:
-    """Argument type: comma-separated names, at least one."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"{value!r} names nothing; give comma-separated names")
-    return names
-
-
-def _effect_names(value: str) -> list[str]:
-    """Argument type: comma-separated effects of :data:`~aesens.effects.EFFECTS`."""
-    names = _names(value)
-    unknown = [name for name in names if name not in EFFECTS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown effect {', '.join(unknown)}; choose from "
-                                         f"{', '.join(EFFECTS)}")
-    return names
-
-
 def _formats(value: str) -> list[str]:
     """Argument type: comma-separated figure formats matplotlib can write."""
-    names = [name.lower().lstrip(".") for name in _names(value)]
+    names = [name.lower().lstrip(".") for name in name_list(value)]
     supported = FigureCanvasBase.get_supported_filetypes()
     unknown = [name for name in names if name not in supported]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown figure format {', '.join(unknown)}; choose "
                                          f"from {', '.join(sorted(supported))}")
     return names
-
-
-def _count(value: str) -> int:
-    """Argument type: a whole number, 0 or more."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
-    return number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1106,15 +1078,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="classification pickles <effect>/deformdir_<embedding>.pkl whose "
                              "global CCA directions are used (default: models beside the "
                              "embeddings folder; computed where missing)")
-    parser.add_argument("--embeddings", type=_names, default=None,
+    parser.add_argument("--embeddings", type=name_list, default=None,
                         help="comma-separated embeddings (default: all present)")
-    parser.add_argument("--effects", type=_effect_names, default=None,
+    parser.add_argument("--effects", type=effect_names, default=None,
                         help="comma-separated effects (default: all present)")
     parser.add_argument("--format", type=_formats, default=list(DEFAULT_FORMATS),
                         help="comma-separated figure formats (default: pdf,png)")
-    parser.add_argument("--umap-files", type=_count, default=DEFAULT_UMAP_FILES,
+    parser.add_argument("--umap-files", type=non_negative_int, default=DEFAULT_UMAP_FILES,
                         help=f"files per UMAP panel, 0 for none (default: {DEFAULT_UMAP_FILES})")
-    parser.add_argument("--seed", type=_count, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="UMAP file draw and layout seed, 0 or more (default: 0)")
     args = parser.parse_args(argv)
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,

@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from aesens import figures, plots, store
+from aesens.analysis_cli import effect_names, name_list
 from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
@@ -554,24 +555,6 @@ def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
 # --------------------------------------------------------------------------- command
 
 
-def _names(value: str) -> list[str]:
-    """Argument type: comma-separated names, at least one."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"{value!r} names nothing; give comma-separated names")
-    return names
-
-
-def _effect_names(value: str) -> list[str]:
-    """Argument type: comma-separated effects of :data:`~aesens.effects.EFFECTS`."""
-    names = _names(value)
-    unknown = [name for name in names if name not in EFFECTS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown effect {', '.join(unknown)}; choose from "
-                                         f"{', '.join(EFFECTS)}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the scorecard (CSV, Markdown, HTML and heat map)."""
     parser = argparse.ArgumentParser(prog="python -m aesens.scorecard", description=__doc__,
@@ -589,9 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default=None,
                         help="classification pickles whose global CCA directions are used "
                              "(default: models beside the embeddings folder)")
-    parser.add_argument("--embeddings", type=_names, default=None,
+    parser.add_argument("--embeddings", type=name_list, default=None,
                         help="comma-separated embeddings (default: all present)")
-    parser.add_argument("--effects", type=_effect_names, default=None,
+    parser.add_argument("--effects", type=effect_names, default=None,
                         help="comma-separated effects (default: all present)")
     args = parser.parse_args(argv)
     card = scorecard(args.embeddings_dir, args.results_dir, args.models_dir, args.embeddings,
