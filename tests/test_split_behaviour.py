@@ -22,6 +22,7 @@ import pytest
 from sklearn.model_selection import StratifiedGroupKFold
 
 from aesens.dataset import parse_stem
+from aesens.errors import AesensError
 from aesens.split import make_split, read_split
 
 PAPER_SPLIT = Path(__file__).resolve().parents[1] / "train_test_split.csv"
@@ -112,3 +113,23 @@ def test_the_papers_own_file_has_those_properties():
     assert groups.groupby(["instrument", "group"])["split"].nunique().max() == 1
     assert paper.loc[paper["split"] == "train", "instrument"].value_counts().nunique() == 1
     assert "latin_soul" not in set(paper["genre"])
+
+
+def stems_of(counts: dict[str, int], excerpts: int = 2) -> list[str]:
+    """Stems of ``counts[code]`` source recordings per instrument code, a few excerpts each."""
+    return [f"[{code}][cla]{100 * number + recording:04d}__{excerpt}"
+            for number, (code, recordings) in enumerate(counts.items())
+            for recording in range(recordings) for excerpt in range(1, excerpts + 1)]
+
+
+def test_four_recordings_per_instrument_are_enough_for_four_folds():
+    split = make_split(stems_of({"cel": 4, "vio": 4}))
+    groups = split.assign(group=[parse_stem(stem).group for stem in split["file_name"]])
+    assert groups.groupby("group")["split"].nunique().max() == 1
+    test_recordings = groups[groups["split"] == "test"].groupby("instrument")["group"].nunique()
+    assert test_recordings.to_dict() == {"cello": 1, "violin": 1}
+
+
+def test_the_instrument_with_too_few_recordings_is_named_whatever_its_place():
+    with pytest.raises(AesensError, match="violin has 3 source recordings"):
+        make_split(stems_of({"cel": 6, "vio": 3}))
