@@ -31,7 +31,8 @@ from aesens.extract import Setting, extract
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap); "
+    parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap, "
+                        "hf:<model id>); "
                         "several comma-separated share the audio loading")
     add_dataset_options(parser)
     add_model_options(parser)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     target = Setting().output_path(args.embeddings_dir)
     left_out = f", {len(skipped)} skipped" if skipped else ""
     print(f"{'wrote' if written else 'already complete (use --force to redo)'}: {target} "
-          f"[{', '.join(names)}, {len(files)} files{left_out}]")
+          f"[{', '.join(spec.name for spec in models)}, {len(files)} files{left_out}]")
     return 0
 
 

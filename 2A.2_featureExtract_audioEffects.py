@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("effect", help=f"effect name ({', '.join(EFFECTS)})")
-    parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap); "
+    parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap, "
+                        "hf:<model id>); "
                         "several comma-separated share the effected audio; none: keep the "
                         "effected WAVs only")
     parser.add_argument("from_rank", metavar="from", type=int, help="first parameter rank")
@@ -81,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
                           batch_size=args.batch_size, force=args.force, progress=not args.quiet,
                           executor=executor, shard_size=args.shard_size, skipped=skipped)
+    stored = ", ".join(spec.name for spec in models)
     print(f"{effect.name} ranks {ranks.start}..{ranks.stop - 1}: wrote {len(written)} file(s), "
-          f"{len(settings) - len(written)} already complete [{', '.join(names)}, "
+          f"{len(settings) - len(written)} already complete [{stored}, "
           f"{len(files)} files{left_out}]")
     return 0
 

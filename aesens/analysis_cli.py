@@ -63,7 +63,18 @@ EMBEDDING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
 
 def embedding_name(value: str) -> str:
-    """An embedding name (``openl3``): letters, digits and ``_ . + -``, no path separators."""
+    """An embedding name (``openl3``): letters, digits and ``_ . + -``, no path separators.
+
+    ``hf:<model id>`` names are turned into the name they are stored under
+    (:func:`aesens.models.canonical_name`, e.g. ``hf+facebook--wav2vec2-base``).
+    """
+    if value.startswith("hf:"):
+        from aesens.models import canonical_name
+
+        try:
+            value = canonical_name(value)
+        except AesensError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     if not EMBEDDING_NAME.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not an embedding name (letters, digits, "
                                          "'_', '.', '+', '-'; e.g. openl3)")

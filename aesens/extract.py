@@ -71,7 +71,7 @@ from aesens.dataset import load_audio
 from aesens.effects import MIN_KERNEL_CLIPS, PUBLISHED, SEMANTICS, Effect, ReverbChain
 from aesens.errors import AesensError
 from aesens.executor import Executor, InProcessExecutor
-from aesens.models import MODELS, EmbeddingModel, resolve_device
+from aesens.models import MODELS, EmbeddingModel, canonical_name, known_names, resolve_device
 from aesens.roundtrip import pcm16_roundtrip
 
 #: Peak level under which a file counts as silent (about -120 dBFS).
@@ -188,9 +188,10 @@ class ModelSpec:
     @classmethod
     def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
                  weights: str | None = None, tf32: bool = False) -> ModelSpec:
-        """The spec of a model registered in :data:`aesens.models.MODELS`."""
+        """The spec of a model registered in :data:`aesens.models.MODELS` (any ``hf`` spelling)."""
+        name = canonical_name(name)
         if name not in MODELS:
-            raise AesensError(f"unknown embedding {name!r}; choose one of {', '.join(MODELS)}")
+            raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
         return cls(name, MODELS[name], device, batch_size, weights, tf32)
 
     def build(self) -> EmbeddingModel:

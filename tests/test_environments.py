@@ -24,6 +24,7 @@ ENVIRONMENTS = {
     "environment-openl3-torch-extract.yml": ("aesens-openl3", ["openl3"]),
     "environment-panns-extract.yml": ("aesens-panns", ["panns"]),
     "environment-clap-extract.yml": ("aesens-clap", ["clap"]),
+    "environment-hf-extract.yml": ("aesens-hf", ["hf"]),
     "environment.yml": ("aesens-analysis", ["analysis", "notebooks", "jupyter"]),
 }
 #: The environment file of each model loader's ``--no-deps`` install step.
