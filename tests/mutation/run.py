@@ -12,6 +12,7 @@ Usage::
     python tests/mutation/run.py                 # every module
     python tests/mutation/run.py split cca       # some modules
     python tests/mutation/run.py --list          # the modules and their tests
+    python tests/mutation/run.py cca --functions rank_target,global_cca_direction
 
 Slow (minutes to hours per module); not part of ``make test``.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,8 +43,8 @@ IGNORED = (".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff
            ".ipynb_checkpoints")
 
 
-def load_modules(path: Path = MODULES_FILE) -> list[dict]:
-    """The modules to mutate, as listed in ``modules.toml``.
+def load_settings(path: Path = MODULES_FILE) -> dict:
+    """The modules to mutate and the skipped operators, as listed in ``modules.toml``.
 
     Parameters
     ----------
@@ -51,11 +53,14 @@ def load_modules(path: Path = MODULES_FILE) -> list[dict]:
 
     Returns
     -------
-    list of dict
-        One entry per module: ``name``, ``path``, ``tests``, ``timeout`` and
-        optionally ``functions``.
+    dict
+        ``module``: one entry per module (``name``, ``path``, ``tests``,
+        ``timeout`` and optionally ``functions``); ``skip-operators``: regular
+        expressions of the cosmic-ray operator names not run.
     """
-    return tomllib.loads(path.read_text(encoding="utf-8"))["module"]
+    settings = tomllib.loads(path.read_text(encoding="utf-8"))
+    settings.setdefault("skip-operators", [])
+    return settings
 
 
 def function_lines(source: str, names: list[str]) -> set[int]:
@@ -153,14 +158,47 @@ def check_imports_copy(repo: Path) -> None:
         raise SystemExit(f"the tests would import {found}, not the scratch copy in {repo}")
 
 
-def skip_outside(session: Path, lines: set[int]) -> int:
-    """Mark the mutants outside ``lines`` as skipped; return how many remain."""
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``(start, end)`` positions of the type annotations and numba decorators of a module.
+
+    Mutants there change no output: annotations are not evaluated (``from
+    __future__ import annotations``) and a function without its numba
+    decorator computes the same in Python, only slower.
+    """
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        parts: list[ast.AST | None] = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            parts.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            parts.append(node.returns)
+            parts += [decorator for decorator in node.decorator_list
+                      if "numba" in ast.unparse(decorator)]
+        spans += [((part.lineno, part.col_offset), (part.end_lineno, part.end_col_offset))
+                  for part in parts if part is not None]
+    return spans
+
+
+def skip_mutants(session: Path, lines: set[int], source: str, skip_operators: list[str]) -> int:
+    """Mark as skipped the mutants outside ``lines``, in annotations, or of skipped operators.
+
+    Returns how many mutants remain to run.
+    """
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
+    spans = annotation_spans(source)
+    patterns = [re.compile(pattern) for pattern in skip_operators]
+
+    def skipped(mutation) -> bool:
+        start = tuple(mutation.start_pos)
+        return (start[0] not in lines
+                or any(first <= start < last for first, last in spans)
+                or any(pattern.search(mutation.operator_name) for pattern in patterns))
+
     with use_db(str(session), WorkDB.Mode.open) as database:
         outside = [item.job_id for item in database.pending_work_items
-                   if item.mutations[0].start_pos[0] not in lines]
+                   if skipped(item.mutations[0])]
         database.set_multiple_results(outside, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
         return sum(1 for _ in database.pending_work_items)
 
@@ -188,7 +226,7 @@ def survivors(session: Path) -> tuple[list[str], dict[str, int]]:
     return lines, counts
 
 
-def run_module(module: dict, repo: Path, workdir: Path) -> list[str]:
+def run_module(module: dict, repo: Path, workdir: Path, skip_operators: list[str]) -> list[str]:
     """Mutate one module, run its tests against every mutant and report the survivors."""
     started = time.monotonic()
     config = workdir / f"{module['name']}.toml"
@@ -205,7 +243,7 @@ def run_module(module: dict, repo: Path, workdir: Path) -> list[str]:
     functions = module.get("functions")
     lines = function_lines(source, functions) if functions else set(
         range(1, source.count("\n") + 2))
-    remaining = skip_outside(session, lines)
+    remaining = skip_mutants(session, lines, source, skip_operators)
     print(f"[{module['name']}] {remaining} mutants; tests: {' '.join(module['tests'])}",
           flush=True)
     cosmic_ray("exec", str(config), str(session), cwd=repo)
@@ -221,11 +259,14 @@ def run_module(module: dict, repo: Path, workdir: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: mutate the listed modules (default: all) and print the survivors."""
-    modules = load_modules()
+    settings = load_settings()
+    modules = settings["module"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="module names of modules.toml (default: all)")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new one in "
                         "the system's temporary folder); sessions and survivor lists go there")
+    parser.add_argument("--functions", help="comma-separated functions (Class.method) to "
+                        "mutate instead of modules.toml's list, for a partial run of one module")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     args = parser.parse_args(argv)
     by_name = {module["name"]: module for module in modules}
@@ -233,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown modules {', '.join(unknown)}; choose from {', '.join(by_name)}")
     chosen = [by_name[name] for name in args.modules] or modules
+    if args.functions:
+        if len(chosen) != 1:
+            parser.error("--functions needs exactly one module")
+        chosen = [{**chosen[0], "functions": args.functions.split(",")}]
     if args.list:
         for module in chosen:
             print(f"{module['name']}: {module['path']} <- {' '.join(module['tests'])}")
@@ -243,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     repo = scratch_copy(workdir)
     check_imports_copy(repo)
     print(f"scratch copy: {repo}", flush=True)
-    total = sum(len(run_module(module, repo, workdir)) for module in chosen)
+    total = sum(len(run_module(module, repo, workdir, settings["skip-operators"]))
+                for module in chosen)
     print(f"{total} surviving mutants in {len(chosen)} modules; lists in {workdir}")
     return 0
 
