@@ -321,3 +321,31 @@ def test_stages_end_to_end_with_a_tiny_model(folders, tiny_dataset, tmp_path, mo
     features, keys = store.read_embeddings("embeddings/embeddings_gain_-40.0.h5", stored)
     by_key = dict(zip(store.decode_keys(keys), features, strict=True))
     np.testing.assert_allclose(arrays["X_train"][0], by_key[stems[1]], rtol=1e-6)
+
+
+def test_mp3_sweep_of_a_tiny_model_end_to_end(folders, tiny_dataset, tmp_path, monkeypatch):
+    """`2A.2 mp3 hf:<tiny model> 0 N`: every row is the model on pedalboard's MP3 of the file."""
+    import pedalboard
+
+    from aesens.dataset import discover, load_audio
+    from aesens.models import get_model
+    from aesens.roundtrip import pcm16_roundtrip
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
+    name, stored = "hf:aesens-test/tiny-wav2vec2", "hf+aesens-test--tiny-wav2vec2"
+    common = ["--weights", str(folders["wav2vec2"]), "--device", "cpu", "--quiet"]
+    assert run_cli(load_script("2A.2_featureExtract_audioEffects.py").main,
+                   ["mp3", name, "0", "1", *common]) == 0
+    model = get_model(name, device="cpu", weights=str(folders["wav2vec2"]))
+    for quality in ("9", "8"):
+        features, keys = store.read_embeddings(f"embeddings/embeddings_mp3_{quality}.h5", stored)
+        assert store.read_attrs(f"embeddings/embeddings_mp3_{quality}.h5",
+                                stored)["effect_semantics"] == "published"
+        files = discover(tiny_dataset)
+        assert list(store.decode_keys(keys)) == [path.stem for path in files]
+        path = files[3]
+        audio, rate = load_audio(path, reader="pedalboard")
+        coded = pedalboard.MP3Compressor(vbr_quality=int(quality))(audio, rate)
+        expected = model.embed([pcm16_roundtrip(np.ascontiguousarray(coded))], rate)[0]
+        np.testing.assert_allclose(features[3], expected.ravel(), rtol=1e-5, atol=1e-6)
