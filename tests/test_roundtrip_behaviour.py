@@ -30,7 +30,9 @@ def test_out_is_filled_with_the_round_trip(audio):
     lambda shape: np.empty(shape, dtype=np.float32, order="F"),  # right dtype, not contiguous
     lambda shape: np.empty(shape[::-1], dtype=np.float32).T,  # transposed view
     lambda shape: np.empty(shape, dtype=np.float64),  # contiguous, other dtype
-    lambda shape: np.empty(shape[:-1] + (shape[-1] + 1,), dtype=np.float32),  # other shape
+    lambda shape: np.empty(shape[:-1] + (shape[-1] + 1,), dtype=np.float32),  # longer
+    lambda shape: np.empty(shape[:-1] + (shape[-1] - 1,), dtype=np.float32),  # shorter
+    lambda shape: np.empty(shape[-1:], dtype=np.float32),  # fewer axes
 ])
 def test_an_out_that_cannot_be_written_in_place_is_refused(audio, make_out):
     out = make_out(audio.shape)

@@ -192,8 +192,11 @@ def skip_mutants(session: Path, lines: set[int], source: str, skip_operators: li
 
     def skipped(mutation) -> bool:
         start = tuple(mutation.start_pos)
+        # A removed decorator starts at its "@", one column before the expression.
+        inside = (start[0], start[1] + 1) if mutation.operator_name.endswith(
+            "RemoveDecorator") else start
         return (start[0] not in lines
-                or any(first <= start < last for first, last in spans)
+                or any(first <= inside <= last for first, last in spans)
                 or any(pattern.search(mutation.operator_name) for pattern in patterns))
 
     with use_db(str(session), WorkDB.Mode.open) as database:
