@@ -29,7 +29,9 @@ def test_out_is_filled_with_the_round_trip(audio):
 @pytest.mark.parametrize("make_out", [
     lambda shape: np.empty(shape, dtype=np.float32, order="F"),  # right dtype, not contiguous
     lambda shape: np.empty(shape[::-1], dtype=np.float32).T,  # transposed view
-    lambda shape: np.empty(shape, dtype=np.float64),  # contiguous, other dtype
+    lambda shape: np.empty(shape, dtype=np.float64),  # contiguous, other dtypes
+    lambda shape: np.empty(shape, dtype=np.float16),
+    lambda shape: np.empty(shape, dtype=np.int16),
     lambda shape: np.empty(shape[:-1] + (shape[-1] + 1,), dtype=np.float32),  # longer
     lambda shape: np.empty(shape[:-1] + (shape[-1] - 1,), dtype=np.float32),  # shorter
     lambda shape: np.empty(shape[-1:], dtype=np.float32),  # fewer axes
