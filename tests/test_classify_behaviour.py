@@ -91,6 +91,29 @@ def test_randommix_matrices_take_each_file_at_its_drawn_value():
     np.testing.assert_array_equal(data.test_matrix(classify.ORIGINAL), -1)
 
 
+@pytest.mark.parametrize("names", [("a", "b"), ("s", "z"), ("randommix2", "x")])
+def test_any_parameter_string_names_its_setting(names):
+    """A setting is found by its string, whatever it sorts like (not only numbers)."""
+    data = labelled_sweep(2, 10, 8, seed=4)
+    data = classify.SweepData(**{**data.__dict__, "param_strings": names})
+    for rank, name in enumerate(names):
+        np.testing.assert_array_equal(data.train_matrix(name, np.arange(10))[:, 0], rank)
+        np.testing.assert_array_equal(data.test_matrix(name)[:, 0], rank)
+
+
+def test_training_rows_take_the_instruments_files_as_positives():
+    """Positives are exactly the instrument's files, also when other names sort before it."""
+    rng = np.random.default_rng(6)
+    labels = rng.permutation(["cello"] * 30 + ["clarinet"] * 40 + ["violin"] * 50)
+    for instrument in ("cello", "clarinet", "violin"):
+        rows, binary = classify.training_rows(labels, instrument, ["clarinet", "cello", "violin"])
+        positives = rows[binary == 1]
+        assert sorted(positives) == sorted(np.flatnonzero(labels == instrument))
+        negatives = labels[rows[binary == 0]]
+        assert instrument not in set(negatives)
+        assert len(negatives) == 2 * (np.sum(labels == instrument) // 10)
+
+
 INSTRUMENTS = {"clarinet": "cla", "organ": "org"}
 N_TRAIN, N_TEST, DIM = 40, 40, 3
 
@@ -136,6 +159,9 @@ def test_randommix_rows_differ_from_every_fixed_setting_row(sweep):
     table = pd.read_csv(csv, keep_default_na=False, dtype={"train_set": str, "test_set": str})
     params = list(sweep.param_strings)
     mix = classify.RANDOMMIX
+    # Every instrument has its rows: orig/orig, orig/p, p/orig, p/p and the three randommix.
+    assert table.groupby("instrument").size().to_dict() == {
+        instrument: 1 + 3 * len(params) + 3 for instrument in INSTRUMENTS}
     for instrument, rows in table.groupby("instrument"):
         value = {(row.train_set, row.test_set): tuple(getattr(row, m) for m in METRICS)
                  for row in rows.itertuples()}
