@@ -95,3 +95,18 @@ def test_global_direction_recovers_a_planted_effect_direction():
     direction = cca.global_cca_direction(paths)
     assert abs(direction @ planted) >= 0.99
     assert cca.global_r2(paths, direction) >= 0.99
+
+
+@pytest.mark.parametrize("shape", [(12, 5), (2, 12, 5, 1), (12,)])
+def test_paths_that_are_not_three_dimensional_are_refused(shape):
+    with pytest.raises(ValueError, match="n_files, n_params, dim"):
+        cca.global_cca_direction(np.ones(shape))
+    with pytest.raises(ValueError, match="n_files, n_params, dim"):
+        cca.samplewise_cca_directions(np.ones(shape))
+
+
+def test_the_constant_path_warning_points_at_the_caller():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert np.isnan(cca.global_cca_direction(np.ones((3, 5, 4)))).all()
+    assert [warning.filename for warning in caught] == [__file__]
