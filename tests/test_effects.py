@@ -145,15 +145,6 @@ def test_lowpass_equals_scipy_design(stereo_chirp):
         np.testing.assert_array_equal(cheby_lowpass_sos(cutoff, 44100), sos)
 
 
-def test_lowpass_attenuates_above_cutoff(stereo_chirp):
-    out = EFFECTS["lowpass_cheby"].apply(stereo_chirp, 44100, 1600.0)
-    spectrum = np.abs(np.fft.rfft(out[0]))
-    freqs = np.fft.rfftfreq(out.shape[1], 1 / 44100)
-    reference = np.abs(np.fft.rfft(stereo_chirp[0]))
-    above = freqs > 1600 * 1.1
-    assert spectrum[above].max() < 1e-3 * reference[above].max()
-
-
 def test_lowpass_at_lower_sample_rates(mono_chirp):
     effect = EFFECTS["lowpass_cheby"]
     quiet = effect.apply(mono_chirp[:, ::2], 22050, 10500.0)
