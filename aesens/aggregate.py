@@ -271,15 +271,7 @@ def recorded_sources(path: str | os.PathLike) -> str | None:
 
 def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], sources: str) -> None:
     """Write named arrays atomically (strings as UTF-8) with the record of their inputs."""
-    with store.atomic_h5(path, keep_existing=False) as h5:
-        for name, value in arrays.items():
-            value = np.asarray(value)
-            if value.dtype.kind in ("U", "O", "S"):
-                h5.create_dataset(name, data=value.astype(object),
-                                  dtype=h5py.string_dtype("utf-8"))
-            else:
-                h5.create_dataset(name, data=value)
-        h5.attrs[SOURCES_ATTR] = sources
+    store.write_arrays(path, arrays, attrs={SOURCES_ATTR: sources})
 
 
 def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,

@@ -595,8 +595,8 @@ def set_aside_if_damaged(path: str | os.PathLike,
 
 
 def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
-                 keep_existing: bool = False) -> None:
-    """Write named arrays to an HDF5 file atomically (string arrays as UTF-8)."""
+                 keep_existing: bool = False, attrs: Mapping[str, object] | None = None) -> None:
+    """Write named arrays (string arrays as UTF-8) and file attributes to HDF5 atomically."""
     with atomic_h5(path, keep_existing=keep_existing, drop=list(arrays)) as h5:
         for name, value in arrays.items():
             value = np.asarray(value)
@@ -605,6 +605,8 @@ def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                                   dtype=h5py.string_dtype("utf-8"))
             else:
                 h5.create_dataset(name, data=value)
+        for name, value in (attrs or {}).items():
+            h5.attrs[name] = value
 
 
 def read_arrays(path: str | os.PathLike, names: list[str] | None = None) -> dict[str, np.ndarray]:

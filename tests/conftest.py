@@ -183,3 +183,14 @@ def published_effected_audio(files: list[Path], effect, value: float,
         audio, _ = sf.read(target, dtype="float32", always_2d=True)
         results.append((np.ascontiguousarray(audio.T), rate))
     return results
+
+
+def write_published_h5(path: Path, features: np.ndarray, keys) -> None:
+    """Embeddings written as the published scripts did: bytes keys, one row per frame."""
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as h5:
+        group = h5.create_group("irmas/openl3")
+        group.create_dataset("features", data=features.astype(np.float32))
+        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_published_h5
 
 from aesens import aggregate, classify, results, store
 from aesens.errors import AesensError, run_cli
@@ -38,15 +39,6 @@ def script(name: str):
 
 def sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_published_h5(path: Path, features: np.ndarray, keys: np.ndarray) -> None:
-    """Embeddings written as the published scripts did: bytes keys, one row per frame."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as h5:
-        group = h5.create_group("irmas/openl3")
-        group.create_dataset("features", data=features.astype(np.float32))
-        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
 
 
 @pytest.fixture

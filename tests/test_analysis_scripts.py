@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_published_h5
 
 from aesens import store
 from aesens.cca import samplewise_cca_directions
@@ -30,15 +30,6 @@ N_TRAIN, N_TEST, DIM, FRAMES = 30, 4, 6, 2
 def script(name: str):
     """The ``main`` of a root script (loaded without running it)."""
     return runpy.run_path(str(ROOT / name), run_name="script_under_test")["main"]
-
-
-def write_published_h5(path: Path, features: np.ndarray, keys: np.ndarray) -> None:
-    """Embeddings written as the published scripts did: bytes keys, one row per frame."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as h5:
-        group = h5.create_group("irmas/openl3")
-        group.create_dataset("features", data=features.astype(np.float32))
-        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
 
 
 @pytest.fixture

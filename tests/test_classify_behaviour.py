@@ -10,10 +10,10 @@ fixed-setting row.
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_published_h5
 from scipy.stats import chisquare
 
 from aesens import classify, store
@@ -118,14 +118,6 @@ INSTRUMENTS = {"clarinet": "cla", "organ": "org"}
 N_TRAIN, N_TEST, DIM = 40, 40, 3
 
 
-def write_embeddings(path, features: np.ndarray, keys) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as h5:
-        group = h5.create_group("irmas/openl3")
-        group.create_dataset("features", data=features.astype(np.float32))
-        group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
-
-
 @pytest.fixture
 def sweep(tmp_path, monkeypatch, tiny_effect):
     """Raw embeddings of a 3-value effect whose settings blur the classes differently."""
@@ -141,11 +133,11 @@ def sweep(tmp_path, monkeypatch, tiny_effect):
     organ = (split["instrument"].to_numpy() == "organ")[:, None]
     originals = rng.standard_normal((len(split), DIM)) + 1.5 * organ
     keys = split["file_name"].to_numpy()
-    write_embeddings(store.original_path(tmp_path / "embeddings"), originals, keys)
+    write_published_h5(store.original_path(tmp_path / "embeddings"), originals, keys)
     for rank, param in enumerate(tiny_effect.param_strings):
         blur = (0.8 + 0.6 * rank) * rng.standard_normal(originals.shape)
         tilt = rng.standard_normal(DIM) * organ
-        write_embeddings(store.effected_path("tiny", param, tmp_path / "embeddings"),
+        write_published_h5(store.effected_path("tiny", param, tmp_path / "embeddings"),
                          originals + blur + tilt, keys)
     monkeypatch.chdir(tmp_path)
     return tiny_effect
