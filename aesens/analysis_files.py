@@ -31,6 +31,7 @@ import pandas as pd
 
 from aesens import results, store
 from aesens.errors import AesensError
+from aesens.results import read_csv
 
 PathLike = str | os.PathLike
 #: Columns that identify a row of ``correlations.csv``.
@@ -62,26 +63,6 @@ def atomic_write(path: PathLike) -> Iterator[Path]:
     """
     with store.atomic_file(path) as tmp:
         yield tmp
-
-
-def read_csv(path: PathLike, **kwargs) -> pd.DataFrame:
-    """:func:`pandas.read_csv` with a one-line error naming a file that does not parse.
-
-    Raises
-    ------
-    AesensError
-        If the file is missing, empty, not text or not CSV.
-    """
-    path = Path(path)
-    try:
-        return pd.read_csv(path, **kwargs)
-    except FileNotFoundError:
-        raise AesensError(f"{path} does not exist; run the stage that writes it first") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
-        raise AesensError(f"{path} is not a readable CSV file ({reason}); move it away and "
-                          "rerun the stage that writes it") from None
 
 
 def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -> Path:

@@ -65,6 +65,7 @@ from aesens.desensitize import (
     validate_threshold,
 )
 from aesens.errors import AesensError
+from aesens.results import ORIGINAL, RANDOMMIX
 from aesens.split import BALANCE_ORDER
 
 #: Order of the classifiers and of the negatives' draw.
@@ -76,9 +77,6 @@ NEGATIVES_SEED = 42
 C_GRID = np.array([10.0 ** k for k in range(-8, 4)])
 #: Folds of the grid search.
 CV_FOLDS = 3
-#: Names of the train/test sets besides the grid values' parameter strings.
-ORIGINAL = "orig"
-RANDOMMIX = "randommix"
 #: Grid-search implementations: scikit-learn's GridSearchCV, or the same
 #: search written out (same folds, fits and scores, less overhead).
 SOLVERS = ("gridsearch", "fast")

@@ -31,7 +31,6 @@ The functions below are also what the notebooks call: :func:`analyse` and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
@@ -56,7 +55,6 @@ from aesens.analysis_files import (
     cca_r2s_path,
     merge_correlations,
     read_cca_r2s,
-    read_csv,
     read_global_directions,
     write_cca_r2s,
 )
@@ -74,7 +72,8 @@ from aesens.dataset import INSTRUMENTS
 from aesens.desensitize import METHODS
 from aesens.effects import EFFECTS, Effect, get_effect
 from aesens.errors import AesensError, run_cli
-from aesens.results import THRESHOLD_METHODS, method_of_label
+from aesens.results import ORIGINAL as ORIGINAL_SET
+from aesens.results import THRESHOLD_METHODS, find_results, load_results, results_csv_path
 
 PathLike = str | os.PathLike
 #: Output formats of :func:`render_all` by default.
@@ -82,7 +81,6 @@ DEFAULT_FORMATS = ("pdf", "png")
 #: Files shown per UMAP panel by default.
 DEFAULT_UMAP_FILES = 5
 #: Train/test labels of the classification results for the uneffected audio.
-ORIGINAL_SET = "orig"
 
 
 # --------------------------------------------------------------------------- discovery
@@ -164,20 +162,6 @@ def default_selection(embeddings_dir: PathLike = "embeddings", embedding: str | 
     if effect is None and not effects:
         raise AesensError(f"no grouped file of {embedding} in {Path(embeddings_dir) / 'grouped'}")
     return embedding, effect or effects[0]
-
-
-def result_path(effect: str, embedding: str, results_dir: PathLike = "results") -> Path:
-    """Path of the classification results of one effect and embedding."""
-    return Path(results_dir) / effect / f"result_{embedding}.csv"
-
-
-def find_results(results_dir: PathLike = "results") -> dict[str, list[str]]:
-    """Embeddings with classification results, each with its effects (in EFFECTS order)."""
-    found: dict[str, list[str]] = {}
-    for effect in EFFECTS:
-        for path in sorted((Path(results_dir) / effect).glob("result_*.csv")):
-            found.setdefault(path.stem[len("result_"):], []).append(effect)
-    return dict(sorted(found.items()))
 
 
 def result_selection(results_dir: PathLike = "results", embedding: str | None = None,
@@ -740,57 +724,6 @@ def samplewise_correlation_figure(embedding: str, effect: str, index: int,
     return fig
 
 
-def _threshold(text: object, path: Path) -> float | None:
-    """The SVD threshold of an ``embedding_params`` cell (empty, NaN or ``{}``: none)."""
-    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
-        return None
-    try:
-        params = json.loads(str(text))
-    except json.JSONDecodeError:
-        raise AesensError(f"{path} has embedding_params {str(text)!r}, which is not JSON; fix "
-                          "that cell or rerun desensitize_classif.py") from None
-    threshold = params.get("svd_thr") if isinstance(params, dict) else None
-    return None if threshold is None else float(threshold)
-
-
-def load_results(effect: str, embedding: str, results_dir: PathLike = "results") -> pd.DataFrame:
-    """Classification results of one effect and embedding, with a ``method`` column.
-
-    Reads the published conventions (``embedding`` is ``openl3`` for no
-    method, ``openl3-lda`` ...; ``embedding_params`` empty except
-    ``{"svd_thr": 0.3}``) and those of earlier versions of this tool
-    (``openl3-`` for no method, ``{}`` for no parameters). ``train_set`` and
-    ``test_set`` are read as strings (parameter strings such as ``'4'`` or
-    ``'-40.0'`` stay as written); ``method`` is the method name (``''`` for
-    none, see :func:`aesens.results.method_of_label`), followed by
-    ``:<threshold>`` when ``embedding_params`` holds an SVD threshold (one
-    file may hold several thresholds).
-
-    Raises
-    ------
-    AesensError
-        If the file is missing, does not parse or lacks a needed column.
-    """
-    path = result_path(effect, embedding, results_dir)
-    if not path.exists():
-        raise AesensError(f"{path} does not exist; run desensitize_classif.py for {effect} "
-                          f"{embedding} first")
-    table = read_csv(path, dtype={"train_set": str, "test_set": str, "embedding": str},
-                     keep_default_na=False)
-    needed = {"instrument", "train_set", "test_set", "roc_auc", "embedding"}
-    if not needed <= set(table.columns):
-        raise AesensError(f"{path} lacks columns {sorted(needed - set(table.columns))}; "
-                          "rerun desensitize_classif.py")
-    params = table["embedding_params"] if "embedding_params" in table else [""] * len(table)
-    methods = []
-    for label, text in zip(table["embedding"], params, strict=True):
-        method, threshold = method_of_label(embedding, label), _threshold(text, path)
-        methods.append(method if threshold is None else f"{method}:{threshold:g}")
-    table["method"] = methods
-    table["roc_auc"] = pd.to_numeric(table["roc_auc"], errors="coerce")
-    return table
-
-
 def normalise_method(name: str) -> str:
     """A method as :func:`load_results` names it, from either spelling.
 
@@ -1041,7 +974,7 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     for embedding in dict.fromkeys(key[0] for key in pairs):
         tables = {effect: load_results(effect, embedding, results_dir)
                   for emb, effect in pairs
-                  if emb == embedding and result_path(effect, embedding, results_dir).exists()}
+                  if emb == embedding and results_csv_path(results_dir, effect, embedding).exists()}
         if tables:
             written += save(roc_auc_figure(tables, embedding), plots_dir,
                             f"roc_auc_{embedding}", formats)

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens.analysis_files import atomic_write, read_csv
+from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
-from aesens.figures import ORIGINAL_SET, load_results
 from aesens.plots import SV_THRESHOLDS, format_value, method_label, param_scale
+from aesens.results import ORIGINAL as ORIGINAL_SET
+from aesens.results import load_results, read_csv
 
 PathLike = str | os.PathLike
 

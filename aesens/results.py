@@ -66,6 +66,10 @@ def method_key(method: str, threshold: float) -> str:
     return f"-{method}"
 
 
+#: Name of the original (uneffected) train or test set in the ``train_set``/``test_set`` columns.
+ORIGINAL = "orig"
+#: Name of the set where every file is at a random grid value.
+RANDOMMIX = "randommix"
 #: Columns of the results CSV, in the published order.
 RESULT_COLUMNS = ["instrument", "train_set", "test_set", "precision", "recall", "f1_score",
                   "support", "accuracy", "roc_auc", "ap", "extra_info", "embedding",
@@ -330,3 +334,86 @@ def update_json(path: str | os.PathLike, entries: Mapping, depth: int = 3) -> di
         merged = _merge(read_json(path), entries, depth)
         _write_atomic(path, lambda name: Path(name).write_text(json.dumps(merged, indent=1)))
     return merged
+
+
+def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """:func:`pandas.read_csv` with a one-line error naming a file that does not parse.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, empty, not text or not CSV.
+    """
+    path = Path(path)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except FileNotFoundError:
+        raise AesensError(f"{path} does not exist; run the stage that writes it first") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
+        raise AesensError(f"{path} is not a readable CSV file ({reason}); move it away and "
+                          "rerun the stage that writes it") from None
+
+
+def find_results(results_dir: str | os.PathLike = "results") -> dict[str, list[str]]:
+    """Embeddings with classification results, each with its effects (in EFFECTS order)."""
+    found: dict[str, list[str]] = {}
+    from aesens.effects import EFFECTS
+
+    for effect in EFFECTS:
+        for path in sorted((Path(results_dir) / effect).glob("result_*.csv")):
+            found.setdefault(path.stem[len("result_"):], []).append(effect)
+    return dict(sorted(found.items()))
+
+
+def _threshold(text: object, path: Path) -> float | None:
+    """The SVD threshold of an ``embedding_params`` cell (empty, NaN or ``{}``: none)."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        return None
+    try:
+        params = json.loads(str(text))
+    except json.JSONDecodeError:
+        raise AesensError(f"{path} has embedding_params {str(text)!r}, which is not JSON; fix "
+                          "that cell or rerun desensitize_classif.py") from None
+    threshold = params.get("svd_thr") if isinstance(params, dict) else None
+    return None if threshold is None else float(threshold)
+
+
+def load_results(effect: str, embedding: str,
+                 results_dir: str | os.PathLike = "results") -> pd.DataFrame:
+    """Classification results of one effect and embedding, with a ``method`` column.
+
+    Reads the published conventions (``embedding`` is ``openl3`` for no
+    method, ``openl3-lda`` ...; ``embedding_params`` empty except
+    ``{"svd_thr": 0.3}``) and those of earlier versions of this tool
+    (``openl3-`` for no method, ``{}`` for no parameters). ``train_set`` and
+    ``test_set`` are read as strings (parameter strings such as ``'4'`` or
+    ``'-40.0'`` stay as written); ``method`` is the method name (``''`` for
+    none, see :func:`aesens.results.method_of_label`), followed by
+    ``:<threshold>`` when ``embedding_params`` holds an SVD threshold (one
+    file may hold several thresholds).
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, does not parse or lacks a needed column.
+    """
+    path = results_csv_path(results_dir, effect, embedding)
+    if not path.exists():
+        raise AesensError(f"{path} does not exist; run desensitize_classif.py for {effect} "
+                          f"{embedding} first")
+    table = read_csv(path, dtype={"train_set": str, "test_set": str, "embedding": str},
+                     keep_default_na=False)
+    needed = {"instrument", "train_set", "test_set", "roc_auc", "embedding"}
+    if not needed <= set(table.columns):
+        raise AesensError(f"{path} lacks columns {sorted(needed - set(table.columns))}; "
+                          "rerun desensitize_classif.py")
+    params = table["embedding_params"] if "embedding_params" in table else [""] * len(table)
+    methods = []
+    for label, text in zip(table["embedding"], params, strict=True):
+        method, threshold = method_of_label(embedding, label), _threshold(text, path)
+        methods.append(method if threshold is None else f"{method}:{threshold:g}")
+    table["method"] = methods
+    table["roc_auc"] = pd.to_numeric(table["roc_auc"], errors="coerce")
+    return table

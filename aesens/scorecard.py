@@ -40,7 +40,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from aesens import figures, plots, store
+from aesens import figures, plots, results, store
 from aesens.analysis_cli import effect_names, name_list
 from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, get_effect
@@ -139,18 +139,18 @@ def sensitivity_columns(analysis: figures.Analysis,
         singular values of its stacked sample-wise CCA directions).
     """
     table = analysis.table()
-    results = list(analysis.instruments.values())
-    return {"instruments_cca": len(results),
+    instruments = list(analysis.instruments.values())
+    return {"instruments_cca": len(instruments),
             "global_r2": _median(table["global_r2"]),
             "samplewise_r2": _median(table["samplewise_r2_median"]),
             "n_directions": _median([effective_directions(r.sv_directions, threshold)
-                                     for r in results]),
+                                     for r in instruments]),
             "participation_ratio": _median([participation_ratio(r.sv_directions)
-                                            for r in results])}
+                                            for r in instruments])}
 
 
 def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object]:
-    """The ROC AUC columns of one pair from :func:`aesens.figures.load_results`.
+    """The ROC AUC columns of one pair from :func:`aesens.results.load_results`.
 
     ROC AUC values are means over instruments (of the rows of the CSV) of
     :func:`aesens.figures.roc_auc_curves`; the strongest setting is the grid
@@ -267,9 +267,9 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
         if store.grouped_path(embedding, effect, embeddings_dir).exists():
             row.update(sensitivity_columns(
                 figures.analyse(embedding, effect, embeddings_dir, models_dir)))
-        if figures.result_path(effect, embedding, results_dir).exists():
+        if results.results_csv_path(results_dir, effect, embedding).exists():
             row.update(classification_columns(
-                figures.load_results(effect, embedding, results_dir), effect))
+                results.load_results(effect, embedding, results_dir), effect))
         else:
             info = get_effect(effect)
             row.update(strongest=info.param_strings[strongest_rank(info)],

@@ -21,7 +21,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from aesens import figures, plots, report, store  # noqa: E402
+from aesens import figures, plots, report, results, store  # noqa: E402
 from aesens.cca import samplewise_cca_directions  # noqa: E402
 from aesens.desensitize import METHODS  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
@@ -110,7 +110,7 @@ def write_results(results_dir: Path, name: str, embedding: str,
                              "embedding_params": (json.dumps(params) if params or not published
                                                   else ""),
                              "last_updated": "2025-01-01 00:00:00"})
-    path = figures.result_path(name, embedding, results_dir)
+    path = results.results_csv_path(results_dir, name, embedding)
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(path, index=False)
 
@@ -243,8 +243,8 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     for name in EFFECTS:
         (results_dir / name).mkdir()
         for embedding in EMBEDDINGS:
-            source = figures.result_path(name, embedding, outputs / "results")
-            figures.result_path(name, embedding, results_dir).write_bytes(source.read_bytes())
+            source = results.results_csv_path(outputs / "results", name, embedding)
+            results.results_csv_path(results_dir, name, embedding).write_bytes(source.read_bytes())
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "aesens.figures", "--embeddings-dir",
@@ -270,13 +270,13 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
 
 def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:
     published = figures.load_results("gain", "toy", outputs / "results")
-    raw = pd.read_csv(figures.result_path("gain", "toy", outputs / "results"), dtype=str,
+    raw = pd.read_csv(results.results_csv_path(outputs / "results", "gain", "toy"), dtype=str,
                       keep_default_na=False)
     assert set(raw["embedding"]) >= {"toy", "toy-lda", "toy-cca_samplewise_svd"}
     assert set(raw["embedding_params"]) == {"", '{"svd_thr": 0.3}', '{"svd_thr": 0.5}'}
     write_results(tmp_path, "gain", "toy", np.random.default_rng(1), published=False)
     earlier = figures.load_results("gain", "toy", tmp_path)
-    assert set(pd.read_csv(figures.result_path("gain", "toy", tmp_path))["embedding"]) >= {
+    assert set(pd.read_csv(results.results_csv_path(tmp_path, "gain", "toy"))["embedding"]) >= {
         "toy-", "toy-lda"}
     assert set(published["method"]) == set(earlier["method"]) == set(METHOD_KEYS)
     # same rows, same methods, in both spellings
@@ -285,7 +285,7 @@ def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path
 
 
 def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
-    path = figures.result_path("gain", "toy", tmp_path)
+    path = results.results_csv_path(tmp_path, "gain", "toy")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\xff\xfe\x00garbage\x00\xff")
     with pytest.raises(AesensError, match=r"result_toy\.csv is not a readable CSV"):

@@ -23,7 +23,7 @@ from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
 from test_figures import EFFECTS, EMBEDDINGS, INSTRUMENTS, build_outputs, write_results
 
-from aesens import figures, scorecard, store
+from aesens import figures, results, scorecard, store
 from aesens.errors import AesensError, run_cli
 
 #: Absolute tolerance of values recomputed independently (float64 arithmetic in another order).
@@ -120,7 +120,7 @@ def test_sensitivity_matches_sklearn_scipy_and_numpy(outputs: Path, card: pd.Dat
 @pytest.mark.parametrize(("embedding", "effect"), [("toy", "gain"), ("mfcc", "bitcrush")])
 def test_roc_auc_columns_match_pandas(outputs: Path, card: pd.DataFrame, embedding: str,
                                       effect: str) -> None:
-    raw = pd.read_csv(figures.result_path(effect, embedding, outputs / "results"),
+    raw = pd.read_csv(results.results_csv_path(outputs / "results", effect, embedding),
                       dtype={"train_set": str, "test_set": str}, keep_default_na=False)
     strongest = {"gain": "-40.0", "bitcrush": "4"}[effect]
     raw["method"] = raw["embedding"] + raw["embedding_params"]
@@ -174,7 +174,7 @@ def test_partial_results(outputs: Path, tmp_path: Path) -> None:
     """Results without grouped embeddings and the reverse: rows with "—", never an error."""
     root = tmp_path / "partial"
     shutil.copytree(outputs, root)
-    figures.result_path("gain", "toy", root / "results").unlink()
+    results.results_csv_path(root / "results", "gain", "toy").unlink()
     store.grouped_path("mfcc", "bitcrush", root / "embeddings").unlink()
     store.ccadirs_path("mfcc", "bitcrush", root / "embeddings").unlink()
     write_results(root / "results", "gain", "solo", np.random.default_rng(3))
