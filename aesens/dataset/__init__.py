@@ -343,11 +343,3 @@ def read_skip_list(list_path: str | os.PathLike, files: list[Path]) -> tuple[lis
                           f"{unknown[0]!r}); correct or remove them")
     return [path for path in files if path.stem not in wanted], sorted(wanted)
 
-
-if __name__ == "__main__":
-    import sys
-
-    from aesens.errors import run_cli
-    from aesens.synth import main
-
-    sys.exit(run_cli(main))
