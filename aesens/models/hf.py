@@ -294,7 +294,11 @@ def import_transformers() -> Any:
         import transformers
     except ImportError:
         raise AesensError(f"the hf embeddings need transformers: {INSTALL}") from None
-    if importlib.util.find_spec("torchaudio") is not None:
+    try:
+        present = importlib.util.find_spec("torchaudio") is not None
+    except ValueError:  # a placeholder without a spec (aesens.models._compat.stub_torchaudio)
+        present = True
+    if present:
         try:
             import torchaudio.compliance.kaldi  # noqa: F401
         except (ImportError, OSError):
