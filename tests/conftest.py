@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -194,3 +195,18 @@ def write_published_h5(path: Path, features: np.ndarray, keys) -> None:
         group = h5.create_group("irmas/openl3")
         group.create_dataset("features", data=features.astype(np.float32))
         group.create_dataset("keys", data=np.asarray(keys, dtype="S"))
+
+
+def write_split_csv(folder: Path, instruments: dict[str, str], n_train: int,
+                    n_test: int) -> pd.DataFrame:
+    """``folder/train_test_split.csv`` with ``n_train`` train and ``n_test`` test files per
+    instrument (long name -> code), train rows first, one recording per file; the table."""
+    rows = []
+    for split, count in (("train", n_train), ("test", n_test)):
+        for instrument, code in instruments.items():
+            for _ in range(count):
+                rows.append((instrument, "classical",
+                             f"[{code}][cla]{1000 + len(rows):04d}__1", split))
+    split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
+    split.to_csv(folder / "train_test_split.csv", index=False)
+    return split

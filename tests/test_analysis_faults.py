@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_published_h5
+from conftest import write_published_h5, write_split_csv
 
 from aesens import aggregate, classify, results, store
 from aesens.errors import AesensError, run_cli
@@ -44,14 +44,7 @@ def sha256(path: str | os.PathLike) -> str:
 @pytest.fixture
 def workdir(tmp_path, monkeypatch, tiny_effect):
     """A working folder with a split CSV and the raw embeddings of the 3-value tiny effect."""
-    rows = []
-    for split, count in (("train", N_TRAIN), ("test", N_TEST)):
-        for instrument, code in INSTRUMENTS.items():
-            for _ in range(count):
-                rows.append((instrument, "classical",
-                             f"[{code}][cla]{1000 + len(rows):04d}__1", split))
-    split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
-    split.to_csv(tmp_path / "train_test_split.csv", index=False)
+    split = write_split_csv(tmp_path, INSTRUMENTS, N_TRAIN, N_TEST)
     rng = np.random.default_rng(0)
     originals = rng.standard_normal((len(split), DIM)) + np.where(
         split["instrument"].to_numpy() == "organ", 2.0, 0.0)[:, None]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_published_h5
+from conftest import write_published_h5, write_split_csv
 
 from aesens import store
 from aesens.cca import samplewise_cca_directions
@@ -36,14 +36,7 @@ def script(name: str):
 def workdir(tmp_path, monkeypatch):
     """A working folder with a split CSV and original embeddings (2 instruments)."""
     rng = np.random.default_rng(0)
-    rows = []
-    for split, count in (("train", N_TRAIN), ("test", N_TEST)):
-        for instrument, code in INSTRUMENTS.items():
-            for _ in range(count):
-                rows.append((instrument, "classical",
-                             f"[{code}][cla]{1000 + len(rows):04d}__1", split))
-    split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
-    split.to_csv(tmp_path / "train_test_split.csv", index=False)
+    split = write_split_csv(tmp_path, INSTRUMENTS, N_TRAIN, N_TEST)
     centres = {instrument: 2 * rng.standard_normal(DIM) for instrument in INSTRUMENTS}
     originals = np.array([centres[name] for name in split["instrument"]])
     originals += rng.standard_normal(originals.shape)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_published_h5
+from conftest import write_published_h5, write_split_csv
 from scipy.stats import chisquare
 
 from aesens import classify, store
@@ -121,14 +121,7 @@ N_TRAIN, N_TEST, DIM = 40, 40, 3
 @pytest.fixture
 def sweep(tmp_path, monkeypatch, tiny_effect):
     """Raw embeddings of a 3-value effect whose settings blur the classes differently."""
-    rows = []
-    for split, count in (("train", N_TRAIN), ("test", N_TEST)):
-        for instrument, code in INSTRUMENTS.items():
-            for _ in range(count):
-                rows.append((instrument, "classical", f"[{code}][cla]{1000 + len(rows):04d}__1",
-                             split))
-    split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
-    split.to_csv(tmp_path / "train_test_split.csv", index=False)
+    split = write_split_csv(tmp_path, INSTRUMENTS, N_TRAIN, N_TEST)
     rng = np.random.default_rng(0)
     organ = (split["instrument"].to_numpy() == "organ")[:, None]
     originals = rng.standard_normal((len(split), DIM)) + 1.5 * organ
