@@ -11,6 +11,12 @@ resampy path costs about 0.2 s per clip), then framed and normalised by
 :func:`torchcrepe.preprocess`. Frames of all clips of a batch go through the
 network together, which equals calling :func:`torchcrepe.embed` on each
 resampled clip (within float tolerance) but is much faster.
+
+On the CPU the network's five embedding layers run as 1-D convolutions
+(:func:`embed_frames`): torchcrepe's ``(k, 1)`` 2-D kernels take oneDNN's
+slow path (the second layer reaches a quarter of the machine's float32
+peak), while the same weights as 1-D kernels give the same numbers (bit for
+bit on the development machine) 2.3x faster.
 """
 
 from __future__ import annotations
@@ -35,6 +41,43 @@ DIMS = {"tiny": 256, "full": 2048}
 #: twice as much (measured on 2 cores: 12.3 ms per clip in calls of 104 frames,
 #: 21.5 ms in one call of 416); a GPU takes all the frames of a batch at once.
 CPU_FRAMES_PER_CALL = 128
+
+
+#: Padding of the input of each embedding layer, as in ``torchcrepe.model.Crepe.embed``.
+LAYER_PADDING = ((254, 254), (31, 32), (31, 32), (31, 32), (31, 32))
+
+
+def embed_frames(network, frames):
+    """``network.embed(frames)`` of a torchcrepe ``Crepe``, computed with 1-D convolutions.
+
+    Each layer is pad, convolution, ReLU, batch norm (inference) and a
+    max-pool of 2, as in torchcrepe; its ``(k, 1)`` kernels are applied as
+    1-D kernels of length ``k`` to the frame axis.
+
+    Parameters
+    ----------
+    network : torchcrepe.model.Crepe
+        The network in eval mode.
+    frames : torch.Tensor
+        Normalised frames, ``(n, 1024)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, channels, positions, 1)``, as ``network.embed`` returns.
+    """
+    import torch.nn.functional as F
+
+    hidden = frames[:, None, :]
+    for index, padding in enumerate(LAYER_PADDING, start=1):
+        conv = getattr(network, f"conv{index}")
+        norm = getattr(network, f"conv{index}_BN")
+        hidden = F.conv1d(F.pad(hidden, padding), conv.weight[..., 0], conv.bias,
+                          stride=conv.stride[0])
+        hidden = F.batch_norm(F.relu(hidden), norm.running_mean, norm.running_var, norm.weight,
+                              norm.bias, False, 0.0, norm.eps)
+        hidden = F.max_pool1d(hidden, 2, 2)
+    return hidden[..., None]
 
 
 def _import_torchcrepe():
@@ -90,11 +133,13 @@ class CrepeModel:
         frames = map_clips(lambda clip: self._frames(clip, sample_rate), batch)
         counts = [len(f) for f in frames]
         stacked = self._torch.cat(frames)
-        per_call = CPU_FRAMES_PER_CALL if self.device == "cpu" else len(stacked)
+        on_cpu = self.device == "cpu"
+        per_call = CPU_FRAMES_PER_CALL if on_cpu else len(stacked)
         with self._torch.inference_mode():
-            rows = [self._network(stacked[start:start + per_call].to(self.device), embed=True)
+            rows = [(embed_frames(self._network, chunk) if on_cpu
+                     else self._network(chunk.to(self.device), embed=True))
                     .reshape(-1, self.dim).float().cpu().numpy()
-                    for start in range(0, len(stacked), per_call)]
+                    for chunk in stacked.split(per_call)]
         return np.split(np.concatenate(rows), np.cumsum(counts)[:-1])
 
     def metadata(self) -> dict[str, str | int | float]:
