@@ -2,7 +2,7 @@
 
 import sys
 
+from aesens.dataset.generate import main
 from aesens.errors import run_cli
-from aesens.synth import main
 
 sys.exit(run_cli(main))
