@@ -7,12 +7,17 @@ collects, from ``results/correlations.csv`` (merged by
 
 - sensitivity per embedding and effect: global CCA R² (median and range
   over instruments), median sample-wise R², numbers of normalised singular
-  values of the sample-wise CCA directions at least 0.3 and 0.5;
+  values of the sample-wise CCA directions at least 0.3 and 0.5, the
+  numbers of train files and the embedding dimension (from the averaged
+  original embeddings, where readable), which bound those numbers;
 - robustness per embedding, effect and desensitisation method: ROC AUC
   (mean over instruments) for orig/orig and for the strongest effect
   setting (train orig / test effected and train effected / test orig),
-  with the drops;
+  with the drops and their standard errors over instruments;
 - links to every figure under ``plots/``.
+
+A "What to notice" section at the top reads those tables in sentences
+(:mod:`aesens.reading`).
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 
+from aesens import reading, store
 from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
@@ -69,7 +76,8 @@ def _range(values: pd.Series, digits: int = 2) -> str:
 
 
 def sensitivity_table(correlations: pd.DataFrame,
-                      thresholds: Sequence[float] = SV_THRESHOLDS) -> pd.DataFrame:
+                      thresholds: Sequence[float] = SV_THRESHOLDS,
+                      dims: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Per embedding and effect: R² and singular-value counts, median [range] over instruments.
 
     Parameters
@@ -78,6 +86,9 @@ def sensitivity_table(correlations: pd.DataFrame,
         ``results/correlations.csv`` (one row per embedding, effect, instrument).
     thresholds : sequence of float
         Singular-value thresholds whose counts were written.
+    dims : mapping, optional
+        Embedding dimension per embedding: adds a ``dim`` column (``n/a``
+        where unknown).
     """
     rows = []
     for (embedding, effect), group in correlations.groupby(["embedding", "effect"], sort=False):
@@ -88,6 +99,10 @@ def sensitivity_table(correlations: pd.DataFrame,
             column = f"sv_count_{threshold:g}"
             if column in group:
                 row[f"σ ≥ {threshold:g} σ₁"] = _range(group[column], 0)
+        if "n_train" in group:
+            row["train files"] = _range(pd.to_numeric(group["n_train"], errors="coerce"), 0)
+        if dims is not None:
+            row["dim"] = dims.get(embedding, "n/a")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -107,21 +122,38 @@ def read_correlations(path: PathLike) -> pd.DataFrame:
         raise AesensError(f"{path} lacks columns {', '.join(missing)}; rerun python -m "
                           "aesens.figures (it keeps the other rows and columns)")
     for column in table.columns:
-        if column in ("global_r2", "samplewise_r2_median") or column.startswith("sv_count_"):
+        if (column in ("global_r2", "samplewise_r2_median", "n_train")
+                or column.startswith("sv_count_")):
             table[column] = pd.to_numeric(table[column], errors="coerce")
     return table
 
 
-def _auc(table: pd.DataFrame, train_set: str, test_set: str) -> float:
+def embedding_dims(embeddings: Iterable[str], embeddings_dir: PathLike) -> dict[str, int]:
+    """Dimension of each embedding whose averaged original file is readable (others left out)."""
+    dims = {}
+    for embedding in embeddings:
+        try:
+            with h5py.File(store.averaged_path(embedding, embeddings_dir=embeddings_dir),
+                           "r") as file:
+                dims[embedding] = int(file["X_train"].shape[1])
+        except (OSError, KeyError, IndexError):
+            continue
+    return dims
+
+
+def _instrument_auc(table: pd.DataFrame, train_set: str, test_set: str) -> pd.Series:
     rows = table[(table["train_set"] == train_set) & (table["test_set"] == test_set)]
-    return float(rows["roc_auc"].mean()) if len(rows) else np.nan
+    return rows.groupby("instrument", sort=False)["roc_auc"].mean()
 
 
-def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
-    """Per embedding, effect and method: ROC AUC at orig/orig and at the strongest setting.
+def classification_numbers(results_dir: PathLike = "results") -> pd.DataFrame:
+    """Per embedding, effect, method and instrument: ROC AUC at orig/orig and the strongest setting.
 
-    ROC AUC values are means over instruments; the drops are orig/orig minus
-    the effected value (positive: the effect hurts).
+    Columns ``embedding``, ``effect``, ``strongest`` (the setting, with its
+    unit), ``method`` (display name), ``instrument``, and the ROC AUC of
+    ``orig/orig``, ``orig/eff.`` (train original, test the strongest
+    setting) and ``eff./orig`` (the reverse); NaN where a combination was
+    not run.
     """
     rows = []
     for name, effect in EFFECTS.items():
@@ -132,20 +164,50 @@ def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
             strongest = effect.param_strings[strongest_rank(effect)]
             shown = setting_label(effect, strongest_rank(effect))
             for method, group in table.groupby("method", sort=False):
-                base = _auc(group, ORIGINAL_SET, ORIGINAL_SET)
-                test_effected = _auc(group, ORIGINAL_SET, strongest)
-                train_effected = _auc(group, strongest, ORIGINAL_SET)
-                rows.append({
-                    "embedding": embedding, "effect": name,
-                    "strongest": shown,
-                    "method": method_label(method),
-                    "orig/orig": f"{base:.3f}",
-                    "orig/eff.": f"{test_effected:.3f}",
-                    "drop (orig/eff.)": f"{base - test_effected:+.3f}",
-                    "eff./orig": f"{train_effected:.3f}",
-                    "drop (eff./orig)": f"{base - train_effected:+.3f}",
-                })
+                aucs = pd.DataFrame({
+                    "orig/orig": _instrument_auc(group, ORIGINAL_SET, ORIGINAL_SET),
+                    "orig/eff.": _instrument_auc(group, ORIGINAL_SET, strongest),
+                    "eff./orig": _instrument_auc(group, strongest, ORIGINAL_SET)})
+                for instrument, auc in aucs.iterrows():
+                    rows.append({"embedding": embedding, "effect": name, "strongest": shown,
+                                 "method": method_label(method), "instrument": instrument,
+                                 **auc.to_dict()})
+    columns = ["embedding", "effect", "strongest", "method", "instrument", "orig/orig",
+               "orig/eff.", "eff./orig"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def format_classification(numbers: pd.DataFrame) -> pd.DataFrame:
+    """The shown classification table of :func:`classification_numbers`' rows.
+
+    ROC AUC values are means over instruments; the drops are orig/orig minus
+    the effected value (positive: the effect hurts); ``SE drop``: the
+    standard error of the drop over the instruments that have both values
+    (``n/a`` with fewer than two).
+    """
+    rows = []
+    for (embedding, effect, shown, method), group in numbers.groupby(
+            ["embedding", "effect", "strongest", "method"], sort=False):
+        base = group["orig/orig"].mean()
+        row = {"embedding": embedding, "effect": effect, "strongest": shown, "method": method,
+               "orig/orig": f"{base:.3f}"}
+        errors = {}
+        for column, drop in (("orig/eff.", "drop (orig/eff.)"), ("eff./orig", "drop (eff./orig)")):
+            value = group[column].mean()
+            row[column] = f"{value:.3f}"
+            row[drop] = reading.signed(base - value)
+            error = reading.standard_error(group["orig/orig"] - group[column])
+            errors[f"SE {drop}"] = f"{error:.3f}" if np.isfinite(error) else "n/a"
+        rows.append({**row, "instruments": len(group), **errors})
     return pd.DataFrame(rows)
+
+
+def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
+    """Per embedding, effect and method: ROC AUC at orig/orig and at the strongest setting.
+
+    See :func:`classification_numbers` and :func:`format_classification`.
+    """
+    return format_classification(classification_numbers(results_dir))
 
 
 def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
@@ -160,8 +222,18 @@ def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
     return items
 
 
-def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plots") -> Path:
+def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plots",
+                  embeddings_dir: PathLike | None = None) -> Path:
     """Write ``<results_dir>/summary.md`` from the tables and figures present.
+
+    Parameters
+    ----------
+    results_dir, plots_dir : path
+        Folders of the tables (and of the report) and of the figures.
+    embeddings_dir : path, optional
+        Folder of ``averaged/``, read for the embedding dimensions (default:
+        ``embeddings`` beside ``results_dir``; dimensions it lacks are not
+        shown).
 
     Returns
     -------
@@ -174,37 +246,45 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
         If there is neither ``correlations.csv`` nor any classification result.
     """
     results_dir = Path(results_dir)
+    embeddings_dir = (results_dir.parent / "embeddings" if embeddings_dir is None
+                      else Path(embeddings_dir))
     correlations_csv = results_dir / "correlations.csv"
-    classification = classification_table(results_dir)
-    if not correlations_csv.exists() and classification.empty:
+    numbers = classification_numbers(results_dir)
+    if not correlations_csv.exists() and numbers.empty:
         raise AesensError(f"no {correlations_csv} and no classification results under "
                           f"{results_dir}; run python -m aesens.figures (and "
                           "desensitize_classif.py) first")
+    correlations = read_correlations(correlations_csv) if correlations_csv.exists() else None
+    dims = (embedding_dims(correlations["embedding"].unique(), embeddings_dir)
+            if correlations is not None else {})
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# Sensitivity of audio embeddings to effects: summary", "",
              f"Generated {stamp} by `python -m aesens.report`.", ""]
+    lines += reading.what_to_notice(correlations, numbers, dims)
     lines += ["## Sensitivity (CCA)", ""]
-    if correlations_csv.exists():
+    if correlations is not None:
         lines += [
             "Global R²: squared Spearman correlation between the parameter and the test paths "
             "projected on the instrument's global CCA direction (fitted on its train paths); "
             "median [min–max] over instruments. Sample-wise R²: each train path on its own CCA "
             "direction, median per instrument, then median [min–max] over instruments. "
             "σ ≥ t σ₁: number of singular values of an instrument's stacked sample-wise CCA "
-            "directions at least t times the largest (how many directions the effect uses).", "",
-            markdown_table(sensitivity_table(read_correlations(correlations_csv))), "",
+            "directions at least t times the largest (how many directions the effect uses; "
+            "at most the instrument's number of train files or the embedding dimension).", "",
+            markdown_table(sensitivity_table(correlations, dims=dims)), "",
             f"Per instrument: [{correlations_csv.name}]({correlations_csv.name}); sample-wise "
             "R² of every train file: `<effect>/cca_r2s_<embedding>.txt`.", ""]
     else:
         lines += [f"No {correlations_csv.name}: run `python -m aesens.figures`.", ""]
     lines += ["## Classification ROC AUC at the strongest effect setting", ""]
-    if classification.empty:
+    if numbers.empty:
         lines += ["No classification results: run `desensitize_classif.py`.", ""]
     else:
         lines += [
             "Mean ROC AUC over instruments. orig/eff.: train on original audio, test on the "
             "strongest setting; eff./orig: the reverse. Drops are orig/orig minus the "
-            "effected value.", "", markdown_table(classification), ""]
+            "effected value; SE: their standard error over instruments.", "",
+            markdown_table(format_classification(numbers)), ""]
     lines += ["## Figures", ""]
     lines += figure_links(plots_dir, results_dir) or [f"No figures in {plots_dir}."]
     path = results_dir / "summary.md"
@@ -219,8 +299,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results-dir", default="results", help="default: results")
     parser.add_argument("--plots-dir", default="plots", help="default: plots")
+    parser.add_argument("--embeddings-dir", default=None,
+                        help="folder of averaged/, for the embedding dimensions (default: "
+                             "embeddings beside the results folder)")
     args = parser.parse_args(argv)
-    print(f"wrote {write_summary(args.results_dir, args.plots_dir)}")
+    print(f"wrote {write_summary(args.results_dir, args.plots_dir, args.embeddings_dir)}")
     return 0
 
 
