@@ -112,6 +112,7 @@ def _directions_sentence(group: pd.DataFrame, dim: int | None,
         return ""
     counts, caps, by_files = counts[known], caps[known], by_files[known]
     count = f"{counts.median():.0f}"
+    shown = float(count)
     values = f"normalised singular values ≥ {threshold:g} σ₁"
     bounded = caps.notna()
     capped = bounded & (counts >= caps)
@@ -128,9 +129,9 @@ def _directions_sentence(group: pd.DataFrame, dim: int | None,
                 f"{counts.max():.0f}), where it is capped and cannot show how many directions "
                 "the effect uses.")
     possible = f" of {one_cap:.0f} possible" if one_cap is not None else ""
-    if counts.median() <= FEW_DIRECTIONS:
+    if shown <= FEW_DIRECTIONS:
         return f"It moves along few directions: {count} {values}{possible}."
-    if one_cap is not None and counts.median() >= MANY_DIRECTIONS * one_cap:
+    if one_cap is not None and shown >= MANY_DIRECTIONS * one_cap:
         return f"It moves along many directions: {count} {values}{possible}."
     return f"It moves along {count} directions ({values}{possible})."
 
@@ -155,22 +156,24 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         Singular-value thresholds whose counts may be present; the lowest
         present is read.
     """
+    # thresholds compare the values as shown (rounded as in the tables)
     r2 = pd.to_numeric(group["global_r2"], errors="coerce").dropna()
+    median = round(r2.median(), 2) if not r2.empty else np.nan
     if r2.empty:
         text = f"{embedding} under {effect}: no global R² (no instrument has a value)"
     else:
-        median = r2.median()
         level = ("moves strongly" if median >= STRONG_R2 else
                  "barely moves" if median <= BARELY_R2 else "moves moderately")
         text = f"{embedding} {level} under {effect} (global R² {median:.2f}"
-        if r2.min() <= BARELY_R2 and r2.max() >= STRONG_R2:
-            text += f", but instruments disagree: {r2.min():.2f}–{r2.max():.2f}"
+        low, high = round(r2.min(), 2), round(r2.max(), 2)
+        if low <= BARELY_R2 and high >= STRONG_R2:
+            text += f", but instruments disagree: {low:.2f}–{high:.2f}"
         text += ")"
     samplewise = pd.to_numeric(group["samplewise_r2_median"], errors="coerce").dropna()
-    if (not samplewise.empty and samplewise.median() >= FOLLOWS_OWN_R2
-            and (r2.empty or r2.median() < STRONG_R2)):
-        text += (f"; each file follows its own direction closely (sample-wise R² "
-                 f"{samplewise.median():.2f}) while a shared direction explains less")
+    own = round(samplewise.median(), 2) if not samplewise.empty else np.nan
+    if own >= FOLLOWS_OWN_R2 and (np.isnan(median) or median < STRONG_R2):
+        text += (f"; each file follows its own direction closely (sample-wise R² {own:.2f}) "
+                 "while a shared direction explains less")
     directions = _directions_sentence(group, dim, thresholds)
     return f"{text}." + (f" {directions}" if directions else "")
 

@@ -42,6 +42,14 @@ def test_strong_and_few_directions_of_the_possible() -> None:
         "2 normalised singular values ≥ 0.3 σ₁ of 40 possible.")
 
 
+def test_thresholds_compare_the_values_as_shown() -> None:
+    """0.799 shows as 0.80 and so reads as strong, like the table cell next to it."""
+    assert sentence(correlations([0.799, 0.799])).startswith(
+        "mfcc moves strongly under gain (global R² 0.80)")
+    assert sentence(correlations([0.304])).startswith(
+        "mfcc barely moves under gain (global R² 0.30)")
+
+
 def test_barely_moves_while_each_file_follows_its_own_direction() -> None:
     table = correlations([0.1, 0.12, 0.2], samplewise=[0.9, 0.95, 0.99])
     assert sentence(table) == (
