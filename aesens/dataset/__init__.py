@@ -11,7 +11,7 @@ recording must never be split across train and test. ``K`` numbers the
 excerpts cut from it. The drums tag is ``dru``, ``nod`` or ``---`` (unknown).
 
 Run ``python -m aesens.dataset generate --help`` to render the offline
-IRMAS-format dataset (see :mod:`aesens.synth`).
+IRMAS-format dataset (see :mod:`aesens.dataset.generate`).
 """
 
 from __future__ import annotations
