@@ -1024,7 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,
                          args.effects, args.format, args.umap_files, args.seed, args.models_dir)
-    written.append(write_summary(args.results_dir, args.plots_dir))
+    written.append(write_summary(args.results_dir, args.plots_dir, args.embeddings_dir))
     print(f"wrote {len(written)} files:")
     for path in written:
         print(f"  {path}")
