@@ -38,6 +38,7 @@ BENCHMARKS = [
     ("(d) classify", "bench_classify.py", [], [], "see bench_classify.py"),
     ("(e) dask", "bench_dask.py", [], ["--files", "12", "--repeats", "1"], "~1x, identical"),
     ("(f) memory", "bench_memory.py", [], ["--files", "16"], "growth well under 4x"),
+    ("(g) demo parts", "bench_demo.py", [], ["--files", "8", "--repeats", "1"], "same rows"),
     ("(b) on the GPU", GPU_BENCHMARK, [], ["--quick"], ">= 3x"),
 ]
 RESULT_PREFIX = "RESULT\t"
