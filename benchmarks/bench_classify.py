@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 
-from aesens import classify
+from aesens import classify, gridsearch
 from aesens.errors import run_cli
 
 
@@ -61,8 +61,8 @@ def synthetic_sweep(n_train: int, n_test: int, dim: int, n_params: int,
 
 def published(data, rows, labels, test_labels, train_set, test_set):
     """One combination as the published script ran it: its own grid search, sklearn metrics."""
-    search = GridSearchCV(classify.make_classifier(), {"C": classify.C_GRID},
-                          cv=classify.CV_FOLDS, scoring="roc_auc")
+    search = GridSearchCV(gridsearch.make_classifier(), {"C": gridsearch.C_GRID},
+                          cv=gridsearch.CV_FOLDS, scoring="roc_auc")
     search.fit(data.train_matrix(train_set, rows), labels)
     scores = search.predict_proba(data.test_matrix(test_set))[:, 1]
     return float(search.best_params_["C"]), float(roc_auc_score(test_labels, scores))
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     data, rows, binary, positives, train_set, test_set)
     timings["published"] = time.perf_counter() - start
 
-    for solver in classify.SOLVERS:
+    for solver in gridsearch.SOLVERS:
         start = time.perf_counter()
         results[solver] = {}
         for instrument in order[:args.instruments]:
