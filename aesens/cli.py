@@ -11,8 +11,8 @@ from aesens.dataset import DATASET_ENV, discover, resolve_dataset_dir
 from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
-from aesens.extract import DEFAULT_SHARD_SIZE, ModelSpec
-from aesens.models import MODELS, canonical_name, known_names
+from aesens.extract import DEFAULT_SHARD_SIZE
+from aesens.models import MODELS, ModelSpec, canonical_name, known_names
 from aesens.models.hf import OUTPUTS, is_hf_name, parse_name
 
 

@@ -49,7 +49,6 @@ output folder is checked for writing before any work.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import sys
@@ -71,7 +70,7 @@ from aesens.dataset import load_audio
 from aesens.effects import MIN_KERNEL_CLIPS, PUBLISHED, SEMANTICS, Effect, ReverbChain
 from aesens.errors import AesensError
 from aesens.executor import Executor, InProcessExecutor
-from aesens.models import MODELS, EmbeddingModel, canonical_name, known_names, resolve_device
+from aesens.models import EmbeddingModel, ModelSpec, loaded_model, settings_attributes
 from aesens.roundtrip import pcm16_roundtrip
 
 #: Peak level under which a file counts as silent (about -120 dBFS).
@@ -155,80 +154,13 @@ class Setting:
         return store.effected_path(self.effect.name, self.param, embeddings_dir)
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to build an embedding model: small, picklable, and loadable in any process.
-
-    Attributes
-    ----------
-    name : str
-        Embedding name (the group under ``irmas/``).
-    loader : str
-        ``"module:function"`` building the model, as in :data:`aesens.models.MODELS`.
-    device : str
-        ``auto``, ``cpu`` or ``cuda``, resolved where the model is built.
-    batch_size : int
-        Clips per forward pass.
-    weights : str or None
-        Weights file, for models that need one.
-    tf32 : bool
-        On a CUDA GPU, let cuDNN compute convolutions in TF32 (faster, about
-        5e-4 relative difference) rather than in full float32 as the
-        paper's T4 did (the default). Set in the process that builds the
-        model.
-    """
-
-    name: str
-    loader: str
-    device: str = "auto"
-    batch_size: int = 32
-    weights: str | None = None
-    tf32: bool = False
-
-    @classmethod
-    def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
-                 weights: str | None = None, tf32: bool = False) -> ModelSpec:
-        """The spec of a model registered in :data:`aesens.models.MODELS` (any ``hf`` spelling)."""
-        name = canonical_name(name)
-        if name not in MODELS:
-            raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
-        return cls(name, MODELS[name], device, batch_size, weights, tf32)
-
-    def build(self) -> EmbeddingModel:
-        """Import the loader and build the model (prefer :func:`loaded_model`, which caches)."""
-        module_name, function_name = self.loader.split(":")
-        loader = getattr(importlib.import_module(module_name), function_name)
-        device = resolve_device(self.device)
-        if device.startswith("cuda"):
-            import torch
-
-            torch.backends.cudnn.allow_tf32 = self.tf32
-        return loader(device=device, batch_size=self.batch_size, weights=self.weights)
-
-
 def expected_attributes(setting: Setting, model: ModelSpec | EmbeddingModel) -> dict:
     """The settings attributes an embedding must carry to count as complete.
 
-    The setting's (effect semantics) and the model module's
-    ``SETTINGS_ATTRIBUTES`` (e.g. OpenL3's framing), read without building
-    the model.
+    The setting's (effect semantics) and the model's
+    (:func:`aesens.models.settings_attributes`, e.g. OpenL3's framing).
     """
-    module_name = (model.loader.split(":")[0] if isinstance(model, ModelSpec)
-                   else type(model).__module__)
-    module = importlib.import_module(module_name)
-    return {**setting.attributes, **getattr(module, "SETTINGS_ATTRIBUTES", {})}
-
-
-_LOADED_MODELS: dict[ModelSpec, EmbeddingModel] = {}
-_LOAD_LOCK = threading.Lock()
-
-
-def loaded_model(spec: ModelSpec) -> EmbeddingModel:
-    """The model of a spec, built on first use in this process and kept for later units."""
-    with _LOAD_LOCK:
-        if spec not in _LOADED_MODELS:
-            _LOADED_MODELS[spec] = spec.build()
-        return _LOADED_MODELS[spec]
+    return {**setting.attributes, **settings_attributes(model)}
 
 
 @dataclass(frozen=True)

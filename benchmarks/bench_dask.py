@@ -29,7 +29,8 @@ from common import make_dataset, median_seconds, report
 from aesens.dataset import discover
 from aesens.effects import EFFECTS, PAPER_EFFECTS
 from aesens.executor import DaskExecutor, InProcessExecutor
-from aesens.extract import ModelSpec, Setting, extract
+from aesens.extract import Setting, extract
+from aesens.models import ModelSpec
 
 DEMO_DATASET = Path(__file__).resolve().parents[1] / "demo" / "datasets" / "IRMAS-TrainingData"
 SETTINGS = [Setting()] + [Setting(EFFECTS[name], len(EFFECTS[name].grid) // 2)

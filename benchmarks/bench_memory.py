@@ -28,7 +28,8 @@ from common import make_dataset, report
 
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
-from aesens.extract import ModelSpec, Setting, extract, loaded_model
+from aesens.extract import Setting, extract
+from aesens.models import ModelSpec, loaded_model
 
 STAGES = {"2A.1 original": Setting(), "2A.2 reverb": Setting(EFFECTS["reverb"], 17)}
 

@@ -20,7 +20,6 @@ from aesens.dataset import discover
 from aesens.effects import EFFECTS, FLOAT
 from aesens.errors import AesensError, run_cli
 from aesens.extract import (
-    ModelSpec,
     Setting,
     WorkUnit,
     apply_effect,
@@ -28,14 +27,13 @@ from aesens.extract import (
     embed_files,
     expected_attributes,
     extract,
-    loaded_model,
     merge_shards,
     prepared_batches,
     run_unit,
     shard_files,
     work_units,
 )
-from aesens.models import get_model
+from aesens.models import ModelSpec, get_model, loaded_model
 
 ROOT = Path(__file__).resolve().parents[1]
 stage1 = load_script("2A.1_featureExtract_original.py")

@@ -31,8 +31,7 @@ from aesens import store  # noqa: E402
 from aesens.analysis_cli import EMBEDDING_NAME  # noqa: E402
 from aesens.cli import add_model_options, embedding_names, model_specs  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
-from aesens.extract import ModelSpec, loaded_model  # noqa: E402
-from aesens.models import MODELS, canonical_name, get_model  # noqa: E402
+from aesens.models import MODELS, ModelSpec, canonical_name, get_model, loaded_model  # noqa: E402  # noqa: E402
 from aesens.models.hf import MODEL_TYPES, import_transformers, parse_name  # noqa: E402
 from aesens.models.random_weights import TINY_HF, save_tiny_hf  # noqa: E402
 

@@ -27,8 +27,10 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -137,9 +139,60 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build an embedding model: small, picklable, and loadable in any process.
+
+    Attributes
+    ----------
+    name : str
+        Embedding name (the group under ``irmas/``).
+    loader : str
+        ``"module:function"`` building the model, as in :data:`aesens.models.MODELS`.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``, resolved where the model is built.
+    batch_size : int
+        Clips per forward pass.
+    weights : str or None
+        Weights file, for models that need one.
+    tf32 : bool
+        On a CUDA GPU, let cuDNN compute convolutions in TF32 (faster, about
+        5e-4 relative difference) rather than in full float32 as the
+        paper's T4 did (the default). Set in the process that builds the
+        model.
+    """
+
+    name: str
+    loader: str
+    device: str = "auto"
+    batch_size: int = 32
+    weights: str | None = None
+    tf32: bool = False
+
+    @classmethod
+    def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
+                 weights: str | None = None, tf32: bool = False) -> ModelSpec:
+        """The spec of a model registered in :data:`aesens.models.MODELS` (any ``hf`` spelling)."""
+        name = canonical_name(name)
+        if name not in MODELS:
+            raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
+        return cls(name, MODELS[name], device, batch_size, weights, tf32)
+
+    def build(self) -> EmbeddingModel:
+        """Import the loader and build the model (prefer :func:`loaded_model`, which caches)."""
+        module_name, function_name = self.loader.split(":")
+        loader = getattr(importlib.import_module(module_name), function_name)
+        device = resolve_device(self.device)
+        if device.startswith("cuda"):
+            import torch
+
+            torch.backends.cudnn.allow_tf32 = self.tf32
+        return loader(device=device, batch_size=self.batch_size, weights=self.weights)
+
+
 def get_model(name: str, device: str = "auto", batch_size: int = 32,
               weights: str | None = None) -> EmbeddingModel:
-    """Build a registered embedding model.
+    """Build a registered embedding model (uncached; :func:`loaded_model` caches per process).
 
     Parameters
     ----------
@@ -158,13 +211,26 @@ def get_model(name: str, device: str = "auto", batch_size: int = 32,
     AesensError
         For an unknown name, or when the model's library or weights are missing.
     """
-    name = canonical_name(name)
-    if name not in MODELS:
-        raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
-    module_name, loader_name = MODELS[name].split(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, loader_name)(device=resolve_device(device), batch_size=batch_size,
-                                        weights=weights)
+    return ModelSpec.for_name(name, device=device, batch_size=batch_size, weights=weights).build()
+
+
+_LOADED_MODELS: dict[ModelSpec, EmbeddingModel] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def loaded_model(spec: ModelSpec) -> EmbeddingModel:
+    """The model of a spec, built on first use in this process and kept for later units."""
+    with _LOAD_LOCK:
+        if spec not in _LOADED_MODELS:
+            _LOADED_MODELS[spec] = spec.build()
+        return _LOADED_MODELS[spec]
+
+
+def settings_attributes(model: ModelSpec | EmbeddingModel) -> dict:
+    """The model module's ``SETTINGS_ATTRIBUTES`` (none: ``{}``), read without building it."""
+    module_name = (model.loader.split(":")[0] if isinstance(model, ModelSpec)
+                   else type(model).__module__)
+    return dict(getattr(importlib.import_module(module_name), "SETTINGS_ATTRIBUTES", {}))
 
 
 Prepared = TypeVar("Prepared")
