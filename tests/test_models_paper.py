@@ -210,6 +210,35 @@ def test_clap_preprocess_is_the_librarys(seconds, channels, clap_wrapper, monkey
     np.testing.assert_array_equal(ours, expected.numpy())
 
 
+def test_clap_forward_equals_msclaps_get_audio_embeddings(loaded, weights_files, clap_wrapper):
+    """The whole path, checkpoint to rows, against msclap's ``CLAPWrapper.get_audio_embeddings``.
+
+    msclap's side: its own preprocessing, its ``AudioEncoder`` in a module
+    holding it as ``audio_encoder`` (as msclap's ``CLAP`` does), loaded with
+    ``load_state_dict(checkpoint["model"], strict=False)`` as msclap loads
+    the checkpoint, and its batch forward.
+    """
+    import torch
+
+    from aesens.models import clap
+
+    clips = {f"clip{i}.wav": clip for i, clip in enumerate(CLIPS["clap"])}
+    holder = torch.nn.Module()
+    holder.audio_encoder = clap.build_audio_encoder()
+    checkpoint = torch.load(weights_files["clap"], map_location="cpu")["model"]
+    missing, _ = holder.load_state_dict(checkpoint, strict=False)
+    assert not missing
+    wrapper = object.__new__(clap_wrapper.CLAPWrapper)
+    wrapper.args = types.SimpleNamespace(duration=clap.DURATION)
+    wrapper.use_cuda = False
+    wrapper.clap = holder.eval()
+    wrapper.read_audio = lambda path, resample: (torch.from_numpy(clips[path]), SR)
+    expected = wrapper.get_audio_embeddings(list(clips), resample=False).numpy()
+    ours = np.concatenate(loaded["clap"].embed(list(clips.values()), SR))
+    assert ours.shape == expected.shape == (len(clips), clap.DIM)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_clap_encoder_arguments_are_the_librarys_2023_config():
     _require("clap")
     from aesens.models import clap
