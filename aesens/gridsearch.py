@@ -7,22 +7,31 @@ published (``solver="gridsearch"``), or the same search written out
 fits, ROC AUC computed as scikit-learn computes it, and the same choice.
 
 Why the fast search calls liblinear directly: ``LogisticRegression.fit``
-validates its input and then makes exactly one call of scikit-learn's
-private ``sklearn.svm._base._fit_liblinear``; for the small train sets of
-this protocol (tens of rows) the checks cost about ten times the fit, and
-the search makes 36 fits per classifier. Calling the function with the
-arguments ``fit`` passes gives the same coefficients (tested against
-``GridSearchCV``); being private, it is the one line to revisit when
-scikit-learn changes it.
+validates its input and then calls scikit-learn's private
+``sklearn.svm._base._fit_liblinear``, which encodes the labels, computes the
+balanced class weights (through parameter-validating helpers) and then makes
+one call of the compiled ``sklearn.svm._liblinear.train_wrap``. For the small
+train sets of this protocol (tens of rows, 36 fits per classifier) the Python
+around that call costs about ten times the solver. :func:`liblinear_fit`
+makes the same ``train_wrap`` call with the same arguments, computed the same
+way (labels as ``np.unique`` encodes them, weights ``n / (2 * counts)``, the
+seed ``RandomState(42)`` draws): the coefficients equal
+``_fit_liblinear``'s and ``GridSearchCV``'s bit for bit (tested). Both
+helpers are private to scikit-learn: they are the lines to revisit when it
+changes them (the tests then fail).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.integrate import trapezoid
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.svm._base import _fit_liblinear as liblinear_fit
+from sklearn.svm import _liblinear
+from sklearn.svm._base import _get_liblinear_solver_type
 
 from aesens.errors import AesensError
 
@@ -43,19 +52,50 @@ def make_classifier(C: float = 1.0) -> LogisticRegression:
     return LogisticRegression(C=C, solver="liblinear", class_weight="balanced", random_state=42)
 
 
-def _fit_liblinear(features: np.ndarray, labels: np.ndarray,
-                   C: float) -> tuple[np.ndarray, float]:
-    """Coefficients and intercept of :func:`make_classifier` ``(C).fit`` without its input checks.
+#: Arguments of the liblinear call of ``make_classifier(C).fit``: primal L2 logistic
+#: regression, its tolerance and iteration cap, intercept scaling 1, and the seed that
+#: ``check_random_state(42).randint(np.iinfo("i").max)`` draws for it.
+_SOLVER_TYPE = _get_liblinear_solver_type("ovr", "l2", "logistic_regression", False)
+_TOL, _MAX_ITER, _BIAS, _EPSILON = 1e-4, 100, 1.0, 0.1
+_SEED = int(np.random.RandomState(42).randint(np.iinfo("i").max))
 
-    ``LogisticRegression.fit`` with the liblinear solver validates its input
-    and then makes exactly this call; for the small problems of the grid
-    search the checks cost ten times the fit.
+
+def liblinear_fit(features: np.ndarray, labels: np.ndarray, C: float) -> tuple[np.ndarray, float]:
+    """Coefficients and intercept of :func:`make_classifier` ``(C).fit``, without its overhead.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        C-contiguous float64 ``(n, dim)`` train set.
+    labels : numpy.ndarray
+        Its labels, two classes.
+    C : float
+        Inverse regularisation strength.
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+        ``coef_[0]`` and ``intercept_[0]`` of the fitted classifier.
+
+    Raises
+    ------
+    ValueError
+        With scikit-learn's message, when the labels hold one class.
     """
-    coef, intercept, _ = liblinear_fit(
-        features, labels, C, fit_intercept=True, intercept_scaling=1.0,
-        class_weight="balanced", penalty="l2", dual=False, verbose=0, max_iter=100, tol=1e-4,
-        random_state=42)
-    return coef[0], float(intercept[0])
+    classes, encoded = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError("This solver needs samples of at least 2 classes in the data, but the "
+                         f"data contains only one class: {classes[0]!r}")
+    counts = np.bincount(encoded, weights=np.ones(len(encoded)))
+    class_weight = counts.sum() / (len(classes) * counts)
+    _liblinear.set_verbosity_wrap(0)
+    raw, n_iter = _liblinear.train_wrap(
+        features, np.asarray(encoded, dtype=np.float64), False, _SOLVER_TYPE, _TOL, _BIAS, C,
+        class_weight, _MAX_ITER, _SEED, _EPSILON, np.ones(len(encoded)))
+    if max(n_iter) >= _MAX_ITER:
+        warnings.warn("Liblinear failed to converge, increase the number of iterations.",
+                      ConvergenceWarning, stacklevel=2)
+    return raw[0, :-1], float(_BIAS * raw[0, -1])
 
 
 def _binary_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +169,7 @@ def grid_search(features: np.ndarray, labels: np.ndarray,
     for fold, (train, test) in enumerate(StratifiedKFold(n_splits=CV_FOLDS).split(
             features, labels)):
         for index, C in enumerate(C_GRID):
-            coef, intercept = _fit_liblinear(features[train], labels[train], C)
+            coef, intercept = liblinear_fit(features[train], labels[train], C)
             decision = (features[test] @ coef[:, None] + intercept).ravel()
             scores[index, fold] = fast_roc_auc(labels[test], decision)
     means = scores.mean(axis=1)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, classification_report, roc_auc_score
 
@@ -92,3 +95,37 @@ def test_auc_and_average_precision_equal_sklearn_including_ties():
             assert gridsearch.fast_roc_auc(labels, scores) == roc_auc_score(labels, scores)
             assert (gridsearch.fast_average_precision(labels, scores)
                     == average_precision_score(labels, scores))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_liblinear_fit_equals_scikit_learns_fit_bit_for_bit(seed):
+    """The direct liblinear call equals ``LogisticRegression(...).fit`` at every C of the grid."""
+    rng = np.random.default_rng(seed)
+    n_pos, n_neg = int(rng.integers(8, 40)), int(rng.integers(5, 30))
+    features, labels = separable(n_pos=n_pos, n_neg=n_neg, dim=int(rng.integers(3, 80)),
+                                 shift=float(rng.uniform(0, 2)), seed=seed)
+    features *= 10.0 ** rng.uniform(-2, 2)
+    for C in gridsearch.C_GRID:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            reference = gridsearch.make_classifier(C).fit(features, labels)
+        reference_warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            coef, intercept = gridsearch.liblinear_fit(features, labels, C)
+        assert reference_warned == any(issubclass(w.category, ConvergenceWarning)
+                                       for w in caught)
+        np.testing.assert_array_equal(coef, reference.coef_[0])
+        assert intercept == reference.intercept_[0]
+
+
+def test_liblinear_fit_refuses_one_class_as_scikit_learns_helper_does():
+    from sklearn.svm._base import _fit_liblinear
+
+    features, labels = separable()
+    with pytest.raises(ValueError, match="only one class") as ours:
+        gridsearch.liblinear_fit(features, np.ones_like(labels), 1.0)
+    with pytest.raises(ValueError, match="only one class") as theirs:
+        _fit_liblinear(features, np.ones_like(labels), 1.0, True, 1.0, "balanced", "l2", False,
+                       0, 100, 1e-4, 42)
+    assert str(ours.value) == str(theirs.value)
