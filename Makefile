@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 # The CPU build of torch 2.13.0; any other spec downloads a multi-GB CUDA build.
 TORCH := torch==2.13.0
 EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,dev
-PER_CLASS ?= 12
+PER_CLASS ?= 40
 
 .PHONY: setup demo test lint bench mutate clean-demo
 
