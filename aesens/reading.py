@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aesens.effects import EFFECTS
 from aesens.plots import SV_THRESHOLDS, method_label
 
 #: A median global R² at least this: the embedding "moves strongly" with the parameter.
@@ -81,7 +82,9 @@ def rules() -> str:
             f"≥ {STRONG_R2:g}: moves strongly; ≤ {BARELY_R2:g}: barely moves; else "
             "moderately; instruments disagree when their values reach both. Sample-wise R² "
             f"≥ {FOLLOWS_OWN_R2:g} with a global R² below {STRONG_R2:g}: each file follows its "
-            "own direction. Count of normalised singular values ≥ t σ₁ (median over "
+            "own direction, unless the grid has at most dimension + 1 values (then every "
+            "file's fit is exact and R² is 1 by construction). Count of normalised singular "
+            "values ≥ t σ₁ (median over "
             f"instruments, lowest t): at most {FEW_DIRECTIONS}: few directions; at least "
             f"{MANY_DIRECTIONS:g} of the possible count: many; equal to the number of train "
             "files or the dimension: capped. ROC AUC differences of means over instruments are "
@@ -138,7 +141,8 @@ def _directions_sentence(group: pd.DataFrame, dim: int | None,
 
 def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
                          dim: int | None = None,
-                         thresholds: Sequence[float] = SV_THRESHOLDS) -> str:
+                         thresholds: Sequence[float] = SV_THRESHOLDS,
+                         n_params: int | None = None) -> str:
     """One or two sentences on how strongly and along how many directions an embedding moves.
 
     Parameters
@@ -155,6 +159,11 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
     thresholds : sequence of float
         Singular-value thresholds whose counts may be present; the lowest
         present is read.
+    n_params : int, optional
+        Number of grid values of the effect. With at most ``dim + 1`` of
+        them, a file's sample-wise CCA fits its path exactly whatever the
+        path (the least-squares fit of n points in ``n - 1 <= dim`` centred
+        dimensions), so its R² of 1 is said to show nothing.
     """
     # thresholds compare the values as shown (rounded as in the tables)
     r2 = pd.to_numeric(group["global_r2"], errors="coerce").dropna()
@@ -171,7 +180,11 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         text += ")"
     samplewise = pd.to_numeric(group["samplewise_r2_median"], errors="coerce").dropna()
     own = round(samplewise.median(), 2) if not samplewise.empty else np.nan
-    if own >= FOLLOWS_OWN_R2 and (np.isnan(median) or median < STRONG_R2):
+    exact = n_params is not None and dim is not None and n_params <= dim + 1
+    if exact and np.isfinite(own):
+        text += (f"; its sample-wise R² ({own:.2f}) is 1 by construction ({n_params} grid values "
+                 f"in {dim} dimensions: each file's path is fitted exactly), so it shows nothing")
+    elif own >= FOLLOWS_OWN_R2 and (np.isnan(median) or median < STRONG_R2):
         text += (f"; each file follows its own direction closely (sample-wise R² {own:.2f}) "
                  "while a shared direction explains less")
     directions = _directions_sentence(group, dim, thresholds)
@@ -198,7 +211,7 @@ def _setting_sentence(group: pd.DataFrame, column: str, wording: str) -> str:
         text = (f"{wording} raises ROC AUC by {-drop:.3f} without desensitisation ({base:.3f} → "
                 f"{effected:.3f}, {spread}), beyond noise")
     else:
-        text = (f"{wording} changes ROC AUC without desensitisation by a drop of {signed(drop)} "
+        text = (f"{wording} changes ROC AUC without desensitisation by {signed(-drop)} "
                 f"({base:.3f} → {effected:.3f}, {spread}), within noise")
     recoveries = []
     for method, rows in group[group["method"] != NO_METHOD].groupby("method", sort=False):
@@ -257,8 +270,10 @@ def what_to_notice(correlations: pd.DataFrame | None, classification: pd.DataFra
     if correlations is not None:
         for (embedding, effect), group in correlations.groupby(["embedding", "effect"],
                                                                sort=False):
+            n_params = len(EFFECTS[effect].grid) if effect in EFFECTS else None
             texts.setdefault((embedding, effect), []).append(
-                sensitivity_sentence(embedding, effect, group, dims.get(embedding)))
+                sensitivity_sentence(embedding, effect, group, dims.get(embedding),
+                                     n_params=n_params))
     for (embedding, effect), group in classification.groupby(["embedding", "effect"],
                                                              sort=False):
         texts.setdefault((embedding, effect), []).append(classification_sentences(group))

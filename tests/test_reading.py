@@ -57,6 +57,31 @@ def test_barely_moves_while_each_file_follows_its_own_direction() -> None:
         "closely (sample-wise R² 0.95) while a shared direction explains less.")
 
 
+def test_samplewise_r2_of_a_grid_no_longer_than_the_dimension_shows_nothing() -> None:
+    """31 grid values in 40 dimensions: every file's path is fitted exactly, R² = 1 always."""
+    from scipy.stats import spearmanr
+
+    from aesens.cca import samplewise_cca_directions
+
+    # The claim itself, on random paths: exact at dim >= n - 1, not below.
+    rng = np.random.default_rng(0)
+    for dim, exact in [(40, True), (30, True), (12, False)]:
+        paths = rng.standard_normal((5, 31, dim))
+        directions = samplewise_cca_directions(paths)
+        r2 = [spearmanr(path @ direction, np.arange(31))[0] ** 2
+              for path, direction in zip(paths, directions, strict=True)]
+        assert np.allclose(r2, 1.0) == exact, (dim, r2)
+    table = correlations([0.1, 0.12, 0.2], samplewise=[1.0, 1.0, 1.0])
+    text = reading.sensitivity_sentence("mfcc", "gain", table, 40, n_params=31)
+    assert text == (
+        "mfcc barely moves under gain (global R² 0.12); its sample-wise R² (1.00) is 1 by "
+        "construction (31 grid values in 40 dimensions: each file's path is fitted exactly), "
+        "so it shows nothing.")
+    # one value more than dimension + 1: the clause is the measured one again
+    longer = reading.sensitivity_sentence("mfcc", "gain", table, 29, n_params=31)
+    assert "follows its own direction" in longer and "by construction" not in longer
+
+
 def test_moderate_with_disagreeing_instruments() -> None:
     table = correlations([0.2, 0.5, 0.9], samplewise=[0.5, 0.5, 0.5])
     assert sentence(table) == ("mfcc moves moderately under gain (global R² 0.50, but "
@@ -126,8 +151,8 @@ def test_drop_and_best_recovery_beyond_noise() -> None:
         "desensitisation (0.900 → 0.600, SE 0.000 over 3 instruments), beyond noise; "
         "LDA recovers the most: +0.200 (to 0.800), beyond noise")
     assert second == (
-        "−40 dB and testing on original audio changes ROC AUC without desensitisation by a "
-        "drop of +0.000 (0.900 → 0.900, SE 0.000 over 3 instruments), within noise; no method "
+        "−40 dB and testing on original audio changes ROC AUC without desensitisation by "
+        "+0.000 (0.900 → 0.900, SE 0.000 over 3 instruments), within noise; no method "
         "recovers beyond noise (best: LDA, +0.000, within noise).")
 
 
@@ -136,7 +161,7 @@ def test_drop_within_the_spread_across_instruments() -> None:
     table = aucs("none", [0.9, 0.9, 0.9], [0.9, 0.8, 0.7])
     assert reading.classification_sentences(table).startswith(
         "Training on original and testing on −40 dB audio changes ROC AUC without "
-        "desensitisation by a drop of +0.100 (0.900 → 0.800, SE 0.058 over 3 instruments), "
+        "desensitisation by -0.100 (0.900 → 0.800, SE 0.058 over 3 instruments), "
         "within noise; no desensitisation method has results there.")
 
 
