@@ -129,3 +129,26 @@ def test_liblinear_fit_refuses_one_class_as_scikit_learns_helper_does():
         _fit_liblinear(features, np.ones_like(labels), 1.0, True, 1.0, "balanced", "l2", False,
                        0, 100, 1e-4, 42)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_liblinear_fit_warns_where_scikit_learn_warns_that_it_did_not_converge():
+    """Noise scaled by 100 at C = 1000 hits liblinear's 100 iterations, in both paths."""
+    rng = np.random.default_rng(0)
+    rng.standard_normal((2, 60, 30))  # the third draw of this generator does not converge
+    features = 100 * rng.standard_normal((60, 30))
+    labels = np.r_[np.ones(30, dtype=int), np.zeros(30, dtype=int)]
+    with pytest.warns(ConvergenceWarning):
+        reference = gridsearch.make_classifier(1000.0).fit(features, labels)
+    with pytest.warns(ConvergenceWarning, match="failed to converge"):
+        coef, intercept = gridsearch.liblinear_fit(features, labels, 1000.0)
+    np.testing.assert_array_equal(coef, reference.coef_[0])
+    assert intercept == reference.intercept_[0]
+
+
+def test_liblinear_fit_prints_nothing(capfd):
+    """liblinear's own progress lines (C-level stdout) stay off, as in scikit-learn's fit."""
+    features, labels = separable()
+    gridsearch.make_classifier(1.0).fit(features, labels)  # scikit-learn's own: silent
+    capfd.readouterr()
+    gridsearch.liblinear_fit(features, labels, 1.0)
+    assert capfd.readouterr() == ("", "")
