@@ -2,7 +2,7 @@
 
 Every function draws on an :class:`~matplotlib.axes.Axes` it is given (or
 returns a new :class:`~matplotlib.figure.Figure`) from plain arrays; loading
-data and computing directions is the job of :mod:`aesens.figures`. Parameter
+data and computing directions is the job of :mod:`aesens.analysis`. Parameter
 axes are spaced by grid rank, as in the paper, and labelled with the
 parameter values in the effect's unit (low-pass cut-offs in kHz).
 """

@@ -40,7 +40,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from aesens import figures, plots, results, store
+from aesens import analysis, figures, plots, results, store
 from aesens.analysis_cli import effect_names, name_list
 from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, get_effect
@@ -110,10 +110,10 @@ def find_pairs(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     effects in :data:`~aesens.effects.EFFECTS` order, optionally restricted
     to the given names.
     """
-    present = {(embedding, effect) for embedding in figures.find_embeddings(embeddings_dir)
-               for effect in figures.find_effects(embedding, embeddings_dir)}
+    present = {(embedding, effect) for embedding in analysis.find_embeddings(embeddings_dir)
+               for effect in analysis.find_effects(embedding, embeddings_dir)}
     present |= {(embedding, effect)
-                for embedding, names in figures.find_results(results_dir).items()
+                for embedding, names in results.find_results(results_dir).items()
                 for effect in names}
     order = list(EFFECTS)
     return sorted(((embedding, effect) for embedding, effect in present
@@ -125,9 +125,9 @@ def find_pairs(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
 # --------------------------------------------------------------------------- one pair
 
 
-def sensitivity_columns(analysis: figures.Analysis,
+def sensitivity_columns(analysis: analysis.Analysis,
                         threshold: float = SV_THRESHOLD) -> dict[str, float]:
-    """The CCA columns of one pair from :func:`aesens.figures.analyse` (medians over instruments).
+    """The CCA columns of one pair from :func:`aesens.analysis.analyse` (medians over instruments).
 
     Returns
     -------
@@ -209,7 +209,7 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
               effects: Sequence[str] | None = None, progress: bool = False) -> pd.DataFrame:
     """One row per embedding and effect present, with the columns of :data:`COLUMNS`.
 
-    Sensitivity (from the grouped embeddings, :func:`aesens.figures.analyse`,
+    Sensitivity (from the grouped embeddings, :func:`aesens.analysis.analyse`,
     medians over instruments, see :func:`sensitivity_columns`):
 
     - ``global_r2``: R² of the instrument's test paths projected on its
@@ -266,7 +266,7 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
         row: dict[str, object] = {"embedding": embedding, "effect": effect}
         if store.grouped_path(embedding, effect, embeddings_dir).exists():
             row.update(sensitivity_columns(
-                figures.analyse(embedding, effect, embeddings_dir, models_dir)))
+                analysis.analyse(embedding, effect, embeddings_dir, models_dir)))
         if results.results_csv_path(results_dir, effect, embedding).exists():
             row.update(classification_columns(
                 results.load_results(effect, embedding, results_dir), effect))
@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     card = scorecard(args.embeddings_dir, args.results_dir, args.models_dir, args.embeddings,
                      args.effects, progress=True)
     written = write_scorecard(card, args.out or args.results_dir,
-                              figures.default_plots_dir(args.embeddings_dir, args.plots_dir))
+                              analysis.default_plots_dir(args.embeddings_dir, args.plots_dir))
     print(f"scorecard of {len(card)} embedding/effect pairs; wrote:")
     for path in written:
         print(f"  {path}")

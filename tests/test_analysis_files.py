@@ -16,7 +16,7 @@ from test_figures import INSTRUMENTS, N_TRAIN, build_outputs
 
 matplotlib.use("Agg")
 
-from aesens import analysis_files, figures, results  # noqa: E402
+from aesens import analysis, analysis_files, figures, results  # noqa: E402
 from aesens.errors import AesensError  # noqa: E402
 
 
@@ -48,8 +48,8 @@ def test_correlations_are_merged(outputs: Path, tmp_path: Path) -> None:
         "reviewer": ["ab", "cd", "ef", "gh"],
     })
     existing.to_csv(results_dir / "correlations.csv", index=False)
-    analysis = figures.analyse("toy", "gain", outputs / "embeddings")
-    written = figures.write_correlations({("toy", "gain"): analysis}, results_dir)
+    result = analysis.analyse("toy", "gain", outputs / "embeddings")
+    written = figures.write_correlations({("toy", "gain"): result}, results_dir)
     assert results_dir / "correlations.csv" in written
     merged = pd.read_csv(results_dir / "correlations.csv", keep_default_na=False)
     assert list(merged.columns[:6]) == list(existing.columns)  # old columns first, in order
@@ -62,25 +62,25 @@ def test_correlations_are_merged(outputs: Path, tmp_path: Path) -> None:
     flute = merged[(merged["embedding"] == "toy") & (merged["instrument"] == "flute")]
     assert len(flute) == 1
     assert float(flute["global_r2"].iloc[0]) == pytest.approx(
-        analysis.instruments["flute"].global_r2, abs=1e-4)
+        result.instruments["flute"].global_r2, abs=1e-4)
     assert flute["comment"].iloc[0] == "to be replaced"  # the user's note stays with the row
     # a second run changes nothing, and no temporary file is left behind
-    figures.write_correlations({("toy", "gain"): analysis}, results_dir)
+    figures.write_correlations({("toy", "gain"): result}, results_dir)
     again = pd.read_csv(results_dir / "correlations.csv", keep_default_na=False)
     pd.testing.assert_frame_equal(again, merged)
     assert not [p.name for p in results_dir.iterdir() if p.name.endswith(".part")]
 
 
 def test_new_correlations_file_has_a_comment_column(outputs: Path, tmp_path: Path) -> None:
-    analysis = figures.analyse("toy", "bitcrush", outputs / "embeddings")
-    path = analysis_files.merge_correlations(analysis.table(), tmp_path)
+    result = analysis.analyse("toy", "bitcrush", outputs / "embeddings")
+    path = analysis_files.merge_correlations(result.table(), tmp_path)
     table = pd.read_csv(path, keep_default_na=False)
     assert list(table.columns[:4]) == ["embedding", "effect", "instrument", "comment"]
     assert table["comment"].eq("").all() and len(table) == len(INSTRUMENTS)
 
 
 def test_correlations_bad_file(tmp_path: Path, outputs: Path) -> None:
-    table = figures.analyse("toy", "gain", outputs / "embeddings").table()
+    table = analysis.analyse("toy", "gain", outputs / "embeddings").table()
     (tmp_path / "correlations.csv").write_text("instrument,comment\ncello,x\n")
     with pytest.raises(AesensError, match="correlations.csv lacks columns embedding, effect"):
         analysis_files.merge_correlations(table, tmp_path)
@@ -92,13 +92,13 @@ def test_correlations_bad_file(tmp_path: Path, outputs: Path) -> None:
 def test_cca_r2s_equal_the_published_computation(outputs: Path, tmp_path: Path) -> None:
     """One line per train file, in train order, equal to scikit-learn's CCA + scipy's Spearman."""
     embeddings_dir = outputs / "embeddings"
-    analysis = figures.analyse("toy", "gain", embeddings_dir)
-    figures.write_correlations({("toy", "gain"): analysis}, tmp_path)
+    result = analysis.analyse("toy", "gain", embeddings_dir)
+    figures.write_correlations({("toy", "gain"): result}, tmp_path)
     path = tmp_path / "gain" / "cca_r2s_toy.txt"
     lines = path.read_text().splitlines()
     assert len(lines) == N_TRAIN * len(INSTRUMENTS)
     values = np.loadtxt(path)
-    paths = figures.sweep_paths(figures.load("toy", "gain", embeddings_dir))
+    paths = analysis.sweep_paths(analysis.load("toy", "gain", embeddings_dir))
     for index in (0, N_TRAIN + 1, len(paths) - 1):  # one file of each instrument
         assert values[index] == pytest.approx(_reference_r2(paths[index]), abs=1e-6)
     np.testing.assert_array_equal(
@@ -122,7 +122,7 @@ def test_cca_r2s_bad_files(tmp_path: Path) -> None:
 def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
     """A direction in deformdir["-cca"] replaces the computed one; others are computed."""
     embeddings_dir = outputs / "embeddings"
-    data = figures.load("toy", "bitcrush", embeddings_dir)
+    data = analysis.load("toy", "bitcrush", embeddings_dir)
     dim = data["train_A"].shape[1]
     direction = np.random.default_rng(3).normal(size=dim)
     direction /= np.linalg.norm(direction)
@@ -132,26 +132,26 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
     with open(pickle_path, "wb") as handle:
         pickle.dump({"": {}, "-lda": {"cello": np.ones((1, dim))},
                      "-cca": {"cello": direction[None, :]}}, handle)
-    analysis = figures.analyse("toy", "bitcrush", embeddings_dir, models_dir)
-    cello, flute = analysis.instruments["cello"], analysis.instruments["flute"]
+    result = analysis.analyse("toy", "bitcrush", embeddings_dir, models_dir)
+    cello, flute = result.instruments["cello"], result.instruments["flute"]
     assert cello.direction_source == "deformdir" and flute.direction_source == "computed"
-    test = figures.sweep_paths(data, "test")[data["Y_test"].astype(str) == "cello"]
+    test = analysis.sweep_paths(data, "test")[data["Y_test"].astype(str) == "cello"]
     np.testing.assert_allclose(cello.projections, test @ direction, rtol=1e-12)
     ranks = np.tile(np.arange(test.shape[1]), len(test))
     expected = scipy.stats.spearmanr((test @ direction).ravel(), ranks).statistic ** 2
     assert cello.global_r2 == pytest.approx(expected, abs=1e-12)
     # the computed direction is scikit-learn's global CCA (up to sign)
-    train = figures.sweep_paths(data)[data["Y_train"].astype(str) == "flute"]
+    train = analysis.sweep_paths(data)[data["Y_train"].astype(str) == "flute"]
     n_params = train.shape[1]
     target = QuantileTransformer(n_quantiles=n_params).fit_transform(
         np.arange(n_params, dtype=float)[:, None])
     reference = CCA(n_components=1, scale=False).fit(
         train.reshape(-1, dim), np.tile(target[:, 0], len(train))).x_weights_[:, 0]
-    computed = figures.global_directions("toy", "bitcrush", embeddings_dir, models_dir)
+    computed = analysis.global_directions("toy", "bitcrush", embeddings_dir, models_dir)
     assert computed["flute"][1] == "computed"
     assert abs(float(computed["flute"][0] @ reference)) == pytest.approx(
         np.linalg.norm(reference), rel=1e-6)
-    assert figures.analyse("toy", "bitcrush", embeddings_dir,
+    assert analysis.analyse("toy", "bitcrush", embeddings_dir,
                            tmp_path / "none").table()["global_direction"].eq("computed").all()
 
 

@@ -21,7 +21,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from aesens import figures, plots, report, results, store  # noqa: E402
+from aesens import analysis, figures, plots, report, results, store  # noqa: E402
 from aesens.cca import samplewise_cca_directions  # noqa: E402
 from aesens.desensitize import METHODS  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
@@ -145,9 +145,9 @@ def test_rank_ticks_place_identity_off_grid() -> None:
 
 def test_discovery(outputs: Path) -> None:
     embeddings_dir = outputs / "embeddings"
-    assert figures.find_embeddings(embeddings_dir) == ["mfcc", "toy"]
-    assert figures.find_effects("toy", embeddings_dir) == list(EFFECTS)
-    assert figures.default_dirs(embeddings_dir) == (embeddings_dir, outputs / "results")
+    assert analysis.find_embeddings(embeddings_dir) == ["mfcc", "toy"]
+    assert analysis.find_effects("toy", embeddings_dir) == list(EFFECTS)
+    assert analysis.default_dirs(embeddings_dir) == (embeddings_dir, outputs / "results")
 
 
 def test_default_dirs_search(outputs: Path, tmp_path: Path,
@@ -155,34 +155,34 @@ def test_default_dirs_search(outputs: Path, tmp_path: Path,
     (tmp_path / "demo").symlink_to(outputs)
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
-    assert figures.default_dirs() == (Path("..", "demo", "embeddings"),
+    assert analysis.default_dirs() == (Path("..", "demo", "embeddings"),
                                       Path("..", "demo", "results"))
-    assert figures.default_selection(figures.default_dirs()[0]) == ("mfcc", "bitcrush")
-    assert figures.result_selection(Path("..", "demo", "results"), "toy") == ("toy", "bitcrush")
+    assert analysis.default_selection(analysis.default_dirs()[0]) == ("mfcc", "bitcrush")
+    assert analysis.result_selection(Path("..", "demo", "results"), "toy") == ("toy", "bitcrush")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo").unlink()
     with pytest.raises(AesensError, match="make demo"):
-        figures.default_dirs()
+        analysis.default_dirs()
     with pytest.raises(AesensError, match="desensitize_classif"):
-        figures.result_selection(tmp_path)
+        analysis.result_selection(tmp_path)
 
 
 def test_analysis_finds_the_synthetic_sensitivity(outputs: Path) -> None:
-    analysis = figures.analyse("toy", "gain", outputs / "embeddings")
-    assert list(analysis.instruments) == list(INSTRUMENTS)
-    table = analysis.table()
+    result = analysis.analyse("toy", "gain", outputs / "embeddings")
+    assert list(result.instruments) == list(INSTRUMENTS)
+    table = result.table()
     assert (table["global_r2_train"] > 0.8).all() and (table["samplewise_r2_median"] > 0.8).all()
     assert (table["global_r2"] > 0.2).all()  # held out: offsets between files remain
     assert table["sv_count_0.3"].ge(table["sv_count_0.5"]).all()
-    cello = analysis.instruments["cello"]
+    cello = result.instruments["cello"]
     assert cello.projections.shape == (N_TEST, len(get_effect("gain")))
     # stored directions (mfcc) and computed ones (toy) give the same kind of result
-    stored = figures.analyse("mfcc", "gain", outputs / "embeddings").table()
+    stored = analysis.analyse("mfcc", "gain", outputs / "embeddings").table()
     assert (stored["samplewise_r2_median"] > 0.8).all()
 
 
 def test_roc_auc_curves(outputs: Path) -> None:
-    table = figures.load_results("gain", "toy", outputs / "results")
+    table = results.load_results("gain", "toy", outputs / "results")
     assert set(table["method"]) == set(METHOD_KEYS)
     curves, identity = figures.roc_auc_curves(table, get_effect("gain"), train_effected=False)
     assert list(curves) == METHOD_KEYS
@@ -195,18 +195,18 @@ def test_roc_auc_curves(outputs: Path) -> None:
 
 def test_figure_functions_draw_every_panel(outputs: Path) -> None:
     embeddings_dir = outputs / "embeddings"
-    analyses = {(e, f): figures.analyse(e, f, embeddings_dir) for e in EMBEDDINGS
+    analyses = {(e, f): analysis.analyse(e, f, embeddings_dir) for e in EMBEDDINGS
                 for f in EFFECTS}
     rng = np.random.default_rng(0)
     coordinates = {(e, f): (rng.normal(size=(2, len(get_effect(f)), 2)), rng.normal(size=(2, 2)))
                    for e, f in analyses}
     grids = [figures.umap_grid(coordinates), figures.global_correlation_grid(analyses, "flute"),
-             figures.r2_histogram_grid({key: analysis.all_samplewise_r2()
-                                        for key, analysis in analyses.items()}),
+             figures.r2_histogram_grid({key: result.all_samplewise_r2()
+                                        for key, result in analyses.items()}),
              figures.singular_value_grid(analyses),
              figures.singular_value_figure(analyses["toy", "gain"]),
              figures.samplewise_correlation_figure("mfcc", "bitcrush", 4, embeddings_dir),
-             figures.roc_auc_figure({f: figures.load_results(f, "toy", outputs / "results")
+             figures.roc_auc_figure({f: results.load_results(f, "toy", outputs / "results")
                                      for f in EFFECTS}, "toy")]
     for fig in grids:
         drawn = [ax for ax in fig.axes if ax.has_data()]
@@ -269,13 +269,13 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
 
 
 def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:
-    published = figures.load_results("gain", "toy", outputs / "results")
+    published = results.load_results("gain", "toy", outputs / "results")
     raw = pd.read_csv(results.results_csv_path(outputs / "results", "gain", "toy"), dtype=str,
                       keep_default_na=False)
     assert set(raw["embedding"]) >= {"toy", "toy-lda", "toy-cca_samplewise_svd"}
     assert set(raw["embedding_params"]) == {"", '{"svd_thr": 0.3}', '{"svd_thr": 0.5}'}
     write_results(tmp_path, "gain", "toy", np.random.default_rng(1), published=False)
-    earlier = figures.load_results("gain", "toy", tmp_path)
+    earlier = results.load_results("gain", "toy", tmp_path)
     assert set(pd.read_csv(results.results_csv_path(tmp_path, "gain", "toy"))["embedding"]) >= {
         "toy-", "toy-lda"}
     assert set(published["method"]) == set(earlier["method"]) == set(METHOD_KEYS)
@@ -289,19 +289,19 @@ def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\xff\xfe\x00garbage\x00\xff")
     with pytest.raises(AesensError, match=r"result_toy\.csv is not a readable CSV"):
-        figures.load_results("gain", "toy", tmp_path)
+        results.load_results("gain", "toy", tmp_path)
     path.write_text('instrument,train_set,test_set,roc_auc,embedding\ncello,orig,orig,0.9,toy,x,y\n'
                     '"unclosed\n')
     with pytest.raises(AesensError, match="result_toy.csv"):
-        figures.load_results("gain", "toy", tmp_path)
+        results.load_results("gain", "toy", tmp_path)
     path.write_text("instrument,train_set,test_set,roc_auc,embedding,embedding_params\n"
                     "cello,orig,orig,0.9,toy-cca_samplewise_svd,{svd_thr: 0.3}\n")
     with pytest.raises(AesensError, match="not JSON"):
-        figures.load_results("gain", "toy", tmp_path)
+        results.load_results("gain", "toy", tmp_path)
     path.write_text("instrument,train_set,test_set,roc_auc,embedding,embedding_params\n"
                     "cello,orig,orig,0.9,toy,\ncello,orig,orig,0.8,toy-cca_samplewise_svd,"
                     '"{""svd_thr"": 0.3}"\n')
-    assert figures.load_results("gain", "toy", tmp_path)["method"].tolist() == [
+    assert results.load_results("gain", "toy", tmp_path)["method"].tolist() == [
         "", "cca_samplewise_svd:0.3"]
 
 
@@ -313,7 +313,7 @@ def test_normalise_method_spellings() -> None:
 
 
 def test_roc_auc_method_groups_and_ylim(outputs: Path) -> None:
-    tables = {f: figures.load_results(f, "toy", outputs / "results") for f in EFFECTS}
+    tables = {f: results.load_results(f, "toy", outputs / "results") for f in EFFECTS}
     group = ["", "-cca", "-cca_samplewise_svd-0.3", "-cca_samplewise_svd-0.5"]
     fig = figures.roc_auc_figure(tables, "toy", methods=group, ylim=(0.5, 1.0), title="CCA")
     full = figures.roc_auc_figure(tables, "toy")
@@ -343,7 +343,7 @@ def test_singular_value_triples_match_numpy(outputs: Path) -> None:
     fig = figures.singular_value_triples(triples, embeddings_dir)
     assert [ax.get_title() for ax in fig.axes[:2]] == ["toy, gain, flute",
                                                       "mfcc, bitcrush, cello"]
-    data = figures.load("mfcc", "bitcrush", embeddings_dir)
+    data = analysis.load("mfcc", "bitcrush", embeddings_dir)
     mask = data["Y_train"].astype(str) == "cello"
     directions = store.read_arrays(store.ccadirs_path("mfcc", "bitcrush", embeddings_dir),
                                    ["cca_dirs"])["cca_dirs"][mask]
@@ -360,15 +360,15 @@ def test_umap_grid_uses_the_same_files(outputs: Path, monkeypatch: pytest.Monkey
         seen[len(seen)] = originals
         return paths[..., :2], originals[:, :2]
 
-    monkeypatch.setattr(figures, "umap_trajectories", fake)
+    monkeypatch.setattr(analysis, "umap_trajectories", fake)
     embeddings_dir = outputs / "embeddings"
     pairs = [(e, f) for e in EMBEDDINGS for f in EFFECTS]
-    coordinates = figures.umap_grid_coordinates(pairs, embeddings_dir, n_files=3, seed=4,
+    coordinates = analysis.umap_grid_coordinates(pairs, embeddings_dir, n_files=3, seed=4,
                                                 instrument="piano")
-    files = figures.choose_files(np.repeat(INSTRUMENTS, N_TRAIN), 3, 4, "piano")
+    files = analysis.choose_files(np.repeat(INSTRUMENTS, N_TRAIN), 3, 4, "piano")
     assert len(files) == 3 and all(files >= 2 * N_TRAIN)
     for index, (embedding, effect) in enumerate(pairs):
-        train_a = figures.load(embedding, effect, embeddings_dir)["train_A"]
+        train_a = analysis.load(embedding, effect, embeddings_dir)["train_A"]
         np.testing.assert_array_equal(seen[index], train_a[files])
         assert coordinates[embedding, effect][0].shape == (3, len(get_effect(effect)), 2)
     fig = figures.umap_grid(coordinates)

@@ -23,7 +23,7 @@ from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
 from test_figures import EFFECTS, EMBEDDINGS, INSTRUMENTS, build_outputs, write_results
 
-from aesens import figures, results, scorecard, store
+from aesens import analysis, results, scorecard, store
 from aesens.errors import AesensError, run_cli
 
 #: Absolute tolerance of values recomputed independently (float64 arithmetic in another order).
@@ -113,7 +113,7 @@ def test_sensitivity_matches_sklearn_scipy_and_numpy(outputs: Path, card: pd.Dat
     assert row["n_directions"] == np.median(counts)
     assert row["participation_ratio"] == pytest.approx(np.median(ratios), abs=ATOL)
     # and as the figures (and so the summary report) compute them
-    table = figures.analyse(embedding, effect, outputs / "embeddings").table()
+    table = analysis.analyse(embedding, effect, outputs / "embeddings").table()
     assert row["global_r2"] == pytest.approx(table["global_r2"].median(), abs=ATOL)
 
 
