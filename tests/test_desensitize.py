@@ -156,3 +156,53 @@ def test_unknown_method_is_refused(sweep):
 def test_threshold_outside_unit_interval_is_refused(sweep, threshold):
     with pytest.raises(AesensError, match=r"outside \(0, 1\]"):
         directions_of("cca_samplewise_svd", sweep, threshold)
+
+
+def test_normalised_pca_takes_the_largest_ratio_even_when_every_ratio_is_below_one():
+    """Original variances 40, 4, 0.4 and displacement variances 2, 1.2, 0.36 along the axes:
+    ratios 0.05, 0.3, 0.9, so the third axis is the one projected out."""
+    def axis_data(scales):
+        rows = [sign * scale * np.eye(3)[axis] for axis, scale in enumerate(scales)
+                for sign in (1.0, -1.0)]
+        return np.array(rows)
+
+    a_all = axis_data(np.sqrt(np.array([40.0, 4.0, 0.4]) * 5 / 2))
+    displacements = axis_data(np.sqrt(np.array([2.0, 1.2, 0.36]) * 5 / 2))
+    np.testing.assert_allclose(PCA().fit(a_all).explained_variance_, [40, 4, 0.4])
+    np.testing.assert_allclose(PCA().fit(displacements).explained_variance_, [2, 1.2, 0.36])
+    a_pos = np.zeros((len(displacements), 3))
+    direction = desensitize.normalised_pca_direction(a_pos, displacements[None], a_all=a_all)
+    np.testing.assert_allclose(np.abs(direction), [[0.0, 0.0, 1.0]], atol=1e-12)
+
+
+def test_average_direction_tells_rounding_noise_from_a_real_difference():
+    """Centroids about 1e3 long: 1e-10 apart is noise (relative 5e-14), 1e-8 apart is not."""
+    rng = np.random.default_rng(0)
+    centroid = 1e3 * rng.standard_normal(4) / 2
+    a_pos = np.tile(centroid, (3, 1))
+    shift = np.array([1.0, 0.0, 0.0, 0.0])
+    noise = desensitize.average_direction(a_pos, (a_pos + 1e-10 * shift)[None])
+    real = desensitize.average_direction(a_pos, (a_pos + 1e-8 * shift)[None])
+    assert noise.shape == (0, 4)
+    np.testing.assert_allclose(real, shift[None], atol=1e-6)
+
+
+def test_unit_row_of_zero_tiny_and_infinite_vectors():
+    assert desensitize._unit_row(np.zeros(5)).shape == (0, 5)
+    assert desensitize._unit_row(np.r_[np.inf, 0.0]).shape == (0, 2)
+    tiny = desensitize._unit_row(np.r_[1e-100, 0.0, 0.0])  # not zero: no scale given
+    np.testing.assert_array_equal(tiny, [[1.0, 0.0, 0.0]])
+
+
+def test_samplewise_svd_with_fewer_files_than_dimensions_and_with_no_finite_file():
+    rng = np.random.default_rng(1)
+    a_pos, bs_pos = rng.standard_normal((6, 9)), rng.standard_normal((4, 6, 9))
+    dirs = rng.standard_normal((6, 9))
+    kept = desensitize.samplewise_svd_directions(a_pos, bs_pos, samplewise_dirs=dirs,
+                                                 threshold=0.3)
+    _, values, vectors = np.linalg.svd(dirs, full_matrices=False)
+    np.testing.assert_allclose(kept, vectors[values / values[0] >= 0.3])
+    with pytest.warns(UserWarning, match="6 of 6 sample-wise CCA directions are NaN"):
+        none = desensitize.samplewise_svd_directions(
+            a_pos, bs_pos, samplewise_dirs=np.full((6, 9), np.nan), threshold=0.3)
+    assert none.shape == (0, 9)
