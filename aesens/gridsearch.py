@@ -45,7 +45,6 @@ CV_FOLDS = 3
 SOLVERS = ("gridsearch", "fast")
 
 
-
 def make_classifier(C: float = 1.0) -> LogisticRegression:
     """The paper's logistic regression (L2 penalty, liblinear, balanced classes, seed 42)."""
     # L2 is the default penalty; naming it warns in scikit-learn >= 1.8.

@@ -30,7 +30,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
@@ -132,12 +131,13 @@ def embedding_dims(embeddings: Iterable[str], embeddings_dir: PathLike) -> dict[
     """Dimension of each embedding whose averaged original file is readable (others left out)."""
     dims = {}
     for embedding in embeddings:
+        path = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
         try:
-            with h5py.File(store.averaged_path(embedding, embeddings_dir=embeddings_dir),
-                           "r") as file:
-                dims[embedding] = int(file["X_train"].shape[1])
-        except (OSError, KeyError, IndexError):
+            train = store.read_arrays(path, ["X_train"])["X_train"]
+        except AesensError:
             continue
+        if train.ndim == 2:
+            dims[embedding] = int(train.shape[1])
     return dims
 
 
