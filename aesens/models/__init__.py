@@ -234,6 +234,7 @@ def settings_attributes(model: ModelSpec | EmbeddingModel) -> dict:
 
 
 Prepared = TypeVar("Prepared")
+Item = TypeVar("Item")
 
 
 @functools.cache
@@ -242,9 +243,8 @@ def _preprocessing_pool() -> ThreadPoolExecutor:
                               thread_name_prefix="aesens-preprocess")
 
 
-def map_clips(function: Callable[[np.ndarray], Prepared],
-              clips: Sequence[np.ndarray]) -> list[Prepared]:
-    """Apply a model's per-clip CPU preprocessing to every clip of a batch, in threads.
+def map_clips(function: Callable[[Item], Prepared], clips: Sequence[Item]) -> list[Prepared]:
+    """Apply a model's CPU preprocessing to each clip (or group of clips) of a batch, in threads.
 
     Down-mixing, resampling and framing release the GIL (numpy, soxr,
     resampy, torch), so on a GPU machine they run on all cores instead of
