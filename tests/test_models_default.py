@@ -8,7 +8,8 @@ import pytest
 from conftest import assert_cuda_rows_match_cpu, chirp, needs_cuda
 
 from aesens.errors import AesensError
-from aesens.models import EmbeddingModel, get_model, resample, resolve_device
+from aesens.models import EmbeddingModel, get_model, resolve_device
+from aesens.models.preprocessing import resample
 
 torch = pytest.importorskip("torch")
 

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import map_clips, resample
 from aesens.models._compat import import_submodule, stub_modules
+from aesens.models.preprocessing import map_clips, resample
 from aesens.models.weights import (
     WeightedModel,
     WeightsFile,

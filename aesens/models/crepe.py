@@ -27,8 +27,8 @@ from importlib.metadata import version
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import map_clips, resample, to_mono
 from aesens.models._compat import stub_torchaudio
+from aesens.models.preprocessing import map_clips, resample, to_mono
 
 #: Hop between frames, in seconds.
 HOP_SECONDS = 0.25

@@ -391,7 +391,7 @@ class HfModel:
 
     def preprocess(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Channel mean, then soxr HQ to the feature extractor's rate: a float32 1-D signal."""
-        from aesens.models import resample, to_mono
+        from aesens.models.preprocessing import resample, to_mono
 
         return resample(to_mono(audio), sample_rate, self.sample_rate)
 
@@ -469,7 +469,7 @@ class HfModel:
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; ``(rows, dim)`` float32 per clip."""
-        from aesens.models import map_clips
+        from aesens.models.preprocessing import map_clips
 
         if not batch:
             return []

@@ -24,7 +24,7 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from aesens.models import map_clips, to_mono
+from aesens.models.preprocessing import map_clips, to_mono
 
 #: Number of cepstral coefficients.
 N_MFCC = 20

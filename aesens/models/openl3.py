@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import map_clips
+from aesens.models.preprocessing import map_clips
 from aesens.models.weights import (
     WeightedModel,
     WeightsFile,
