@@ -9,14 +9,10 @@ import scipy.signal
 from conftest import chirp
 
 from aesens import dsp
-from aesens.effects import (
-    EFFECTS,
-    MIN_KERNEL_CLIPS,
-    apply_streaming,
-    cheby_lowpass_sos,
-    gain_factor,
-    get_effect,
-)
+from aesens.effects import EFFECTS, apply_streaming, get_effect
+from aesens.effects.batching import MIN_KERNEL_CLIPS
+from aesens.effects.filters import cheby_lowpass_sos
+from aesens.effects.paper import gain_factor
 from aesens.errors import AesensError
 
 

@@ -18,19 +18,11 @@ from conftest import chirp, load_script
 
 from aesens import dsp, store
 from aesens.dataset import discover, load_audio
-from aesens.effects import (
-    COMPRESSOR_RATIO,
-    EFFECTS,
-    MIN_KERNEL_CLIPS,
-    MP3_RATES,
-    PAPER_EFFECTS,
-    PINK_LOW_HZ,
-    cheby_highpass_sos,
-    get_effect,
-    noise_seed,
-    pink_noise,
-    white_noise,
-)
+from aesens.effects import EFFECTS, PAPER_EFFECTS, get_effect
+from aesens.effects.batching import MIN_KERNEL_CLIPS
+from aesens.effects.filters import cheby_highpass_sos
+from aesens.effects.noise import PINK_LOW_HZ, noise_seed, pink_noise, white_noise
+from aesens.effects.plugins import COMPRESSOR_RATIO, MP3_RATES
 from aesens.errors import AesensError, run_cli
 from aesens.extract import Setting, prepared_batches
 from aesens.roundtrip import pcm16_roundtrip

@@ -9,7 +9,8 @@ import soundfile as sf
 from conftest import chirp
 from pedalboard.io import AudioFile
 
-from aesens.effects import EFFECTS, apply_streaming, cheby_lowpass_sos
+from aesens.effects import EFFECTS, apply_streaming
+from aesens.effects.filters import cheby_lowpass_sos
 from aesens.roundtrip import pcm16_encode, pcm16_roundtrip
 
 
