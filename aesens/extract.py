@@ -67,7 +67,9 @@ from tqdm.auto import tqdm
 import aesens
 from aesens import store
 from aesens.dataset import load_audio
-from aesens.effects import MIN_KERNEL_CLIPS, PUBLISHED, SEMANTICS, Effect, ReverbChain
+from aesens.effects import PUBLISHED, SEMANTICS, Effect
+from aesens.effects.batching import MIN_KERNEL_CLIPS
+from aesens.effects.paper import ReverbChain
 from aesens.errors import AesensError
 from aesens.executor import Executor, InProcessExecutor
 from aesens.models import EmbeddingModel, ModelSpec, loaded_model, settings_attributes
