@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from aesens import effects
+from aesens.effects.filters import cheby_lowpass_sos
 
 SAMPLE_RATE = 44100
 
@@ -171,7 +172,7 @@ def published_effected_audio(files: list[Path], effect, value: float,
             rate = int(source.samplerate)
             if board is None:
                 audio = source.read(source.frames)
-                sos = effects.cheby_lowpass_sos(value, rate)
+                sos = cheby_lowpass_sos(value, rate)
                 effected = audio if sos is None else scipy.signal.sosfilt(sos, audio, axis=-1)
             else:
                 chunks = []
