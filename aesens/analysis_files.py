@@ -16,22 +16,21 @@
 
 Every write goes to a temporary file beside the target, renamed over it once
 complete; the merge of ``correlations.csv`` holds the lock of
-:mod:`aesens.store` from the read to the rename.
+:mod:`aesens.safe_files` from the read to the rename.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from aesens import results, store
+from aesens import results
 from aesens.errors import AesensError
 from aesens.results import read_csv
+from aesens.safe_files import atomic_file, exclusive_lock
 
 PathLike = str | os.PathLike
 #: Columns that identify a row of ``correlations.csv``.
@@ -40,29 +39,6 @@ CORRELATION_KEYS = ("embedding", "effect", "instrument")
 COMMENT_COLUMN = "comment"
 #: Method key of the global CCA direction in the deformation-direction pickles.
 GLOBAL_CCA_KEY = "-cca"
-
-
-@contextlib.contextmanager
-def atomic_write(path: PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed over it when the block succeeds.
-
-    Parameters
-    ----------
-    path : path
-        Target file; its folder is created if needed.
-
-    Yields
-    ------
-    Path
-        Where to write.
-
-    Raises
-    ------
-    AesensError
-        If the folder cannot be created or written.
-    """
-    with store.atomic_file(path) as tmp:
-        yield tmp
 
 
 def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -> Path:
@@ -94,7 +70,7 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
     except OSError as error:
         raise AesensError(f"cannot create {path.parent} ({error.strerror}); choose a writable "
                           "results folder or fix its permissions") from None
-    with store.exclusive_lock(path):  # the lock of aesens.store, from the read to the rename
+    with exclusive_lock(path):  # from the read to the rename
         return _merge_correlations(table, path)
 
 
@@ -127,7 +103,7 @@ def _merge_correlations(table: pd.DataFrame, path: Path) -> Path:
     integers = [c for frame in (old, table) for c in frame.columns
                 if pd.api.types.is_integer_dtype(frame[c]) and c not in keys]
     merged = merged.astype({column: "Int64" for column in integers})
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         merged.to_csv(tmp, index=False, float_format="%.4f")
     return path
 
@@ -147,7 +123,7 @@ def write_cca_r2s(r2: np.ndarray, effect: str, embedding: str,
         The file written.
     """
     path = cca_r2s_path(effect, embedding, results_dir)
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         tmp.write_text("".join(f"{float(value)!r}\n" for value in np.ravel(r2)))
     return path
 

@@ -13,26 +13,21 @@ Layout (kept from the published scripts; users have files in it):
   train_Bs, test_Bs``.
 - ``embeddings/averaged/<embedding>/ccadirs_<effect>.h5`` with ``cca_dirs``.
 
-Every write goes to a temporary file beside the target which is renamed over
-it only once complete, so an interrupted run never loses existing data. The
-renamed file gets the mode a plain ``open()`` gives (``0o666`` less the
-umask, :func:`set_default_mode`). An HDF5 file that is updated (one
-embedding replaced, others kept) is written anew with the kept objects
-copied over, so a rewrite takes no more space than a fresh write. Writers of
-one file take its :func:`exclusive_lock` from the read to the rename; the
-lock file is removed after use. A setting file that cannot be read is set
-aside as ``<name>.damaged`` by :func:`set_aside_if_damaged`, never deleted.
+Every write goes through :mod:`aesens.safe_files`: to a temporary file
+beside the target which is renamed over it only once complete, so an
+interrupted run never loses existing data, with the mode a plain ``open()``
+gives. An HDF5 file that is updated (one embedding replaced, others kept) is
+written anew with the kept objects copied over, so a rewrite takes no more
+space than a fresh write. Writers of one file take its
+:func:`~aesens.safe_files.exclusive_lock` from the read to the rename. A
+setting file that cannot be read is set aside as ``<name>.damaged`` by
+:func:`set_aside_if_damaged`, never deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import glob
 import os
-import shutil
-import tempfile
-import threading
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
@@ -40,6 +35,7 @@ import h5py
 import numpy as np
 
 from aesens.errors import AesensError
+from aesens.safe_files import atomic_rewrite, exclusive_lock
 
 #: Top-level group of the embedding files.
 DATASET_GROUP = "irmas"
@@ -90,9 +86,9 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
               drop: Collection[str] = (), reserve: int = 0) -> Iterator[h5py.File]:
     """Open a new temporary HDF5 file for writing; rename it over ``path`` on success.
 
-    The file's :func:`exclusive_lock` is held from the copy of the existing
-    file to the rename. Partial files that a killed writer of ``path`` left
-    behind are removed first.
+    Through :func:`aesens.safe_files.atomic_rewrite`: the file's lock is held
+    from the copy of the existing file to the rename, and partial files that
+    a killed writer of ``path`` left behind are removed first.
 
     Parameters
     ----------
@@ -123,74 +119,11 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
         error names ``path``.
     """
     path = Path(path)
-    _make_folder(path.parent)
-    with exclusive_lock(path):
-        _remove_stale_parts(path)
-        _check_space(path, reserve + (path.stat().st_size if keep_existing and path.exists()
-                                      else 0))
-        tmp = _temporary(path, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with _naming_write_errors(path):
-                with h5py.File(tmp, "w") as h5:
-                    if keep_existing and path.exists():
-                        with _open_read(path) as old:
-                            _copy_tree(old, h5, {name.strip("/") for name in drop}, "")
-                    yield h5
-                _replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def _check_space(path: Path, needed: int) -> None:
-    """Raise the disk-full error naming ``path`` if its folder has under ``needed`` bytes free."""
-    if needed and shutil.disk_usage(path.parent).free < needed:
-        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (about {needed} bytes needed)",
-                      str(path))
-
-
-def _make_folder(folder: Path) -> None:
-    """Create ``folder`` (and parents), or raise the one-line error of an unwritable folder."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise AesensError(f"cannot write in {folder} ({error.strerror}); choose a writable "
-                          "folder or fix its permissions") from None
-
-
-def _temporary(path: Path, prefix: str, suffix: str) -> Path:
-    """An empty new file beside ``path`` (one-line error if the folder is not writable)."""
-    try:
-        handle, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-    except OSError as error:
-        raise AesensError(f"cannot write in {path.parent} ({error.strerror}); choose a writable "
-                          "folder or fix its permissions") from None
-    os.close(handle)
-    return Path(tmp_name)
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    """Give ``tmp`` the default mode and rename it over ``path``."""
-    set_default_mode(tmp)
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _naming_write_errors(path: Path) -> Iterator[None]:
-    """Re-raise an operating-system error of the block (disk full, ...) with ``path`` as its file.
-
-    HDF5's own errors name no file; a disk-full error of the library comes
-    back with ``errno.ENOSPC`` so that the message says to free space.
-    """
-    try:
-        yield
-    except OSError as error:
-        if error.filename is not None:
-            raise
-        code = error.errno
-        reason = error.strerror or str(error)
-        if code is None and "no space left" in reason.lower():
-            code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
-        raise OSError(code, reason, str(path)) from None
+    with atomic_rewrite(path, reserve, keep_existing) as tmp, h5py.File(tmp, "w") as h5:
+        if keep_existing and path.exists():
+            with _open_read(path) as old:
+                _copy_tree(old, h5, {name.strip("/") for name in drop}, "")
+        yield h5
 
 
 def _copy_tree(source: h5py.Group, target: h5py.Group, drop: set[str], prefix: str) -> None:
@@ -206,95 +139,6 @@ def _copy_tree(source: h5py.Group, target: h5py.Group, drop: set[str], prefix: s
             _copy_tree(member, target.require_group(name), drop, f"{full}/")
         else:
             source.copy(member, target, name=name)
-
-
-def _remove_stale_parts(path: Path) -> None:
-    """Remove the partial HDF5 files of ``path`` (call with its lock held: no writer is alive)."""
-    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-        part.unlink(missing_ok=True)
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-def current_umask() -> int:
-    """The process's umask, read without changing it where the system allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_LOCK:  # elsewhere: set and restore it (racy only with other threads' creates)
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def set_default_mode(path: str | os.PathLike) -> None:
-    """Give a file the mode a plain ``open()`` would have created it with: ``0o666 & ~umask``.
-
-    :func:`tempfile.mkstemp` creates files readable by their owner only;
-    call this on such a file before renaming it into place.
-    """
-    os.chmod(path, 0o666 & ~current_umask())
-
-
-def lock_path(path: str | os.PathLike) -> Path:
-    """The lock file of ``path``: hidden, beside it, ``.<name>.lock`` (removed after use)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.lock")
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Serialise the read-modify-write of one file between processes of this machine.
-
-    The lock is an ``flock`` on :func:`lock_path`, which the holder removes
-    before releasing it. A process that obtained the lock on a lock file
-    removed meanwhile (its inode no longer at the path) tries again, so two
-    processes never both hold the lock of one file. Threads of one process
-    exclude each other too. The lock is not re-entrant: inside the block, do
-    not call a function that takes the same file's lock (:func:`atomic_h5`,
-    :func:`write_embeddings`, :func:`write_arrays`); :func:`atomic_file` and
-    :func:`atomic_write_text` take none.
-
-    Parameters
-    ----------
-    path : path
-        The file to protect (its folder must exist).
-    """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no inter-process lock
-        yield
-        return
-    name = lock_path(path)
-    while True:
-        handle = os.open(name, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                same = os.stat(name).st_ino == os.fstat(handle).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-        except BaseException:
-            os.close(handle)
-            raise
-        os.close(handle)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            name.unlink()
-        os.close(handle)  # releases the lock
-
-
-#: Earlier private name of :func:`exclusive_lock`, kept for the modules that still use it.
-_exclusive_lock = exclusive_lock
 
 
 def _open_read(path: str | os.PathLike) -> h5py.File:
@@ -453,59 +297,6 @@ def has_complete_embedding(path: str | os.PathLike, embedding: str,
     return incomplete_reason(path, embedding, expected_keys, expected_attrs) is None
 
 
-@contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix) renamed over it once the block succeeds.
-
-    The renamed file gets the default mode (:func:`set_default_mode`); an
-    operating-system error of the block that names no file (disk full) is
-    re-raised naming ``path``, and the partial file is removed.
-
-    Raises
-    ------
-    AesensError
-        If the folder cannot be created or written.
-    """
-    path = Path(path)
-    _make_folder(path.parent)
-    tmp = _temporary(path, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
-    try:
-        with _naming_write_errors(path):
-            yield tmp
-            _replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`)."""
-    with atomic_file(path) as tmp:
-        tmp.write_text(text, encoding=encoding)
-
-
-def check_writable(folder: str | os.PathLike) -> Path:
-    """Create ``folder`` if needed and check that files can be created in it, before any work.
-
-    Returns
-    -------
-    Path
-        The folder.
-
-    Raises
-    ------
-    AesensError
-        If it is a file, cannot be created, or is not writable (one line
-        naming it).
-    """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise AesensError(f"cannot write in {folder} (it is a file, not a folder); move the "
-                          "file away or choose another output folder")
-    _make_folder(folder)
-    _temporary(folder / "probe", prefix=".write-probe.", suffix=".part").unlink()
-    return folder
-
-
 def damage_reason(path: str | os.PathLike, group: str | None = None) -> str | None:
     """Why an existing HDF5 file cannot be read (not HDF5, truncated, a dataset unreadable).
 
@@ -561,7 +352,7 @@ def set_aside_if_damaged(path: str | os.PathLike,
     """Rename a file that cannot be read to ``<name>.damaged`` (then ``.damaged.1``, ...).
 
     The file is kept for inspection, never deleted. A damaged file is
-    checked again under its :func:`exclusive_lock` before the rename, so a
+    checked again under its :func:`~aesens.safe_files.exclusive_lock` before the rename, so a
     file a concurrent writer has just completed is not moved; a readable
     file is only read (no lock file, so read-only folders are fine).
 

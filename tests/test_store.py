@@ -115,15 +115,3 @@ def test_complete_only_with_the_expected_settings_attributes(tmp_path):
         "was computed with no frames attribute (written by an older version; expected frames=3)")
     assert not store.has_complete_embedding(path, "mfcc", {"a", "b"}, {"center": False})
     assert store.has_complete_embedding(path, "mfcc", {"a", "b"}, {"center": True})
-
-
-def test_atomic_file_leaves_nothing_behind_on_failure(tmp_path):
-    target = tmp_path / "sub" / "clip.wav"
-    with store.atomic_file(target) as tmp:
-        assert tmp.suffix == ".wav" and tmp.parent == target.parent
-        tmp.write_bytes(b"done")
-    assert target.read_bytes() == b"done"
-    with pytest.raises(RuntimeError), store.atomic_file(target) as tmp:
-        tmp.write_bytes(b"half")
-        raise RuntimeError
-    assert target.read_bytes() == b"done" and sorted(target.parent.iterdir()) == [target]

@@ -19,11 +19,11 @@ import numpy as np
 import soundfile as sf
 from scipy import fft, signal
 
-from aesens import store
 from aesens.dataset.compose import _choose, compose
 from aesens.dataset.material import FORMANT_BANDWIDTHS, GENRE_STYLES, VOWEL_FORMANTS, Part
 from aesens.dataset.plan import RecordingPlan
 from aesens.errors import AesensError
+from aesens.safe_files import atomic_file
 
 SAMPLE_RATE = 44100
 EXCERPT_SECONDS = 3
@@ -204,5 +204,5 @@ def render_recording(plan: RecordingPlan, soundfont: str | os.PathLike) -> np.nd
 
 def write_wav_atomic(path: Path, pcm: np.ndarray) -> None:
     """Write int16 ``(samples, channels)`` as 16-bit WAV through a temporary file."""
-    with store.atomic_file(path) as temporary:
+    with atomic_file(path) as temporary:
         sf.write(temporary, pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
