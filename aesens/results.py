@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aesens import store
+from aesens import safe_files
 from aesens.errors import AesensError
 
 #: Methods whose pickle key and ``embedding_params`` carry the SVD threshold.
@@ -154,19 +154,19 @@ def _read_results(path: Path) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """The exclusive lock of :mod:`aesens.store` on ``path`` (its folder created first)."""
+    """The exclusive lock of :mod:`aesens.safe_files` on ``path`` (its folder created first)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise AesensError(f"cannot create {path.parent} ({error.strerror}); choose a writable "
                           "folder or fix its permissions") from None
-    with store.exclusive_lock(path):
+    with safe_files.exclusive_lock(path):
         yield
 
 
 def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Write through ``write(temporary name)``, renamed over ``path`` (store.atomic_file)."""
-    with store.atomic_file(path) as tmp:
+    """Write through ``write(temporary name)``, renamed over ``path`` (safe_files.atomic_file)."""
+    with safe_files.atomic_file(path) as tmp:
         write(str(tmp))
 
 
