@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens import store
+from aesens import safe_files
 from aesens.dataset import parse_stem
 from aesens.errors import AesensError
 
@@ -99,7 +99,7 @@ def make_split(stems: Iterable[str]) -> pd.DataFrame:
 
 def write_split(split: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the split CSV atomically (temporary file, then rename)."""
-    with store.atomic_file(path) as tmp:
+    with safe_files.atomic_file(path) as tmp:
         split.to_csv(tmp, index=False)
 
 
