@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from aesens import store
 from aesens.analysis_cli import effect_names, embedding_names, non_negative_int, positive_int
 from aesens.effects import EFFECTS, PAPER_EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
+from aesens.safe_files import atomic_file
 
 #: The repository root, where the numbered stage scripts live.
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             raise AesensError(f"demo stage '{label}' failed (exit {result.returncode}); see the "
                               "message above, fix it and rerun make demo (finished stages are "
                               "kept)")
-    with store.atomic_file(workdir / "timings.csv") as tmp, open(tmp, "w", newline="") as handle:
+    with atomic_file(workdir / "timings.csv") as tmp, open(tmp, "w", newline="") as handle:
         csv.writer(handle).writerows([("stage", "seconds"), *timings])
     print("\nstage timings (wall clock):")
     for label, elapsed in timings:
