@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 
 from aesens import reading, store
-from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.plots import SV_THRESHOLDS, format_value, method_label, param_scale
 from aesens.results import ORIGINAL as ORIGINAL_SET
 from aesens.results import load_results, read_csv
+from aesens.safe_files import atomic_file
 
 PathLike = str | os.PathLike
 
@@ -288,7 +288,7 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     lines += ["## Figures", ""]
     lines += figure_links(plots_dir, results_dir) or [f"No figures in {plots_dir}."]
     path = results_dir / "summary.md"
-    with atomic_write(path) as tmp:
+    with atomic_file(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
