@@ -40,7 +40,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from aesens import analysis, figures, plots, results, store
+from aesens import analysis, classification_figures, plots, results, store
 from aesens.analysis_cli import effect_names, name_list
 from aesens.analysis_files import atomic_write
 from aesens.effects import EFFECTS, get_effect
@@ -153,8 +153,8 @@ def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object
     """The ROC AUC columns of one pair from :func:`aesens.results.load_results`.
 
     ROC AUC values are means over instruments (of the rows of the CSV) of
-    :func:`aesens.figures.roc_auc_curves`; the strongest setting is the grid
-    end farthest (in rank) from the uneffected audio
+    :func:`aesens.classification_figures.roc_auc_curves`; the strongest
+    setting is the grid end farthest (in rank) from the uneffected audio
     (:func:`aesens.report.strongest_rank`).
 
     Returns
@@ -168,9 +168,10 @@ def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object
         (``"orig/eff"`` on a tie); ``best_method``, the desensitisation
         method (any but no method, SVD thresholds counted separately) with
         the largest mean ROC AUC in that condition at the strongest
-        setting (the first in :func:`~aesens.figures.roc_auc_curves` order
-        on a tie); ``best_auc``, that ROC AUC; ``best_gain``, ``best_auc``
-        minus the no-method ROC AUC of the condition.
+        setting (the first in
+        :func:`~aesens.classification_figures.roc_auc_curves` order on a
+        tie); ``best_auc``, that ROC AUC; ``best_gain``, ``best_auc`` minus
+        the no-method ROC AUC of the condition.
     """
     info = get_effect(effect)
     rank = strongest_rank(info)
@@ -179,7 +180,7 @@ def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object
         "strongest": info.param_strings[rank], "strongest_label": setting_label(info, rank)}
     effected: dict[str, dict[str, float]] = {}
     for key, train_effected in (("orig/eff", False), ("eff/orig", True)):
-        curves, identity = figures.roc_auc_curves(table, info, train_effected)
+        curves, identity = classification_figures.roc_auc_curves(table, info, train_effected)
         effected[key] = {method: float(curve[rank]) for method, curve in curves.items()}
         if key == "orig/eff":
             columns["auc_orig_orig"] = identity.get("", np.nan)

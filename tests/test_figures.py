@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 
 from aesens import analysis, figures, plots, report, results, store  # noqa: E402
 from aesens.cca import samplewise_cca_directions  # noqa: E402
+from aesens.classification_figures import roc_auc_figure  # noqa: E402
 from aesens.desensitize import METHODS  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
@@ -181,18 +182,6 @@ def test_analysis_finds_the_synthetic_sensitivity(outputs: Path) -> None:
     assert (stored["samplewise_r2_median"] > 0.8).all()
 
 
-def test_roc_auc_curves(outputs: Path) -> None:
-    table = results.load_results("gain", "toy", outputs / "results")
-    assert set(table["method"]) == set(METHOD_KEYS)
-    curves, identity = figures.roc_auc_curves(table, get_effect("gain"), train_effected=False)
-    assert list(curves) == METHOD_KEYS
-    assert plots.method_label("cca_samplewise_svd:0.5") == "sample-wise CCA SVD (t = 0.5)"
-    assert curves[""].shape == (len(get_effect("gain")),) and np.isfinite(curves[""]).all()
-    assert curves[""][0] < identity[""]  # -40 dB hurts more than none
-    _, one = figures.roc_auc_curves(table, get_effect("gain"), True, instrument="flute")
-    assert 0.85 < one["lda"] < 0.95
-
-
 def test_figure_functions_draw_every_panel(outputs: Path) -> None:
     embeddings_dir = outputs / "embeddings"
     analyses = {(e, f): analysis.analyse(e, f, embeddings_dir) for e in EMBEDDINGS
@@ -206,8 +195,8 @@ def test_figure_functions_draw_every_panel(outputs: Path) -> None:
              figures.singular_value_grid(analyses),
              figures.singular_value_figure(analyses["toy", "gain"]),
              figures.samplewise_correlation_figure("mfcc", "bitcrush", 4, embeddings_dir),
-             figures.roc_auc_figure({f: results.load_results(f, "toy", outputs / "results")
-                                     for f in EFFECTS}, "toy")]
+             roc_auc_figure({f: results.load_results(f, "toy", outputs / "results")
+                             for f in EFFECTS}, "toy")]
     for fig in grids:
         drawn = [ax for ax in fig.axes if ax.has_data()]
         assert drawn and any(ax.get_title() for ax in drawn), fig
@@ -303,38 +292,6 @@ def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
                     '"{""svd_thr"": 0.3}"\n')
     assert results.load_results("gain", "toy", tmp_path)["method"].tolist() == [
         "", "cca_samplewise_svd:0.3"]
-
-
-def test_normalise_method_spellings() -> None:
-    assert figures.normalise_method("-cca_samplewise_svd-0.30") == "cca_samplewise_svd:0.3"
-    assert figures.normalise_method("cca_samplewise_svd:0.5") == "cca_samplewise_svd:0.5"
-    assert figures.normalise_method("-lda") == figures.normalise_method("lda") == "lda"
-    assert figures.normalise_method("") == ""
-
-
-def test_roc_auc_method_groups_and_ylim(outputs: Path) -> None:
-    tables = {f: results.load_results(f, "toy", outputs / "results") for f in EFFECTS}
-    group = ["", "-cca", "-cca_samplewise_svd-0.3", "-cca_samplewise_svd-0.5"]
-    fig = figures.roc_auc_figure(tables, "toy", methods=group, ylim=(0.5, 1.0), title="CCA")
-    full = figures.roc_auc_figure(tables, "toy")
-    for ax, reference in zip(fig.axes, full.axes, strict=True):
-        assert ax.get_ylim() == (0.5, 1.0)
-        labels = [line.get_label() for line in ax.get_lines() if not line.get_label()
-                  .startswith("_")]
-        assert labels == ["none", "global CCA", "sample-wise CCA SVD (t = 0.3)",
-                          "sample-wise CCA SVD (t = 0.5)"]
-        colours = {line.get_label(): line.get_color() for line in reference.get_lines()}
-        assert all(line.get_color() == colours[line.get_label()] for line in ax.get_lines()
-                   if not line.get_label().startswith("_"))  # same colour as in the full figure
-    # the curve is the mean over instruments of the orig/p rows (pandas reference)
-    table = tables["gain"]
-    rows = table[(table["method"] == "cca_samplewise_svd:0.5") & (table["train_set"] == "orig")]
-    expected = rows.groupby("test_set")["roc_auc"].mean()[get_effect("gain").param_strings[0]]
-    curve = next(line for line in fig.axes[2].get_lines()
-                 if line.get_label() == "sample-wise CCA SVD (t = 0.5)")
-    first = curve.get_ydata()[0]
-    assert first == pytest.approx(expected, abs=1e-12)
-    assert "CCA" in fig.get_suptitle()
 
 
 def test_singular_value_triples_match_numpy(outputs: Path) -> None:
