@@ -83,8 +83,8 @@ def atomic_rewrite(path: str | os.PathLike, reserve: int = 0,
     AesensError
         If the folder cannot be created or written.
     OSError
-        If the write fails (disk full): the partial file is removed and the
-        error names ``path``.
+        Naming ``path``: the disk-full error of the space check, or an error
+        of the block that names no file (the partial file is removed).
     """
     path = Path(path)
     _make_folder(path.parent)
