@@ -58,7 +58,6 @@ from aesens.analysis import (
 )
 from aesens.analysis_cli import effect_names, name_list, non_negative_int
 from aesens.analysis_files import (
-    atomic_write,
     cca_r2s_path,
     merge_correlations,
     read_cca_r2s,
@@ -74,6 +73,7 @@ from aesens.classification_figures import roc_auc_figure
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.results import load_results, results_csv_path
+from aesens.safe_files import atomic_file
 
 PathLike = str | os.PathLike
 #: Output formats of :func:`render_all` by default.
@@ -320,7 +320,7 @@ def save(fig: Figure, plots_dir: PathLike, name: str,
     paths = []
     for fmt in formats:
         path = plots_dir / f"{name}.{fmt}"
-        with atomic_write(path) as tmp:
+        with atomic_file(path) as tmp:
             fig.savefig(tmp, format=fmt)
         paths.append(path)
     if close:
