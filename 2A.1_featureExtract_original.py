@@ -25,7 +25,8 @@ from aesens.cli import (
 )
 from aesens.dataset import SKIP_OPTION, read_skip_list
 from aesens.errors import run_cli
-from aesens.extract import Setting, extract
+from aesens.extract import extract
+from aesens.extract_setting import Setting
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,9 @@ from aesens.cli import (
 from aesens.dataset import SKIP_OPTION, read_skip_list
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import run_cli
-from aesens.extract import Setting, check_ranks, extract, list_grid, write_effected_wavs
+from aesens.extract import extract
+from aesens.extract_output import write_effected_wavs
+from aesens.extract_setting import Setting, check_ranks, list_grid
 
 
 def main(argv: list[str] | None = None) -> int:

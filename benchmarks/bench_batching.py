@@ -26,7 +26,9 @@ from common import make_dataset, median_seconds, report
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError
-from aesens.extract import Setting, embed_files, read_clip
+from aesens.extract import embed_files
+from aesens.extract_batches import read_clip
+from aesens.extract_setting import Setting
 from aesens.models import EmbeddingModel, get_model
 from aesens.roundtrip import pcm16_roundtrip
 

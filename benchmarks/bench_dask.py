@@ -29,7 +29,8 @@ from common import make_dataset, median_seconds, report
 from aesens.dataset import discover
 from aesens.effects import EFFECTS, PAPER_EFFECTS
 from aesens.executor import DaskExecutor, InProcessExecutor
-from aesens.extract import Setting, extract
+from aesens.extract import extract
+from aesens.extract_setting import Setting
 from aesens.models import ModelSpec
 
 DEMO_DATASET = Path(__file__).resolve().parents[1] / "demo" / "datasets" / "IRMAS-TrainingData"

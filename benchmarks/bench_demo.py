@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from aesens.dataset import INSTRUMENTS, discover
 from aesens.effects import EFFECTS, PAPER_EFFECTS
-from aesens.extract import read_clip
+from aesens.extract_batches import read_clip
 from aesens.models import get_model
 from aesens.models.crepe import embed_frames
 from aesens.models.mfcc import MfccModel

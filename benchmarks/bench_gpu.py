@@ -71,7 +71,8 @@ from common import make_dataset, report
 
 from aesens.dataset import discover
 from aesens.executor import InProcessExecutor
-from aesens.extract import embed_files, read_clip
+from aesens.extract import embed_files
+from aesens.extract_batches import read_clip
 from aesens.models import EmbeddingModel, get_model
 
 ALL_MODELS = ("crepe", "panns", "clap", "openl3")

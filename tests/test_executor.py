@@ -22,7 +22,8 @@ from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
 from aesens.executor import DaskExecutor, InProcessExecutor, joblib_on_dask, open_executor
-from aesens.extract import Setting, extract
+from aesens.extract import extract
+from aesens.extract_setting import Setting
 from aesens.models import ModelSpec, get_model
 
 distributed = pytest.importorskip("distributed")

@@ -22,11 +22,13 @@ import pytest
 import soundfile as sf
 from conftest import chirp, load_script
 
-from aesens import store
+from aesens import safe_files, store
 from aesens.dataset import discover, load_audio, read_skip_list
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
-from aesens.extract import SKIPPED_ATTR, Setting, extract
+from aesens.extract import extract
+from aesens.extract_output import SKIPPED_ATTR
+from aesens.extract_setting import Setting
 from aesens.models import get_model
 
 stage1 = load_script("2A.1_featureExtract_original.py")
@@ -291,7 +293,7 @@ def test_disk_full_during_a_write_keeps_the_old_file_and_leaves_no_part(workdir,
 
 def test_disk_full_while_writing_a_wav_leaves_no_part(tmp_path):
     target = tmp_path / "cel" / "x.wav"
-    with pytest.raises(OSError) as caught, store.atomic_file(target) as tmp:
+    with pytest.raises(OSError) as caught, safe_files.atomic_file(target) as tmp:
         tmp.write_bytes(b"RIFF")
         raise OSError(errno.ENOSPC, "No space left on device")
     assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
@@ -328,11 +330,11 @@ def test_outputs_honour_the_umask(tmp_path, mask, mode):
     """Before: results written through mkstemp were 0600 whatever the umask."""
     old = os.umask(mask)
     try:
-        assert store.current_umask() == mask
+        assert safe_files.current_umask() == mask
         store.write_embeddings(tmp_path / "e.h5", "mfcc", np.ones((2, 2)), ["a", "b"])
         store.write_embeddings(tmp_path / "e.h5", "crepe", np.ones((2, 2)), ["a", "b"])
-        store.atomic_write_text(tmp_path / "t.csv", "a,b\n")
-        with store.atomic_file(tmp_path / "w.wav") as tmp:
+        safe_files.atomic_write_text(tmp_path / "t.csv", "a,b\n")
+        with safe_files.atomic_file(tmp_path / "w.wav") as tmp:
             tmp.write_bytes(b"x")
         plain = tmp_path / "plain"
         plain.write_text("x")
@@ -378,10 +380,10 @@ def test_lock_files_are_removed_and_the_lock_still_excludes(tmp_path):
     def increment():
         try:
             for _ in range(5):
-                with store.exclusive_lock(path):
+                with safe_files.exclusive_lock(path):
                     value = int(path.read_text())
                     time.sleep(0.002)
-                    store.atomic_write_text(path, str(value + 1))
+                    safe_files.atomic_write_text(path, str(value + 1))
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -393,8 +395,7 @@ def test_lock_files_are_removed_and_the_lock_still_excludes(tmp_path):
     assert not errors and path.read_text() == "30"
     store.write_embeddings(tmp_path / "e.h5", "mfcc", np.ones((1, 1)), ["a"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counter.txt", "e.h5"]
-    assert store._exclusive_lock is store.exclusive_lock
-    assert store.lock_path(path).name == ".counter.txt.lock"
+    assert safe_files.lock_path(path).name == ".counter.txt.lock"
 
 
 def test_partial_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
@@ -406,17 +407,3 @@ def test_partial_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path
     other.write_bytes(b"another file's")
     store.write_embeddings(path, "mfcc", np.ones((1, 1)), ["a"])
     assert not any(part.exists() for part in stale) and other.exists()
-
-
-@pytest.mark.parametrize("rate", [96000, 88200])
-def test_effect_errors_name_the_files(tmp_path, rate):
-    """An effect that refuses the audio (MP3 at an unsupported rate) names the file and setting."""
-    from aesens.extract import Setting, prepare_batch
-
-    path = tmp_path / "cel" / "[cel][cla]0001__1.wav"
-    path.parent.mkdir()
-    sf.write(path, np.zeros((rate // 10, 2), dtype=np.float32) + 0.1, rate, subtype="PCM_16")
-    with pytest.raises(AesensError) as error:
-        prepare_batch([path], Setting(EFFECTS["mp3"], 0))
-    message = str(error.value)
-    assert str(path) in message and "mp3 9" in message and "\n" not in message
