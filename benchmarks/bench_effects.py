@@ -36,7 +36,8 @@ from pedalboard.io import AudioFile
 from aesens.dataset import discover, load_audio
 from aesens.effects import EFFECTS, FLOAT, PAPER_EFFECTS, apply_streaming
 from aesens.executor import InProcessExecutor
-from aesens.extract import Setting, prepared_batches
+from aesens.extract_batches import prepared_batches
+from aesens.extract_setting import Setting
 
 
 def settings() -> list[Setting]:
