@@ -24,7 +24,8 @@ from aesens.effects.filters import cheby_highpass_sos
 from aesens.effects.noise import PINK_LOW_HZ, noise_seed, pink_noise, white_noise
 from aesens.effects.plugins import COMPRESSOR_RATIO, MP3_RATES
 from aesens.errors import AesensError, run_cli
-from aesens.extract import Setting, prepared_batches
+from aesens.extract_batches import prepared_batches
+from aesens.extract_setting import Setting
 from aesens.roundtrip import pcm16_roundtrip
 
 NEW_EFFECTS = [name for name in EFFECTS if name not in PAPER_EFFECTS]
