@@ -28,6 +28,8 @@ FONT_SIZE = 8
 PARAM_CMAP = "viridis"
 #: Thresholds (fraction of the largest singular value) marked on singular-value plots.
 SV_THRESHOLDS = (0.3, 0.5)
+#: Normalised singular values at least this fraction of the largest count as a direction.
+SV_THRESHOLD = 0.3
 #: Display names of the desensitisation methods (``''`` is no desensitisation).
 METHOD_LABELS: dict[str, str] = {
     "": "none",

@@ -25,6 +25,7 @@ from test_figures import EFFECTS, EMBEDDINGS, INSTRUMENTS, build_outputs, write_
 
 from aesens import analysis, results, scorecard, store
 from aesens.errors import AesensError, run_cli
+from aesens.scorecard_render import MISSING, heatmap_figure
 
 #: Absolute tolerance of values recomputed independently (float64 arithmetic in another order).
 ATOL = 1e-9
@@ -192,9 +193,9 @@ def test_partial_results(outputs: Path, tmp_path: Path) -> None:
     assert saved[["global_r2", "auc_orig_orig"]].isna().sum().tolist() == [2, 1]
     markdown = written[1].read_text(encoding="utf-8")
     toy_gain = next(line for line in markdown.splitlines() if line.startswith("| toy | gain |"))
-    assert toy_gain.count(scorecard.MISSING) >= 7  # every classification cell and figure link
+    assert toy_gain.count(MISSING) >= 7  # every classification cell and figure link
     solo = next(line for line in markdown.splitlines() if line.startswith("| solo | gain |"))
-    assert solo.split(" | ")[2:6] == [scorecard.MISSING] * 4  # no CCA columns
+    assert solo.split(" | ")[2:6] == [MISSING] * 4  # no CCA columns
     counts = scorecard.ranking(card).set_index("embedding")["effects"]
     assert counts.to_dict() == {"mfcc": 2, "solo": 1, "toy": 1}
     assert "drops for between 1 and 2 effects" in markdown  # means over different effects
@@ -251,9 +252,9 @@ def test_html_is_self_contained_and_links_existing_plots(outputs: Path, card: pd
 
 def test_heatmap_marks_missing_pairs(card: pd.DataFrame) -> None:
     partial = card[~((card["embedding"] == "toy") & (card["effect"] == "gain"))]
-    fig = scorecard.heatmap_figure(partial, ["toy", "mfcc"])
+    fig = heatmap_figure(partial, ["toy", "mfcc"])
     texts = [text.get_text() for text in fig.axes[0].texts]
-    assert len(texts) == 4 and texts[1] == scorecard.MISSING  # toy (row 0) x gain (col 1)
+    assert len(texts) == 4 and texts[1] == MISSING  # toy (row 0) x gain (col 1)
     assert [label.get_text() for label in fig.axes[0].get_yticklabels()] == ["toy", "mfcc"]
 
 
