@@ -13,7 +13,7 @@ from aesens.errors import AesensError
 from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
 from aesens.extract import DEFAULT_SHARD_SIZE
 from aesens.models import MODELS, ModelSpec, canonical_name, known_names
-from aesens.models.hf import OUTPUTS, is_hf_name, parse_name
+from aesens.models.hf_names import OUTPUTS, is_hf_name, parse_name
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +65,7 @@ def embedding_names(value: str) -> list[str]:
     """Split a comma-separated embedding list, check every name and give its stored form.
 
     ``hf`` names come back canonical (``hf:facebook/wav2vec2-base`` ->
-    ``hf+facebook--wav2vec2-base``, see :mod:`aesens.models.hf`).
+    ``hf+facebook--wav2vec2-base``, see :mod:`aesens.models.hf_names`).
     """
     names = [canonical_name(name.strip()) for name in value.split(",") if name.strip()]
     for name in names:

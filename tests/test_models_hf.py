@@ -1,4 +1,4 @@
-"""Tests of the hf embeddings (aesens.models.hf): tiny random-weight transformers models.
+"""Tests of the hf models (aesens.models.hf): tiny random-weight transformers models.
 
 Every architecture is built from a tiny config with random weights and saved
 with ``save_pretrained`` (model and feature extractor) into a temporary
@@ -14,7 +14,6 @@ import argparse
 import functools
 import json
 import pickle
-import re
 import sys
 from pathlib import Path
 
@@ -28,11 +27,10 @@ pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 from aesens import store  # noqa: E402
-from aesens.analysis_cli import EMBEDDING_NAME  # noqa: E402
 from aesens.cli import add_model_options, embedding_names, model_specs  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
-from aesens.models import MODELS, ModelSpec, canonical_name, get_model, loaded_model  # noqa: E402  # noqa: E402
-from aesens.models.hf import MODEL_TYPES, import_transformers, parse_name  # noqa: E402
+from aesens.models import ModelSpec, get_model, loaded_model  # noqa: E402
+from aesens.models.hf import MODEL_TYPES, import_transformers  # noqa: E402
 from aesens.models.random_weights import TINY_HF, save_tiny_hf  # noqa: E402
 
 tr = import_transformers()
@@ -224,39 +222,6 @@ def test_model_from_the_local_cache_without_weights(folders, tmp_path, monkeypat
     assert cached.metadata()["weights"] == "0" * 40  # the snapshot's commit
     assert cached.metadata()["weights_source"] == "cache"
     assert local.metadata()["weights_source"] == "folder"
-
-
-@pytest.mark.parametrize("given, canonical", [
-    ("hf:facebook/wav2vec2-base", "hf+facebook--wav2vec2-base"),
-    ("hf+facebook--wav2vec2-base", "hf+facebook--wav2vec2-base"),
-    ("hf:openai/whisper-large-v3+last+clip", "hf+openai--whisper-large-v3"),
-    ("hf:MIT/ast-finetuned-audioset-10-10-0.4593+frames+layer6",
-     "hf+MIT--ast-finetuned-audioset-10-10-0.4593+layer6+frames"),
-    ("hf:gpt2+mean", "hf+gpt2+mean"),
-])
-def test_names_are_canonical_group_and_file_names(given, canonical):
-    assert canonical_name(given) == canonical
-    assert canonical in MODELS and MODELS[canonical].startswith("aesens.models.hf:")
-    assert EMBEDDING_NAME.fullmatch(canonical)  # the analysis stages' name check
-    assert "/" not in canonical and canonical_name(canonical) == canonical
-    assert parse_name(canonical) == parse_name(given)
-
-
-@pytest.mark.parametrize("bad", ["hf:", "hf:a/b/c", "hf:org/na me", "hf:org--x--y",
-                                 "hf:facebook/wav2vec2-base+layerx",
-                                 "hf:facebook/wav2vec2-base+mean+last"])
-def test_bad_names_are_refused_in_one_line(bad):
-    with pytest.raises(AesensError) as error:
-        canonical_name(bad)
-    assert "\n" not in str(error.value)
-    assert re.sub(r"^hf:", "hf+", bad) not in MODELS
-
-
-def test_other_spellings_are_not_registry_members():
-    assert "hf:facebook/wav2vec2-base" not in MODELS and "mfcc" in MODELS
-    assert "hf+facebook--wav2vec2-base+last" not in MODELS
-    with pytest.raises(KeyError):
-        MODELS["hf:facebook/wav2vec2-base"]
 
 
 def test_command_line_names_and_layer_options(folders):

@@ -6,9 +6,9 @@ A model is an object with ``name``, ``sample_rate`` (the rate it expects),
 ``embed`` receives float32 ``(channels, samples)`` audio at its native rate
 and does its own down-mixing and resampling, as each library did in the
 published experiment (with the shared helpers of
-:mod:`aesens.models.preprocessing`). ``metadata()`` returns the attributes stored next to
-the features (model, library and version, weights hash, sample rate, hop,
-device).
+:mod:`aesens.models.preprocessing`). ``metadata()`` returns the attributes
+stored next to the features (model, library and version, weights hash,
+sample rate, hop, device).
 
 A model module may define ``SETTINGS_ATTRIBUTES``, a dict of the settings
 its rows depend on (e.g. OpenL3's framing); they are stored with the
@@ -19,8 +19,9 @@ Adding a model is one entry in :data:`MODELS`: a name mapped to the dotted
 path of a loader ``load(device=..., batch_size=..., weights=...)``. Loaders
 are imported lazily so that a model's heavy libraries are only needed when
 it is used. Besides its entries, :data:`MODELS` holds every canonical
-``hf`` name (``hf+facebook--wav2vec2-base``, :mod:`aesens.models.hf`);
-:func:`canonical_name` turns ``hf:facebook/wav2vec2-base`` into that form.
+``hf`` name (``hf+facebook--wav2vec2-base``, :mod:`aesens.models.hf_names`;
+the models: :mod:`aesens.models.hf`); :func:`canonical_name` turns
+``hf:facebook/wav2vec2-base`` into that form.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from aesens.errors import AesensError
+from aesens.models import hf_names
 
 
 @runtime_checkable
@@ -62,20 +64,19 @@ class ModelRegistry(dict):
     """Model name -> ``"module:loader"``, which also holds every canonical ``hf`` name.
 
     Iterating gives the fixed entries; ``name in MODELS`` and ``MODELS[name]``
-    also accept a canonical ``hf`` name (:func:`aesens.models.hf.canonical_name`),
-    whose loader is resolved by :mod:`aesens.models.hf`. Other spellings of
+    also accept a canonical ``hf`` name
+    (:func:`aesens.models.hf_names.canonical_name`), whose loader is resolved
+    by :mod:`aesens.models.hf`. Other spellings of
     ``hf`` names are not members: pass them through :func:`canonical_name`.
     """
 
     def __contains__(self, name: object) -> bool:
         if super().__contains__(name):
             return True
-        from aesens.models import hf
-
-        if not isinstance(name, str) or not name.startswith(hf.PREFIX):
+        if not isinstance(name, str) or not name.startswith(hf_names.PREFIX):
             return False
         try:
-            return hf.canonical_name(name) == name
+            return hf_names.canonical_name(name) == name
         except AesensError:
             return False
 
@@ -83,9 +84,7 @@ class ModelRegistry(dict):
         if super().__contains__(name):
             return super().__getitem__(name)
         if name in self:
-            from aesens.models import hf
-
-            return hf.loader_path(name)
+            return hf_names.loader_path(name)
         raise KeyError(name)
 
 
@@ -108,9 +107,7 @@ def canonical_name(name: str) -> str:
     AesensError
         For a malformed ``hf`` name.
     """
-    from aesens.models import hf
-
-    return hf.canonical_name(name) if hf.is_hf_name(name) else name
+    return hf_names.canonical_name(name) if hf_names.is_hf_name(name) else name
 
 
 def known_names() -> str:

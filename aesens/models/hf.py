@@ -1,26 +1,8 @@
 """Audio encoders from Hugging Face ``transformers``: the ``hf`` family of embeddings.
 
-Embedding names
----------------
-``hf:<model id>`` (e.g. ``hf:facebook/wav2vec2-base``), optionally followed
-by ``+<option>``s: ``+layer<N>`` (hidden state ``N`` of ``output_hidden_states``;
-0 is the input of the first transformer layer), ``+mean`` (mean over all
-hidden states, 0 to the last), ``+last`` (the model's output
-``last_hidden_state``, the default: the last hidden state, for AST after its
-final layer norm) and ``+frames`` (one
-row per encoder frame, keys repeated, as OpenL3) or ``+clip`` (the mean over
-the clip's frames, one row per file, the default). The command-line options
-``--layer`` and ``--hf-output`` fill these in.
-
-A name is stored and written everywhere in its canonical form
-(:func:`canonical_name`), which is a valid HDF5 group and file name and
-passes the analysis stages' name check: prefix ``hf+``, the ``/`` of the
-model id written ``--`` (as the Hugging Face cache does; model ids cannot
-contain ``--`` or ``+``), default options left out and the others in the
-order layer, output: ``hf:facebook/wav2vec2-base`` is
-``hf+facebook--wav2vec2-base``, with ``--layer 6 --hf-output frames`` it is
-``hf+facebook--wav2vec2-base+layer6+frames``. Layer and output are part of
-the name, so each choice is an embedding of its own.
+The embeddings are named ``hf:<model id>[+option...]`` (layer and output
+choices, :mod:`aesens.models.hf_names`); each name's loader is an attribute
+of this module (:func:`__getattr__`).
 
 Architectures (``config.model_type``)
 -------------------------------------
@@ -65,30 +47,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aesens.errors import AesensError
+from aesens.models.hf_names import LOADER_PREFIX, PREFIX, HfName, parse_name
+from aesens.models.preprocessing import map_clips, resample, to_mono
+from aesens.models.weights import ALLOW_DOWNLOAD_ENV, file_sha256, library_version
 
 if TYPE_CHECKING:
     import torch
 
-#: Prefix of the canonical names (``hf+org--name``), and the one accepted on input beside it.
-PREFIX = "hf+"
-INPUT_PREFIXES = ("hf:", PREFIX)
-#: Separator of the name's options.
-OPTION_SEPARATOR = "+"
-#: Layer choices besides an integer.
-LAYERS = ("last", "mean")
-#: Output choices: one row per frame or one per clip.
-OUTPUTS = ("clip", "frames")
-#: One part of a model id (organisation or model name), as the Hugging Face hub allows it.
-ID_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?")
 #: Model types that take the waveform itself (``input_values``).
 WAVEFORM_TYPES = ("wav2vec2", "wav2vec2-conformer", "hubert", "wavlm", "data2vec-audio",
                   "unispeech", "unispeech-sat", "sew", "sew-d")
@@ -102,135 +74,6 @@ CLAP_SEED = 0
 INSTALL = "pip install 'aesens[hf]'"
 #: Files holding the weights in a model folder.
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
-
-
-@dataclass(frozen=True)
-class HfName:
-    """A parsed ``hf`` embedding name.
-
-    Attributes
-    ----------
-    model_id : str
-        Hugging Face model id, ``org/name`` or ``name``.
-    layer : str or int
-        ``"last"``, ``"mean"`` or a hidden-state index.
-    output : str
-        ``"clip"`` or ``"frames"``.
-    """
-
-    model_id: str
-    layer: str | int = "last"
-    output: str = "clip"
-
-    @property
-    def name(self) -> str:
-        """The canonical embedding name (group and file names)."""
-        parts = [PREFIX + self.model_id.replace("/", "--")]
-        if self.layer != "last":
-            parts.append("mean" if self.layer == "mean" else f"layer{self.layer}")
-        if self.output != "clip":
-            parts.append(self.output)
-        return OPTION_SEPARATOR.join(parts)
-
-    def with_options(self, layer: str | None = None, output: str | None = None) -> HfName:
-        """This name with the command line's ``--layer`` / ``--hf-output``, which must agree.
-
-        Raises
-        ------
-        AesensError
-            If an option contradicts one spelled in the name.
-        """
-        new = self
-        if layer is not None:
-            value = parse_layer(layer)
-            if self.layer not in ("last", value):
-                raise AesensError(f"{self.name} names layer {self.layer} but --layer {layer} was "
-                                  "given; give the layer once")
-            new = replace(new, layer=value)
-        if output is not None:
-            if output not in OUTPUTS:
-                raise AesensError(f"--hf-output {output!r}: choose {' or '.join(OUTPUTS)}")
-            if self.output not in ("clip", output):
-                raise AesensError(f"{self.name} names {self.output} output but --hf-output "
-                                  f"{output} was given; give it once")
-            new = replace(new, output=output)
-        return new
-
-
-def is_hf_name(name: str) -> bool:
-    """Whether ``name`` is spelled as an ``hf`` embedding (valid or not)."""
-    return isinstance(name, str) and name.startswith(INPUT_PREFIXES)
-
-
-def parse_layer(value: str) -> str | int:
-    """``last``, ``mean`` or a non-negative integer (``6`` or ``layer6``).
-
-    Raises
-    ------
-    AesensError
-        For anything else.
-    """
-    text = value[len("layer"):] if value.startswith("layer") else value
-    if value in LAYERS:
-        return value
-    if text.isdigit():
-        return int(text)
-    raise AesensError(f"layer {value!r}: use last, mean or a hidden-state number (0 = input of "
-                      "the first transformer layer)")
-
-
-def parse_name(name: str) -> HfName:
-    """Parse ``hf:<model id>[+option...]`` (or its canonical ``hf+`` form).
-
-    Raises
-    ------
-    AesensError
-        If the name is not a valid ``hf`` name.
-    """
-    if not is_hf_name(name):
-        raise AesensError(f"{name!r} is not an hf embedding; write hf:<model id>, e.g. "
-                          "hf:facebook/wav2vec2-base")
-    model, *options = name[3:].split(OPTION_SEPARATOR)
-    parts = model.split("/") if "/" in model else model.split("--")
-    if not 1 <= len(parts) <= 2 or not all(ID_PART.fullmatch(p) and "--" not in p
-                                            and ".." not in p for p in parts):
-        raise AesensError(f"{name!r}: {model!r} is not a Hugging Face model id (org/name or "
-                          "name: letters, digits, '-', '_', '.'); e.g. hf:facebook/wav2vec2-base")
-    parsed = HfName("/".join(parts))
-    layers = [option for option in options if option not in OUTPUTS]
-    outputs = [option for option in options if option in OUTPUTS]
-    if len(layers) > 1 or len(outputs) > 1:
-        raise AesensError(f"{name!r}: give at most one layer (+last, +mean, +layerN) and one "
-                          "output (+clip, +frames)")
-    if layers:
-        try:
-            layer = parse_layer(layers[0])
-        except AesensError:
-            raise AesensError(f"{name!r}: unknown option +{layers[0]}; use +last, +mean, "
-                              "+layerN, +clip or +frames") from None
-        parsed = replace(parsed, layer=layer)
-    if outputs:
-        parsed = replace(parsed, output=outputs[0])
-    return parsed
-
-
-def canonical_name(name: str) -> str:
-    """The canonical form of an ``hf`` name (see the module docstring)."""
-    return parse_name(name).name
-
-
-#: Prefix of the loader attribute of a name (``load+facebook--wav2vec2-base``, see
-#: :func:`loader_path`); ``+`` keeps it clear of every Python name of this module.
-LOADER_PREFIX = "load+"
-
-
-def loader_path(name: str) -> str:
-    """The ``"module:loader"`` of a canonical name, for :data:`aesens.models.MODELS`.
-
-    The loader is an attribute of this module resolved by :func:`__getattr__`,
-    so a model spec holding this string builds the model in any process.
-    """
-    return f"{__name__}:{LOADER_PREFIX}{canonical_name(name)[len(PREFIX):]}"
 
 
 def __getattr__(attribute: str) -> Callable[..., HfModel]:
@@ -385,14 +228,12 @@ class HfModel:
             if hf_name.layer > n_layers:
                 raise AesensError(f"{self.name}: hf:{hf_name.model_id} has hidden states 0.."
                                   f"{n_layers}; choose --layer 0..{n_layers}, last or mean")
-        self._hashes = {path.name: _sha256(path) for path in _weight_files(folder)}
+        self._hashes = {path.name: file_sha256(path) for path in _weight_files(folder)}
 
     # -- preprocessing -------------------------------------------------------------------------
 
     def preprocess(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Channel mean, then soxr HQ to the feature extractor's rate: a float32 1-D signal."""
-        from aesens.models.preprocessing import resample, to_mono
-
         return resample(to_mono(audio), sample_rate, self.sample_rate)
 
     def features(self, signals: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
@@ -469,8 +310,6 @@ class HfModel:
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; ``(rows, dim)`` float32 per clip."""
-        from aesens.models.preprocessing import map_clips
-
         if not batch:
             return []
         signals = map_clips(lambda audio: self.preprocess(audio, sample_rate), batch)
@@ -488,8 +327,6 @@ class HfModel:
 
     def metadata(self) -> dict[str, str | int | float]:
         """Model description stored next to the features."""
-        from aesens.models.weights import library_version
-
         layer = self.hf_name.layer
         return {
             "model": f"hf:{self.hf_name.model_id} ({type(self.model).__name__})",
@@ -507,12 +344,6 @@ class HfModel:
             "weights_sha256": json.dumps(self._hashes, sort_keys=True),
             "device": self.device,
         }
-
-
-def _sha256(path: Path) -> str:
-    from aesens.models.weights import file_sha256
-
-    return file_sha256(path)
 
 
 def _cached_folder(model_id: str) -> Path | None:
@@ -546,8 +377,6 @@ def load(name: str, device: str = "cpu", batch_size: int = 32,
         ``weights`` nor in the cache (and downloading is not allowed), or it
         is not a supported architecture.
     """
-    from aesens.models.weights import ALLOW_DOWNLOAD_ENV
-
     hf_name = parse_name(name)
     transformers = import_transformers()
     allow = os.environ.get(ALLOW_DOWNLOAD_ENV) == "1"
