@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.stats
 import pytest
 from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
@@ -110,3 +111,20 @@ def test_the_constant_path_warning_points_at_the_caller():
         warnings.simplefilter("always")
         assert np.isnan(cca.global_cca_direction(np.ones((3, 5, 4)))).all()
     assert [warning.filename for warning in caught] == [__file__]
+
+
+def test_samplewise_r2_equals_scipy_on_directions_that_do_not_fit_the_paths():
+    """R² strictly between 0 and 1, from negative and positive correlations alike.
+
+    Sample-wise CCA directions fit every path exactly when the grid is no larger
+    than dim + 1 (R² = 1), so any direction is taken here.
+    """
+    rng = np.random.default_rng(7)
+    paths = rng.standard_normal((30, 9, 4)) + np.linspace(0, 1, 9)[None, :, None]
+    directions = rng.standard_normal((30, 4))
+    expected = np.array([scipy.stats.spearmanr(path @ direction, np.arange(9)).statistic ** 2
+                         for path, direction in zip(paths, directions, strict=True)])
+    signs = np.sign([scipy.stats.spearmanr(path @ direction, np.arange(9)).statistic
+                     for path, direction in zip(paths, directions, strict=True)])
+    assert {-1.0, 1.0} <= set(signs) and 0.05 < expected.mean() < 0.95
+    np.testing.assert_allclose(cca.samplewise_r2(paths, directions), expected, rtol=1e-12)
