@@ -6,8 +6,6 @@
 - :func:`group_effect`: the averaged original and every averaged effected
   file of one effect stacked into ``train_A, test_A, train_Bs, test_Bs``
   (``embeddings/grouped/<embedding>/<effect>.h5``).
-- :func:`load_grouped`: everything the analysis needs for one embedding and
-  effect, in one dictionary.
 - :func:`ensure_averaged`, :func:`ensure_grouped`, :func:`ensure_ccadirs`:
   the later stages read the raw embeddings and the split CSV, as the
   published scripts did, through these files used as caches. Each written
@@ -18,6 +16,7 @@
   when they do not.
 
 Averaged and grouped arrays are float64, as the published averaging stored them.
+:mod:`aesens.sweep` reads them (:class:`aesens.sweep.Sweep`).
 """
 
 from __future__ import annotations
@@ -37,6 +36,14 @@ from aesens import store
 from aesens.errors import AesensError
 from aesens.paths import refuse_overwriting_inputs
 from aesens.split import read_split
+from aesens.sweep import (
+    FILE_NAMES,
+    Sweep,
+    check_same_rows,
+    nonfinite_rows,
+    read_averaged,
+    read_ccadirs,
+)
 
 # aesens.effects is imported inside the functions that need it: it pulls in
 # scipy.signal and pedalboard, which would double the start-up time of
@@ -47,13 +54,6 @@ R = TypeVar("R")
 
 #: Datasets of an averaged file in the published layout.
 AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
-#: Datasets this tool adds to averaged and grouped files: the file stem of every row (files
-#: written by the published scripts lack them and are still read).
-FILE_NAMES = ("file_name_train", "file_name_test")
-#: Datasets of a grouped file.
-GROUPED_NAMES = ("train_A", "test_A", "train_Bs", "test_Bs")
-#: Labels read from the averaged original file by :func:`load_grouped`.
-LABEL_NAMES = ("Y_train", "Y_test", "genre_train", "genre_test")
 #: HDF5 attribute of a cache file: its inputs' names, sizes and modification times (JSON).
 SOURCES_ATTR = "aesens_sources"
 
@@ -75,7 +75,7 @@ def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
     source : str
         What the rows come from (file and embedding), named in the message.
     """
-    bad = ~np.isfinite(features).all(axis=1)
+    bad = nonfinite_rows(features)
     if bad.any():
         stems = np.unique(np.asarray(keys)[bad])
         raise AesensError(f"{source}: {bad.sum()} rows of {len(stems)} files hold NaN or inf "
@@ -365,11 +365,11 @@ def ensure_sweep_averaged(embedding: str, effect: str,
 def ensure_grouped(embedding: str, effect: str,
                    split_csv: str | os.PathLike = "train_test_split.csv",
                    embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
-                   progress: bool = False) -> dict[str, np.ndarray]:
-    """The grouped arrays of one embedding and effect, from the raw embeddings and the split.
+                   progress: bool = False) -> Sweep:
+    """The sweep of one embedding and effect, from the raw embeddings and the split.
 
     Builds (or rebuilds) the averaged files and the grouped file that are
-    missing or older than their inputs, then returns :func:`load_grouped`.
+    missing or older than their inputs, then returns :meth:`aesens.sweep.Sweep.load`.
     A grouped file whose inputs are all absent (no raw embeddings file of
     the sweep, some averaged files missing) is used as it is.
     """
@@ -381,11 +381,11 @@ def ensure_grouped(embedding: str, effect: str,
         raw = [source for source, _, _ in _sweep_paths(embedding, effect, embeddings_dir)]
         if output.exists() and not any(path.exists() for path in raw):
             # Neither raw nor all averaged inputs: the grouped file is all there is.
-            return load_grouped(embedding, effect, embeddings_dir)
+            return Sweep.load(embedding, effect, embeddings_dir)
         raise
     if not output.exists() or recorded_sources(output) != sources_of(averaged):
         group_effect(embedding, effect, embeddings_dir, n_jobs, progress)
-    return load_grouped(embedding, effect, embeddings_dir)
+    return Sweep.load(embedding, effect, embeddings_dir)
 
 
 def ensure_ccadirs(embedding: str, effect: str,
@@ -412,7 +412,7 @@ def ensure_ccadirs(embedding: str, effect: str,
     output = store.ccadirs_path(embedding, effect, embeddings_dir)
     sources = sources_of(averaged[1:])
     if output.exists() and recorded_sources(output) == sources:
-        return store.read_arrays(output, ["cca_dirs"])["cca_dirs"]
+        return read_ccadirs(output)[0]
     reference = read_averaged(averaged[0], ["Y_train", "Y_test"])
     names = {name: reference[name] for name in FILE_NAMES[:1] if name in reference}
     sweep = []
@@ -424,88 +424,6 @@ def ensure_ccadirs(embedding: str, effect: str,
     directions = samplewise_cca_directions(paths)
     write_cache(output, {"cca_dirs": directions, **names}, sources)
     return directions
-
-
-def read_averaged(path: str | os.PathLike,
-                  names: Sequence[str] = ("X_train", "X_test", "Y_train", "Y_test"),
-                  ) -> dict[str, np.ndarray]:
-    """Datasets of an averaged file, with its file names (:data:`FILE_NAMES`) when it has them.
-
-    Raises
-    ------
-    AesensError
-        If the file is missing, unreadable or lacks one of ``names``.
-    """
-    present: set[str] = set()
-    if Path(path).exists():
-        try:
-            with h5py.File(path, "r") as h5:
-                present = set(h5.keys())
-        except OSError:
-            pass  # read_arrays names the unreadable file
-    return store.read_arrays(path, [*names, *(name for name in FILE_NAMES if name in present)])
-
-
-_REALIGN = "rerun average_all_embeddings.sh (or group_effect_params.py) with one split CSV"
-
-
-def check_file_names(reference_path: str | os.PathLike, expected: np.ndarray,
-                     path: str | os.PathLike, found: np.ndarray, part: str) -> None:
-    """Check that two files list the same files in the same order.
-
-    Parameters
-    ----------
-    reference_path, path : path
-        The two files, named in the message.
-    expected, found : numpy.ndarray
-        The file name of every row of the ``part`` set in each.
-    part : str
-        ``train`` or ``test``.
-
-    Raises
-    ------
-    AesensError
-        Naming the first row where the lists differ (or where one ends).
-    """
-    expected, found = np.asarray(expected), np.asarray(found)
-    if np.array_equal(expected, found):
-        return
-    length = min(len(expected), len(found))
-    differ = np.flatnonzero(expected[:length] != found[:length])
-    row = int(differ[0]) if len(differ) else length
-    seen = repr(str(found[row])) if row < len(found) else "no row"
-    wanted = repr(str(expected[row])) if row < len(expected) else "no row"
-    raise AesensError(f"{path}: {part} row {row} is {seen} but {wanted} in {reference_path} "
-                      f"(other files or another order); {_REALIGN}")
-
-
-def check_same_rows(reference_path: str | os.PathLike, reference: Mapping[str, np.ndarray],
-                    path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    """Check that two averaged files hold the same files in the same order.
-
-    Compares the file name of every row where both files record them
-    (:data:`FILE_NAMES`; files of the published scripts do not), the
-    instrument labels, and the shapes of ``X_train`` and ``X_test`` (when
-    both arrays hold them).
-
-    Raises
-    ------
-    AesensError
-        Naming both files and the first row that differs.
-    """
-    for part in ("train", "test"):
-        names = f"file_name_{part}"
-        if names in reference and names in arrays:
-            check_file_names(reference_path, reference[names], path, arrays[names], part)
-        labels = f"Y_{part}"
-        if not np.array_equal(arrays[labels], reference[labels]):
-            raise AesensError(f"{path} and {reference_path} hold different {labels} (another "
-                              f"split?); {_REALIGN}")
-        features = f"X_{part}"
-        if features in arrays and features in reference \
-                and arrays[features].shape != reference[features].shape:
-            raise AesensError(f"{path}: {features} has shape {arrays[features].shape}, "
-                              f"{reference_path} {reference[features].shape}; {_REALIGN}")
 
 
 def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
@@ -563,47 +481,3 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
         **{name: reference[name] for name in FILE_NAMES if name in reference},
     }, sources_of([original, *effected]))
     return output
-
-
-def load_grouped(embedding: str, effect: str,
-                 embeddings_dir: str | os.PathLike = "embeddings") -> dict[str, np.ndarray]:
-    """Load the grouped arrays of one embedding and effect with their labels.
-
-    Returns
-    -------
-    dict
-        ``train_A, test_A`` ``(n_files, dim)``; ``train_Bs, test_Bs``
-        ``(n_params, n_files, dim)``; ``Y_train, Y_test, genre_train,
-        genre_test`` (from the averaged original file); ``file_name_train,
-        file_name_test`` when the averaged original records them; ``params``
-        (the effect grid) and ``param_strings``.
-
-    Raises
-    ------
-    AesensError
-        If the grouped file and the averaged original file hold other
-        numbers of files, other files, or another grid.
-    """
-    from aesens.effects import get_effect
-
-    grid = get_effect(effect)
-    grouped = store.grouped_path(embedding, effect, embeddings_dir)
-    original = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
-    data = read_averaged(grouped, GROUPED_NAMES)
-    labels = read_averaged(original, LABEL_NAMES)
-    rerun = f"rerun group_effect_params.py -e {effect} -b {embedding}"
-    if data["train_Bs"].shape[0] != len(grid):
-        raise AesensError(f"{grouped} holds {data['train_Bs'].shape[0]} parameter values, the "
-                          f"{effect} grid {len(grid)}; {rerun}")
-    for part in ("train", "test"):
-        rows = {len(labels[f"Y_{part}"]), len(data[f"{part}_A"]), data[f"{part}_Bs"].shape[1]}
-        if len(rows) != 1:
-            raise AesensError(f"{grouped} and {original} hold different numbers of {part} files "
-                              f"({', '.join(map(str, sorted(rows)))}); {rerun}")
-        names = f"file_name_{part}"
-        if names in data and names in labels:
-            check_file_names(original, labels[names], grouped, data[names], part)
-    data.update(labels)
-    data["params"] = np.asarray(grid.grid)
-    data["param_strings"] = np.asarray(grid.param_strings)
-    return data

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from aesens import plots, store
-from aesens.aggregate import load_grouped
 from aesens.analysis_files import (
     read_global_directions,
 )
@@ -43,6 +42,7 @@ from aesens.dataset import INSTRUMENTS
 from aesens.effects import EFFECTS, Effect, get_effect
 from aesens.errors import AesensError
 from aesens.results import find_results
+from aesens.sweep import Sweep
 
 PathLike = str | os.PathLike
 #: Files shown per UMAP panel by default.
@@ -152,11 +152,11 @@ def result_selection(results_dir: PathLike = "results", embedding: str | None = 
 
 @lru_cache(maxsize=1)
 def _load_cached(embedding: str, effect: str, embeddings_dir: str) -> dict[str, np.ndarray]:
-    return load_grouped(embedding, effect, embeddings_dir)
+    return dict(vars(Sweep.load(embedding, effect, embeddings_dir)))
 
 
 def load(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> dict:
-    """:func:`aesens.aggregate.load_grouped`, cached for the last embedding and effect."""
+    """The fields of :meth:`aesens.sweep.Sweep.load`, cached for the last embedding and effect."""
     return _load_cached(embedding, effect, str(Path(embeddings_dir).resolve()))
 
 

@@ -39,7 +39,7 @@ import random
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from aesens import results, store
-from aesens.aggregate import check_file_names, ensure_ccadirs, ensure_grouped, read_averaged
+from aesens.aggregate import ensure_ccadirs, ensure_grouped
 from aesens.desensitize import (
     DEFAULT_THRESHOLD,
     THRESHOLD_METHODS,
@@ -62,6 +62,7 @@ from aesens.errors import AesensError
 from aesens.gridsearch import SOLVERS, grid_search, metrics_on_test_set
 from aesens.results import ORIGINAL, RANDOMMIX
 from aesens.split import BALANCE_ORDER
+from aesens.sweep import FILE_NAMES, GROUPED_NAMES, LABEL_NAMES, Sweep
 
 #: Order of the classifiers and of the negatives' draw.
 INSTRUMENT_ORDER: tuple[str, ...] = BALANCE_ORDER
@@ -137,37 +138,37 @@ def test_sets(train_set: str, param_strings: Sequence[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class SweepData:
-    """Arrays of one embedding and effect (memory-mapped when shared with workers).
+class MixedSweep:
+    """A sweep with the grid index of every file in "randommix" (memory-mapped when shared
+    with workers).
 
-    ``train_A, test_A`` ``(n_files, dim)``; ``train_Bs, test_Bs``
-    ``(n_params, n_files, dim)``; ``train_mix, test_mix`` the grid index of
-    every file in "randommix".
+    Attributes
+    ----------
+    sweep : Sweep
+        The embeddings of one embedding and effect.
+    train_mix, test_mix : numpy.ndarray
+        ``(n_train,)`` and ``(n_test,)`` grid index of every file in "randommix".
     """
 
-    train_A: np.ndarray
-    test_A: np.ndarray
-    train_Bs: np.ndarray
-    test_Bs: np.ndarray
+    sweep: Sweep
     train_mix: np.ndarray
     test_mix: np.ndarray
-    param_strings: tuple[str, ...]
 
     def train_matrix(self, train_set: str, rows: np.ndarray) -> np.ndarray:
         """Original, effected or randommix embeddings of some train rows."""
         if train_set == ORIGINAL:
-            return self.train_A[rows]
+            return self.sweep.train_A[rows]
         if train_set == RANDOMMIX:
-            return self.train_Bs[self.train_mix[rows], rows]
-        return self.train_Bs[self.param_strings.index(train_set)][rows]
+            return self.sweep.train_Bs[self.train_mix[rows], rows]
+        return self.sweep.train_Bs[self.sweep.param_strings.index(train_set)][rows]
 
     def test_matrix(self, test_set: str) -> np.ndarray:
         """Original, effected or randommix embeddings of the whole test set."""
         if test_set == ORIGINAL:
-            return self.test_A
+            return self.sweep.test_A
         if test_set == RANDOMMIX:
-            return self.test_Bs[self.test_mix, np.arange(len(self.test_mix))]
-        return self.test_Bs[self.param_strings.index(test_set)]
+            return self.sweep.test_Bs[self.test_mix, np.arange(len(self.test_mix))]
+        return self.sweep.test_Bs[self.sweep.param_strings.index(test_set)]
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class TrainSetResult:
     C: float
 
 
-def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set: str,
+def evaluate_train_set(data: MixedSweep, method: str, instrument: str, train_set: str,
                        directions: np.ndarray, train_rows: np.ndarray, train_labels: np.ndarray,
                        test_labels: np.ndarray,
                        solver: str = "gridsearch") -> TrainSetResult:
@@ -190,7 +191,7 @@ def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set:
 
     Parameters
     ----------
-    data : SweepData
+    data : MixedSweep
         Embeddings of the sweep.
     method, instrument, train_set : str
         What is evaluated (``train_set``: ``orig``, a parameter string or ``randommix``).
@@ -212,7 +213,7 @@ def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set:
     features = project_out(data.train_matrix(train_set, train_rows), directions)
     classifier, C = grid_search(features, train_labels, solver)
     rows = []
-    for test_set in test_sets(train_set, data.param_strings):
+    for test_set in test_sets(train_set, data.sweep.param_strings):
         test_features = project_out(data.test_matrix(test_set), directions)
         metrics = metrics_on_test_set(classifier, test_features, test_labels)
         rows.append({"instrument": instrument, "train_set": train_set, "test_set": test_set,
@@ -220,13 +221,20 @@ def evaluate_train_set(data: SweepData, method: str, instrument: str, train_set:
     return TrainSetResult(method, instrument, train_set, rows, classifier, C)
 
 
-def _shared(arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray]:
-    """Save arrays to ``folder`` and reopen them memory-mapped (passed to workers by name)."""
+#: Arrays of a :class:`Sweep` memory-mapped for the workers (the grid stays in memory).
+SHARED_ARRAYS = (*GROUPED_NAMES, *LABEL_NAMES, *FILE_NAMES)
+
+
+def _shared(sweep: Sweep, folder: Path) -> Sweep:
+    """Save the sweep's arrays to ``folder`` and reopen them memory-mapped (passed to workers
+    by name)."""
     shared = {}
-    for name, value in arrays.items():
-        np.save(folder / f"{name}.npy", np.ascontiguousarray(value))
-        shared[name] = np.load(folder / f"{name}.npy", mmap_mode="r")
-    return shared
+    for name in SHARED_ARRAYS:
+        value = getattr(sweep, name)
+        if value is not None:
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(value))
+            shared[name] = np.load(folder / f"{name}.npy", mmap_mode="r")
+    return replace(sweep, **shared)
 
 
 def instrument_directions(method: str, train_A: np.ndarray, train_Bs: np.ndarray,
@@ -248,13 +256,6 @@ def _instruments(labels: np.ndarray) -> list[str]:
         raise AesensError(f"unknown instrument labels {', '.join(unknown)} in the split; "
                           f"expected long names such as {', '.join(INSTRUMENT_ORDER[:3])}")
     return [instrument for instrument in INSTRUMENT_ORDER if instrument in set(labels)]
-
-
-def _require_finite(data: dict[str, np.ndarray], source: str) -> None:
-    for name in ("train_A", "test_A", "train_Bs", "test_Bs"):
-        if not np.isfinite(data[name]).all():
-            raise AesensError(f"{source}: {name} holds NaN or inf; re-extract and re-average "
-                              "the affected files")
 
 
 def run_classification(embedding: str, effect: str, methods: Sequence[str],
@@ -303,48 +304,35 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     if solver not in SOLVERS:
         raise AesensError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     results.check_outputs(results_dir, models_dir, effect, embedding)
-    grouped = ensure_grouped(embedding, effect, split_csv, embeddings_dir, n_jobs=max(n_jobs, 1),
-                             progress=progress)
-    _require_finite(grouped, str(store.grouped_path(embedding, effect, embeddings_dir)))
+    sweep = ensure_grouped(embedding, effect, split_csv, embeddings_dir, n_jobs=max(n_jobs, 1),
+                           progress=progress)
+    sweep.check_finite(str(store.grouped_path(embedding, effect, embeddings_dir)))
     samplewise = None
     if "cca_samplewise_svd" in methods:
-        samplewise = ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
-        ccadirs = store.ccadirs_path(embedding, effect, embeddings_dir)
-        if samplewise.shape != grouped["train_A"].shape:
-            raise AesensError(f"{ccadirs} holds {samplewise.shape} directions for "
-                              f"{grouped['train_A'].shape} train files; rerun "
-                              f"3.2_extract_samplewise_cca_dirs.py {embedding} {effect}")
-        recorded = read_averaged(ccadirs, [])
-        if "file_name_train" in recorded and "file_name_train" in grouped:
-            check_file_names(store.grouped_path(embedding, effect, embeddings_dir),
-                             grouped["file_name_train"], ccadirs, recorded["file_name_train"],
-                             "train")
-    labels = grouped["Y_train"]
+        ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
+        samplewise = sweep.stored_directions(embeddings_dir)
+    labels = sweep.Y_train
     instruments = _instruments(labels)
-    test_labels = {instrument: (grouped["Y_test"] == instrument).astype(int)
+    test_labels = {instrument: (sweep.Y_test == instrument).astype(int)
                    for instrument in instruments}
     train = {instrument: training_rows(labels, instrument, instruments)
              for instrument in instruments}
-    train_mix, test_mix = randommix_choice(len(grouped["params"]), len(labels),
-                                           len(grouped["Y_test"]), seed)
-    param_strings = tuple(str(value) for value in grouped["param_strings"])
-    train_sets = [ORIGINAL, *param_strings, RANDOMMIX]
+    train_mix, test_mix = randommix_choice(len(sweep.params), len(labels), len(sweep.Y_test),
+                                           seed)
+    train_sets = [ORIGINAL, *sweep.param_strings, RANDOMMIX]
 
     output = OutputFiles(embedding, effect, threshold, seed, results_dir, models_dir)
     pairs = [(method, instrument) for method in methods for instrument in instruments]
     with tempfile.TemporaryDirectory(prefix="aesens-") as folder:
-        arrays = {name: grouped[name] for name in ("train_A", "test_A", "train_Bs", "test_Bs")}
-        if n_jobs != 1:
-            arrays = _shared(arrays, Path(folder))
+        shared = sweep if n_jobs == 1 else _shared(sweep, Path(folder))
         computed = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(instrument_directions)(
-                method, arrays["train_A"], arrays["train_Bs"], labels == instrument,
+                method, shared.train_A, shared.train_Bs, labels == instrument,
                 None if samplewise is None else samplewise[labels == instrument], threshold)
             for method, instrument in pairs)
         directions = dict(zip(pairs, tqdm(computed, total=len(pairs), desc="directions",
                                           disable=not progress), strict=True))
-        data = SweepData(**arrays, train_mix=train_mix, test_mix=test_mix,
-                         param_strings=param_strings)
+        data = MixedSweep(shared, train_mix, test_mix)
         tasks = [(method, instrument, train_set) for method, instrument in pairs
                  for train_set in train_sets]
         outcomes: Iterator[TrainSetResult] = Parallel(n_jobs=n_jobs, return_as="generator")(

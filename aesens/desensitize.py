@@ -35,6 +35,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from aesens.cca import global_cca_direction
 from aesens.errors import AesensError
+from aesens.sweep import as_paths
 
 #: Default singular-value threshold of ``cca_samplewise_svd``.
 DEFAULT_THRESHOLD = 0.3
@@ -136,7 +137,7 @@ def cca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | 
                   samplewise_dirs: np.ndarray | None = None,
                   threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Method ``cca``: the global CCA direction of the instrument's paths."""
-    return _unit_row(global_cca_direction(np.asarray(bs_pos).transpose(1, 0, 2)))
+    return _unit_row(global_cca_direction(as_paths(bs_pos)))
 
 
 def samplewise_svd_directions(a_pos: np.ndarray, bs_pos: np.ndarray, *,

@@ -31,10 +31,11 @@ from sklearn.model_selection import GridSearchCV
 
 from aesens import classify, gridsearch
 from aesens.errors import run_cli
+from aesens.sweep import Sweep
 
 
 def synthetic_sweep(n_train: int, n_test: int, dim: int, n_params: int,
-                    seed: int = 0) -> tuple[classify.SweepData, np.ndarray, np.ndarray]:
+                    seed: int = 0) -> tuple[classify.MixedSweep, np.ndarray, np.ndarray]:
     """Instrument clusters; the effect moves every file along one direction, more at low ranks."""
     rng = np.random.default_rng(seed)
     instruments = classify.INSTRUMENT_ORDER
@@ -54,9 +55,12 @@ def synthetic_sweep(n_train: int, n_test: int, dim: int, n_params: int,
             (n_params, *matrix.shape))
 
     train_mix, test_mix = classify.randommix_choice(n_params, len(train_A), len(test_A), 0)
-    data = classify.SweepData(train_A, test_A, effected(train_A), effected(test_A), train_mix,
-                              test_mix, tuple(str(rank) for rank in range(n_params)))
-    return data, np.asarray(instruments)[train_labels], np.asarray(instruments)[test_labels]
+    names = np.asarray(instruments)[train_labels], np.asarray(instruments)[test_labels]
+    sweep = Sweep("synthetic", "synthetic", train_A, test_A, effected(train_A), effected(test_A),
+                  *names, genre_train=np.full(len(train_A), ""),
+                  genre_test=np.full(len(test_A), ""), params=np.arange(n_params),
+                  param_strings=tuple(str(rank) for rank in range(n_params)))
+    return classify.MixedSweep(sweep, train_mix, test_mix), *names
 
 
 def published(data, rows, labels, test_labels, train_set, test_set):
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data, labels, test_labels = synthetic_sweep(args.train, args.test, args.dim, args.params)
     order = classify.INSTRUMENT_ORDER
-    train_sets = [classify.ORIGINAL, *data.param_strings, classify.RANDOMMIX]
+    train_sets = [classify.ORIGINAL, *data.sweep.param_strings, classify.RANDOMMIX]
     no_directions = np.zeros((0, args.dim))
     timings: dict[str, float] = {}
     reference: dict[tuple[str, str, str], tuple[float, float]] = {}
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, binary = classify.training_rows(labels, instrument, order)
         positives = (test_labels == instrument).astype(int)
         for train_set in train_sets:
-            for test_set in classify.test_sets(train_set, data.param_strings):
+            for test_set in classify.test_sets(train_set, data.sweep.param_strings):
                 reference[instrument, train_set, test_set] = published(
                     data, rows, binary, positives, train_set, test_set)
     timings["published"] = time.perf_counter() - start

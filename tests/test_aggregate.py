@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aesens import aggregate, store
+from aesens import aggregate, store, sweep
 from aesens.errors import AesensError
 from aesens.split import COLUMNS, read_split
+from aesens.sweep import Sweep
 
 DIM = 5
 FRAMES = 4  # OpenL3-like: several rows per file
@@ -76,7 +77,7 @@ def test_average_file_reads_published_layout(tmp_path):
     aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3", output)
     arrays = store.read_arrays(output)
     # The published datasets, plus the file of every row (additive).
-    assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES + aggregate.FILE_NAMES)
+    assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES + sweep.FILE_NAMES)
     with h5py.File(output, "r") as h5:
         assert h5["X_train"].dtype == np.float64 and h5["X_test"].dtype == np.float64
     train, test = split[split["split"] == "train"], split[split["split"] == "test"]
@@ -149,14 +150,14 @@ def test_group_effect_stacks_grid_in_order_and_loads_with_labels(tmp_path, tiny_
         write_averaged(tmp_path, "openl3", "tiny", param, rank + 1.0)
     output = aggregate.group_effect("openl3", "tiny", tmp_path, n_jobs=2)
     assert output == tmp_path / "grouped" / "openl3" / "tiny.h5"
-    data = aggregate.load_grouped("openl3", "tiny", tmp_path)
-    assert data["train_Bs"].shape == (3, 3, DIM) and data["test_Bs"].shape == (3, 2, DIM)
-    np.testing.assert_array_equal(data["train_Bs"][:, 0, 0], [1.0, 2.0, 3.0])
-    np.testing.assert_array_equal(data["test_A"], np.zeros((2, DIM)))
-    assert list(data["Y_train"]) == ["cello", "flute", "cello"]
-    assert list(data["genre_test"]) == ["pop_roc", "pop_roc"]
-    np.testing.assert_array_equal(data["params"], tiny_effect.grid)
-    assert list(data["param_strings"]) == ["1.0", "2.0", "3.0"]
+    data = Sweep.load("openl3", "tiny", tmp_path)
+    assert data.train_Bs.shape == (3, 3, DIM) and data.test_Bs.shape == (3, 2, DIM)
+    np.testing.assert_array_equal(data.train_Bs[:, 0, 0], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(data.test_A, np.zeros((2, DIM)))
+    assert list(data.Y_train) == ["cello", "flute", "cello"]
+    assert list(data.genre_test) == ["pop_roc", "pop_roc"]
+    np.testing.assert_array_equal(data.params, tiny_effect.grid)
+    assert list(data.param_strings) == ["1.0", "2.0", "3.0"]
 
 
 def test_group_effect_names_missing_averaged_files(tmp_path, tiny_effect):
@@ -199,10 +200,10 @@ def test_grouping_right_after_extraction_builds_float64_caches(tmp_path, tiny_ef
     features, keys = store.read_embeddings(store.original_path(tmp_path), "openl3")
     train = split[split["split"] == "train"]["file_name"]
     expected = aggregate.average_by_key(features, keys, train.to_numpy())
-    np.testing.assert_array_equal(data["train_A"], expected)
-    np.testing.assert_allclose(data["train_Bs"][2], 4 * expected, rtol=1e-6)
+    np.testing.assert_array_equal(data.train_A, expected)
+    np.testing.assert_allclose(data.train_Bs[2], 4 * expected, rtol=1e-6)
     with h5py.File(store.grouped_path("openl3", "tiny", tmp_path), "r") as h5:
-        assert all(h5[name].dtype == np.float64 for name in aggregate.GROUPED_NAMES)
+        assert all(h5[name].dtype == np.float64 for name in sweep.GROUPED_NAMES)
 
 
 def test_caches_are_reused_while_their_inputs_are_unchanged(tmp_path, tiny_effect):
@@ -229,15 +230,15 @@ def test_stale_caches_are_rebuilt(tmp_path, tiny_effect):
     changed.unlink()
     write_published_h5(changed, "openl3", features + 1, keys)
     second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-    np.testing.assert_allclose(second["train_Bs"][1], first["train_Bs"][1] + 1, rtol=1e-6)
-    np.testing.assert_array_equal(second["train_Bs"][0], first["train_Bs"][0])
+    np.testing.assert_allclose(second.train_Bs[1], first.train_Bs[1] + 1, rtol=1e-6)
+    np.testing.assert_array_equal(second.train_Bs[0], first.train_Bs[0])
     rebuilt = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     assert not np.allclose(rebuilt, directions)
     # A grouped file without the record (published scripts, earlier versions) is rebuilt.
     grouped = store.grouped_path("openl3", "tiny", tmp_path)
-    store.write_arrays(grouped, {name: np.zeros(1) for name in aggregate.GROUPED_NAMES})
+    store.write_arrays(grouped, {name: np.zeros(1) for name in sweep.GROUPED_NAMES})
     third = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-    np.testing.assert_array_equal(third["train_Bs"], second["train_Bs"])
+    np.testing.assert_array_equal(third.train_Bs, second.train_Bs)
 
 
 def test_averaged_files_without_raw_inputs_are_used_as_they_are(tmp_path, tiny_effect):
@@ -245,7 +246,7 @@ def test_averaged_files_without_raw_inputs_are_used_as_they_are(tmp_path, tiny_e
     for rank, param in enumerate(tiny_effect.param_strings):
         write_averaged(tmp_path, "openl3", "tiny", param, rank + 1.0)
     data = aggregate.ensure_grouped("openl3", "tiny", tmp_path / "absent.csv", tmp_path)
-    np.testing.assert_array_equal(data["train_Bs"][:, 0, 0], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(data.train_Bs[:, 0, 0], [1.0, 2.0, 3.0])
 
 
 def test_missing_raw_and_averaged_input_is_a_one_line_error(tmp_path, tiny_effect):

@@ -26,6 +26,7 @@ from conftest import write_published_h5, write_split_csv
 from aesens import aggregate, classify, results, store
 from aesens.errors import AesensError, run_cli
 from aesens.paths import refuse_overwriting_inputs, same_file
+from aesens.sweep import Sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENTS = {"clarinet": "cla", "organ": "org"}
@@ -349,8 +350,8 @@ def test_published_averaged_files_without_file_names_still_group(workdir, tiny_e
     root, split = workdir
     write_averaged_sweep(root, split, tiny_effect.param_strings, file_names=False)
     data = aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
-    assert data["train_Bs"].shape == (3, 2 * N_TRAIN, DIM)
-    assert "file_name_train" not in data
+    assert data.train_Bs.shape == (3, 2 * N_TRAIN, DIM)
+    assert data.file_name_train is None
     directions = aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
                                           root / "embeddings")
     assert directions.shape == (2 * N_TRAIN, DIM)
@@ -361,7 +362,7 @@ def test_grouped_files_record_and_return_the_file_of_every_row(workdir, tiny_eff
     data = aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
     for part in ("train", "test"):
         expected = split[split["split"] == part]["file_name"].tolist()
-        assert data[f"file_name_{part}"].tolist() == expected
+        assert getattr(data, f"file_name_{part}").tolist() == expected
         grouped = store.read_arrays(store.grouped_path("openl3", "tiny", root / "embeddings"))
         assert grouped[f"file_name_{part}"].tolist() == expected
 
@@ -392,10 +393,10 @@ def test_a_grouped_file_of_other_files_is_refused(workdir, tiny_effect):
     names = store.read_arrays(grouped, ["file_name_test"])["file_name_test"]
     store.write_arrays(grouped, {"file_name_test": names[::-1]}, keep_existing=True)
     with pytest.raises(AesensError, match=r"tiny.h5: test row 0 is .* but .* in .*averaged"):
-        aggregate.load_grouped("openl3", "tiny", root / "embeddings")
+        Sweep.load("openl3", "tiny", root / "embeddings")
     store.write_arrays(grouped, {"file_name_test": names[:-1]}, keep_existing=True)
     with pytest.raises(AesensError, match="test row 5 is no row"):
-        aggregate.load_grouped("openl3", "tiny", root / "embeddings")
+        Sweep.load("openl3", "tiny", root / "embeddings")
 
 
 # ----------------------------------------------------------------- concurrent writers

@@ -10,6 +10,8 @@ fixed-setting row.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from conftest import write_published_h5, write_split_csv
 from scipy.stats import chisquare
 
 from aesens import classify, store
+from aesens.sweep import Sweep
 
 #: Smallest p-value accepted from a chi-square test of a fixed-seed draw.
 MIN_P_VALUE = 1e-3
@@ -61,17 +64,19 @@ def test_one_files_draw_is_uniform_over_seeds():
     assert not np.array_equal(same[0], other[0])
 
 
-def labelled_sweep(n_params: int, n_train: int, n_test: int, seed: int) -> classify.SweepData:
+def labelled_sweep(n_params: int, n_train: int, n_test: int, seed: int) -> classify.MixedSweep:
     """Effected embeddings that say which setting and which file they are: ``[p, file]``."""
     def bs(n_files):
         grid = np.stack(np.meshgrid(np.arange(n_params), np.arange(n_files), indexing="ij"), -1)
         return grid.astype(np.float64)
 
     train_mix, test_mix = classify.randommix_choice(n_params, n_train, n_test, seed)
-    return classify.SweepData(train_A=np.full((n_train, 2), -1.0),
-                              test_A=np.full((n_test, 2), -1.0), train_Bs=bs(n_train),
-                              test_Bs=bs(n_test), train_mix=train_mix, test_mix=test_mix,
-                              param_strings=tuple(str(p) for p in range(n_params)))
+    sweep = Sweep("toy", "tiny", train_A=np.full((n_train, 2), -1.0),
+                  test_A=np.full((n_test, 2), -1.0), train_Bs=bs(n_train), test_Bs=bs(n_test),
+                  Y_train=np.full(n_train, "cello"), Y_test=np.full(n_test, "cello"),
+                  genre_train=np.full(n_train, "pop_roc"), genre_test=np.full(n_test, "pop_roc"),
+                  params=np.arange(n_params), param_strings=tuple(str(p) for p in range(n_params)))
+    return classify.MixedSweep(sweep, train_mix=train_mix, test_mix=test_mix)
 
 
 def test_randommix_matrices_take_each_file_at_its_drawn_value():
@@ -95,7 +100,7 @@ def test_randommix_matrices_take_each_file_at_its_drawn_value():
 def test_any_parameter_string_names_its_setting(names):
     """A setting is found by its string, whatever it sorts like (not only numbers)."""
     data = labelled_sweep(2, 10, 8, seed=4)
-    data = classify.SweepData(**{**data.__dict__, "param_strings": names})
+    data = replace(data, sweep=replace(data.sweep, param_strings=names))
     for rank, name in enumerate(names):
         np.testing.assert_array_equal(data.train_matrix(name, np.arange(10))[:, 0], rank)
         np.testing.assert_array_equal(data.test_matrix(name)[:, 0], rank)
