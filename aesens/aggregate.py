@@ -307,7 +307,7 @@ def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, e
     return True
 
 
-def _sweep_paths(embedding: str, effect: str,
+def _sweep_files(embedding: str, effect: str,
                  embeddings_dir: str | os.PathLike) -> list[tuple[Path, Path, Path | None]]:
     """(raw input, averaged output, original raw file or None) of the original and each value."""
     from aesens.effects import get_effect
@@ -356,7 +356,7 @@ def ensure_sweep_averaged(embedding: str, effect: str,
     list of Path
         The averaged files, original first, then the grid in order.
     """
-    jobs = _sweep_paths(embedding, effect, embeddings_dir)
+    jobs = _sweep_files(embedding, effect, embeddings_dir)
     in_threads(lambda job: ensure_averaged(split_csv, job[0], embedding, job[1], job[2]), jobs,
                n_jobs, f"averaging {embedding}/{effect}", progress)
     return [output for _, output, _ in jobs]
@@ -378,7 +378,7 @@ def ensure_grouped(embedding: str, effect: str,
         averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
                                          progress)
     except AesensError:
-        raw = [source for source, _, _ in _sweep_paths(embedding, effect, embeddings_dir)]
+        raw = [source for source, _, _ in _sweep_files(embedding, effect, embeddings_dir)]
         if output.exists() and not any(path.exists() for path in raw):
             # Neither raw nor all averaged inputs: the grouped file is all there is.
             return Sweep.load(embedding, effect, embeddings_dir)

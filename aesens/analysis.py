@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -151,18 +151,13 @@ def result_selection(results_dir: PathLike = "results", embedding: str | None = 
 
 
 @lru_cache(maxsize=1)
-def _load_cached(embedding: str, effect: str, embeddings_dir: str) -> dict[str, np.ndarray]:
-    return dict(vars(Sweep.load(embedding, effect, embeddings_dir)))
+def _load_cached(embedding: str, effect: str, embeddings_dir: str) -> Sweep:
+    return Sweep.load(embedding, effect, embeddings_dir)
 
 
-def load(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> dict:
-    """The fields of :meth:`aesens.sweep.Sweep.load`, cached for the last embedding and effect."""
+def load(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> Sweep:
+    """:meth:`aesens.sweep.Sweep.load`, cached for the last embedding and effect."""
     return _load_cached(embedding, effect, str(Path(embeddings_dir).resolve()))
-
-
-def sweep_paths(data: Mapping[str, np.ndarray], part: str = "train") -> np.ndarray:
-    """``(n_files, n_params, dim)`` paths of the train (or test) files of loaded grouped data."""
-    return np.moveaxis(np.asarray(data[f"{part}_Bs"]), 0, 1)
 
 
 def samplewise_directions(embedding: str, effect: str,
@@ -170,25 +165,20 @@ def samplewise_directions(embedding: str, effect: str,
     """Sample-wise CCA directions of the train files, ``(n_train, dim)``.
 
     Read from ``averaged/<embedding>/ccadirs_<effect>.h5`` (stage 3.2) when it
-    exists, else computed with :func:`aesens.cca.samplewise_cca_directions`.
+    exists (:meth:`aesens.sweep.Sweep.stored_directions`), else computed with
+    :func:`aesens.cca.samplewise_cca_directions`.
 
     Raises
     ------
     AesensError
         If the stored directions do not match the grouped train files.
     """
-    data = load(embedding, effect, embeddings_dir)
-    path = store.ccadirs_path(embedding, effect, embeddings_dir)
-    if path.exists():
-        directions = store.read_arrays(path, ["cca_dirs"])["cca_dirs"]
-        if directions.shape != data["train_A"].shape:
-            raise AesensError(f"{path} holds {directions.shape} directions but the grouped train "
-                              f"set is {data['train_A'].shape}; rerun "
-                              f"3.2_extract_samplewise_cca_dirs.py for {embedding} {effect}")
-        return directions
+    sweep = load(embedding, effect, embeddings_dir)
+    if store.ccadirs_path(embedding, effect, embeddings_dir).exists():
+        return sweep.stored_directions(embeddings_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantPathWarning)
-        return samplewise_cca_directions(sweep_paths(data))
+        return samplewise_cca_directions(sweep.paths())
 
 
 @dataclass(frozen=True)
@@ -296,8 +286,8 @@ def global_directions(embedding: str, effect: str, embeddings_dir: PathLike = "e
     dict
         Instrument to ``((dim,) direction, "deformdir" or "computed")``.
     """
-    data = load(embedding, effect, embeddings_dir)
-    train, labels = sweep_paths(data), data["Y_train"].astype(str)
+    sweep = load(embedding, effect, embeddings_dir)
+    train, labels = sweep.paths(), sweep.Y_train.astype(str)
     stored = read_global_directions(effect, embedding,
                                     default_models_dir(embeddings_dir, models_dir),
                                     dim=train.shape[-1])
@@ -328,18 +318,18 @@ def _analyse_instrument(name: str, train: np.ndarray, test: np.ndarray, original
 @lru_cache(maxsize=16)
 def _analyse_cached(embedding: str, effect: str, embeddings_dir: str,
                     models_dir: str) -> Analysis:
-    data = load(embedding, effect, embeddings_dir)
+    sweep = load(embedding, effect, embeddings_dir)
     directions = samplewise_directions(embedding, effect, embeddings_dir)
     shared = global_directions(embedding, effect, embeddings_dir, models_dir)
-    train, test = sweep_paths(data, "train"), sweep_paths(data, "test")
-    labels_train, labels_test = data["Y_train"].astype(str), data["Y_test"].astype(str)
+    train, test = sweep.paths("train"), sweep.paths("test")
+    labels_train, labels_test = sweep.Y_train.astype(str), sweep.Y_test.astype(str)
     results = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantPathWarning)
         for name, (direction, source) in shared.items():
             mask = labels_train == name
             results[name] = _analyse_instrument(name, train[mask], test[labels_test == name],
-                                                data["train_A"][mask], directions[mask],
+                                                sweep.train_A[mask], directions[mask],
                                                 direction, source)
     return Analysis(embedding, get_effect(effect), results, labels_train)
 
@@ -418,13 +408,13 @@ def umap_coordinates(embedding: str, effect: str, embeddings_dir: PathLike = "em
         ``(n_files, n_params, 2)`` path coordinates and ``(n_files, 2)``
         coordinates of the original embeddings.
     """
-    data = load(embedding, effect, embeddings_dir)
-    chosen = (choose_files(data["Y_train"], n_files, seed, instrument) if files is None
+    sweep = load(embedding, effect, embeddings_dir)
+    chosen = (choose_files(sweep.Y_train, n_files, seed, instrument) if files is None
               else np.asarray(files, dtype=int))
     with warnings.catch_warnings():
         # Tiny selections make UMAP fall back from spectral initialisation; expected here.
         warnings.simplefilter("ignore", UserWarning)
-        return umap_trajectories(sweep_paths(data)[chosen], data["train_A"][chosen],
+        return umap_trajectories(sweep.paths()[chosen], sweep.train_A[chosen],
                                  random_state=seed)
 
 
