@@ -53,7 +53,6 @@ from aesens.analysis import (
     load,
     present_instruments,
     samplewise_directions,
-    sweep_paths,
     umap_grid_coordinates,
 )
 from aesens.analysis_cli import effect_names, name_list, non_negative_int
@@ -287,16 +286,16 @@ def samplewise_correlation_figure(embedding: str, effect: str, index: int,
     embeddings_dir : path
         Folder holding ``grouped/`` and ``averaged/``.
     """
-    data = load(embedding, effect, embeddings_dir)
-    if not 0 <= index < len(data["train_A"]):
-        raise AesensError(f"file index {index} is outside 0..{len(data['train_A']) - 1}")
-    instrument = str(data["Y_train"][index])
-    path = sweep_paths(data)[index]
+    sweep = load(embedding, effect, embeddings_dir)
+    if not 0 <= index < len(sweep.train_A):
+        raise AesensError(f"file index {index} is outside 0..{len(sweep.train_A) - 1}")
+    instrument = str(sweep.Y_train[index])
+    path = sweep.paths()[index]
     own = samplewise_directions(embedding, effect, embeddings_dir)[index]
-    mask = data["Y_train"].astype(str) == instrument
+    mask = sweep.Y_train.astype(str) == instrument
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantPathWarning)
-        shared = global_cca_direction(sweep_paths(data)[mask])
+        shared = global_cca_direction(sweep.paths()[mask])
     effect_info = get_effect(effect)
     with plt.rc_context(plots.style()):
         fig, axes = plots.figure_grid(1, 2, (2.8, 2.2), sharex=True)
