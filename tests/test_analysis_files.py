@@ -98,7 +98,7 @@ def test_cca_r2s_equal_the_published_computation(outputs: Path, tmp_path: Path) 
     lines = path.read_text().splitlines()
     assert len(lines) == N_TRAIN * len(INSTRUMENTS)
     values = np.loadtxt(path)
-    paths = analysis.sweep_paths(analysis.load("toy", "gain", embeddings_dir))
+    paths = analysis.load("toy", "gain", embeddings_dir).paths()
     for index in (0, N_TRAIN + 1, len(paths) - 1):  # one file of each instrument
         assert values[index] == pytest.approx(_reference_r2(paths[index]), abs=1e-6)
     np.testing.assert_array_equal(
@@ -123,7 +123,7 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
     """A direction in deformdir["-cca"] replaces the computed one; others are computed."""
     embeddings_dir = outputs / "embeddings"
     data = analysis.load("toy", "bitcrush", embeddings_dir)
-    dim = data["train_A"].shape[1]
+    dim = data.train_A.shape[1]
     direction = np.random.default_rng(3).normal(size=dim)
     direction /= np.linalg.norm(direction)
     models_dir = tmp_path / "models"
@@ -135,13 +135,13 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
     result = analysis.analyse("toy", "bitcrush", embeddings_dir, models_dir)
     cello, flute = result.instruments["cello"], result.instruments["flute"]
     assert cello.direction_source == "deformdir" and flute.direction_source == "computed"
-    test = analysis.sweep_paths(data, "test")[data["Y_test"].astype(str) == "cello"]
+    test = data.paths("test")[data.Y_test.astype(str) == "cello"]
     np.testing.assert_allclose(cello.projections, test @ direction, rtol=1e-12)
     ranks = np.tile(np.arange(test.shape[1]), len(test))
     expected = scipy.stats.spearmanr((test @ direction).ravel(), ranks).statistic ** 2
     assert cello.global_r2 == pytest.approx(expected, abs=1e-12)
     # the computed direction is scikit-learn's global CCA (up to sign)
-    train = analysis.sweep_paths(data)[data["Y_train"].astype(str) == "flute"]
+    train = data.paths()[data.Y_train.astype(str) == "flute"]
     n_params = train.shape[1]
     target = QuantileTransformer(n_quantiles=n_params).fit_transform(
         np.arange(n_params, dtype=float)[:, None])

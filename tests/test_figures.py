@@ -301,7 +301,7 @@ def test_singular_value_triples_match_numpy(outputs: Path) -> None:
     assert [ax.get_title() for ax in fig.axes[:2]] == ["toy, gain, flute",
                                                       "mfcc, bitcrush, cello"]
     data = analysis.load("mfcc", "bitcrush", embeddings_dir)
-    mask = data["Y_train"].astype(str) == "cello"
+    mask = data.Y_train.astype(str) == "cello"
     directions = store.read_arrays(store.ccadirs_path("mfcc", "bitcrush", embeddings_dir),
                                    ["cca_dirs"])["cca_dirs"][mask]
     sv = np.linalg.svd(directions, compute_uv=False)
@@ -325,7 +325,7 @@ def test_umap_grid_uses_the_same_files(outputs: Path, monkeypatch: pytest.Monkey
     files = analysis.choose_files(np.repeat(INSTRUMENTS, N_TRAIN), 3, 4, "piano")
     assert len(files) == 3 and all(files >= 2 * N_TRAIN)
     for index, (embedding, effect) in enumerate(pairs):
-        train_a = analysis.load(embedding, effect, embeddings_dir)["train_A"]
+        train_a = analysis.load(embedding, effect, embeddings_dir).train_A
         np.testing.assert_array_equal(seen[index], train_a[files])
         assert coordinates[embedding, effect][0].shape == (3, len(get_effect(effect)), 2)
     fig = figures.umap_grid(coordinates)
