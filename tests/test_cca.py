@@ -236,3 +236,33 @@ def test_umap_trajectories_with_umap_learn():
     paths_2d, originals_2d = cca.umap_trajectories(paths, paths[:, 0], random_state=0)
     assert paths_2d.shape == (4, 8, 2) and originals_2d.shape == (4, 2)
     assert np.isfinite(paths_2d).all() and np.isfinite(originals_2d).all()
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e8])
+def test_condition_flag_does_not_depend_on_the_scale_of_the_embeddings(scale):
+    """The flag estimates a condition number (trace x inverse norm): scaling changes nothing."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((30, 30)))[0]
+    spectra = [np.logspace(0, -6, 30), np.logspace(0, -12, 30), np.r_[np.ones(29), 1e-11],
+               np.r_[np.ones(29), 1e-7]]
+    grams = scale * np.stack([(basis * spectrum) @ basis.T for spectrum in spectra])
+    _, accurate = cca._solve_with_condition(
+        grams, np.trace(grams, axis1=1, axis2=2), rng.standard_normal((4, 30)),
+        cca._condition_probes(30))
+    assert accurate.tolist() == [True, False, False, True]
+
+
+def test_chunks_of_one_file_give_the_same_directions(monkeypatch):
+    paths = realistic_paths(9, 12, 16)
+    default = cca.samplewise_cca_directions(paths, workers=1)
+    monkeypatch.setattr(cca, "CHUNK_BYTES", 1)  # smaller than one file: one file per chunk
+    np.testing.assert_allclose(cca.samplewise_cca_directions(paths, workers=1), default,
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_the_samplewise_constant_path_warning_points_at_the_caller():
+    paths = realistic_paths(3, 12, 16)
+    paths[1] = paths[1, 0]
+    with pytest.warns(cca.ConstantPathWarning) as caught:
+        cca.samplewise_cca_directions(paths)
+    assert [warning.filename for warning in caught] == [__file__]
