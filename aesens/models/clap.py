@@ -45,6 +45,7 @@ from aesens.models.weights import (
     WeightsFile,
     library_version,
     load_checkpoint,
+    load_state_dict,
     resolve_weights,
 )
 
@@ -157,21 +158,15 @@ class ClapModel(WeightedModel):
     def __init__(self, encoder: torch.nn.Module, device: str, batch_size: int,
                  weights: Path) -> None:
         super().__init__(device, batch_size, weights)
-        self.encoder = encoder.to(device).eval()
+        self.encoder = self.on_device(encoder)
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 1024-d row each."""
-        import torch
-
         if not batch:
             return []
         clips = np.stack(map_clips(lambda audio: preprocess(audio, sample_rate), batch))
-        rows = []
-        with torch.no_grad():
-            for start in range(0, len(clips), self.batch_size):
-                chunk = torch.from_numpy(clips[start:start + self.batch_size]).to(self.device)
-                rows.append(self.encoder(chunk)[0].float().cpu().numpy())
-        return list(np.concatenate(rows)[:, None, :])
+        rows = self.forward_chunks(lambda chunk: self.encoder(chunk)[0], clips)
+        return list(rows[:, None, :])
 
     def metadata(self) -> dict[str, str | int | float]:
         """Model description stored next to the features."""
@@ -215,12 +210,8 @@ def load(device: str = "cpu", batch_size: int = 32, weights: str | None = None) 
     encoder = build_audio_encoder()
     audio_state = {key[len(STATE_PREFIX):]: value for key, value in state.items()
                    if key.startswith(STATE_PREFIX)}
-    try:
-        missing = encoder.load_state_dict(audio_state, strict=False).missing_keys
-    except RuntimeError as error:  # shape mismatches
-        detail = " ".join(str(error).split())[:300]
-        raise AesensError(f"{path} does not fit the CLAP audio encoder ({detail}); it is not "
-                          f"{WEIGHTS.filename}: download it from {WEIGHTS.url}") from None
+    missing = load_state_dict(encoder, audio_state, path, WEIGHTS, "the CLAP audio encoder",
+                              strict=False)
     if missing:
         raise AesensError(f"{path} lacks {len(missing)} CLAP audio-encoder weights (e.g. "
                           f"{STATE_PREFIX}{missing[0]}); it is not {WEIGHTS.filename}: download "

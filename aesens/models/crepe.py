@@ -29,6 +29,7 @@ import numpy as np
 from aesens.errors import AesensError
 from aesens.models._compat import stub_torchaudio
 from aesens.models.preprocessing import map_clips, resample, to_mono
+from aesens.models.torch_model import TorchModel
 
 #: Hop between frames, in seconds.
 HOP_SECONDS = 0.25
@@ -95,7 +96,7 @@ def _import_torchcrepe():
     return torch, torchcrepe
 
 
-class CrepeModel:
+class CrepeModel(TorchModel):
     """Frame-level CREPE embeddings.
 
     Parameters
@@ -114,13 +115,12 @@ class CrepeModel:
     def __init__(self, capacity: str = "tiny", device: str = "cpu", batch_size: int = 32) -> None:
         self._torch, self._torchcrepe = _import_torchcrepe()
         self.capacity = capacity
-        self.device = device
-        self.batch_size = batch_size
+        super().__init__(device, batch_size)
         self.name = "crepe" if capacity == "tiny" else f"crepe_{capacity}"
         self.dim = DIMS[capacity]
         self.hop_length = int(round(HOP_SECONDS * CREPE_SAMPLE_RATE))
         self._torchcrepe.load.model(device, capacity)
-        self._network = self._torchcrepe.infer.model.to(device).eval()
+        self._network = self.on_device(self._torchcrepe.infer.model)
 
     def _frames(self, clip: np.ndarray, sample_rate: int):
         mono = resample(to_mono(clip), sample_rate, CREPE_SAMPLE_RATE)

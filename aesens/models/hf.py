@@ -56,6 +56,7 @@ import numpy as np
 from aesens.errors import AesensError
 from aesens.models.hf_names import LOADER_PREFIX, PREFIX, HfName, parse_name
 from aesens.models.preprocessing import map_clips, resample, to_mono
+from aesens.models.torch_model import TorchModel
 from aesens.models.weights import ALLOW_DOWNLOAD_ENV, file_sha256, library_version
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def _weight_files(folder: Path) -> list[Path]:
     return [path for path in files if path.is_file()]
 
 
-class HfModel:
+class HfModel(TorchModel):
     """An audio encoder from transformers behind the embedding interface.
 
     Parameters
@@ -211,13 +212,12 @@ class HfModel:
         if self.model_type == "clap" and (hf_name.layer != "last" or hf_name.output != "clip"):
             raise AesensError(f"{self.name}: CLAP gives one projected row per clip; drop the "
                               "layer and output options")
-        self.model = model.to(device).eval()
+        super().__init__(device, batch_size)
+        self.model = self.on_device(model)
         self.encoder = (model.get_encoder() if self.model_type == "whisper" else model)
         self.extractor = extractor
         self.folder = folder
         self.source = source
-        self.device = device
-        self.batch_size = batch_size
         self.sample_rate = int(extractor.sampling_rate)
         self.frame_level = hf_name.output == "frames"
         config = model.config

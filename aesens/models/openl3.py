@@ -46,6 +46,7 @@ from aesens.models.weights import (
     WeightsFile,
     library_version,
     load_checkpoint,
+    load_state_dict,
     resolve_weights,
 )
 
@@ -150,14 +151,10 @@ class TorchOpenL3(_OpenL3Base):
         self._frame = torchopenl3.utils.preprocess_audio_batch
         network = PytorchOpenl3(content_type=OPENL3_ARGS["content_type"],
                                 input_repr=OPENL3_ARGS["input_repr"], embedding_size=DIM)
-        try:
-            network.load_state_dict(load_checkpoint(weights, WEIGHTS, key=None))
-        except RuntimeError as error:
-            detail = " ".join(str(error).split())[:300]
-            raise AesensError(f"{weights} does not fit torchopenl3's network ({detail}); it is "
-                              f"not {WEIGHTS.filename}: download it from {WEIGHTS.url}") from None
-        self.network = network.to(device).eval()
+        load_state_dict(network, load_checkpoint(weights, WEIGHTS, key=None), weights, WEIGHTS,
+                        "torchopenl3's network")
         super().__init__(device, batch_size, weights)
+        self.network = self.on_device(network)
 
     def frames(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
         """The 1-s frames of one clip, a float32 tensor ``(frames, 1, 48000)``."""
@@ -178,13 +175,8 @@ class TorchOpenL3(_OpenL3Base):
         if not batch:
             return []
         frames = map_clips(lambda audio: self.frames(audio, sample_rate), batch)
-        stacked = torch.cat(frames)
-        rows = []
-        with torch.no_grad():
-            for start in range(0, len(stacked), self.batch_size):
-                chunk = stacked[start:start + self.batch_size].to(self.device)
-                rows.append(self.network(chunk).float().cpu().numpy())
-        return np.split(np.concatenate(rows), np.cumsum([len(f) for f in frames])[:-1])
+        rows = self.forward_chunks(self.network, torch.cat(frames))
+        return np.split(rows, np.cumsum([len(f) for f in frames])[:-1])
 
 
 def load(device: str = "cpu", batch_size: int = 32, weights: str | None = None) -> _OpenL3Base:

@@ -32,6 +32,7 @@ from aesens.models.weights import (
     WeightsFile,
     library_version,
     load_checkpoint,
+    load_state_dict,
     resolve_weights,
 )
 
@@ -99,14 +100,7 @@ class PannsModel(WeightedModel):
     def __init__(self, network: torch.nn.Module, device: str, batch_size: int,
                  weights: Path) -> None:
         super().__init__(device, batch_size, weights)
-        self.network = network.to(device).eval()
-
-    def _forward(self, clips: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            output = self.network(torch.from_numpy(clips).to(self.device), None)
-        return output["embedding"].float().cpu().numpy()
+        self.network = self.on_device(network)
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 2048-d row each."""
@@ -117,11 +111,10 @@ class PannsModel(WeightedModel):
             by_length.setdefault(len(clip), []).append(index)
         rows: list[np.ndarray] = [np.empty((0, DIM), np.float32)] * len(clips)
         for indices in by_length.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start:start + self.batch_size]
-                embeddings = self._forward(np.stack([clips[i] for i in chunk]))
-                for index, embedding in zip(chunk, embeddings, strict=True):
-                    rows[index] = embedding[None, :]
+            embeddings = self.forward_chunks(lambda chunk: self.network(chunk, None)["embedding"],
+                                             np.stack([clips[i] for i in indices]))
+            for index, embedding in zip(indices, embeddings, strict=True):
+                rows[index] = embedding[None, :]
         return rows
 
     def metadata(self) -> dict[str, str | int | float]:
@@ -161,10 +154,5 @@ def load(device: str = "cpu", batch_size: int = 32, weights: str | None = None) 
     path = resolve_weights(WEIGHTS, weights, [cache], download_to=cache)
     state = load_checkpoint(path, WEIGHTS)
     network = cnn14(**CNN14_ARGS)
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as error:
-        detail = " ".join(str(error).split())[:300]
-        raise AesensError(f"{path} does not fit Cnn14 ({detail}); it is not {WEIGHTS.filename}: "
-                          f"download it from {WEIGHTS.url}") from None
+    load_state_dict(network, state, path, WEIGHTS, "Cnn14")
     return PannsModel(network, device, batch_size, path)

@@ -1,4 +1,4 @@
-"""Pretrained weights files: where they are looked for, their opt-in download, provenance.
+"""Pretrained weights files: where they are looked for, their opt-in download, loading, provenance.
 
 A model's weights file is taken from, in order:
 
@@ -21,9 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aesens.errors import AesensError
+from aesens.models.torch_model import TorchModel
+
+if TYPE_CHECKING:
+    import torch
 
 #: Environment variable that allows downloading missing weights (value ``1``).
 ALLOW_DOWNLOAD_ENV = "AESENS_ALLOW_DOWNLOAD"
@@ -145,6 +149,44 @@ def load_checkpoint(path: Path, spec: WeightsFile, key: str | None = "model") ->
     return checkpoint
 
 
+def load_state_dict(network: torch.nn.Module, state: dict[str, Any], path: Path,
+                    spec: WeightsFile, network_name: str, strict: bool = True) -> list[str]:
+    """Load a checkpoint's state dict into its network, refusing one that does not fit.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network built with the published arguments.
+    state : dict
+        Its state dict, from :func:`load_checkpoint`.
+    path : Path
+        The checkpoint, for the error message.
+    spec : WeightsFile
+        What it should be, for the error message.
+    network_name : str
+        The network, as the error message names it (e.g. ``"Cnn14"``).
+    strict : bool
+        As ``torch.nn.Module.load_state_dict``: whether missing and
+        unexpected keys are errors too.
+
+    Returns
+    -------
+    list of str
+        The network's keys that ``state`` lacks (always empty when ``strict``).
+
+    Raises
+    ------
+    AesensError
+        If ``state`` does not fit the network.
+    """
+    try:
+        return network.load_state_dict(state, strict=strict).missing_keys
+    except RuntimeError as error:  # shape mismatches (and, when strict, other keys)
+        detail = " ".join(str(error).split())[:300]
+        raise AesensError(f"{path} does not fit {network_name} ({detail}); it is not "
+                          f"{spec.filename}: download it from {spec.url}") from None
+
+
 def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1-MiB chunks."""
     digest = hashlib.sha256()
@@ -154,8 +196,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class WeightedModel:
-    """State shared by the models loaded from a weights file.
+class WeightedModel(TorchModel):
+    """A model loaded from a weights file, whose name and SHA-256 go into its metadata.
 
     Parameters
     ----------
@@ -169,8 +211,7 @@ class WeightedModel:
     """
 
     def __init__(self, device: str, batch_size: int, weights: Path) -> None:
-        self.device = device
-        self.batch_size = batch_size
+        super().__init__(device, batch_size)
         self.weights = weights
         self._sha256 = file_sha256(weights)
 
