@@ -136,18 +136,9 @@ def _hub_cache_paths() -> list[Path]:
 
 
 class ClapModel(WeightedModel):
-    """Clip-level CLAP audio embeddings.
+    """Clip-level CLAP audio embeddings of ``network``, msclap's ``AudioEncoder``.
 
-    Parameters
-    ----------
-    encoder : torch.nn.Module
-        msclap ``AudioEncoder`` with its weights loaded.
-    device : str
-        Torch device.
-    batch_size : int
-        Clips per forward pass.
-    weights : Path
-        The checkpoint that was loaded (for the metadata).
+    Built by :func:`load`, with :class:`WeightedModel`'s parameters.
     """
 
     name = "clap"
@@ -155,17 +146,12 @@ class ClapModel(WeightedModel):
     frame_level = False
     dim = DIM
 
-    def __init__(self, encoder: torch.nn.Module, device: str, batch_size: int,
-                 weights: Path) -> None:
-        super().__init__(device, batch_size, weights)
-        self.encoder = self.on_device(encoder)
-
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 1024-d row each."""
         if not batch:
             return []
         clips = np.stack(map_clips(lambda audio: preprocess(audio, sample_rate), batch))
-        rows = self.forward_chunks(lambda chunk: self.encoder(chunk)[0], clips)
+        rows = self.forward_chunks(lambda chunk: self.network(chunk)[0], clips)
         return list(rows[:, None, :])
 
     def metadata(self) -> dict[str, str | int | float]:

@@ -113,7 +113,7 @@ class OfficialOpenL3(_OpenL3Base):
             args["input_repr"], args["content_type"], args["embedding_size"])
         weights = Path(openl3.models.get_audio_embedding_model_path(args["input_repr"],
                                                                     args["content_type"]))
-        super().__init__("tensorflow", batch_size, weights)
+        super().__init__(None, "tensorflow", batch_size, weights)
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 512-d row per frame."""
@@ -153,8 +153,7 @@ class TorchOpenL3(_OpenL3Base):
                                 input_repr=OPENL3_ARGS["input_repr"], embedding_size=DIM)
         load_state_dict(network, load_checkpoint(weights, WEIGHTS, key=None), weights, WEIGHTS,
                         "torchopenl3's network")
-        super().__init__(device, batch_size, weights)
-        self.network = self.on_device(network)
+        super().__init__(network, device, batch_size, weights)
 
     def frames(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
         """The 1-s frames of one clip, a float32 tensor ``(frames, 1, 48000)``."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,9 +34,6 @@ from aesens.models.weights import (
     load_state_dict,
     resolve_weights,
 )
-
-if TYPE_CHECKING:
-    import torch
 
 #: Input rate of Cnn14.
 SAMPLE_RATE = 32000
@@ -78,29 +74,15 @@ def cnn14_class() -> type:
 
 
 class PannsModel(WeightedModel):
-    """Clip-level PANNs Cnn14 embeddings.
+    """Clip-level PANNs embeddings of ``network``, a ``Cnn14``.
 
-    Parameters
-    ----------
-    network : torch.nn.Module
-        A ``Cnn14`` with its weights loaded.
-    device : str
-        Torch device.
-    batch_size : int
-        Clips per forward pass.
-    weights : Path
-        The checkpoint that was loaded (for the metadata).
+    Built by :func:`load`, with :class:`WeightedModel`'s parameters.
     """
 
     name = "panns"
     sample_rate = SAMPLE_RATE
     frame_level = False
     dim = DIM
-
-    def __init__(self, network: torch.nn.Module, device: str, batch_size: int,
-                 weights: Path) -> None:
-        super().__init__(device, batch_size, weights)
-        self.network = self.on_device(network)
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 2048-d row each."""

@@ -201,17 +201,22 @@ class WeightedModel(TorchModel):
 
     Parameters
     ----------
+    network : torch.nn.Module or None
+        The network with its weights loaded, kept as ``network`` on the
+        device in eval mode (``None`` for a model that runs no PyTorch
+        network).
     device : str
         Torch device.
     batch_size : int
         Clips (or frames) per forward pass.
     weights : Path
-        The weights file that was loaded; its name and SHA-256 go into the
-        metadata.
+        The weights file that was loaded.
     """
 
-    def __init__(self, device: str, batch_size: int, weights: Path) -> None:
+    def __init__(self, network: torch.nn.Module | None, device: str, batch_size: int,
+                 weights: Path) -> None:
         super().__init__(device, batch_size)
+        self.network = None if network is None else self.on_device(network)
         self.weights = weights
         self._sha256 = file_sha256(weights)
 
