@@ -6,7 +6,7 @@ board (1-s chunks, ``reset=False``; the low-pass: ``sosfilt`` per file),
 wrote each effected file with ``pedalboard.io.AudioFile`` (16-bit) and read
 it back for the model, one file at a time. The reference here does exactly
 that in a temporary folder; ours is the extraction's own batch preparation
-(:func:`aesens.extract.prepared_batches`) under the published semantics
+(:func:`aesens.extract_batches.prepared_batches`) under the published semantics
 (each thread of a pool reads its piece of a batch into one stacked array
 and applies the effect's batch function in place, vectorised across clips;
 the reverb's state runs through the files in order; then the 16-bit round

@@ -148,7 +148,7 @@ def test_concurrent_updates_keep_every_row(tmp_path):
 
 
 def test_result_files_honour_the_umask(tmp_path):
-    """Results written through store.atomic_file get 0o666 & ~umask, like a plain open()."""
+    """Results written through safe_files.atomic_file get 0o666 & ~umask, like a plain open()."""
     import os
     import stat
     from pathlib import Path
