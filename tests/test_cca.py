@@ -266,3 +266,10 @@ def test_the_samplewise_constant_path_warning_points_at_the_caller():
     with pytest.warns(cca.ConstantPathWarning) as caught:
         cca.samplewise_cca_directions(paths)
     assert [warning.filename for warning in caught] == [__file__]
+
+
+def test_the_constant_path_warning_names_the_first_five_files():
+    paths = realistic_paths(8, 12, 16)
+    paths[1:8] = paths[1:8, :1]
+    with pytest.warns(cca.ConstantPathWarning, match=r"7 of 8 paths .*\(files \[1, 2, 3, 4, 5\]"):
+        cca.samplewise_cca_directions(paths)
