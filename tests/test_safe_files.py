@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from aesens import safe_files
+from aesens.errors import AesensError
 
 
 def test_atomic_file_leaves_nothing_behind_on_failure(tmp_path):
@@ -52,3 +53,22 @@ def test_atomic_rewrite_checks_the_space_before_the_block(tmp_path, monkeypatch)
         tmp.write_bytes(b"y")
     assert target.read_bytes() == b"y"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin"]
+
+
+def test_atomic_file_creates_every_missing_folder(tmp_path):
+    target = tmp_path / "a" / "b" / "c" / "result.csv"
+    with safe_files.atomic_file(target) as tmp:
+        tmp.write_text("x\n")
+    assert target.read_text() == "x\n" and sorted(target.parent.iterdir()) == [target]
+
+
+def test_a_folder_without_room_for_a_temporary_file_is_a_one_line_error(tmp_path, monkeypatch):
+    def no_temporary(**_):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(safe_files.tempfile, "mkstemp", no_temporary)
+    with pytest.raises(AesensError, match=r"cannot write in .* \(Read-only file system\); "
+                                           "choose a writable folder"), \
+            safe_files.atomic_file(tmp_path / "result.csv"):
+        raise AssertionError("the block ran")
+    assert list(tmp_path.iterdir()) == []
