@@ -26,6 +26,34 @@ def separable(n_pos=30, n_neg=30, dim=12, shift=0.6, seed=0):
     return features, labels
 
 
+def correlated(seed):
+    """Classes apart along a direction the noise hides: ROC AUC grows with C up to 1..100."""
+    rng = np.random.default_rng(seed)
+    labels = np.r_[np.ones(30, dtype=int), np.zeros(30, dtype=int)]
+    noise = rng.standard_normal((60, 2))
+    features = np.c_[3 * noise[:, 0] + labels, 3 * noise[:, 0] + 0.3 * noise[:, 1],
+                     rng.standard_normal((60, 4))]
+    return features, labels
+
+
+def one_positive_fold():
+    """Two positives for three folds: a fold without positives, so every C's mean is NaN."""
+    features, labels = separable(n_pos=2, n_neg=40, seed=4)
+    return features, labels
+
+
+@pytest.mark.parametrize("data", [correlated(0), correlated(3), one_positive_fold()],
+                         ids=["C=100", "C=1", "every mean NaN"])
+def test_fast_solver_chooses_the_c_gridsearch_chooses(data):
+    features, labels = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # too few members of a class for 3 folds
+        reference, reference_c = gridsearch.grid_search(features, labels, "gridsearch")
+        fast, fast_c = gridsearch.grid_search(features, labels, "fast")
+    assert fast_c == reference_c
+    np.testing.assert_array_equal(fast.coef_, reference.coef_)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fast_solver_matches_gridsearch(seed):
     features, labels = separable(seed=seed)
@@ -43,8 +71,9 @@ def test_classifier_is_the_papers():
     assert params["C"] == 0.1 and params["solver"] == "liblinear"
     assert params["class_weight"] == "balanced" and params["random_state"] == 42
     assert params["penalty"] in ("l2", "deprecated")
-    with pytest.raises(AesensError, match="unknown solver"):
-        gridsearch.grid_search(*separable(), solver="newton")
+    for solver in ("newton", "exact"):  # names after and before "fast"
+        with pytest.raises(AesensError, match="unknown solver"):
+            gridsearch.grid_search(*separable(), solver=solver)
 
 
 def published_metrics(classifier, features, labels):
@@ -152,3 +181,24 @@ def test_liblinear_fit_prints_nothing(capfd):
     capfd.readouterr()
     gridsearch.liblinear_fit(features, labels, 1.0)
     assert capfd.readouterr() == ("", "")
+
+
+def test_metrics_when_nothing_is_predicted_positive_or_no_file_is_positive():
+    """classification_report's zero-division values (0.0), as in the published script."""
+    features, labels = separable(n_pos=10, n_neg=40, seed=2)
+    classifier, _ = gridsearch.grid_search(features, labels)
+    classifier.intercept_ = classifier.intercept_ - 1e3  # predicts no positive
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns of the zero division
+        assert gridsearch.metrics_on_test_set(classifier, features, labels) == (
+            published_metrics(classifier, features, labels))
+    negatives = np.zeros(len(labels), dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns of the missing positive class
+        metrics = gridsearch.metrics_on_test_set(classifier, features, negatives)
+        report = classification_report(negatives == 1, classifier.predict(features) == 1,
+                                       labels=[False, True], output_dict=True)["True"]
+        ap = average_precision_score(negatives, classifier.predict_proba(features)[:, 1])
+    assert (metrics["precision"], metrics["recall"], metrics["f1_score"]) == (
+        report["precision"], report["recall"], report["f1-score"])
+    assert np.isnan(metrics["roc_auc"]) and metrics["ap"] == ap
