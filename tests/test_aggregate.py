@@ -254,3 +254,25 @@ def test_missing_raw_and_averaged_input_is_a_one_line_error(tmp_path, tiny_effec
     store.effected_path("tiny", "3.0", tmp_path).unlink()
     with pytest.raises(AesensError, match=r"embeddings_tiny_3.0.h5 does not exist \(nor "):
         aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+
+
+def test_average_by_key_names_a_missing_key_after_the_only_one():
+    features, keys, _ = frame_rows(["a"])
+    with pytest.raises(AesensError, match=r"^1 of 2 files have no embedding rows \(z\)$"):
+        aggregate.average_by_key(features, keys, ["a", "z"])
+
+
+@pytest.mark.parametrize("extra", [-1, 1])
+def test_average_by_key_refuses_other_numbers_of_rows_and_keys(extra):
+    features, keys, _ = frame_rows(["a", "b"])
+    with pytest.raises(ValueError, match="feature rows but"):
+        aggregate.average_by_key(features, keys[:len(keys) + extra] if extra < 0
+                                 else np.r_[keys, keys[:1]], ["a"])
+
+
+@pytest.mark.parametrize("part", ["train", "test"])
+def test_a_split_without_train_or_test_rows_is_refused(tmp_path, part):
+    path, split = tiny_split(tmp_path)
+    split[split["split"] != part].to_csv(path, index=False)
+    with pytest.raises(AesensError, match=f"holds no {part} rows; remake it"):
+        aggregate.average_file(path, tmp_path / "embeddings.h5", "openl3", tmp_path / "out.h5")
