@@ -11,8 +11,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.stats
 import pytest
+import scipy.stats
 from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
 
