@@ -552,3 +552,29 @@ def test_a_damaged_averaged_file_leaves_no_thread_behind(workdir, tiny_effect):
     # Was: joblib's threads kept waiting, and the command hung at exit after its message.
     assert threading.active_count() == before
     assert damaged.read_bytes() == b"junk"
+
+
+def test_a_cache_is_rebuilt_when_an_input_goes_back_in_time(workdir, tiny_effect):
+    """Any change of the recorded inputs rebuilds the cache, an older modification time too."""
+    root, split = workdir
+    write_averaged_sweep(root, split, tiny_effect.param_strings)
+    embeddings_dir = root / "embeddings"
+    aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
+    output = store.ccadirs_path("openl3", "tiny", embeddings_dir)
+    first = output.stat().st_ino
+    aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
+    assert output.stat().st_ino == first  # reused while nothing changed
+    source = store.averaged_path("openl3", "tiny", tiny_effect.param_strings[0], embeddings_dir)
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**12))
+    aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
+    assert output.stat().st_ino != first
+
+
+def test_raw_features_of_three_dimensions_are_refused(tmp_path):
+    path = tmp_path / "embeddings.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("irmas/openl3/features", data=np.zeros((4, 2, 3), np.float32))
+        h5.create_dataset("irmas/openl3/keys", data=np.array([b"a"] * 4))
+    with pytest.raises(AesensError, match=r"holds features of shape \(4, 2, 3\)"):
+        aggregate.read_raw_embeddings(path, "openl3")
