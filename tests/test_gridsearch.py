@@ -202,3 +202,11 @@ def test_metrics_when_nothing_is_predicted_positive_or_no_file_is_positive():
     assert (metrics["precision"], metrics["recall"], metrics["f1_score"]) == (
         report["precision"], report["recall"], report["f1-score"])
     assert np.isnan(metrics["roc_auc"]) and metrics["ap"] == ap
+
+
+def test_metrics_of_a_classifier_that_predicts_as_many_positives_as_there_are():
+    features, labels = separable(n_pos=10, n_neg=30, seed=1, shift=4.0)
+    classifier = gridsearch.make_classifier(1.0).fit(features, labels)
+    assert (classifier.predict(features) == 1).sum() == (labels == 1).sum()
+    assert gridsearch.metrics_on_test_set(classifier, features, labels) == published_metrics(
+        classifier, features, labels)
