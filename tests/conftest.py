@@ -38,6 +38,51 @@ def chirp(seconds: float = 3.0, sample_rate: int = SAMPLE_RATE, f0: float = 110.
     return np.asarray(rows, dtype=np.float32)
 
 
+def clip_batch(n_clips: int, seconds: float, channels: int = 2, seed: int = 0) -> np.ndarray:
+    """Clips of 16-bit-quantised audio (half of them) and of unquantised noise and chirps.
+
+    16-bit values multiplied by powers of two land exactly on rounding ties,
+    the hard case for bitcrush; chirps of several pitches excite the filters.
+    """
+    rng = np.random.default_rng(seed)
+    samples = int(seconds * 44100)
+    clips = []
+    for index in range(n_clips):
+        audio = chirp(seconds, f0=80.0 * (index + 1), channels=channels)
+        audio = audio + 0.05 * rng.standard_normal((channels, samples)).astype(np.float32)
+        if index % 2 == 0:
+            audio = np.round(audio * 32768) / 32768
+        clips.append(audio.astype(np.float32))
+    return np.stack(clips)
+
+
+def music(seconds: float, sample_rate: int, channels: int, seed: int = 0) -> np.ndarray:
+    """A chirp with a little noise, float32 ``(channels, samples)``, peaks about -9 dBFS."""
+    rng = np.random.default_rng(seed)
+    audio = chirp(seconds, sample_rate=sample_rate, f1=3000.0, channels=channels)
+    noise = 0.02 * rng.standard_normal(audio.shape)
+    return (audio + noise).astype(np.float32)
+
+
+def bursts(seconds: float, sample_rate: int, channels: int = 2) -> np.ndarray:
+    """Silence with a 20-ms noise burst every 0.5 s (a sharp cross-correlation peak)."""
+    rng = np.random.default_rng(1)
+    audio = np.zeros((channels, int(seconds * sample_rate)), dtype=np.float32)
+    width = sample_rate // 50
+    for start in np.arange(0.25, seconds - 0.1, 0.5):
+        begin = int(start * sample_rate)
+        audio[:, begin:begin + width] = 0.5 * rng.standard_normal(width)
+    return audio
+
+
+def lag(reference: np.ndarray, shifted: np.ndarray) -> int:
+    """The circular lag (samples) of ``shifted`` behind ``reference`` at the correlation peak."""
+    correlation = np.fft.irfft(np.fft.rfft(shifted) * np.conj(np.fft.rfft(reference)),
+                               n=len(reference))
+    peak = int(np.argmax(correlation))
+    return peak if peak < len(reference) // 2 else peak - len(reference)
+
+
 @pytest.fixture
 def stereo_chirp() -> np.ndarray:
     """3 s of stereo chirp at 44.1 kHz."""

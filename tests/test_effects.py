@@ -1,37 +1,22 @@
-"""Tests of aesens.effects: grids, parameter strings, equality with the published processing."""
+"""Tests of the effect registry (aesens.effects): grids, parameter strings, identity
+positions, the streaming reference, and how extraction applies the effects."""
 
 from __future__ import annotations
 
 import numpy as np
 import pedalboard
 import pytest
-import scipy.signal
-from conftest import chirp
+from conftest import load_script, music
 
-from aesens import dsp
-from aesens.effects import EFFECTS, apply_streaming, get_effect
-from aesens.effects.batching import MIN_KERNEL_CLIPS
-from aesens.effects.filters import cheby_lowpass_sos
-from aesens.effects.paper import gain_factor
-from aesens.errors import AesensError
+from aesens import store
+from aesens.dataset import discover, load_audio
+from aesens.effects import EFFECTS, PAPER_EFFECTS, apply_streaming, get_effect
+from aesens.errors import AesensError, run_cli
+from aesens.extract_batches import prepared_batches
+from aesens.extract_setting import Setting
+from aesens.roundtrip import pcm16_roundtrip
 
-
-def clip_batch(n_clips: int, seconds: float, channels: int = 2, seed: int = 0) -> np.ndarray:
-    """Clips of 16-bit-quantised audio (half of them) and of unquantised noise and chirps.
-
-    16-bit values multiplied by powers of two land exactly on rounding ties,
-    the hard case for bitcrush; chirps of several pitches excite the filters.
-    """
-    rng = np.random.default_rng(seed)
-    samples = int(seconds * 44100)
-    clips = []
-    for index in range(n_clips):
-        audio = chirp(seconds, f0=80.0 * (index + 1), channels=channels)
-        audio = audio + 0.05 * rng.standard_normal((channels, samples)).astype(np.float32)
-        if index % 2 == 0:
-            audio = np.round(audio * 32768) / 32768
-        clips.append(audio.astype(np.float32))
-    return np.stack(clips)
+NEW_EFFECTS = [name for name in EFFECTS if name not in PAPER_EFFECTS]
 
 
 def test_grids_and_parameter_strings_match_spec():
@@ -55,14 +40,40 @@ def test_identity_positions():
     assert EFFECTS["reverb"].identity_rank == -1
 
 
-@pytest.mark.parametrize("name", ["bitcrush", "gain", "reverb"])
-def test_pedalboard_effects_equal_one_second_streaming(name, stereo_chirp):
-    effect = EFFECTS[name]
-    for value in (effect.grid[0], effect.grid[len(effect.grid) // 2], effect.grid[-1]):
-        ours = effect.apply(stereo_chirp, 44100, value)
-        reference = apply_streaming(effect, stereo_chirp, 44100, value)
-        assert ours.shape == stereo_chirp.shape and ours.dtype == np.float32
-        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-6)
+def test_paper_effects_come_first_and_keep_their_grids():
+    assert list(EFFECTS)[:4] == list(PAPER_EFFECTS)
+    assert len(EFFECTS) == 4 + len(NEW_EFFECTS)
+    assert EFFECTS["gain"].param_strings[0] == "-40.0" and len(EFFECTS["reverb"]) == 34
+
+
+def test_new_grids_parameter_strings_and_identity_positions():
+    expected = {
+        "mp3": ([str(q) for q in range(9, -1, -1)], 10.0),
+        "gsm": ([f"{w:.2f}" for w in np.linspace(0.05, 1, 20)], -1.0),
+        "noise_white": ([f"{s:.1f}" for s in np.arange(40, -1, -2.5)], -1.0),
+        "noise_pink": ([f"{s:.1f}" for s in np.arange(40, -1, -2.5)], -1.0),
+        "pitch_shift": ([str(s) for s in range(-12, 13) if s], 11.5),
+        "compressor": ([f"{t:.1f}" for t in range(-2, -61, -2)], -1.0),
+        "clipping": ([f"{t:.1f}" for t in range(-1, -31, -1)], -1.0),
+    }
+    for name, (strings, identity) in expected.items():
+        assert EFFECTS[name].param_strings == strings, name
+        assert EFFECTS[name].identity_rank == identity, name
+    highpass, resample = EFFECTS["highpass_cheby"], EFFECTS["resample"]
+    assert highpass.param_strings[0] == "20.000" and highpass.param_strings[-1] == "4000.000"
+    np.testing.assert_array_equal(highpass.grid, np.round(np.geomspace(20, 4000, 31), 3))
+    assert highpass.identity_rank == -1
+    assert resample.param_strings[0] == "4000" and resample.param_strings[-1] == "32000"
+    assert len(resample) == 25 and resample.identity_rank == 25
+    for name in NEW_EFFECTS:
+        effect = get_effect(name)
+        assert len(effect) >= 2 and len(set(effect.param_strings)) == len(effect), name
+        assert effect.unit and effect.board_fn is None and effect.chain_fn is None, name
+
+
+def test_unknown_effect():
+    with pytest.raises(AesensError, match="unknown effect 'flanger'; choose one of bitcrush"):
+        get_effect("flanger")
 
 
 def test_streaming_reference_matches_a_hand_written_board_loop(stereo_chirp):
@@ -73,147 +84,66 @@ def test_streaming_reference_matches_a_hand_written_board_loop(stereo_chirp):
                                   apply_streaming(EFFECTS["reverb"], stereo_chirp, 44100, 0.5))
 
 
-@pytest.mark.parametrize("name", ["bitcrush", "gain"])
-def test_numpy_gain_and_bitcrush_equal_pedalboard_bit_for_bit(name):
-    effect = EFFECTS[name]
-    clips = clip_batch(3, 0.2)
-    for value in effect.grid:
-        board = effect.board_fn(value)
-        expected = np.stack([board(clip, 44100) for clip in clips])
-        np.testing.assert_array_equal(effect.apply_batch(clips, 44100, value), expected)
-        np.testing.assert_array_equal(effect.apply(clips[0], 44100, value), expected[0])
-
-
-def test_gain_factor_is_pedalboards_own():
-    for gain_db in (-40.0, -20.046403854108746, 0.0, 12.631169129462592, -150.0):
-        unit = np.ones((2, 8), dtype=np.float32)
-        np.testing.assert_array_equal(unit * gain_factor(gain_db),
-                                      pedalboard.Gain(gain_db=gain_db)(unit, 44100))
-
-
-@pytest.mark.parametrize("sample_rate", [44100, 22050])
-def test_reverb_kernel_equals_pedalboard_bit_for_bit(sample_rate):
-    effect = EFFECTS["reverb"]
-    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.25)
-    for value in (effect.grid[0], effect.grid[11], effect.grid[-1]):
-        board = effect.board_fn(value)
-        expected = np.stack([board(clip, sample_rate) for clip in clips])
-        np.testing.assert_array_equal(dsp.juce_reverb_stereo(clips, sample_rate, value),
-                                      expected)
-        np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
-
-
-def test_reverb_batches_of_mono_or_few_clips_fall_back_to_pedalboard():
-    effect = EFFECTS["reverb"]
-    for clips in (clip_batch(MIN_KERNEL_CLIPS, 0.1, channels=1), clip_batch(2, 0.1)):
-        expected = np.stack([effect.board_fn(0.5)(clip, 44100) for clip in clips])
-        np.testing.assert_array_equal(effect.apply_batch(clips, 44100, 0.5), expected)
-    with pytest.raises(ValueError, match=r"expected \(clips, 2, samples\)"):
-        dsp.juce_reverb_stereo(clip_batch(2, 0.1, channels=1), 44100, 0.5)
-
-
-@pytest.mark.parametrize("sample_rate", [44100, 22050])
-def test_lowpass_kernel_equals_scipy_bit_for_bit(sample_rate):
-    effect = EFFECTS["lowpass_cheby"]
-    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.2)
-    for value in effect.grid[::5]:
-        expected = np.stack([effect.apply(clip, sample_rate, value) for clip in clips])
-        np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
-        sos = cheby_lowpass_sos(value, sample_rate)
-        if sos is not None:
-            reference = scipy.signal.sosfilt(sos, clips, axis=-1).astype(np.float32)
-            np.testing.assert_array_equal(dsp.sosfilt_float32(sos, clips), reference)
-
-
-def test_gain_scales_amplitude(stereo_chirp):
-    out = EFFECTS["gain"].apply(stereo_chirp, 44100, -20.0)
-    np.testing.assert_allclose(out, stereo_chirp * 10 ** (-20 / 20), rtol=1e-5, atol=1e-7)
-
-
-def test_lowpass_equals_scipy_design(stereo_chirp):
-    effect = EFFECTS["lowpass_cheby"]
-    for cutoff in (effect.grid[0], effect.grid[-1]):
-        order, wn = scipy.signal.cheb2ord(cutoff / 1.1, cutoff * 1.1, 3, 80, fs=44100)
-        sos = scipy.signal.cheby2(order, 80, wn, "lowpass", output="sos", fs=44100)
-        expected = scipy.signal.sosfilt(sos, stereo_chirp, axis=-1)
-        np.testing.assert_allclose(effect.apply(stereo_chirp, 44100, cutoff), expected,
-                                   atol=1e-6)
-        np.testing.assert_array_equal(cheby_lowpass_sos(cutoff, 44100), sos)
-
-
-def test_lowpass_at_lower_sample_rates(mono_chirp):
-    effect = EFFECTS["lowpass_cheby"]
-    quiet = effect.apply(mono_chirp[:, ::2], 22050, 10500.0)
-    assert np.all(np.isfinite(quiet))
-    # A passband edge above Nyquist leaves nothing to remove.
-    np.testing.assert_array_equal(effect.apply(mono_chirp[:, ::2], 22050, 18333.333),
-                                  mono_chirp[:, ::2])
-
-
 def test_mono_audio_keeps_its_shape(mono_chirp):
     for effect in EFFECTS.values():
         assert effect.apply(mono_chirp, 44100, effect.grid[3]).shape == mono_chirp.shape
 
 
-def test_unknown_effect():
-    with pytest.raises(AesensError, match="unknown effect 'flanger'; choose one of bitcrush"):
-        get_effect("flanger")
+@pytest.mark.parametrize("name", NEW_EFFECTS)
+def test_new_effects_handle_mono_stereo_and_both_rates(name):
+    effect = EFFECTS[name]
+    for channels, sample_rate in ((1, 44100), (2, 22050)):
+        audio = music(0.3, sample_rate, channels)
+        out = effect.apply(audio, sample_rate, effect.grid[len(effect) // 2])
+        assert out.shape == audio.shape and out.dtype == np.float32
+        assert np.all(np.isfinite(out))
 
 
-def stream_through_one_board(value: float, files: list[tuple[np.ndarray, int]]) -> list:
-    """pedalboard's own reference: ONE board, every file in order, 1-s chunks, reset=False."""
-    board = pedalboard.Pedalboard([pedalboard.Reverb(room_size=value)])
-    return [np.concatenate([board(audio[:, start:start + rate], rate, reset=False)
-                            for start in range(0, audio.shape[1], rate)], axis=1)
-            for audio, rate in files]
+def test_weakest_setting_is_gentler_than_the_strongest():
+    """Sample-wise signal-to-difference ratios (dB) at the two ends of each grid."""
+    audio = music(1.0, 44100, 2)
+
+    def ratio(name: str, value: float) -> float:
+        difference = EFFECTS[name].apply(audio, 44100, value).astype(float) - audio
+        return 10 * np.log10(np.sum(audio.astype(float) ** 2) / max(np.sum(difference ** 2),
+                                                                     1e-30))
+
+    for name in ("mp3", "gsm", "noise_white", "noise_pink", "compressor", "clipping",
+                 "resample"):
+        grid = EFFECTS[name].grid
+        weakest, strongest = (grid[-1], grid[0]) if EFFECTS[name].identity_rank > 0 else (
+            grid[0], grid[-1])
+        assert ratio(name, weakest) > ratio(name, strongest) + 5, name
 
 
-def test_reverb_chain_equals_one_pedalboard_board_across_files():
-    """Each file starts with the tails of the previous ones; pedalboard's re-prepare rule
-    (another rate or channel count, or a longer first block, up to 8192 samples) clears
-    the reverb."""
-    clips = clip_batch(4, 1.3)
-    mono = clip_batch(2, 0.7, channels=1, seed=1)
-    files = [(clips[0], 44100), (clips[1], 44100), (mono[0], 44100), (mono[1], 44100),
-             (clips[2][:, :30000], 44100), (clips[3], 44100), (clips[0], 22050),
-             (clips[1][:, :5000], 22050), (clips[2][:, :3000], 22050), (clips[3], 22050),
-             (clips[0][:, :9000], 22050), (clips[1], 44100), (clips[2][:, :100], 44100),
-             (clips[3], 44100)]
-    for value in (EFFECTS["reverb"].grid[0], 0.5, EFFECTS["reverb"].grid[-1]):
-        expected = stream_through_one_board(value, files)
-        chain = EFFECTS["reverb"].chain_fn(value)
-        for index, ((audio, rate), reference) in enumerate(zip(files, expected, strict=True)):
-            ours = chain.process(audio.copy(), rate)
-            np.testing.assert_array_equal(ours, reference, err_msg=f"file {index}")
-        fresh = effects_fresh(value, files[1])
-        assert not np.array_equal(expected[1], fresh)  # the state did carry over
+@pytest.mark.parametrize("name", ["noise_white", "highpass_cheby", "gsm"])
+def test_extraction_applies_new_effects_per_file_then_the_16_bit_round_trip(tiny_dataset,
+                                                                           name):
+    """The published semantics: each file read as pedalboard reads it, effected alone (no
+    chain: whatever the batch size and threads), then the 16-bit round trip."""
+    files = discover(tiny_dataset)
+    effect = EFFECTS[name]
+    rank = len(effect) - 1
+    expected = []
+    for path in files:
+        audio, rate = load_audio(path, reader="pedalboard")
+        expected.append(pcm16_roundtrip(effect.apply(audio, rate, effect.grid[rank])))
+    for batch_size, threads in ((1, 1), (5, 2)):
+        setting = Setting(effect, rank)
+        assert setting.new_chain() is None
+        ours = [clip for _, clips, _ in prepared_batches(files, setting, batch_size, threads)
+                for clip in clips]
+        for index, (clip, reference) in enumerate(zip(ours, expected, strict=True)):
+            np.testing.assert_array_equal(clip, reference, err_msg=f"file {index}")
 
 
-def effects_fresh(value: float, file: tuple[np.ndarray, int]) -> np.ndarray:
-    audio, rate = file
-    return pedalboard.Reverb(room_size=value)(audio, rate)
-
-
-def test_reverb_chain_snapshots_continue_independently():
-    clips = clip_batch(3, 0.5)
-    chain = EFFECTS["reverb"].chain_fn(0.7)
-    chain.process(clips[0].copy(), 44100)
-    snapshot = chain.copy()
-    first = chain.process(clips[1].copy(), 44100)
-    np.testing.assert_array_equal(snapshot.process(clips[1].copy(), 44100), first)
-    with pytest.raises(AesensError, match="mono or stereo"):
-        chain.process(np.zeros((3, 100), dtype=np.float32), 44100)
-
-
-@pytest.mark.parametrize("channels", [1, 2])
-def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
-    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.3, channels=channels)
-    boards = [pedalboard.Reverb(room_size=0.4) for _ in clips]
-    state = dsp.ReverbState.fresh(44100, channels, len(clips))
-    for part in (slice(0, 8000), slice(8000, None)):  # a longer block would reset
-        expected = np.stack([board(clip[:, part], 44100, reset=False)
-                             for board, clip in zip(boards, clips, strict=True)])
-        ours = dsp.juce_reverb(np.ascontiguousarray(clips[:, :, part]), 44100, 0.4, state=state)
-        np.testing.assert_array_equal(ours, expected)
-    with pytest.raises(ValueError, match="does not fit"):
-        dsp.juce_reverb(clips[:2], 44100, 0.4, state=state)
+def test_stage_2a2_extracts_a_new_effect(tmp_path, tiny_dataset, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
+    stage2 = load_script("2A.2_featureExtract_audioEffects.py")
+    assert run_cli(stage2.main, ["mp3", "mfcc", "0", "1", "--quiet"]) == 0
+    strongest, weaker = (store.read_embeddings(f"embeddings/embeddings_mp3_{quality}.h5",
+                                               "mfcc") for quality in ("9", "8"))
+    assert strongest[0].shape == weaker[0].shape == (12, 40)
+    assert np.all(np.isfinite(strongest[0])) and not np.array_equal(strongest[0], weaker[0])
+    assert list(strongest[1]) == [path.stem for path in discover(tiny_dataset)]

@@ -1,0 +1,55 @@
+"""Tests of the compiled kernels (aesens.dsp): the JUCE reverb equals pedalboard's
+``Reverb`` bit for bit (fresh and with ``reset=False`` state), and the float32
+``sosfilt`` equals scipy's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+import pytest
+import scipy.signal
+from conftest import clip_batch
+
+from aesens import dsp
+from aesens.effects import EFFECTS
+from aesens.effects.batching import MIN_KERNEL_CLIPS
+from aesens.effects.filters import cheby_lowpass_sos
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 22050])
+def test_reverb_kernel_equals_pedalboard_bit_for_bit(sample_rate):
+    effect = EFFECTS["reverb"]
+    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.25)
+    for value in (effect.grid[0], effect.grid[11], effect.grid[-1]):
+        board = effect.board_fn(value)
+        expected = np.stack([board(clip, sample_rate) for clip in clips])
+        np.testing.assert_array_equal(dsp.juce_reverb_stereo(clips, sample_rate, value),
+                                      expected)
+        np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 22050])
+def test_lowpass_kernel_equals_scipy_bit_for_bit(sample_rate):
+    effect = EFFECTS["lowpass_cheby"]
+    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.2)
+    for value in effect.grid[::5]:
+        expected = np.stack([effect.apply(clip, sample_rate, value) for clip in clips])
+        np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
+        sos = cheby_lowpass_sos(value, sample_rate)
+        if sos is not None:
+            reference = scipy.signal.sosfilt(sos, clips, axis=-1).astype(np.float32)
+            np.testing.assert_array_equal(dsp.sosfilt_float32(sos, clips), reference)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
+    clips = clip_batch(MIN_KERNEL_CLIPS + 1, 0.3, channels=channels)
+    boards = [pedalboard.Reverb(room_size=0.4) for _ in clips]
+    state = dsp.ReverbState.fresh(44100, channels, len(clips))
+    for part in (slice(0, 8000), slice(8000, None)):  # a longer block would reset
+        expected = np.stack([board(clip[:, part], 44100, reset=False)
+                             for board, clip in zip(boards, clips, strict=True)])
+        ours = dsp.juce_reverb(np.ascontiguousarray(clips[:, :, part]), 44100, 0.4, state=state)
+        np.testing.assert_array_equal(ours, expected)
+    with pytest.raises(ValueError, match="does not fit"):
+        dsp.juce_reverb(clips[:2], 44100, 0.4, state=state)
