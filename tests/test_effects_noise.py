@@ -17,15 +17,19 @@ from aesens.effects.noise import noise_seed, pink_noise, white_noise
 @pytest.mark.parametrize("name", ["noise_white", "noise_pink"])
 @pytest.mark.parametrize(("channels", "sample_rate"), [(1, 22050), (2, 44100)])
 def test_noise_has_the_snr_of_its_grid_value(name, channels, sample_rate):
+    """On music at about -9 dBFS and on a full-scale square wave (mean power exactly 1)."""
     effect = EFFECTS[name]
-    audio = music(0.5, sample_rate, channels)
-    power = np.mean(audio.astype(float) ** 2)
-    for snr in (effect.grid[0], effect.grid[8], effect.grid[-1]):
-        out = effect.apply(audio, sample_rate, snr)
-        assert out.shape == audio.shape and out.dtype == np.float32 and np.all(np.isfinite(out))
-        added = out.astype(float) - audio
-        measured = 10 * np.log10(power / np.mean(added ** 2))
-        assert abs(measured - snr) < 0.01, (snr, measured)
+    square = np.where(np.arange(int(0.5 * sample_rate)) % 100 < 50, 1.0, -1.0)
+    for audio in (music(0.5, sample_rate, channels),
+                  np.tile(square.astype(np.float32), (channels, 1))):
+        power = np.mean(audio.astype(float) ** 2)
+        for snr in (effect.grid[1], effect.grid[9], effect.grid[-1]):  # 37.5, 17.5, 0
+            out = effect.apply(audio, sample_rate, snr)
+            assert out.shape == audio.shape and out.dtype == np.float32
+            assert np.all(np.isfinite(out))
+            added = out.astype(float) - audio
+            measured = 10 * np.log10(power / np.mean(added ** 2))
+            assert abs(measured - snr) < 0.01, (snr, measured)
 
 
 @pytest.mark.parametrize("name", ["noise_white", "noise_pink"])
@@ -57,6 +61,20 @@ def test_noise_seed_is_blake2b_of_shape_and_samples():
     assert noise_seed(audio[:1]) != noise_seed(audio)
     np.testing.assert_array_equal(white_noise((2, 5), 7, 44100),
                                   np.random.default_rng(7).standard_normal((2, 5)))
+
+
+@pytest.mark.parametrize("snr", [37.5, 2.5])
+def test_white_noise_is_the_seeded_generator_scaled_to_the_snr(snr):
+    """The added noise is numpy's ``default_rng(seed).standard_normal`` of the clip's BLAKE2b
+    seed times a positive scale, computed here from the SNR's definition."""
+    audio = music(0.2, 44100, 2, seed=5)
+    digest = hashlib.blake2b(np.array(audio.shape, dtype="<i8").tobytes(), digest_size=8)
+    digest.update(audio.astype("<f4").tobytes())
+    noise = np.random.default_rng(int.from_bytes(digest.digest(), "little")).standard_normal(
+        audio.shape)
+    scale = np.sqrt(np.mean(audio.astype(float) ** 2) / np.mean(noise ** 2) / 10 ** (snr / 10))
+    expected = (audio.astype(float) + scale * noise).astype(np.float32)
+    np.testing.assert_array_equal(EFFECTS["noise_white"].apply(audio, 44100, snr), expected)
 
 
 def octave_slope(noise: np.ndarray, sample_rate: int) -> float:
