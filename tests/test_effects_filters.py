@@ -123,5 +123,49 @@ def test_highpass_removes_the_band_below_the_cutoff():
     passed = freqs > 4000 * 1.1 * 1.1
     assert np.max(after[stop] / before[stop]) < 1e-7  # at least 70 dB down (Welch leakage)
     assert np.median(after[passed] / before[passed]) > 0.5
-    with pytest.raises(AesensError, match="removes everything"):
+    with pytest.raises(AesensError, match="^a 4000 Hz high-pass removes everything from audio "
+                                          "at 8000 Hz; use audio sampled above 8800 Hz$"):
         cheby_highpass_sos(4000.0, 8000)
+
+
+def scipy_design(passband: float, stopband: float, btype: str, fs: int) -> np.ndarray:
+    """scipy's Chebyshev II design of SPEC: 3 dB passband ripple, 80 dB stopband."""
+    order, wn = scipy.signal.cheb2ord(passband, stopband, 3, 80, fs=fs)
+    return scipy.signal.cheby2(order, 80, wn, btype, output="sos", fs=fs)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 11025, 16000, 22050])
+def test_lowpass_below_44k_moves_a_stopband_edge_past_nyquist_just_below_it(sample_rate):
+    """Every grid value: scipy's design with the stopband edge ``min(p * 1.1, 0.999 * fs / 2)``,
+    none when the passband edge reaches Nyquist; the moved designs still reach 79 dB."""
+    nyquist = sample_rate / 2
+    moved = 0
+    for cutoff in EFFECTS["lowpass_cheby"].grid:
+        sos = cheby_lowpass_sos(cutoff, sample_rate)
+        if cutoff / 1.1 >= nyquist:
+            assert sos is None, cutoff
+            continue
+        stopband = min(cutoff * 1.1, 0.999 * nyquist)
+        np.testing.assert_array_equal(sos, scipy_design(cutoff / 1.1, stopband, "lowpass",
+                                                        sample_rate), err_msg=str(cutoff))
+        if stopband < cutoff * 1.1:
+            moved += 1
+            _, response = scipy.signal.sosfreqz(sos, worN=np.linspace(stopband, nyquist, 50),
+                                                fs=sample_rate)
+            assert np.max(np.abs(response)) <= 10 ** (-STOPBAND_DB / 20), cutoff
+    assert moved >= 1
+
+
+@pytest.mark.parametrize("sample_rate", [11025, 22050, 44100])
+def test_highpass_design_of_every_grid_value_is_scipys(sample_rate):
+    for cutoff in EFFECTS["highpass_cheby"].grid:
+        np.testing.assert_array_equal(cheby_highpass_sos(cutoff, sample_rate),
+                                      scipy_design(cutoff * 1.1, cutoff / 1.1, "highpass",
+                                                   sample_rate), err_msg=str(cutoff))
+
+
+def test_designs_default_to_44_1_khz():
+    np.testing.assert_array_equal(cheby_lowpass_sos(1600.0),
+                                  scipy_design(1600 / 1.1, 1600 * 1.1, "lowpass", 44100))
+    np.testing.assert_array_equal(cheby_highpass_sos(100.0),
+                                  scipy_design(100 * 1.1, 100 / 1.1, "highpass", 44100))

@@ -79,15 +79,20 @@ def test_reverb_chain_equals_one_pedalboard_board_across_files():
              (clips[2][:, :30000], 44100), (clips[3], 44100), (clips[0], 22050),
              (clips[1][:, :5000], 22050), (clips[2][:, :3000], 22050), (clips[3], 22050),
              (clips[0][:, :9000], 22050), (clips[1], 44100), (clips[2][:, :100], 44100),
-             (clips[3], 44100)]
+             (clips[3], 44100),
+             # Prepared by a short first block, then a longer one at the same rate: cleared.
+             (mono[0][:, :2000], 16000), (mono[1], 16000),
+             # At 8 kHz the 1-s chunk (8000 samples) is shorter than the buffer: no clearing.
+             (clips[0][:, :8100], 8000), (clips[1][:, :8150], 8000)]
     for value in (EFFECTS["reverb"].grid[0], 0.5, EFFECTS["reverb"].grid[-1]):
         expected = stream_through_one_board(value, files)
         chain = EFFECTS["reverb"].chain_fn(value)
         for index, ((audio, rate), reference) in enumerate(zip(files, expected, strict=True)):
             ours = chain.process(audio.copy(), rate)
             np.testing.assert_array_equal(ours, reference, err_msg=f"file {index}")
-        fresh = effects_fresh(value, files[1])
-        assert not np.array_equal(expected[1], fresh)  # the state did carry over
+        for index in (1, 17):  # the state did carry over
+            assert not np.array_equal(expected[index], effects_fresh(value, files[index]))
+        np.testing.assert_array_equal(expected[15], effects_fresh(value, files[15]))
 
 
 def effects_fresh(value: float, file: tuple[np.ndarray, int]) -> np.ndarray:
