@@ -65,8 +65,8 @@ def stream_through_one_board(value: float, files: list[tuple[np.ndarray, int]]) 
     """pedalboard's own reference: ONE board, every file in order, 1-s chunks, reset=False."""
     board = pedalboard.Pedalboard([pedalboard.Reverb(room_size=value)])
     return [np.concatenate([board(audio[:, start:start + rate], rate, reset=False)
-                            for start in range(0, audio.shape[1], rate)], axis=1)
-            for audio, rate in files]
+                            for start in range(0, audio.shape[1], rate)] or [audio], axis=1)
+            for audio, rate in files]  # an empty file: no call, the board is left as it was
 
 
 def test_reverb_chain_equals_one_pedalboard_board_across_files():
@@ -83,16 +83,22 @@ def test_reverb_chain_equals_one_pedalboard_board_across_files():
              # Prepared by a short first block, then a longer one at the same rate: cleared.
              (mono[0][:, :2000], 16000), (mono[1], 16000),
              # At 8 kHz the 1-s chunk (8000 samples) is shorter than the buffer: no clearing.
-             (clips[0][:, :8100], 8000), (clips[1][:, :8150], 8000)]
+             (clips[0][:, :8000], 8000), (clips[1][:, :8150], 8000),
+             # Blocks of 8191 then 8192 samples clear it; 8192 then longer ones do not.
+             (clips[2][:, :8191], 44100), (clips[3], 44100), (clips[0][:, :8192], 22050),
+             (clips[1], 22050),
+             # An empty file at another rate leaves the board as it was; one sample is effected.
+             (clips[2][:, :0], 16000), (clips[3], 22050), (clips[0][:, :1], 22050)]
     for value in (EFFECTS["reverb"].grid[0], 0.5, EFFECTS["reverb"].grid[-1]):
         expected = stream_through_one_board(value, files)
         chain = EFFECTS["reverb"].chain_fn(value)
         for index, ((audio, rate), reference) in enumerate(zip(files, expected, strict=True)):
             ours = chain.process(audio.copy(), rate)
             np.testing.assert_array_equal(ours, reference, err_msg=f"file {index}")
-        for index in (1, 17):  # the state did carry over
+        for index in (1, 17, 21, 23, 24):  # the state did carry over
             assert not np.array_equal(expected[index], effects_fresh(value, files[index]))
-        np.testing.assert_array_equal(expected[15], effects_fresh(value, files[15]))
+        for index in (15, 19):  # the state was cleared
+            np.testing.assert_array_equal(expected[index], effects_fresh(value, files[index]))
 
 
 def effects_fresh(value: float, file: tuple[np.ndarray, int]) -> np.ndarray:
