@@ -53,3 +53,45 @@ def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
         np.testing.assert_array_equal(ours, expected)
     with pytest.raises(ValueError, match="does not fit"):
         dsp.juce_reverb(clips[:2], 44100, 0.4, state=state)
+
+
+#: Reverb parameters other than pedalboard's defaults: a width below 1 mixes the channels.
+OTHER_PARAMETERS = {"damping": 0.2, "wet_level": 0.5, "dry_level": 0.7, "width": 0.3}
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("n_clips", [1, MIN_KERNEL_CLIPS + 1])
+def test_reverb_kernels_with_other_parameters_equal_pedalboard(channels, n_clips):
+    """Both kernels (one clip, several clips) with every parameter set, against pedalboard."""
+    clips = clip_batch(n_clips, 0.2, channels=channels, seed=2)
+    board = pedalboard.Reverb(room_size=0.6, **OTHER_PARAMETERS)
+    expected = np.stack([board(clip, 44100) for clip in clips])
+    ours = dsp.juce_reverb(clips, 44100, 0.6, **OTHER_PARAMETERS)
+    np.testing.assert_array_equal(ours, expected)
+    if channels == 2:
+        np.testing.assert_array_equal(
+            dsp.juce_reverb_stereo(clips, 44100, 0.6, **OTHER_PARAMETERS), expected)
+        assert not np.array_equal(ours, dsp.juce_reverb(clips, 44100, 0.6))
+
+
+def misfit_outputs(inputs: np.ndarray) -> list[np.ndarray]:
+    """Arrays ``out`` may not be: larger, smaller, float64, not C-contiguous."""
+    larger = np.zeros((*inputs.shape[:-1], inputs.shape[-1] + 1), np.float32)
+    return [larger, larger[..., :-2].copy(), np.zeros(inputs.shape, np.float64),
+            np.zeros(inputs.shape[::-1], np.float32).T]
+
+
+def test_kernels_refuse_an_out_array_that_does_not_fit():
+    clips = clip_batch(2, 0.01)
+    sos = cheby_lowpass_sos(1600.0, 44100)
+    for out in misfit_outputs(clips):
+        with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of "
+                                             r"shape \(2, 2, 441\)"):
+            dsp.sosfilt_float32(sos, clips, out=out)
+        with pytest.raises(ValueError, match="out must be"):
+            dsp.juce_reverb(clips, 44100, 0.5, out=out)
+    for shape in ((2, 441), (1, 2, 2, 441), (2, 3, 441)):
+        with pytest.raises(ValueError, match="expected"):
+            dsp.juce_reverb(np.zeros(shape, np.float32), 44100, 0.5)
+        with pytest.raises(ValueError, match=r"expected \(clips, 2, samples\)"):
+            dsp.juce_reverb_stereo(np.zeros(shape, np.float32), 44100, 0.5)
