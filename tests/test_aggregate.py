@@ -276,3 +276,17 @@ def test_a_split_without_train_or_test_rows_is_refused(tmp_path, part):
     split[split["split"] != part].to_csv(path, index=False)
     with pytest.raises(AesensError, match=f"holds no {part} rows; remake it"):
         aggregate.average_file(path, tmp_path / "embeddings.h5", "openl3", tmp_path / "out.h5")
+
+
+def test_ccadirs_are_the_samplewise_directions_of_every_grid_value(tmp_path, tiny_effect):
+    """Computed and then read from the cache: the directions of the grouped train paths
+    (all three grid values), as the CCA module computes them."""
+    from aesens.cca import samplewise_cca_directions
+
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    grouped = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    expected = samplewise_cca_directions(grouped.paths("train"))
+    for _ in range(2):  # computed, then reused
+        directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+        assert directions.shape == grouped.train_A.shape
+        np.testing.assert_allclose(directions, expected, rtol=1e-10, atol=1e-12)
