@@ -290,3 +290,7 @@ def test_ccadirs_are_the_samplewise_directions_of_every_grid_value(tmp_path, tin
         directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
         assert directions.shape == grouped.train_A.shape
         np.testing.assert_allclose(directions, expected, rtol=1e-10, atol=1e-12)
+    with h5py.File(store.ccadirs_path("openl3", "tiny", tmp_path), "r") as h5:
+        assert set(h5) == {"cca_dirs", "file_name_train"}  # directions of the train files
+        np.testing.assert_array_equal(h5["file_name_train"][()].astype(str),
+                                      grouped.file_name_train.astype(str))
