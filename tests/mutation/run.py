@@ -141,10 +141,15 @@ def cosmic_ray(*arguments: str, cwd: Path) -> None:
 
 
 def test_environment(repo: Path) -> dict[str, str]:
-    """Environment of the test runs: the scratch copy first on the path, fresh numba cache."""
+    """Environment of the test runs: the scratch copy first on the path, fresh numba cache.
+
+    Numba's bounds checking is on, so that a mutant indexing past an array in a compiled
+    kernel fails its tests instead of reading whatever memory lies beyond.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [env.get("PYTHONPATH")])])
     env["NUMBA_CACHE_DIR"] = str(repo / ".numba-cache")
+    env["NUMBA_BOUNDSCHECK"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
