@@ -159,7 +159,8 @@ def test_load_refuses_a_grouped_file_of_more_files_than_the_original(tmp_path, t
     more = np.concatenate([more, more[..., :1, :]], axis=-2)
     arrays = {key: written[key] for key in ("train_A", "test_A", "train_Bs", "test_Bs")}
     store.write_arrays(store.grouped_path("openl3", "tiny", tmp_path), {**arrays, name: more})
-    with pytest.raises(AesensError, match=r"tiny.h5 and .*openl3/embeddings.h5 hold different numbers of "
+    with pytest.raises(AesensError, match=r"tiny.h5 and .*openl3/embeddings.h5 hold different "
+                                          r"numbers of "
                                           rf"train files \({N_TRAIN}, {N_TRAIN + 1}\); rerun "
                                           "group_effect_params.py -e tiny -b openl3"):
         Sweep.load("openl3", "tiny", tmp_path)
