@@ -45,7 +45,7 @@ def clip_batch(n_clips: int, seconds: float, channels: int = 2, seed: int = 0) -
     the hard case for bitcrush; chirps of several pitches excite the filters.
     """
     rng = np.random.default_rng(seed)
-    samples = int(seconds * 44100)
+    samples = int(seconds * SAMPLE_RATE)
     clips = []
     for index in range(n_clips):
         audio = chirp(seconds, f0=80.0 * (index + 1), channels=channels)
