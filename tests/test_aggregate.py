@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from pathlib import Path
 
 import h5py
@@ -249,17 +252,12 @@ def test_averaged_files_without_raw_inputs_are_used_as_they_are(tmp_path, tiny_e
     np.testing.assert_array_equal(data.train_Bs[:, 0, 0], [1.0, 2.0, 3.0])
 
 
-def test_missing_raw_and_averaged_input_is_a_one_line_error(tmp_path, tiny_effect):
-    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
-    store.effected_path("tiny", "3.0", tmp_path).unlink()
-    with pytest.raises(AesensError, match=r"embeddings_tiny_3.0.h5 does not exist \(nor "):
-        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-
-
-def test_average_by_key_names_a_missing_key_after_the_only_one():
+@pytest.mark.parametrize("missing, shown", [(["z"], "z"), (["x", "y", "z"], "x, y, z")])
+def test_average_by_key_names_up_to_three_missing_keys_in_full(missing, shown):
     features, keys, _ = frame_rows(["a"])
-    with pytest.raises(AesensError, match=r"^1 of 2 files have no embedding rows \(z\)$"):
-        aggregate.average_by_key(features, keys, ["a", "z"])
+    with pytest.raises(AesensError, match=rf"^{len(missing)} of {len(missing) + 1} files have "
+                                          rf"no embedding rows \({shown}\)$"):
+        aggregate.average_by_key(features, keys, ["a", *missing])
 
 
 @pytest.mark.parametrize("extra", [-1, 1])
@@ -294,3 +292,104 @@ def test_ccadirs_are_the_samplewise_directions_of_every_grid_value(tmp_path, tin
         assert set(h5) == {"cca_dirs", "file_name_train"}  # directions of the train files
         np.testing.assert_array_equal(h5["file_name_train"][()].astype(str),
                                       grouped.file_name_train.astype(str))
+
+
+@pytest.mark.parametrize("features, keys", [
+    (np.zeros((4, 2, 3), np.float32), np.array([b"a"] * 4)),
+    (np.zeros(4, np.float32), np.array([b"a"] * 4)),
+    (np.array([[b"x"]] * 4), np.array([b"a"] * 4)),
+    (np.zeros((4, 3), np.float32), np.array([[b"a"]] * 4)),
+    (np.zeros((4, 3), np.float32), np.array(b"a")),
+], ids=["3-d features", "1-d features", "string features", "2-d keys", "scalar key"])
+def test_raw_files_not_of_rows_with_one_key_each_are_refused(tmp_path, features, keys):
+    path = tmp_path / "embeddings.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("irmas/openl3/features", data=features)
+        h5.create_dataset("irmas/openl3/keys", data=keys)
+    message = (f"{path}: irmas/openl3 holds features of shape {features.shape} "
+               f"({h5py.File(path, 'r')['irmas/openl3/features'].dtype}) and keys of shape "
+               f"{keys.shape}, not rows x dim and one key per row; re-extract it")
+    with pytest.raises(AesensError, match=f"^{re.escape(message)}"):
+        aggregate.read_raw_embeddings(path, "openl3")
+
+
+def test_a_damaged_averaged_file_is_rebuilt_from_its_raw_input(tmp_path, tiny_effect):
+    split_csv, split = write_raw_sweep(tmp_path, tiny_effect)
+    raw = store.original_path(tmp_path)
+    output = store.averaged_path("openl3", embeddings_dir=tmp_path)
+    output.parent.mkdir(parents=True)
+    output.write_bytes(b"junk, not HDF5")
+    assert aggregate.recorded_sources(output) is None
+    assert aggregate.recorded_sources(tmp_path / "absent.h5") is None
+    assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    features, keys = store.read_embeddings(raw, "openl3")
+    train = split[split["split"] == "train"]["file_name"].to_numpy()
+    np.testing.assert_array_equal(sweep.read_averaged(output)["X_train"],
+                                  aggregate.average_by_key(features, keys, train))
+
+
+@pytest.mark.parametrize("shift_ns", [-10**12, 10**12], ids=["older", "newer"])
+def test_an_averaged_file_is_rebuilt_when_its_input_is_touched(tmp_path, tiny_effect,
+                                                                shift_ns):
+    """Any other modification time of the input rebuilds, an older one as much as a newer."""
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    raw = store.original_path(tmp_path)
+    output = store.averaged_path("openl3", embeddings_dir=tmp_path)
+    assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    first = output.stat().st_ino
+    assert not aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    assert output.stat().st_ino == first
+    status = raw.stat()
+    os.utime(raw, ns=(status.st_atime_ns, status.st_mtime_ns + shift_ns))
+    assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    assert output.stat().st_ino != first
+
+
+def test_a_grouped_file_without_its_inputs_is_used_as_it_is(tmp_path, tiny_effect):
+    """No raw file and no averaged file of a setting: only the labels (the averaged
+    original) are left beside the grouped file."""
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    first = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    for path in tmp_path.glob("embeddings*.h5"):
+        path.unlink()
+    for param in tiny_effect.param_strings:
+        store.averaged_path("openl3", "tiny", param, tmp_path).unlink()
+    second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    np.testing.assert_array_equal(second.train_Bs, first.train_Bs)
+    np.testing.assert_array_equal(second.test_A, first.test_A)
+
+
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped file", "no grouped file"])
+def test_missing_raw_and_averaged_input_is_a_one_line_error(
+        tmp_path, tiny_effect, grouped):
+    """The raw files left could be newer than the grouped file: it is not used blindly."""
+    split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
+    if grouped:
+        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    store.effected_path("tiny", "3.0", tmp_path).unlink()
+    store.averaged_path("openl3", "tiny", "3.0", tmp_path).unlink(missing_ok=True)
+    with pytest.raises(AesensError, match=r"embeddings_tiny_3.0.h5 does not exist \(nor "):
+        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+
+
+def test_nothing_to_group_from_is_an_error(tmp_path, tiny_effect):
+    split_csv, _ = tiny_split(tmp_path)
+    with pytest.raises(AesensError, match=r"embeddings.h5 does not exist \(nor "):
+        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+
+
+def test_a_failing_item_cancels_the_queued_ones():
+    """A damaged file stops the run at once, not after every other file was averaged."""
+    calls = []
+
+    def work(item: int) -> int:
+        calls.append(item)
+        if item == 0:
+            raise AesensError("item 0 is damaged")
+        time.sleep(0.2)
+        return item
+
+    with pytest.raises(AesensError, match="item 0 is damaged"):
+        aggregate.in_threads(work, list(range(20)), 1, "working", False)
+    assert calls[0] == 0 and len(calls) <= 2
+    assert aggregate.in_threads(lambda item: item * 2, [3, 1, 2], 3, "working", False) == [6, 2, 4]

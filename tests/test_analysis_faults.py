@@ -569,12 +569,3 @@ def test_a_cache_is_rebuilt_when_an_input_goes_back_in_time(workdir, tiny_effect
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**12))
     aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
     assert output.stat().st_ino != first
-
-
-def test_raw_features_of_three_dimensions_are_refused(tmp_path):
-    path = tmp_path / "embeddings.h5"
-    with h5py.File(path, "w") as h5:
-        h5.create_dataset("irmas/openl3/features", data=np.zeros((4, 2, 3), np.float32))
-        h5.create_dataset("irmas/openl3/keys", data=np.array([b"a"] * 4))
-    with pytest.raises(AesensError, match=r"holds features of shape \(4, 2, 3\)"):
-        aggregate.read_raw_embeddings(path, "openl3")
