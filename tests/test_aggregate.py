@@ -307,7 +307,7 @@ def test_raw_files_not_of_rows_with_one_key_each_are_refused(tmp_path, features,
         h5.create_dataset("irmas/openl3/features", data=features)
         h5.create_dataset("irmas/openl3/keys", data=keys)
     message = (f"{path}: irmas/openl3 holds features of shape {features.shape} "
-               f"({h5py.File(path, 'r')['irmas/openl3/features'].dtype}) and keys of shape "
+               f"({features.dtype}) and keys of shape "
                f"{keys.shape}, not rows x dim and one key per row; re-extract it")
     with pytest.raises(AesensError, match=f"^{re.escape(message)}"):
         aggregate.read_raw_embeddings(path, "openl3")
