@@ -56,6 +56,14 @@ def clip_batch(n_clips: int, seconds: float, channels: int = 2, seed: int = 0) -
     return np.stack(clips)
 
 
+def misfit_outputs(inputs: np.ndarray) -> list[np.ndarray]:
+    """Arrays an ``out`` argument may not be: larger, smaller, float64, float16, or not
+    C-contiguous."""
+    larger = np.zeros((*inputs.shape[:-1], inputs.shape[-1] + 1), np.float32)
+    return [larger, larger[..., :-2].copy(), np.zeros(inputs.shape, np.float64),
+            np.zeros(inputs.shape, np.float16), np.zeros(inputs.shape[::-1], np.float32).T]
+
+
 def music(seconds: float, sample_rate: int, channels: int, seed: int = 0) -> np.ndarray:
     """A chirp with a little noise, float32 ``(channels, samples)``, peaks about -9 dBFS."""
     rng = np.random.default_rng(seed)

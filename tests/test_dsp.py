@@ -8,7 +8,7 @@ import numpy as np
 import pedalboard
 import pytest
 import scipy.signal
-from conftest import clip_batch
+from conftest import clip_batch, misfit_outputs
 
 from aesens import dsp
 from aesens.effects import EFFECTS
@@ -51,8 +51,24 @@ def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
                              for board, clip in zip(boards, clips, strict=True)])
         ours = dsp.juce_reverb(np.ascontiguousarray(clips[:, :, part]), 44100, 0.4, state=state)
         np.testing.assert_array_equal(ours, expected)
-    with pytest.raises(ValueError, match="does not fit"):
-        dsp.juce_reverb(clips[:2], 44100, 0.4, state=state)
+
+
+@pytest.mark.parametrize("rate, channels, chains", [
+    (22050, 2, 2), (48000, 2, 2), (44100, 1, 2), (44100, 2, 1), (44100, 2, 3)])
+def test_reverb_refuses_a_state_of_other_clips(rate, channels, chains):
+    """A state of another rate, channel count or number of chains (lower or higher)."""
+    state = dsp.ReverbState.fresh(rate, channels, chains)
+    with pytest.raises(ValueError, match=rf"^state for {chains} chain\(s\) of {channels} "
+                                         rf"channel\(s\) at {rate} Hz does not fit clips "
+                                         r"\(2, 2, 441\) at 44100 Hz$"):
+        dsp.juce_reverb(clip_batch(2, 0.01), 44100, 0.4, state=state)
+
+
+def test_reverb_of_two_clips_equals_pedalboard_on_each():
+    clips = clip_batch(2, 0.3, seed=3)
+    board = pedalboard.Reverb(room_size=0.7)
+    expected = np.stack([board(clip, 44100) for clip in clips])
+    np.testing.assert_array_equal(dsp.juce_reverb(clips, 44100, 0.7), expected)
 
 
 #: Reverb parameters other than pedalboard's defaults: a width below 1 mixes the channels.
@@ -74,13 +90,6 @@ def test_reverb_kernels_with_other_parameters_equal_pedalboard(channels, n_clips
         assert not np.array_equal(ours, dsp.juce_reverb(clips, 44100, 0.6))
 
 
-def misfit_outputs(inputs: np.ndarray) -> list[np.ndarray]:
-    """Arrays ``out`` may not be: larger, smaller, float64, not C-contiguous."""
-    larger = np.zeros((*inputs.shape[:-1], inputs.shape[-1] + 1), np.float32)
-    return [larger, larger[..., :-2].copy(), np.zeros(inputs.shape, np.float64),
-            np.zeros(inputs.shape[::-1], np.float32).T]
-
-
 def test_kernels_refuse_an_out_array_that_does_not_fit():
     clips = clip_batch(2, 0.01)
     sos = cheby_lowpass_sos(1600.0, 44100)
@@ -90,7 +99,7 @@ def test_kernels_refuse_an_out_array_that_does_not_fit():
             dsp.sosfilt_float32(sos, clips, out=out)
         with pytest.raises(ValueError, match="out must be"):
             dsp.juce_reverb(clips, 44100, 0.5, out=out)
-    for shape in ((2, 441), (1, 2, 2, 441), (2, 3, 441)):
+    for shape in ((2, 441), (441, 2), (1, 2, 2, 441), (2, 3, 441)):
         with pytest.raises(ValueError, match="expected"):
             dsp.juce_reverb(np.zeros(shape, np.float32), 44100, 0.5)
         with pytest.raises(ValueError, match=r"expected \(clips, 2, samples\)"):

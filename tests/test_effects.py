@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 import pytest
-from conftest import load_script, music
+from conftest import clip_batch, load_script, misfit_outputs, music
 
 from aesens import store
 from aesens.dataset import discover, load_audio
@@ -147,3 +147,18 @@ def test_stage_2a2_extracts_a_new_effect(tmp_path, tiny_dataset, monkeypatch):
     assert strongest[0].shape == weaker[0].shape == (12, 40)
     assert np.all(np.isfinite(strongest[0])) and not np.array_equal(strongest[0], weaker[0])
     assert list(strongest[1]) == [path.stem for path in discover(tiny_dataset)]
+
+
+@pytest.mark.parametrize("name", ["gain", "compressor"])  # a batch function; clip by clip
+def test_apply_batch_writes_into_out_and_refuses_arrays_that_do_not_fit(name):
+    effect = EFFECTS[name]
+    clips = clip_batch(2, 0.05)
+    value = effect.grid[len(effect) // 2]
+    expected = np.stack([effect.apply(clip, 44100, value) for clip in clips])
+    out = np.zeros_like(clips)
+    assert effect.apply_batch(clips, 44100, value, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    for misfit in misfit_outputs(clips):
+        with pytest.raises(ValueError, match=r"^out must be a C-contiguous float32 array of "
+                                             r"shape \(2, 2, 2205\)$"):
+            effect.apply_batch(clips, 44100, value, out=misfit)
