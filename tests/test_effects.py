@@ -10,7 +10,7 @@ from conftest import clip_batch, load_script, misfit_outputs, music
 
 from aesens import store
 from aesens.dataset import discover, load_audio
-from aesens.effects import EFFECTS, PAPER_EFFECTS, apply_streaming, get_effect
+from aesens.effects import EFFECTS, PAPER_EFFECTS, Effect, apply_streaming, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.extract_batches import prepared_batches
 from aesens.extract_setting import Setting
@@ -67,8 +67,32 @@ def test_new_grids_parameter_strings_and_identity_positions():
     assert len(resample) == 25 and resample.identity_rank == 25
     for name in NEW_EFFECTS:
         effect = get_effect(name)
-        assert len(effect) >= 2 and len(set(effect.param_strings)) == len(effect), name
         assert effect.unit and effect.board_fn is None and effect.chain_fn is None, name
+    for name, effect in EFFECTS.items():  # identity_rank reads the direction off the ends
+        steps = np.diff(np.asarray(effect.grid, dtype=float))
+        assert (steps > 0).all() or (steps < 0).all(), name
+        assert len(effect) >= 2 and len(set(effect.param_strings)) == len(effect), name
+
+
+@pytest.mark.parametrize("grid, identity, rank", [
+    ([0.0, 1.0, 2.0, 3.0], 1.5, 1.5), ([3.0, 2.0, 1.0, 0.0], 1.5, 1.5),
+    ([3.0, 2.0, 1.0, 0.0], 2.75, 0.25), ([3.0, 2.0, 1.0, 0.0], 9.0, -1.0),
+    ([3.0, 2.0, 1.0, 0.0], -9.0, 4.0), ([0.0, 1.0, 2.0, 3.0], -9.0, -1.0)])
+def test_identity_rank_interpolates_on_ascending_and_descending_grids(grid, identity, rank):
+    """An effect added with a descending grid and its identity inside places it right."""
+    effect = Effect(name="custom", grid=np.array(grid), param_format="{:.1f}",
+                    apply_fn=lambda audio, rate, value: audio, unit="units",
+                    identity_value=identity)
+    assert effect.identity_rank == pytest.approx(rank, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["gain", "gsm", "noise_white", "noise_pink", "compressor",
+                                  "clipping"])
+def test_effects_leave_audio_unchanged_at_their_identity_value(name):
+    """Where the uneffected audio is a real setting, the effect there is the identity."""
+    effect = EFFECTS[name]
+    audio = music(1.0, 44100, 2)
+    np.testing.assert_array_equal(effect.apply(audio, 44100, effect.identity_value), audio)
 
 
 def test_unknown_effect():

@@ -380,6 +380,12 @@ def test_rank_ticks_of_effects_without_an_exact_identity() -> None:
     assert labels[-1] == "wav" and ticks[-1] == pytest.approx(10)
     ticks, labels = plots.rank_ticks(get_effect("noise_white"), identity=True)
     assert labels[0] == "\N{INFINITY}" and ticks[0] == -1
+    # Numbers where the uneffected audio is a setting: no coded fraction, a 0-Hz cut-off,
+    # 0-dB thresholds, the dataset's 44.1 kHz.
+    for name, label in [("gsm", "0"), ("highpass_cheby", "0"), ("compressor", "0"),
+                        ("clipping", "0"), ("resample", "44.1")]:
+        ticks, labels = plots.rank_ticks(get_effect(name), identity=True)
+        assert labels[list(ticks).index(get_effect(name).identity_rank)] == label, name
     for name in ("highpass_cheby", "noise_pink", "mp3", "reverb", "bitcrush"):
         ticks, _ = plots.rank_ticks(get_effect(name), identity=True)
         assert np.all(np.diff(ticks) > 1.5), name

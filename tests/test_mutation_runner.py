@@ -55,6 +55,9 @@ def test_every_listed_module_and_function_exists():
     repo = Path(__file__).resolve().parents[1]
     for module in settings["module"]:
         source = (repo / module["path"]).read_text(encoding="utf-8")
-        assert all((repo / test).is_file() for test in module["tests"])
+        for test in module["tests"]:  # a file, or one test of it ("file::test")
+            file, _, name = test.partition("::")
+            assert (repo / file).is_file(), test
+            assert not name or f"def {name}(" in (repo / file).read_text(encoding="utf-8"), test
         if "functions" in module:
             assert RUNNER["function_lines"](source, module["functions"])
