@@ -64,6 +64,12 @@ def test_reverb_refuses_a_state_of_other_clips(rate, channels, chains):
         dsp.juce_reverb(clip_batch(2, 0.01), 44100, 0.4, state=state)
 
 
+def test_reverb_of_no_clips_is_empty():
+    for channels in (1, 2):
+        clips = np.zeros((0, channels, 441), np.float32)
+        assert dsp.juce_reverb(clips, 44100, 0.4).shape == clips.shape
+
+
 def test_reverb_of_two_clips_equals_pedalboard_on_each():
     clips = clip_batch(2, 0.3, seed=3)
     board = pedalboard.Reverb(room_size=0.7)
