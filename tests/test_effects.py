@@ -3,6 +3,8 @@ positions, the streaming reference, and how extraction applies the effects."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pedalboard
 import pytest
@@ -77,7 +79,8 @@ def test_new_grids_parameter_strings_and_identity_positions():
 @pytest.mark.parametrize("grid, identity, rank", [
     ([0.0, 1.0, 2.0, 3.0], 1.5, 1.5), ([3.0, 2.0, 1.0, 0.0], 1.5, 1.5),
     ([3.0, 2.0, 1.0, 0.0], 2.75, 0.25), ([3.0, 2.0, 1.0, 0.0], 9.0, -1.0),
-    ([3.0, 2.0, 1.0, 0.0], -9.0, 4.0), ([0.0, 1.0, 2.0, 3.0], -9.0, -1.0)])
+    ([3.0, 2.0, 1.0, 0.0], -9.0, 4.0), ([0.0, 1.0, 2.0, 3.0], -9.0, -1.0),
+    ([0.0, 1.0], 0.25, 0.25), ([1.0, 0.0], 0.25, 0.75)])
 def test_identity_rank_interpolates_on_ascending_and_descending_grids(grid, identity, rank):
     """An effect added with a descending grid and its identity inside places it right."""
     effect = Effect(name="custom", grid=np.array(grid), param_format="{:.1f}",
@@ -98,6 +101,19 @@ def test_effects_leave_audio_unchanged_at_their_identity_value(name):
 def test_unknown_effect():
     with pytest.raises(AesensError, match="unknown effect 'flanger'; choose one of bitcrush"):
         get_effect("flanger")
+
+
+def test_registered_effects_cannot_be_changed_by_accident():
+    """Every run reads the one registry: its entries are frozen."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        EFFECTS["gain"].grid = np.zeros(3)
+
+
+def test_streaming_reference_of_the_low_pass_filters_the_whole_excerpt(stereo_chirp):
+    """Without a pedalboard board (the low-pass), the reference is the effect itself."""
+    lowpass = EFFECTS["lowpass_cheby"]
+    np.testing.assert_array_equal(apply_streaming(lowpass, stereo_chirp, 44100, 2000.0),
+                                  lowpass.apply(stereo_chirp, 44100, 2000.0))
 
 
 def test_streaming_reference_matches_a_hand_written_board_loop(stereo_chirp):
