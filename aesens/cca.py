@@ -410,7 +410,10 @@ def umap_trajectories(paths: np.ndarray, originals: np.ndarray, n_neighbors: int
     n_neighbors : int
         UMAP neighbourhood size (3 in the paper).
     random_state : int, optional
-        Seed for a reproducible (single-threaded) layout.
+        Seed for a reproducible (single-threaded) layout; it also seeds the
+        random vectors of ARPACK in UMAP's layout of separate components
+        (:func:`aesens.seeding.seeded_arpack`), which are otherwise drawn
+        afresh on every run.
 
     Returns
     -------
@@ -420,9 +423,12 @@ def umap_trajectories(paths: np.ndarray, originals: np.ndarray, n_neighbors: int
     """
     import umap  # imported here: slow to import and only needed for this view
 
+    from aesens.seeding import seeded_arpack
+
     paths = np.asarray(paths)
     n_files, n_params, dim = paths.shape
     reducer = umap.UMAP(n_neighbors=n_neighbors, random_state=random_state)
-    paths_2d = reducer.fit_transform(paths.reshape(n_files * n_params, dim))
-    originals_2d = reducer.transform(np.asarray(originals).reshape(n_files, dim))
+    with seeded_arpack(random_state):
+        paths_2d = reducer.fit_transform(paths.reshape(n_files * n_params, dim))
+        originals_2d = reducer.transform(np.asarray(originals).reshape(n_files, dim))
     return paths_2d.reshape(n_files, n_params, 2), originals_2d
