@@ -69,7 +69,8 @@ def test_cli_unwritable_output_is_one_line(tmp_path: Path, capsys: pytest.Captur
     blocker.write_text("not a folder")
     assert run_cli(main, ["generate", "--out", str(blocker / "out")]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: cannot write to output folder") and error.count("\n") == 1
+    assert error.startswith(f"error: cannot write in {blocker / 'out'} (Not a directory); "
+                            "choose a writable folder") and error.count("\n") == 1
 
 
 def test_cli_missing_soundfont(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -54,6 +53,7 @@ from aesens.dataset.render import (
 )
 from aesens.dataset.sanity import mfcc_nearest_centroid_accuracy
 from aesens.errors import AesensError
+from aesens.safe_files import check_writable
 
 
 def _render_and_write(plan: RecordingPlan, out_dir: str, soundfont: str) -> list[str]:
@@ -69,16 +69,10 @@ def _render_and_write(plan: RecordingPlan, out_dir: str, soundfont: str) -> list
 
 
 def _prepare_output(out_dir: Path, instruments: Iterable[str]) -> None:
-    """Create the class folders, or explain why ``out_dir`` is not writable."""
-    try:
-        for code in instruments:
-            (out_dir / code).mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=out_dir, prefix=".write-test.")
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        raise AesensError(f"cannot write to output folder {out_dir} ({error.strerror or error}); "
-                          "choose a writable --out") from None
+    """Create the class folders, or raise the one-line error of an unwritable ``out_dir``."""
+    check_writable(out_dir)
+    for code in instruments:
+        check_writable(out_dir / code)
 
 
 def generate(out_dir: str | os.PathLike, per_class: int = DEFAULT_PER_CLASS, seed: int = 0,
