@@ -28,6 +28,16 @@ def test_reverb_kernel_equals_pedalboard_bit_for_bit(sample_rate):
         np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
 
 
+@pytest.mark.parametrize("sample_rate", [8002, 8018, 8057, 192000])
+def test_reverb_delay_lengths_follow_juce_at_any_rate(sample_rate):
+    """Rates at which JUCE's integer scaling of each delay family (left and right combs and
+    all-passes) rounds differently from a scaling off by one in its divisor."""
+    clips = clip_batch(2, 0.5)
+    board = pedalboard.Reverb(room_size=0.5)
+    expected = np.stack([board(clip, sample_rate) for clip in clips])
+    np.testing.assert_array_equal(dsp.juce_reverb(clips, sample_rate, 0.5), expected)
+
+
 @pytest.mark.parametrize("sample_rate", [44100, 22050])
 def test_lowpass_kernel_equals_scipy_bit_for_bit(sample_rate):
     effect = EFFECTS["lowpass_cheby"]
