@@ -391,5 +391,7 @@ def test_a_failing_item_cancels_the_queued_ones():
 
     with pytest.raises(AesensError, match="item 0 is damaged"):
         aggregate.in_threads(work, list(range(20)), 1, "working", False)
-    assert calls[0] == 0 and len(calls) <= 2
+    # Normally 2 calls (the one running when the failure is seen); without cancelling,
+    # all 20. The margin allows a machine under load to start a few more.
+    assert calls[0] == 0 and len(calls) < 10
     assert aggregate.in_threads(lambda item: item * 2, [3, 1, 2], 3, "working", False) == [6, 2, 4]
