@@ -84,12 +84,20 @@ def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
 
 def average_by_key(features: np.ndarray, keys: Sequence[str],
                    order: Sequence[str]) -> np.ndarray:
-    """Mean of the rows of each key, in a given key order.
+    """Mean of the rows of each key, in a given key order, as the published averaging computed it.
+
+    The published ``load_feature`` took, for each file, ``np.mean(np.vstack(rows), axis=0)``
+    of its rows as stored (float32), so in float32 arithmetic, and stored the result in a
+    float64 array. The same ``np.mean`` runs here on all files with the same number of rows
+    at once, as a ``(files, rows, dim)`` stack reduced over its middle axis: numpy adds the
+    rows of each file in the same order as for one file's ``(rows, dim)`` array, so every
+    mean equals the published one bit for bit (tested against that expression).
 
     Parameters
     ----------
     features : numpy.ndarray
-        ``(rows, dim)`` features, several rows per key for frame-level models.
+        ``(rows, dim)`` features, several rows per key for frame-level models, in the
+        file's dtype (float32 in the published layout).
     keys : sequence of str
         ``(rows,)`` key (file stem) of each row.
     order : sequence of str
@@ -98,7 +106,7 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     Returns
     -------
     numpy.ndarray
-        ``(len(order), dim)`` float64 means.
+        ``(len(order), dim)`` means, computed in the features' dtype and stored as float64.
 
     Raises
     ------
@@ -118,11 +126,15 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
         missing = order[~found]
         raise AesensError(f"{len(missing)} of {len(order)} files have no embedding rows "
                           f"({_first_few(missing)})")
-    by_key = np.argsort(inverse, kind="stable")
+    by_key = np.argsort(inverse, kind="stable")  # each key's rows in file order
     counts = np.bincount(inverse, minlength=len(unique))
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sums = np.add.reduceat(features[by_key].astype(np.float64), starts, axis=0)
-    means = sums / counts[:, None]
+    needed = np.unique(position)
+    means = np.empty((len(unique), features.shape[1]), dtype=np.float64)
+    for count in np.unique(counts[needed]):
+        same_count = needed[counts[needed] == count]
+        rows = by_key[starts[same_count][:, None] + np.arange(count)]
+        means[same_count] = np.mean(features[rows], axis=1)
     return means[position]
 
 
