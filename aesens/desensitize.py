@@ -16,8 +16,10 @@ Methods, by their published names (:data:`METHODS`):
 - ``pcaproj_nonnorm``: first principal component of the displacements B - A.
 - ``pcaproj_norm``: the principal component of B - A whose explained
   variance divided by the same-index explained variance of a PCA of the
-  whole original train set is largest, the argmax taken over every index
-  that both PCAs have, as published.
+  whole original train set is largest, chosen by the published loop over
+  every index that both PCAs have (NaN ratios skipped, ties to the first).
+
+Every PCA is scikit-learn 1.2.2's ``PCA()``, a full SVD (:func:`principal_components`).
 - ``cca``: the global CCA direction of the instrument's paths.
 - ``cca_samplewise_svd``: right singular vectors of the stacked sample-wise
   CCA directions whose singular value over the largest is at least the
@@ -57,10 +59,46 @@ def _unit_row(vector: np.ndarray, scale: float = 0.0) -> np.ndarray:
     return (vector / norm)[None, :]
 
 
-def _principal_components(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``PCA()`` of ``(rows, dim)`` data, as published: explained variances and components."""
-    pca = PCA().fit(np.asarray(data, dtype=np.float64))
-    return pca.explained_variance_, pca.components_
+def principal_components(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``PCA()`` of ``(rows, dim)`` data as the published environment computed it.
+
+    The published analysis environment (scikit-learn 1.2.2) ran ``PCA()`` as a full SVD
+    of the centred data. From scikit-learn 1.5 on, ``PCA()`` takes the eigenvectors of
+    the covariance matrix instead when rows >= 10 x dim and dim <= 1000 (the
+    displacements of OpenL3's long sweeps), which loses the small variances (clipped to
+    exactly 0) that ``pcaproj_norm`` divides by; hence ``svd_solver="full"``, named.
+    scikit-learn 1.5 also changed the sign of each component: 1.2.2 made the entry of
+    largest magnitude of each column of ``U`` (the scores) positive, later versions that of
+    the component itself. The 1.2.2 sign is restored, so the saved directions are the
+    published ones under either version (a sign never changes a projection).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``explained_variance_`` ``(k,)`` and ``components_`` ``(k, dim)``.
+    """
+    data = np.asarray(data, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # explained_variance_ratio_ of 0 / 0
+        pca = PCA(svd_solver="full").fit(data)
+    components = pca.components_
+    scores = (data - pca.mean_) @ components.T  # U * S of the SVD
+    largest = scores[np.argmax(np.abs(scores), axis=0), np.arange(scores.shape[1])]
+    return pca.explained_variance_, np.where(largest[:, None] < 0, -components, components)
+
+
+def normalised_component(variances: np.ndarray, reference: np.ndarray) -> int:
+    """Index of the component of ``pcaproj_norm``: the published loop over the variance ratios.
+
+    ``projdim = 0; maxratio = 0; for i: ratio = variances[i] / reference[i]; if ratio >
+    maxratio: projdim, maxratio = i, ratio``, over the indices both have: a NaN ratio (0 / 0,
+    as dead units give) never wins, nor does one that is not above 0; ties keep the first
+    index; 0 when no ratio exceeds 0. A zero reference variance gives an infinite ratio.
+    """
+    count = min(len(variances), len(reference))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratios = np.asarray(variances[:count], dtype=np.float64) / reference[:count]
+    # The first maximum of the ratios above 0 (NaN > 0 is False), else index 0.
+    return int(np.argmax(np.where(ratios > 0, ratios, 0.0))) if count else 0
 
 
 def _displacements(a_pos: np.ndarray, bs_pos: np.ndarray) -> np.ndarray:
@@ -106,7 +144,7 @@ def pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | 
                   samplewise_dirs: np.ndarray | None = None,
                   threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Method ``pcaproj_nonnorm``: first principal component of the displacements B - A."""
-    _, components = _principal_components(_displacements(a_pos, bs_pos))
+    _, components = principal_components(_displacements(a_pos, bs_pos))
     return components[:1]
 
 
@@ -118,18 +156,16 @@ def normalised_pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *,
 
     The ratio of component ``k`` is its explained variance divided by the
     ``k``-th explained variance of ``PCA()`` of ``a_all`` (all original train
-    embeddings); the argmax runs over every ``k`` both PCAs have, as
-    published, including components the original PCA barely resolves (their
-    tiny variances give large ratios; a zero variance an infinite one).
+    embeddings); the published loop (:func:`normalised_component`) runs over
+    every ``k`` both PCAs have, including components the original PCA barely
+    resolves (their tiny variances give large ratios; a zero variance an
+    infinite one).
     """
     if a_all is None:
         raise ValueError("pcaproj_norm needs a_all, the original embeddings of the whole train set")
-    variances, components = _principal_components(_displacements(a_pos, bs_pos))
-    reference, _ = _principal_components(a_all)
-    count = min(len(variances), len(reference))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = variances[:count] / reference[:count]
-    best = int(np.argmax(ratios))
+    variances, components = principal_components(_displacements(a_pos, bs_pos))
+    reference, _ = principal_components(a_all)
+    best = normalised_component(variances, reference)
     return components[best:best + 1]
 
 
@@ -189,11 +225,32 @@ def validate_method(method: str) -> str:
 
 
 def validate_threshold(threshold: float) -> float:
-    """Return the SVD threshold if it lies in (0, 1], else raise."""
-    if not 0 < threshold <= 1:
-        raise AesensError(f"threshold {threshold} is outside (0, 1]: the kept singular values "
-                          "are those at least this fraction of the largest")
-    return float(threshold)
+    """The SVD threshold as a float; any number, as the published ``-t`` took it.
+
+    ``cca_samplewise_svd`` keeps the singular vectors whose singular value over the
+    largest is at least the threshold: 0 or less keeps every one, more than 1 (or NaN)
+    none (:func:`threshold_warning` says so).
+
+    Raises
+    ------
+    AesensError
+        If ``threshold`` is not a number.
+    """
+    try:
+        return float(threshold)
+    except (TypeError, ValueError):
+        raise AesensError(f"threshold {threshold!r} is not a number") from None
+
+
+def threshold_warning(threshold: float) -> str | None:
+    """What an SVD threshold outside (0, 1] does, for a warning (None inside (0, 1])."""
+    if threshold <= 0:
+        return (f"SVD threshold {threshold} <= 0: cca_samplewise_svd projects out every "
+                "singular vector of the sample-wise CCA directions")
+    if not threshold <= 1:
+        return (f"SVD threshold {threshold} is not at most 1: cca_samplewise_svd projects out "
+                "nothing (no singular value exceeds the largest)")
+    return None
 
 
 def deformation_directions(method: str, a_pos: np.ndarray, bs_pos: np.ndarray, *,
@@ -216,7 +273,8 @@ def deformation_directions(method: str, a_pos: np.ndarray, bs_pos: np.ndarray, *
         ``(n_files, dim)`` sample-wise CCA directions of the instrument's
         train files (``cca_samplewise_svd``).
     threshold : float
-        Singular-value threshold of ``cca_samplewise_svd``, in (0, 1].
+        Singular-value threshold of ``cca_samplewise_svd`` (any number, see
+        :func:`validate_threshold`).
 
     Returns
     -------

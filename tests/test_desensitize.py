@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import sklearn
 from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -152,10 +155,28 @@ def test_unknown_method_is_refused(sweep):
         directions_of("pca", sweep)
 
 
-@pytest.mark.parametrize("threshold", [0.0, -0.1, 1.5, float("nan")])
-def test_threshold_outside_unit_interval_is_refused(sweep, threshold):
-    with pytest.raises(AesensError, match=r"outside \(0, 1\]"):
-        directions_of("cca_samplewise_svd", sweep, threshold)
+@pytest.mark.parametrize("threshold", [0.0, -0.1, -np.inf, 1e-7, 0.25, 1.0, 1.0000001, 1.5,
+                                       np.inf, np.nan])
+def test_any_threshold_keeps_the_published_selection(sweep, threshold):
+    """As published, any float: ``vh[s / s[0] >= t]`` (t <= 0: every vector, t > 1: none)."""
+    _, singular_values, right_vectors = np.linalg.svd(sweep[3], full_matrices=False)
+    expected = right_vectors[singular_values / singular_values[0] >= threshold]
+    directions = directions_of("cca_samplewise_svd", sweep, threshold)
+    assert directions.shape == expected.shape
+    np.testing.assert_allclose(np.abs(directions @ expected.T), np.eye(len(expected)),
+                               atol=1e-12)
+    if threshold <= 0:
+        assert len(directions) == DIM
+    if not threshold <= 1:
+        assert len(directions) == 0
+        np.testing.assert_array_equal(desensitize.project_out(sweep[0], directions), sweep[0])
+    warning = desensitize.threshold_warning(threshold)
+    assert (warning is None) == (0 < threshold <= 1)
+
+
+def test_a_threshold_that_is_not_a_number_is_refused(sweep):
+    with pytest.raises(AesensError, match="threshold 'x' is not a number"):
+        directions_of("cca_samplewise_svd", sweep, "x")
 
 
 def test_normalised_pca_takes_the_largest_ratio_even_when_every_ratio_is_below_one():
@@ -206,3 +227,135 @@ def test_samplewise_svd_with_fewer_files_than_dimensions_and_with_no_finite_file
         none = desensitize.samplewise_svd_directions(
             a_pos, bs_pos, samplewise_dirs=np.full((6, 9), np.nan), threshold=0.3)
     assert none.shape == (0, 9)
+
+
+# ------------------------------------------------- PCA as scikit-learn 1.2.2 computed it
+
+#: PCA() of scikit-learn 1.2.2 (the published analysis environment) on small generated
+#: inputs; written by tests/fixtures/make_pca_published.py, whose docstring tells how.
+PUBLISHED_PCA = Path(__file__).parent / "fixtures" / "pca_published.npz"
+PCA_CASES = ["tall_tiny", "tall_offset", "tall_rank_deficient", "wide"]
+
+
+def published_pca(case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with np.load(PUBLISHED_PCA) as arrays:
+        assert list(arrays["versions"][:2]) == ["1.26.4", "1.2.2"]  # numpy, scikit-learn
+        return (arrays[f"{case}_data"], arrays[f"{case}_variances"],
+                arrays[f"{case}_components"])
+
+
+def assert_published_pca(variances, components, case):
+    """Variances within 1e-6 relative (the smallest are ~1e-18 of the largest: the SVD
+    resolves them to ~1e-7 relative), and components, sign included, within 1e-6, except
+    those of a zero variance (null space: any basis)."""
+    _, expected_variances, expected_components = published_pca(case)
+    np.testing.assert_allclose(variances, expected_variances, rtol=1e-6,
+                               atol=1e-24 * expected_variances[0])
+    resolved = expected_variances > 1e-24 * expected_variances[0]
+    assert resolved.sum() >= 3
+    np.testing.assert_allclose(components[resolved], expected_components[resolved], atol=1e-6)
+
+
+@pytest.mark.parametrize("case", PCA_CASES)
+def test_principal_components_are_scikit_learn_1_2_2s(case):
+    data, _, _ = published_pca(case)
+    assert_published_pca(*desensitize.principal_components(data), case)
+
+
+def test_the_methods_pcas_are_scikit_learn_1_2_2s():
+    """pcaproj_nonnorm's component and pcaproj_norm's, chosen by the published loop over
+    the 1.2.2 variances, are the 1.2.2 components (sign included)."""
+    displacements, variances, components = published_pca("tall_tiny")
+    a_all, reference, _ = published_pca("tall_rank_deficient")
+    a_pos = np.zeros((len(displacements), displacements.shape[1]))
+    bs_pos = displacements[None]
+    first = desensitize.deformation_directions("pcaproj_nonnorm", a_pos, bs_pos)
+    np.testing.assert_allclose(first, components[:1], atol=1e-6)
+    chosen = desensitize.deformation_directions("pcaproj_norm", a_pos, bs_pos, a_all=a_all)
+    index = published_component_choice(variances, reference)
+    assert index in (4, 5)  # a rounding-level variance (~1e-31) of the original PCA
+    np.testing.assert_allclose(chosen, components[index:index + 1], atol=1e-6)
+
+
+@pytest.mark.skipif(tuple(map(int, sklearn.__version__.split(".")[:2])) < (1, 5),
+                    reason="PCA() runs a full SVD before scikit-learn 1.5")
+@pytest.mark.parametrize("case", ["tall_tiny", "tall_rank_deficient"])
+def test_default_pca_of_newer_scikit_learn_differs_on_tall_inputs(case):
+    """From 1.5 on, PCA() of rows >= 10 x dim uses the covariance's eigenvectors, which
+    loses the small variances: why the methods name svd_solver="full"."""
+    data, variances, _ = published_pca(case)
+    default = PCA().fit(data)
+    assert default._fit_svd_solver == "covariance_eigh"
+    relative = np.abs(default.explained_variance_ - variances) / variances
+    assert relative.max() > 0.5
+    assert_published_pca(*desensitize.principal_components(data), case)
+
+
+# ------------------------------------------------- pcaproj_norm's published loop
+
+def published_component_choice(variances, reference) -> int:
+    """The published choice of pcaproj_norm's component, written out."""
+    projdim, maxratio = 0, 0
+    for index in range(min(len(variances), len(reference))):
+        with np.errstate(all="ignore"):
+            ratio = np.float64(variances[index]) / np.float64(reference[index])
+        if ratio > maxratio:
+            projdim, maxratio = index, ratio
+    return projdim
+
+
+NAN, INF = np.nan, np.inf
+#: (displacement variances, original variances): ratios with NaN (0 / 0), inf (x / 0),
+#: ties, all zeros and negative zeros.
+RATIO_CASES = [
+    ([0, 2, 1], [0, 1, 1]),  # NaN first, then the largest
+    ([1, 0, 3, 3], [1, 0, 1, 1]),  # NaN in the middle, tie of the largest: first kept
+    ([0, 0, 0], [0, 0, 0]),  # only NaN: 0
+    ([0, 0, 0], [1, 2, 3]),  # all zero: 0
+    ([-0.0, 0.0, -0.0], [1, 1, 1]),  # negative zeros: 0
+    ([0, 0, 2], [-1, 1, -1]),  # -0.0 ratios, then a negative one
+    ([1, 2, 1], [1, 0, 0]),  # inf twice: the first
+    ([0, 1, 5], [0, 0, 0]),  # NaN, then inf, then inf
+    ([1e-300, 1, 1e300], [1e300, 1e-300, 1e-300]),  # overflow to inf and underflow to 0
+    ([2, 2, 2, 2], [1, 1, 1, 1]),  # all tied: the first
+    ([1, 2, 3], [1, 1]),  # indices both PCAs have
+    ([], [1, 2]),
+]
+
+
+@pytest.mark.parametrize(("variances", "reference"), RATIO_CASES)
+def test_pcaproj_norm_choice_is_the_published_loop(variances, reference):
+    expected = published_component_choice(variances, reference)
+    assert desensitize.normalised_component(np.array(variances, dtype=float),
+                                            np.array(reference, dtype=float)) == expected
+
+
+def test_pcaproj_norm_choice_is_the_published_loop_on_random_ratios():
+    rng = np.random.default_rng(11)
+    values = np.array([0.0, -0.0, 1.0, 2.0, 1e-20, 1e20, np.inf])
+    for _ in range(2000):
+        size = int(rng.integers(1, 9))
+        variances = rng.choice(values, size) * rng.choice([1.0, 1.0, rng.random()], size)
+        reference = rng.choice(values, size)
+        assert desensitize.normalised_component(variances, reference) == \
+            published_component_choice(variances, reference), (variances, reference)
+
+
+def test_pcaproj_norm_skips_the_nan_ratio_of_a_dead_unit():
+    """Dead units (constant in every original and effected file) give 0 / 0 ratios: the
+    published loop skips them (numpy's argmax would take the first NaN)."""
+    rng = np.random.default_rng(5)
+    a_all = np.c_[rng.standard_normal((30, 3)) * [3.0, 1.0, 0.5], np.zeros((30, 2))]
+    a_pos = a_all[:10]
+    bs_pos = a_pos[None] + np.c_[rng.standard_normal((4, 10, 3)) * [0.1, 0.5, 0.2],
+                                 np.zeros((4, 10, 2))]
+    variances, components = desensitize.principal_components(
+        (bs_pos - a_pos[None]).reshape(-1, 5))
+    reference, _ = desensitize.principal_components(a_all)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = variances / reference
+    assert np.isnan(ratios).any() and np.argmax(ratios) != published_component_choice(
+        variances, reference)
+    chosen = desensitize.deformation_directions("pcaproj_norm", a_pos, bs_pos, a_all=a_all)
+    index = published_component_choice(variances, reference)
+    np.testing.assert_allclose(chosen, components[index:index + 1], atol=1e-12)
