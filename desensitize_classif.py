@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"'{DEFAULT_METHODS}', the leading empty name being no method)")
     parser.add_argument("-t", "--svd-thr", "--threshold", dest="threshold", type=svd_threshold,
                         default=DEFAULT_THRESHOLD,
-                        help="singular-value threshold of cca_samplewise_svd, in (0, 1] "
-                        f"(default: {DEFAULT_THRESHOLD})")
+                        help="singular-value threshold of cca_samplewise_svd: the singular "
+                        "vectors whose value over the largest is at least this are projected "
+                        "out (any number: 0 or less removes every one, more than 1 none; "
+                        f"default: {DEFAULT_THRESHOLD})")
     parser.add_argument("-k", "--num-threads-classif", "--n-jobs", dest="n_jobs",
                         type=positive_int, default=all_cores(),
                         help="parallel classification workers (default: all cores)")

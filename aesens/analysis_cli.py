@@ -87,13 +87,12 @@ def embedding_names(value: str) -> list[str]:
 
 
 def svd_threshold(value: str) -> float:
-    """The threshold of ``cca_samplewise_svd``: a number in (0, 1]."""
+    """The threshold of ``cca_samplewise_svd``: any number, as the published ``type=float``
+    (0 or less keeps every direction, more than 1 none; the run warns)."""
     try:
         return validate_threshold(float(value))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    except AesensError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def method_list(value: str) -> list[str]:

@@ -12,7 +12,8 @@ Protocol of the paper (see SPEC):
   scoring='roc_auc')``; metrics on the whole test set with the instrument as
   the positive class.
 - Train/test combinations: orig/orig; for every grid value p: orig/p, p/orig,
-  p/p; randommix (every file at a grid value drawn with a seeded generator):
+  p/p; randommix (every file at a grid value drawn afresh for each method and
+  instrument, with a seeded generator, :func:`randommix_choice`):
   orig/randommix, randommix/orig, randommix/randommix.
 
 A classifier depends only on its train set, so each distinct train set
@@ -38,6 +39,7 @@ import os
 import random
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,6 +57,7 @@ from aesens.desensitize import (
     THRESHOLD_METHODS,
     deformation_directions,
     project_out,
+    threshold_warning,
     validate_method,
     validate_threshold,
 )
@@ -123,10 +126,35 @@ def training_rows(labels: Sequence[str], instrument: str,
     return rows, np.r_[np.ones(len(positives), dtype=int), np.zeros(len(negatives), dtype=int)]
 
 
-def randommix_choice(n_params: int, n_train: int, n_test: int,
-                     seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded grid-value index of every train and every test file for "randommix"."""
-    generator = np.random.default_rng(seed)
+def randommix_choice(n_params: int, n_train: int, n_test: int, seed: int, method: str = "",
+                     instrument: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Grid-value index of every train and every test file in "randommix", for one task.
+
+    As published, each (method, instrument) task draws afresh: every train file's grid
+    index, then every test file's, each uniform and independent. The published loop drew
+    them from numpy's unseeded global generator; here each task has its own generator,
+    seeded from ``seed`` and the CRC-32 of the method and instrument names, so a task's
+    draw is reproducible and the same whichever other methods or instruments run, in
+    whatever order, on however many workers.
+
+    Parameters
+    ----------
+    n_params : int
+        Grid values.
+    n_train, n_test : int
+        Train and test files.
+    seed : int
+        The run's seed (``--seed``).
+    method, instrument : str
+        The task (``''`` is no method).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(n_train,)`` and ``(n_test,)`` grid indices.
+    """
+    generator = np.random.default_rng(
+        [zlib.crc32(method.encode()), zlib.crc32(instrument.encode()), seed])
     return generator.integers(n_params, size=n_train), generator.integers(n_params, size=n_test)
 
 
@@ -139,15 +167,15 @@ def test_sets(train_set: str, param_strings: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class MixedSweep:
-    """A sweep with the grid index of every file in "randommix" (memory-mapped when shared
-    with workers).
+    """A sweep (memory-mapped when shared with workers) with one task's "randommix" draw.
 
     Attributes
     ----------
     sweep : Sweep
         The embeddings of one embedding and effect.
     train_mix, test_mix : numpy.ndarray
-        ``(n_train,)`` and ``(n_test,)`` grid index of every file in "randommix".
+        ``(n_train,)`` and ``(n_test,)`` grid index of every file in "randommix", drawn
+        for one (method, instrument) task (:func:`randommix_choice`).
     """
 
     sweep: Sweep
@@ -279,11 +307,13 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     methods : sequence of str
         Desensitisation methods (:data:`aesens.desensitize.METHODS`).
     threshold : float
-        Threshold of ``cca_samplewise_svd``, in (0, 1].
+        Threshold of ``cca_samplewise_svd`` (any number; outside (0, 1] with a warning:
+        0 or less removes every direction, more than 1 none).
     n_jobs : int
         Parallel workers over (method, instrument, train set) tasks.
     seed : int
-        Seed of the randommix draw (recorded in ``extra_info_<embedding>.json``).
+        Seed of the randommix draws, one per method and instrument
+        (:func:`randommix_choice`; recorded in ``extra_info_<embedding>.json``).
     solver : str
         Grid-search implementation (:data:`SOLVERS`).
     embeddings_dir, results_dir, models_dir : path
@@ -301,6 +331,8 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     """
     methods = list(dict.fromkeys(validate_method(method) for method in methods))
     threshold = validate_threshold(threshold)
+    if any(method in THRESHOLD_METHODS for method in methods) and threshold_warning(threshold):
+        warnings.warn(threshold_warning(threshold), stacklevel=2)
     if solver not in SOLVERS:
         raise AesensError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     results.check_outputs(results_dir, models_dir, effect, embedding)
@@ -317,12 +349,12 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
                    for instrument in instruments}
     train = {instrument: training_rows(labels, instrument, instruments)
              for instrument in instruments}
-    train_mix, test_mix = randommix_choice(len(sweep.params), len(labels), len(sweep.Y_test),
-                                           seed)
     train_sets = [ORIGINAL, *sweep.param_strings, RANDOMMIX]
 
     output = OutputFiles(embedding, effect, threshold, seed, results_dir, models_dir)
     pairs = [(method, instrument) for method in methods for instrument in instruments]
+    mixes = {pair: randommix_choice(len(sweep.params), len(labels), len(sweep.Y_test), seed,
+                                    *pair) for pair in pairs}
     with tempfile.TemporaryDirectory(prefix="aesens-") as folder:
         shared = sweep if n_jobs == 1 else _shared(sweep, Path(folder))
         computed = Parallel(n_jobs=n_jobs, return_as="generator")(
@@ -332,11 +364,11 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
             for method, instrument in pairs)
         directions = dict(zip(pairs, tqdm(computed, total=len(pairs), desc="directions",
                                           disable=not progress), strict=True))
-        data = MixedSweep(shared, train_mix, test_mix)
         tasks = [(method, instrument, train_set) for method, instrument in pairs
                  for train_set in train_sets]
         outcomes: Iterator[TrainSetResult] = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(evaluate_train_set)(data, method, instrument, train_set,
+            delayed(evaluate_train_set)(MixedSweep(shared, *mixes[method, instrument]), method,
+                                        instrument, train_set,
                                         directions[method, instrument], *train[instrument],
                                         test_labels[instrument], solver)
             for method, instrument, train_set in tasks)

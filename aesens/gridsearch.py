@@ -177,13 +177,17 @@ def grid_search(features: np.ndarray, labels: np.ndarray,
 
 
 def metrics_on_test_set(classifier: LogisticRegression, features: np.ndarray,
-                        labels: np.ndarray) -> dict[str, float]:
+                        labels: np.ndarray) -> dict[str, float | int]:
     """Test-set metrics with class 1 (the instrument) as the positive class, as published.
 
     ``precision``, ``recall``, ``f1_score`` and ``support`` are the positive
     column of ``classification_report(labels, predict(X), output_dict=True)``
-    and ``accuracy`` its ``accuracy`` (computed here from the counts, with
-    the same operations); ``roc_auc`` and ``ap`` are ``roc_auc_score`` and
+    and ``accuracy`` its ``accuracy``, computed here from the counts with the
+    operations of scikit-learn 1.2.2 (the published environment): ``f1_score``
+    is ``2 * precision * recall / (precision + recall)`` (later versions compute
+    ``2 tp / (2 tp + fp + fn)``, which can differ in the last bit) and ``support``
+    an integer (a float in later versions, written ``10.0`` in the CSV);
+    ``roc_auc`` and ``ap`` are ``roc_auc_score`` and
     ``average_precision_score`` of ``predict_proba(X)[:, 1]``, so scores that
     tie in probability tie here too (the tests check equality with
     scikit-learn).
@@ -195,11 +199,12 @@ def metrics_on_test_set(classifier: LogisticRegression, features: np.ndarray,
     true_positives = int(np.sum((predicted == 1) & (labels == 1)))
     n_predicted, n_positive = int(np.sum(predicted == 1)), int(np.sum(labels == 1))
     correct = int(np.sum(predicted == labels))
-    return {"precision": true_positives / n_predicted if n_predicted else 0.0,
-            "recall": true_positives / n_positive if n_positive else 0.0,
-            "f1_score": (2 * true_positives / (n_positive + n_predicted)
-                         if n_positive + n_predicted else 0.0),
-            "support": float(n_positive),
+    precision = true_positives / n_predicted if n_predicted else 0.0
+    recall = true_positives / n_positive if n_positive else 0.0
+    return {"precision": precision, "recall": recall,
+            "f1_score": 2 * precision * recall / (precision + recall) if precision + recall
+            else 0.0,
+            "support": n_positive,
             "accuracy": 2 * correct / (2 * len(labels)),
             "roc_auc": fast_roc_auc(labels, probability),
             "ap": fast_average_precision(labels, probability)}

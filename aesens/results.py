@@ -58,11 +58,15 @@ def method_of_label(embedding: str, label: str) -> str:
 
 
 def method_key(method: str, threshold: float) -> str:
-    """The pickle key of a method: ``""``, ``"-lda"``, ``"-cca_samplewise_svd-0.3"``."""
+    """The pickle key of a method: ``""``, ``"-lda"``, ``"-cca_samplewise_svd-0.3"``.
+
+    The threshold is written with ``str`` of the float, as published
+    (``-cca_samplewise_svd-1.0``, ``-cca_samplewise_svd-1e-07``).
+    """
     if not method:
         return ""
     if method in THRESHOLD_METHODS:
-        return f"-{method}-{threshold:g}"
+        return f"-{method}-{float(threshold)}"
     return f"-{method}"
 
 
@@ -80,7 +84,7 @@ KEY_COLUMNS = ["instrument", "train_set", "test_set", "embedding", "embedding_pa
 
 def embedding_params(method: str, threshold: float) -> str:
     """The ``embedding_params`` column: ``{"svd_thr": t}`` for the SVD method, else empty."""
-    return json.dumps({"svd_thr": threshold}) if method in THRESHOLD_METHODS else ""
+    return json.dumps({"svd_thr": float(threshold)}) if method in THRESHOLD_METHODS else ""
 
 
 def timestamp() -> str:

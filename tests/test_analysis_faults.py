@@ -453,9 +453,8 @@ def test_models_are_saved_before_their_rows(workdir, monkeypatch):
 @pytest.mark.parametrize(("name", "arguments", "message"), [
     ("desensitize_classif.py", ["-b", "../openl3", "-e", "tiny"], "is not an embedding name"),
     ("desensitize_classif.py", ["-b", "openl3", "-e", "tiny", "--seed", "-5"], "-5 is negative"),
-    ("desensitize_classif.py", ["-b", "openl3", "-e", "tiny", "-t", "0"],
-     "threshold 0.0 is outside (0, 1]"),
-    ("desensitize_classif.py", ["-b", "openl3", "-e", "tiny", "-t", "nan"], "outside (0, 1]"),
+    ("desensitize_classif.py", ["-b", "openl3", "-e", "tiny", "-t", "0.3x"],
+     "'0.3x' is not a number"),
     ("group_effect_params.py", ["-b", "a/b", "-e", "tiny"], "is not an embedding name"),
     ("group_effect_params.py", ["-b", "openl3", "-e", "tiny", "-j", "-3"],
      "-3 is not a positive count"),

@@ -9,6 +9,7 @@ import runpy
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -154,10 +155,55 @@ def test_stages_run_in_the_published_order_from_the_raw_embeddings(workdir, tiny
         samplewise_cca_directions(averaged))
 
 
+#: ``-t`` as typed, the published method key (``"-cca_samplewise_svd-" + str(float)``) and
+#: ``embedding_params`` (``json.dumps``), written out.
+THRESHOLDS = [("1", "-cca_samplewise_svd-1.0", '{"svd_thr": 1.0}'),
+              ("0.25", "-cca_samplewise_svd-0.25", '{"svd_thr": 0.25}'),
+              ("1e-7", "-cca_samplewise_svd-1e-07", '{"svd_thr": 1e-07}'),
+              ("2", "-cca_samplewise_svd-2.0", '{"svd_thr": 2.0}'),
+              ("-1", "-cca_samplewise_svd--1.0", '{"svd_thr": -1.0}')]
+
+
+@pytest.mark.parametrize(("value", "key", "params"), THRESHOLDS)
+def test_any_svd_threshold_runs_as_published(workdir, tiny_effect, value, key, params):
+    """``-t`` takes any float: the published key and row labels, the singular vectors
+    ``vh[s / s[0] >= t]`` of each instrument's sample-wise CCA directions (every one for
+    t <= 0, none for t > 1, with a warning), and all rows written also when a method
+    finds no direction."""
+    write_sweep(workdir, tiny_effect.param_strings)
+    arguments = ["-b", "openl3", "-e", "tiny", "-m", "cca_samplewise_svd", "-t", value,
+                 "-k", "1", "--solver", "fast", "--quiet"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert script("desensitize_classif.py")(arguments) == 0
+    warned = [str(w.message) for w in caught if "SVD threshold" in str(w.message)]
+    assert len(warned) == (not 0 < float(value) <= 1)
+    table = pd.read_csv("results/tiny/result_openl3.csv", keep_default_na=False)
+    assert set(table["embedding"]) == {"openl3-cca_samplewise_svd"}
+    assert set(table["embedding_params"]) == {params}
+    assert len(table) == len(INSTRUMENTS) * (1 + 3 * len(tiny_effect.param_strings) + 3)
+    with open("models/tiny/deformdir_openl3.pkl", "rb") as handle:
+        directions = pickle.load(handle)
+    with open("models/tiny/models_openl3.pkl", "rb") as handle:
+        assert list(pickle.load(handle)) == [key]
+    assert list(directions) == [key]
+    cca_dirs = store.read_arrays("embeddings/averaged/openl3/ccadirs_tiny.h5")["cca_dirs"]
+    labels = store.read_arrays("embeddings/averaged/openl3/embeddings.h5")["Y_train"]
+    extra = json.loads(Path("models/tiny/extra_info_openl3.json").read_text())
+    for instrument in INSTRUMENTS:
+        _, singular, right = np.linalg.svd(cca_dirs[labels == instrument],
+                                           full_matrices=False)
+        expected = right[singular / singular[0] >= float(value)]
+        saved = directions[key][instrument]
+        assert saved.shape == expected.shape == ({"2": 0, "-1": DIM}.get(value, len(expected)),
+                                                 DIM)
+        np.testing.assert_allclose(np.abs(saved @ expected.T), np.eye(len(expected)),
+                                   atol=1e-9)
+        assert extra[key][instrument]["randommix"]["n_directions"] == len(expected)
+
+
 @pytest.mark.parametrize(("name", "arguments", "message"), [
     ("desensitize_classif.py", ["-m", "pca"], "unknown desensitisation method 'pca'"),
-    ("desensitize_classif.py", ["-m", "cca_samplewise_svd", "-t", "1.5"],
-     "threshold 1.5 is outside (0, 1]"),
     ("desensitize_classif.py", ["--svd-thr", "x"], "'x' is not a number"),
     ("desensitize_classif.py", ["-k", "0"], "0 is not a positive count"),
     ("desensitize_classif.py", ["--num-threads-classif", "-2"], "-2 is not a positive count"),

@@ -86,8 +86,12 @@ def test_randommix_matrices_take_each_file_at_its_drawn_value():
     train = data.train_matrix(classify.RANDOMMIX, rows)
     np.testing.assert_array_equal(train[:, 1], rows)  # each row is its own file ...
     assert uniform_p_value(train[:, 0].astype(int), n_params) > MIN_P_VALUE  # ... at any value
+    # ... and at the value drawn for that file: row i is B[draw[file i], file i].
+    np.testing.assert_array_equal(train, data.sweep.train_Bs[data.train_mix[rows], rows])
+    np.testing.assert_array_equal(train[:, 0], data.train_mix[rows])
     test = data.test_matrix(classify.RANDOMMIX)
     np.testing.assert_array_equal(test[:, 1], np.arange(2400))
+    np.testing.assert_array_equal(test[:, 0], data.test_mix)
     assert uniform_p_value(test[:, 0].astype(int), n_params) > MIN_P_VALUE
     pairs = train[:1200, 0].astype(int) * n_params + test[rows[:1200], 0].astype(int)
     assert uniform_p_value(pairs, n_params ** 2) > MIN_P_VALUE
@@ -163,3 +167,62 @@ def test_randommix_rows_differ_from_every_fixed_setting_row(sweep):
             assert value["orig", mix] != value["orig", p], (instrument, p)
             assert value[mix, mix] != value[p, p], (instrument, p)
         assert value[mix, mix] != value[mix, "orig"] != value["orig", mix]
+
+
+def test_each_method_and_instrument_draws_afresh():
+    """As published, a fresh draw per (method, instrument): the draws differ between tasks
+    and are reproducible from the seed."""
+    draws = {(method, instrument): classify.randommix_choice(12, 500, 300, 7, method,
+                                                             instrument)
+             for method in ("", "lda", "cca", "cca_samplewise_svd")
+             for instrument in ("cello", "organ", "voice")}
+    for task, (train, test) in draws.items():
+        again = classify.randommix_choice(12, 500, 300, 7, *task)
+        np.testing.assert_array_equal(train, again[0])
+        np.testing.assert_array_equal(test, again[1])
+        others = [other for key, other in draws.items() if key != task]
+        # Independent draws agree on about 1 file in 12, never on most.
+        assert all(np.mean(train == other[0]) < 0.2 for other in others)
+        assert all(np.mean(test == other[1]) < 0.2 for other in others)
+        assert np.mean(train[:300] == test) < 0.2  # train then test: not the same values
+    other_seed = classify.randommix_choice(12, 500, 300, 8, "lda", "cello")
+    assert np.mean(other_seed[0] == draws["lda", "cello"][0]) < 0.2
+
+
+def test_every_task_sees_its_own_draw_whatever_runs_beside_it(sweep, monkeypatch):
+    """End to end: each (method, instrument) classifies its randommix sets at its own draw
+    (row i at B[draw[i], i]); the draws differ between tasks, and a method's rows are the
+    same when it runs alone on two workers as beside another method on one."""
+    seen = {}
+    evaluate = classify.evaluate_train_set
+
+    def recording(data, method, instrument, train_set, *args, **kwargs):
+        if train_set == classify.RANDOMMIX:
+            rows = args[1]
+            np.testing.assert_array_equal(data.train_matrix(train_set, rows),
+                                          data.sweep.train_Bs[data.train_mix[rows], rows])
+            seen[method, instrument] = data.train_mix, data.test_mix
+        return evaluate(data, method, instrument, train_set, *args, **kwargs)
+
+    monkeypatch.setattr(classify, "evaluate_train_set", recording)
+    both = classify.run_classification("openl3", "tiny", ["", "lda"], seed=3, solver="fast",
+                                       progress=False)
+    table = pd.read_csv(both, keep_default_na=False, dtype={"train_set": str, "test_set": str})
+    assert sorted(seen) == sorted((method, instrument) for method in ("", "lda")
+                                  for instrument in INSTRUMENTS)
+    draws = list(seen.values())
+    for index, (train, test) in enumerate(draws):
+        for other_train, other_test in draws[index + 1:]:
+            assert not np.array_equal(train, other_train)
+            assert not np.array_equal(test, other_test)
+    monkeypatch.setattr(classify, "evaluate_train_set", evaluate)
+    both.unlink()
+    alone = classify.run_classification("openl3", "tiny", ["lda"], seed=3, n_jobs=2,
+                                        solver="fast", progress=False)
+    alone_table = pd.read_csv(alone, keep_default_na=False,
+                              dtype={"train_set": str, "test_set": str})
+    key = ["instrument", "train_set", "test_set"]
+    lda = table[table["embedding"] == "openl3-lda"].set_index(key).sort_index()
+    alone_table = alone_table.set_index(key).sort_index()
+    assert (alone_table.index.get_level_values("train_set") == classify.RANDOMMIX).any()
+    pd.testing.assert_frame_equal(lda[METRICS], alone_table[METRICS])

@@ -9,6 +9,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, classification_report, roc_auc_score
+from sklearn.model_selection import GridSearchCV
 
 from aesens import gridsearch
 from aesens.errors import AesensError
@@ -77,12 +78,21 @@ def test_classifier_is_the_papers():
 
 
 def published_metrics(classifier, features, labels):
-    """The published metrics: classification_report's True column, scores of predict_proba."""
+    """The published metrics: classification_report's True column, scores of predict_proba.
+
+    As scikit-learn 1.2.2 (the published environment) reported them: F1 from precision
+    and recall, ``2 P R / (P + R)`` (later versions compute ``2 tp / (2 tp + fp + fn)``,
+    within 1 ulp: checked), and the support an integer.
+    """
     truth = labels == 1
     report = classification_report(truth, classifier.predict(features) == 1, output_dict=True)
     probability = classifier.predict_proba(features)[:, 1]
-    return {"precision": report["True"]["precision"], "recall": report["True"]["recall"],
-            "f1_score": report["True"]["f1-score"], "support": report["True"]["support"],
+    precision, recall = report["True"]["precision"], report["True"]["recall"]
+    f1_score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    assert report["True"]["f1-score"] == pytest.approx(f1_score, rel=1e-15, abs=0)
+    assert report["True"]["support"] == int(report["True"]["support"])
+    return {"precision": precision, "recall": recall, "f1_score": f1_score,
+            "support": int(report["True"]["support"]),
             "accuracy": report["accuracy"], "roc_auc": roc_auc_score(truth, probability),
             "ap": average_precision_score(truth, probability)}
 
@@ -92,8 +102,9 @@ def test_metrics_equal_the_published_report_and_probability_scores(seed):
     features, labels = separable(n_pos=10, n_neg=40, seed=seed, shift=0.3 * seed)
     classifier, _ = gridsearch.grid_search(features, labels)
     features[:5] = features[5]  # ties in the scores
-    assert gridsearch.metrics_on_test_set(classifier, features, labels) == published_metrics(
-        classifier, features, labels)
+    metrics = gridsearch.metrics_on_test_set(classifier, features, labels)
+    assert metrics == published_metrics(classifier, features, labels)
+    assert type(metrics["support"]) is int
 
 
 def test_auc_ties_in_probability_count_as_ties():
@@ -210,3 +221,26 @@ def test_metrics_of_a_classifier_that_predicts_as_many_positives_as_there_are():
     assert (classifier.predict(features) == 1).sum() == (labels == 1).sum()
     assert gridsearch.metrics_on_test_set(classifier, features, labels) == published_metrics(
         classifier, features, labels)
+
+
+def published_search(cv: int = 3) -> GridSearchCV:
+    """The published grid search, written out (its constants not taken from aesens)."""
+    return GridSearchCV(
+        LogisticRegression(solver="liblinear", class_weight="balanced", random_state=42),
+        {"C": [10.0 ** k for k in range(-8, 4)]}, cv=cv, scoring="roc_auc")
+
+
+@pytest.mark.parametrize("seed", [3, 9])
+@pytest.mark.parametrize("solver", gridsearch.SOLVERS)
+def test_both_solvers_search_three_folds_as_published(seed, solver):
+    """On data where 2, 4 or 5 folds choose another C than 3, both solvers choose the C of
+    the published ``GridSearchCV(cv=3)`` and refit the same classifier."""
+    features, labels = correlated(seed)
+    reference = published_search().fit(features, labels)
+    other_folds = {published_search(cv).fit(features, labels).best_params_["C"]
+                   for cv in (2, 4, 5)}
+    assert reference.best_params_["C"] not in other_folds
+    classifier, C = gridsearch.grid_search(features, labels, solver)
+    assert C == reference.best_params_["C"]
+    np.testing.assert_array_equal(classifier.coef_, reference.best_estimator_.coef_)
+    np.testing.assert_array_equal(classifier.intercept_, reference.best_estimator_.intercept_)
