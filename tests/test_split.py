@@ -21,17 +21,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn.model_selection import StratifiedGroupKFold
 
 from aesens.dataset import parse_stem
 from aesens.errors import AesensError
-from aesens.split import make_split, read_split, write_split
+from aesens.split import make_split, published_group_fold_test_rows, read_split, write_split
 
 PAPER_SPLIT = Path(__file__).resolve().parents[1] / "train_test_split.csv"
 #: SPEC's seeds and the balancing order.
 FOLD_SEED, BALANCE_SEED = 20220419, 42
-#: sha256 of the "split,file_name" lines of make_split on the paper stems (SPEC procedure).
-FINGERPRINT = "318998ebe583325e6094aeeccbaa137164e3b4b75a31be4f983dadd650b81984"
+#: sha256 of the "split,file_name" lines of SPEC's procedure on the paper stems, computed
+#: with scikit-learn 1.2.2's StratifiedGroupKFold (the published analysis environment).
+FINGERPRINT = "dcb1a00134e8f61cd665fdd17db066c9bc6d055f4fd4e17459e0246a8515433c"
+#: scikit-learn 1.8 changed StratifiedGroupKFold's shuffle (pull request 32540): from
+#: then on scikit-learn itself no longer gives the published split.
+SKLEARN_SHUFFLES_AS_PUBLISHED = tuple(map(int, sklearn.__version__.split(".")[:2])) < (1, 8)
 ORDER = ("clarinet", "organ", "cello", "violin", "guitar_acc", "voice", "guitar_ele",
          "saxophone", "trumpet", "piano", "flute")
 
@@ -80,10 +85,29 @@ def test_the_paper_split_ships_with_the_repository():
 
 
 def test_split_of_the_paper_stems_follows_spec(paper_stems, ours):
-    test = spec_test_set(paper_stems, FOLD_SEED)
-    assert sorted(ours.loc[ours["split"] == "test", "file_name"]) == test
+    test = sorted(ours.loc[ours["split"] == "test", "file_name"])
+    if SKLEARN_SHUFFLES_AS_PUBLISHED:
+        assert test == spec_test_set(paper_stems, FOLD_SEED)
+    else:  # the fixed shuffle deals other groups to the test fold
+        assert test != spec_test_set(paper_stems, FOLD_SEED)
     assert list(ours.loc[ours["split"] == "train", "file_name"]) == spec_train_set(paper_stems,
                                                                                   test)
+
+
+@pytest.mark.skipif(not SKLEARN_SHUFFLES_AS_PUBLISHED,
+                    reason="scikit-learn >= 1.8 shuffles groups otherwise than 1.2.2")
+@pytest.mark.parametrize("seed", range(12))
+def test_group_fold_is_scikit_learns_before_its_shuffle_fix(seed):
+    """Random labels and groups (some groups of several classes, ties of spread): the first
+    fold equals StratifiedGroupKFold's of the installed (published) scikit-learn."""
+    rng = np.random.default_rng(seed)
+    n_rows = int(rng.integers(40, 400))
+    groups = rng.integers(0, n_rows // 3, n_rows)
+    labels = np.where(rng.random(n_rows) < 0.8, groups % 5, rng.integers(0, 5, n_rows))
+    folds = StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=int(seed) * 7 + 1)
+    _, expected = next(folds.split(np.zeros(n_rows), labels, groups))
+    np.testing.assert_array_equal(
+        published_group_fold_test_rows(labels, groups, 4, int(seed) * 7 + 1), expected)
 
 
 def test_the_fold_seed_decides_the_test_set(paper_stems, ours):
@@ -94,7 +118,8 @@ def test_the_fold_seed_decides_the_test_set(paper_stems, ours):
 
 
 def test_fingerprint_of_the_split_of_the_paper_stems(ours):
-    """Pinned once from SPEC's procedure: any change of seed, order or rule changes it."""
+    """The published environment's split (scikit-learn 1.2.2), under any scikit-learn: any
+    change of seed, order or rule changes it."""
     text = "\n".join(ours["split"] + "," + ours["file_name"]).encode()
     assert hashlib.sha256(text).hexdigest() == FINGERPRINT
 
