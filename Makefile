@@ -9,7 +9,22 @@ TORCH := torch==2.13.0
 EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,dev
 PER_CLASS ?= 40
 
-.PHONY: setup demo test lint bench mutate clean-demo
+# The published analysis environment's library versions (the paper's
+# environments/environment.yml): `make test-published-env` installs them beside the
+# package in a second environment and runs the analysis tests there, so that the
+# analysis stages give the same numbers under those versions as under today's.
+PUBLISHED_PYTHON ?= python3.11
+PUBLISHED_VENV ?= .venv-published
+PUBLISHED_PINS := numpy==1.26.4 scikit-learn==1.2.2 pandas==2.2.2 scipy==1.14.0 \
+	h5py==3.11.0 umap-learn==0.5.6
+# Tests of the stages after extraction: averaging, split, sensitivity, desensitisation,
+# classification, result files, figures, report and scorecard (no torch, no models).
+ANALYSIS_TESTS := aggregate analysis_faults analysis_files analysis_scripts cca \
+	cca_behaviour classification_figures classify classify_behaviour desensitize \
+	figures gridsearch pipeline_behaviour reading results scorecard seeding split \
+	store sweep
+
+.PHONY: setup demo test test-published-env lint bench mutate clean-demo
 
 setup: $(VENV)/.installed
 
@@ -29,6 +44,17 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+$(PUBLISHED_VENV)/.installed: pyproject.toml Makefile
+	$(PUBLISHED_PYTHON) -m venv $(PUBLISHED_VENV)
+	$(PUBLISHED_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PUBLISHED_VENV)/bin/python -m pip install --quiet $(PUBLISHED_PINS) -e ".[analysis]" \
+		"pytest>=7.4"
+	touch $@
+
+test-published-env: $(PUBLISHED_VENV)/.installed
+	$(PUBLISHED_VENV)/bin/python -m pytest -p no:cacheprovider \
+		$(patsubst %,tests/test_%.py,$(ANALYSIS_TESTS))
 
 # Speed and memory benchmarks (minutes; not part of the tests): see README, Performance.
 bench: setup
