@@ -52,7 +52,11 @@ $(PUBLISHED_VENV)/.installed: pyproject.toml Makefile
 		"pytest>=7.4"
 	touch $@
 
-test-published-env: $(PUBLISHED_VENV)/.installed
+# The same numbers in both environments (tests/published_env_numbers.py), then the tests.
+test-published-env: setup $(PUBLISHED_VENV)/.installed
+	$(PY) tests/published_env_numbers.py write $(PUBLISHED_VENV)/numbers-today.npz
+	$(PUBLISHED_VENV)/bin/python tests/published_env_numbers.py compare \
+		$(PUBLISHED_VENV)/numbers-today.npz
 	$(PUBLISHED_VENV)/bin/python -m pytest -p no:cacheprovider \
 		$(patsubst %,tests/test_%.py,$(ANALYSIS_TESTS))
 
