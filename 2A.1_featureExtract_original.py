@@ -18,12 +18,12 @@ from aesens.cli import (
     add_dataset_options,
     add_executor_options,
     add_model_options,
-    dataset_files,
+    dataset_location,
     embedding_names,
     executor_from_args,
     model_specs,
 )
-from aesens.dataset import SKIP_OPTION, read_skip_list
+from aesens.dataset import SKIP_OPTION, discover, read_skip_list
 from aesens.errors import run_cli
 from aesens.extract import extract
 from aesens.extract_setting import Setting
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                         "listed in the embeddings' skipped_files attribute")
     args = parser.parse_args(argv)
     names = embedding_names(args.embedding)
-    files, skipped = dataset_files(args), []
+    files, skipped = discover(dataset_location(args).dataset_dir), []
     if args.skip_files:
         files, skipped = read_skip_list(args.skip_files, files)
     models = model_specs(names, args)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator
-from pathlib import Path
 
-from aesens.dataset import DATASET_ENV, discover, resolve_dataset_dir
+from aesens.dataset import DATASET_ENV, DatasetLocation, locate_dataset
 from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
@@ -20,7 +20,8 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--dataset-dir`` and ``--basedir``."""
     parser.add_argument("--dataset-dir", help="IRMAS-TrainingData folder (default: $"
                         f"{DATASET_ENV}, else <basedir>/datasets/IRMAS-TrainingData)")
-    parser.add_argument("--basedir", default=".", help="folder holding datasets/ (default: .)")
+    parser.add_argument("--basedir", help="folder holding datasets/ (default: ., or .. when "
+                        "only ../datasets/IRMAS-TrainingData exists, the published layout)")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +57,16 @@ def add_semantics_option(parser: argparse.ArgumentParser) -> None:
                         "WAV (clamped to +-1); float: clean float effects, each file fresh")
 
 
-def dataset_files(args: argparse.Namespace) -> list[Path]:
-    """The dataset's WAV files, from the parsed dataset options."""
-    return discover(resolve_dataset_dir(args.dataset_dir, args.basedir))
+def dataset_location(args: argparse.Namespace) -> DatasetLocation:
+    """The dataset folder and base folder of the parsed dataset options.
+
+    When the published layout is found one folder up
+    (:func:`aesens.dataset.locate_dataset`), says so in one line on stderr.
+    """
+    location = locate_dataset(args.dataset_dir, args.basedir)
+    if location.note:
+        print(f"note: {location.note}", file=sys.stderr)
+    return location
 
 
 def embedding_names(value: str) -> list[str]:

@@ -3,8 +3,8 @@
 A :class:`Setting` says how its audio is read and effected (the published
 scripts' semantics or float, :data:`~aesens.effects.SEMANTICS`), which
 settings attributes its embeddings carry (:func:`expected_attributes`) and
-which file they go to; :func:`check_ranks` and :func:`list_grid` read the
-effect's grid for the 2A.2 command line.
+which file they go to; :func:`select_ranks`, :func:`describe_selection` and
+:func:`list_grid` read the effect's grid for the 2A.2 command line.
 """
 
 from __future__ import annotations
@@ -104,21 +104,32 @@ def expected_attributes(setting: Setting, model: ModelSpec | EmbeddingModel) -> 
     return {**setting.attributes, **settings_attributes(model)}
 
 
-def check_ranks(effect: Effect, first: int, last: int) -> range:
-    """Validate inclusive parameter ranks ``first..last`` of an effect's grid.
+def select_ranks(effect: Effect, first: int, last: int) -> range:
+    """The parameter ranks that ``first last`` select, as the published ``params[first:last + 1]``.
 
-    Raises
-    ------
-    AesensError
-        If ``first > last`` or a rank lies outside ``0..len(grid) - 1``.
+    A Python slice of the grid, as the published 2A.2 took it: a ``last``
+    past the end stops at the end (``0 99`` runs the whole grid), ``first >
+    last`` selects nothing, and negative ranks count from the end of the grid
+    (``-3 99``: the last three settings; ``0 -1`` selects nothing, since
+    ``params[0:0]`` is empty). ``first = -1`` is the grid listing, handled
+    before this is called.
+    """
+    return range(len(effect.grid))[first:last + 1]
+
+
+def describe_selection(effect: Effect, first: int, last: int, ranks: range) -> str | None:
+    """A line saying what a rank range outside ``0..len(grid) - 1`` selected, else ``None``.
+
+    ``None`` when ``first..last`` are plain ranks of the grid; otherwise the
+    ranks the published slice picks (:func:`select_ranks`), or that it picks
+    none.
     """
     n_values = len(effect.grid)
-    if first > last:
-        raise AesensError(f"rank range {first}..{last} is empty: 'from' must not exceed 'to'")
-    if first < 0 or last >= n_values:
-        raise AesensError(f"ranks {first}..{last} are outside the {effect.name} grid; use ranks "
-                          f"0..{n_values - 1} (pass -1 -1 to print the grid)")
-    return range(first, last + 1)
+    if ranks and 0 <= first <= last < n_values:
+        return None
+    chosen = f"ranks {ranks.start}..{ranks.stop - 1}" if ranks else "no setting"
+    return (f"ranks {first}..{last} select {chosen} of the {effect.name} grid (ranks "
+            f"0..{n_values - 1}), as the published params[{first}:{last + 1}]")
 
 
 def list_grid(effect: Effect) -> str:

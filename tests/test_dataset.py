@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from aesens.dataset import GENRES, INSTRUMENTS, discover, load_audio, parse_stem
+from aesens.dataset import (
+    GENRES,
+    INSTRUMENTS,
+    DatasetLocation,
+    discover,
+    load_audio,
+    locate_dataset,
+    parse_stem,
+)
 from aesens.errors import AesensError
 
 
@@ -142,3 +152,26 @@ def test_pedalboard_reader_reads_other_formats_with_pedalboard(tmp_path, stereo_
     audio, rate = load_audio(path, reader="pedalboard")
     assert rate == 22050
     np.testing.assert_array_equal(audio, expected)
+
+
+def test_dataset_location_order(tmp_path, monkeypatch):
+    """Option, then environment, then ./datasets, then the published layout one folder up."""
+    code = tmp_path / "code-repo"
+    code.mkdir()
+    monkeypatch.chdir(code)
+    monkeypatch.delenv("AESENS_DATASET_DIR", raising=False)
+    data = Path("datasets/IRMAS-TrainingData")
+    assert locate_dataset() == DatasetLocation(data, Path("."))  # nothing anywhere: the default
+    (tmp_path / data).mkdir(parents=True)
+    published = locate_dataset()
+    assert (published.dataset_dir, published.basedir) == (".." / data, Path(".."))
+    assert published.note.startswith("datasets/IRMAS-TrainingData is absent: using ../datasets/")
+    assert locate_dataset(basedir=".") == DatasetLocation(data, Path("."))  # explicit base
+    assert locate_dataset(basedir=tmp_path) == DatasetLocation(tmp_path / data, tmp_path)
+    assert locate_dataset("mine") == DatasetLocation(Path("mine"), Path("."))
+    monkeypatch.setenv("AESENS_DATASET_DIR", "from-env")
+    assert locate_dataset() == DatasetLocation(Path("from-env"), Path("."))
+    assert locate_dataset("mine").dataset_dir == Path("mine")
+    monkeypatch.delenv("AESENS_DATASET_DIR")
+    (code / data).mkdir(parents=True)
+    assert locate_dataset() == DatasetLocation(data, Path("."))  # ./datasets wins

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import chirp, load_script, published_effected_audio
+from conftest import chirp, load_script, published_effected_audio, write_tiny_dataset
 from threadpoolctl import threadpool_limits
 
 from aesens import store
@@ -29,7 +29,7 @@ from aesens.extract import (
     work_units,
 )
 from aesens.extract_batches import prepared_batches
-from aesens.extract_setting import Setting, check_ranks, expected_attributes
+from aesens.extract_setting import Setting, expected_attributes, select_ranks
 from aesens.models import ModelSpec, get_model, loaded_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,15 +77,57 @@ def test_effected_embeddings_equal_embedding_the_effected_audio(workdir, tiny_da
     assert not np.array_equal(floats[0][3], results[0][3])
 
 
-def test_grid_listing_and_rank_errors(workdir, capsys):
+def test_grid_listing(workdir, capsys):
     assert run_cli(stage2.main, ["reverb", "mfcc", "-1", "-1"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("There are 34 parameters in the grid\n")
     assert "34 settings" in out and "1.00" in out
-    assert run_cli(stage2.main, ["reverb", "mfcc", "3", "2"]) == 2
-    assert "'from' must not exceed 'to'" in capsys.readouterr().err
-    assert run_cli(stage2.main, ["reverb", "mfcc", "0", "34"]) == 2
-    assert "use ranks 0..33" in capsys.readouterr().err
-    assert check_ranks(EFFECTS["bitcrush"], 11, 11) == range(11, 12)
+
+
+def test_minus_one_prints_the_count_before_the_embedding_name_is_checked(workdir, capsys):
+    """As published, ``2A.2 gain nonexistent -1 0`` prints the count (and exits 0)."""
+    assert run_cli(stage2.main, ["gain", "nonexistent", "-1", "0"]) == 0
+    assert capsys.readouterr().out.startswith("There are 31 parameters in the grid\n")
+    assert run_cli(stage2.main, ["gain", "nonexistent", "0", "0"]) == 2
+    assert "unknown embedding 'nonexistent'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("effect", ["bitcrush", "gain"])
+def test_ranks_are_the_published_slice(effect):
+    """Every ``from to`` in -40..40 selects what the published ``params[from:to + 1]`` held."""
+    params = list(EFFECTS[effect].grid)
+    for first in range(-40, 41):
+        if first == -1:  # the grid listing
+            continue
+        for last in range(-40, 41):
+            ranks = select_ranks(EFFECTS[effect], first, last)
+            assert [params[rank] for rank in ranks] == params[first:last + 1], (first, last)
+
+
+def test_to_past_the_end_runs_to_the_end_of_the_grid(workdir, capsys):
+    assert run_cli(stage2.main, ["bitcrush", "mfcc", "10", "99", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "bitcrush ranks 10..11: wrote 2 file(s)" in captured.out
+    assert "select ranks 10..11 of the bitcrush grid (ranks 0..11)" in captured.err
+    assert sorted(path.name for path in Path("embeddings").glob("*.h5")) == [
+        "embeddings_bitcrush_14.h5", "embeddings_bitcrush_15.h5"]
+
+
+@pytest.mark.parametrize("first, last", [("3", "2"), ("0", "-1"), ("-3", "-1"), ("40", "50")])
+def test_an_empty_rank_range_runs_nothing_and_says_so(workdir, capsys, first, last):
+    assert run_cli(stage2.main, ["reverb", "mfcc", first, last]) == 0
+    out = capsys.readouterr().out
+    assert out == (f"ranks {first}..{last} select no setting of the reverb grid (ranks 0..33), "
+                   f"as the published params[{first}:{int(last) + 1}]: nothing to do\n")
+    assert not Path("embeddings").exists()
+
+
+def test_negative_ranks_count_from_the_end(workdir, capsys):
+    assert run_cli(stage2.main, ["bitcrush", "none", "-2", "99", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "select ranks 10..11 of the bitcrush grid" in captured.err
+    assert captured.out.count("wrote 12 WAV file(s)") == 2
+    assert (workdir / "datasets" / "audio-embeddings" / "irmas-wav-bitcrush_15").is_dir()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -345,6 +387,50 @@ def test_effect_only_keeps_the_published_wavs(workdir, tiny_dataset, capsys):
     assert "--effect-semantics published" in capsys.readouterr().err
 
 
-def test_from_minus_one_prints_the_number_of_parameters(workdir, capsys):
-    assert run_cli(stage2.main, ["gain", "none", "-1", "0"]) == 0
-    assert capsys.readouterr().out.startswith("There are 31 parameters in the grid\n")
+@pytest.fixture
+def published_layout(tmp_path, monkeypatch):
+    """The published layout: the data in ``<experiment>/datasets``, the scripts run from
+    ``<experiment>/code-repo`` (no dataset option, no environment variable)."""
+    write_tiny_dataset(tmp_path / "datasets" / "IRMAS-TrainingData")
+    code = tmp_path / "code-repo"
+    code.mkdir()
+    monkeypatch.chdir(code)
+    monkeypatch.delenv("AESENS_DATASET_DIR", raising=False)
+    return tmp_path
+
+
+def test_published_layout_reads_the_data_one_folder_up_and_says_so(published_layout, capsys):
+    assert run_cli(stage1.main, ["mfcc", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("note: datasets/IRMAS-TrainingData is absent: using "
+                            "../datasets/IRMAS-TrainingData (the published layout, data one "
+                            "folder above the code; pass --basedir or --dataset-dir to choose)\n")
+    _, keys = store.read_embeddings("embeddings/embeddings.h5", "mfcc")
+    assert len(keys) == 12
+
+
+def test_published_layout_keeps_the_effect_only_wavs_beside_the_data(published_layout, capsys):
+    assert run_cli(stage2.main, ["gain", "none", "0", "0", "--quiet"]) == 0
+    assert capsys.readouterr().err.count("\n") == 1
+    folder = published_layout / "datasets" / "audio-embeddings" / "irmas-wav-gain_-40.0"
+    assert len(list(folder.glob("*/*.wav"))) == 12
+    assert not Path("datasets").exists()
+
+
+def test_the_working_folders_dataset_and_explicit_options_win(published_layout, tmp_path,
+                                                              capsys):
+    here = write_tiny_dataset(Path("datasets") / "IRMAS-TrainingData", seconds=1.0)
+    next((here / "cel").iterdir()).unlink()
+    assert run_cli(stage1.main, ["mfcc", "--quiet"]) == 0  # ./datasets exists: used, no note
+    assert "note" not in capsys.readouterr().err
+    assert len(store.read_embeddings("embeddings/embeddings.h5", "mfcc")[1]) == 11
+    elsewhere = write_tiny_dataset(tmp_path / "elsewhere" / "IRMAS-TrainingData")
+    assert run_cli(stage2.main, ["gain", "none", "0", "0", "--quiet", "--dataset-dir",
+                                 str(elsewhere)]) == 0  # the base folder stays .
+    assert "note" not in capsys.readouterr().err
+    assert len(list(Path("datasets/audio-embeddings").glob("*/*/*.wav"))) == 12
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli(stage1.main, ["mfcc", "--quiet", "--basedir", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"{empty}/datasets/IRMAS-TrainingData does not exist" in err and "note" not in err

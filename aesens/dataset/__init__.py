@@ -155,19 +155,63 @@ def parse_stem(stem: str) -> IrmasName:
     )
 
 
-def resolve_dataset_dir(dataset_dir: str | os.PathLike | None = None,
-                        basedir: str | os.PathLike | None = None) -> Path:
-    """Find the IRMAS-TrainingData folder.
+#: The dataset folder under a base folder, as the published scripts laid it out.
+DATASET_SUBDIR = Path("datasets") / "IRMAS-TrainingData"
+
+
+@dataclass(frozen=True)
+class DatasetLocation:
+    """Where the dataset lies, and the base folder the effect-only WAVs go under.
+
+    Attributes
+    ----------
+    dataset_dir : Path
+        The IRMAS-TrainingData folder.
+    basedir : Path
+        The folder holding ``datasets/``: the published scripts kept the
+        effect-only WAVs under ``<basedir>/datasets/audio-embeddings/``.
+    note : str or None
+        A line saying that the published layout was found one folder up, else ``None``.
+    """
+
+    dataset_dir: Path
+    basedir: Path
+    note: str | None = None
+
+
+def locate_dataset(dataset_dir: str | os.PathLike | None = None,
+                   basedir: str | os.PathLike | None = None) -> DatasetLocation:
+    """Find the IRMAS-TrainingData folder and the base folder beside it.
 
     Order: ``dataset_dir`` if given, else the ``AESENS_DATASET_DIR``
-    environment variable, else ``<basedir>/datasets/IRMAS-TrainingData``
-    (``basedir`` defaults to the working directory).
+    environment variable, else ``<basedir>/datasets/IRMAS-TrainingData``.
+    Without ``basedir`` that is ``./datasets/IRMAS-TrainingData``; when that
+    folder is absent and ``../datasets/IRMAS-TrainingData`` exists, the
+    published layout (scripts run from the code folder, the data one folder
+    up, ``basedir`` = the parent of the code folder) is taken: the base
+    folder becomes ``..`` and :attr:`DatasetLocation.note` says so. An
+    explicit ``basedir`` or dataset folder is never second-guessed.
+
+    Parameters
+    ----------
+    dataset_dir : path, optional
+        The dataset folder (``--dataset-dir``).
+    basedir : path, optional
+        The folder holding ``datasets/`` (``--basedir``); default the
+        working directory, or its parent in the published layout.
     """
+    base = Path(basedir) if basedir is not None else Path(".")
     if dataset_dir is not None:
-        return Path(dataset_dir)
+        return DatasetLocation(Path(dataset_dir), base)
     if os.environ.get(DATASET_ENV):
-        return Path(os.environ[DATASET_ENV])
-    return Path(basedir if basedir is not None else ".") / "datasets" / "IRMAS-TrainingData"
+        return DatasetLocation(Path(os.environ[DATASET_ENV]), base)
+    here = base / DATASET_SUBDIR
+    above = Path("..") / DATASET_SUBDIR
+    if basedir is None and not here.is_dir() and above.is_dir():
+        return DatasetLocation(above, Path(".."), note=(
+            f"{here} is absent: using {above} (the published layout, data one folder above "
+            "the code; pass --basedir or --dataset-dir to choose)"))
+    return DatasetLocation(here, base)
 
 
 def discover(dataset_dir: str | os.PathLike) -> list[Path]:

@@ -14,8 +14,10 @@ which returns the audio encoder's projection (HTSAT, 768-d, projected to
    longer ones are cropped to 7 s at a random start in the library, at the
    *centre* here, so that reruns give the same rows.
 
-Resampling (never needed for IRMAS, which is 44.1 kHz) uses soxr instead of
-torchaudio, which cannot be installed beside ``torch==2.13.0``.
+Resampling (never needed for IRMAS, which is 44.1 kHz) is msclap's
+``torchaudio.transforms.Resample(sample_rate, 44100)``, reproduced with torch
+by :func:`~aesens.models.preprocessing.sinc_resample` (torchaudio has no build
+for ``torch==2.13.0``).
 
 Only the audio encoder is built: ``msclap.CLAP`` always loads GPT-2 from the
 hub and ``import msclap`` imports torchaudio, transformers and
@@ -39,7 +41,7 @@ import numpy as np
 
 from aesens.errors import AesensError
 from aesens.models._compat import import_submodule, stub_modules
-from aesens.models.preprocessing import map_clips, resample
+from aesens.models.preprocessing import map_clips, sinc_resample
 from aesens.models.weights import (
     WeightedModel,
     WeightsFile,
@@ -90,7 +92,7 @@ def preprocess(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     numpy.ndarray
         float32 signal of :data:`CLIP_SAMPLES` samples.
     """
-    signal = resample(np.atleast_2d(audio), sample_rate, SAMPLE_RATE).reshape(-1)
+    signal = sinc_resample(np.atleast_2d(audio), sample_rate, SAMPLE_RATE).reshape(-1)
     if CLIP_SAMPLES >= len(signal):
         repeats = int(np.ceil(CLIP_SAMPLES / len(signal)))
         return np.tile(signal, repeats)[:CLIP_SAMPLES]
@@ -162,7 +164,8 @@ class ClapModel(WeightedModel):
             "library_version": library_version("msclap"),
             "sample_rate": SAMPLE_RATE,
             "config": json.dumps(ENCODER_ARGS),
-            "input": f"channels concatenated, tiled to {DURATION} s, longer clips centre-cropped",
+            "input": f"torchaudio-style sinc resampling to 44.1 kHz, channels concatenated, "
+                     f"tiled to {DURATION} s, longer clips centre-cropped",
             **self.provenance(),
         }
 

@@ -1,15 +1,18 @@
 """PANNs Cnn14 embeddings: one 2048-d row per clip, as in the paper.
 
-The paper used ``panns_inference``: ``librosa.load(path, sr=32000, mono=True)``
-then ``AudioTagging(checkpoint_path=...).inference(audio)``, keeping the
-``embedding`` output of ``Cnn14(sample_rate=32000, window_size=1024,
-hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527)`` with the
-checkpoint ``Cnn14_mAP=0.431.pth``. Here the clip is averaged to mono (as
-``mono=True``), resampled to 32 kHz with soxr's high quality (librosa's
-default ``soxr_hq``), and run through the library's own ``Cnn14`` class with
-the checkpoint's ``model`` state dict loaded strictly, as ``AudioTagging``
-does. The ``Cnn14`` file is imported without the package ``__init__``, whose
-``config`` module downloads a labels file into HOME (see :mod:`._compat`).
+The paper used ``panns_inference``: ``librosa.load(path, sr=32000,
+mono=True)`` then ``AudioTagging(checkpoint_path=...).inference(audio)``,
+keeping the ``embedding`` output of ``Cnn14(sample_rate=32000,
+window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000,
+classes_num=527)`` with the checkpoint ``Cnn14_mAP=0.431.pth``. Here the clip
+is averaged to mono (as ``mono=True``), resampled to 32 kHz with soxr's high
+quality (librosa's default ``soxr_hq``) and cut or zero-padded to librosa's
+length ``ceil(n * 32000 / sr)``
+(:func:`~aesens.models.preprocessing.librosa_resample`), and run through the
+library's own ``Cnn14`` class with the checkpoint's ``model`` state dict
+loaded strictly, as ``AudioTagging`` does. The ``Cnn14`` file is imported
+without the package ``__init__``, whose ``config`` module downloads a labels
+file into HOME (see :mod:`._compat`).
 
 Clips of equal length are batched together (no padding), so a batch gives
 the same rows as one clip at a time.
@@ -25,7 +28,7 @@ import numpy as np
 
 from aesens.errors import AesensError
 from aesens.models._compat import import_submodule, stub_modules
-from aesens.models.preprocessing import map_clips, resample, to_mono
+from aesens.models.preprocessing import librosa_resample, map_clips, to_mono
 from aesens.models.weights import (
     WeightedModel,
     WeightsFile,
@@ -86,8 +89,8 @@ class PannsModel(WeightedModel):
 
     def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
         """Embed float32 ``(channels, samples)`` clips; one 2048-d row each."""
-        clips = map_clips(lambda audio: resample(to_mono(audio), sample_rate, SAMPLE_RATE),
-                         batch)
+        clips = map_clips(
+            lambda audio: librosa_resample(to_mono(audio), sample_rate, SAMPLE_RATE), batch)
         by_length: dict[int, list[int]] = {}
         for index, clip in enumerate(clips):
             by_length.setdefault(len(clip), []).append(index)
@@ -107,7 +110,8 @@ class PannsModel(WeightedModel):
             "library_version": library_version("panns-inference"),
             "sample_rate": SAMPLE_RATE,
             "config": json.dumps(CNN14_ARGS),
-            "input": "channel mean, soxr HQ to 32 kHz (librosa.load sr=32000 mono=True)",
+            "input": "channel mean, soxr HQ to 32 kHz, librosa's length "
+                     "(librosa.load sr=32000 mono=True)",
             **self.provenance(),
         }
 
