@@ -4,9 +4,10 @@
 grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
 
 - ``umap_trajectories``: UMAP trajectories, embeddings (rows) x effects (columns);
-- ``global_correlation_<instrument>``: projection of the test paths on the
-  instrument's global CCA direction against the parameter, R² in each
-  title, effects (rows) x embeddings (columns);
+- ``global_correlation_<instrument>``: projection of the train paths on the
+  instrument's global CCA direction against the parameter, the paper's
+  global R² in each title (``$R^2 \approx 0.1234$``, as the published 3.1
+  notebook), effects (rows) x embeddings (columns);
 - ``samplewise_r2_histograms``: sample-wise R² of every train file, effects x embeddings;
 - ``singular_values``: normalised singular values of the sample-wise CCA
   directions against those of the centred original data (median and range
@@ -116,7 +117,13 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
 
 def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
                             instrument: str) -> Figure:
-    """Projections on an instrument's global CCA direction, effects (rows) x embeddings."""
+    """The paper's global correlation figure (3.1) of one instrument: effects (rows) x embeddings.
+
+    Each panel: the instrument's train paths projected on its global CCA
+    direction against the parameter, titled with the paper's global R² as the
+    published notebook wrote it (``$R^2 \\approx 0.1234$``, :func:`aesens.plots.r2_title`);
+    embeddings head the columns, effects label the rows.
+    """
     embeddings = list(dict.fromkeys(key[0] for key in analyses))
     effects = list(dict.fromkeys(key[1] for key in analyses))
     with plt.rc_context(plots.style()):
@@ -127,8 +134,13 @@ def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
             if result is None:
                 ax.set_axis_off()
                 continue
-            plots.correlation_panel(ax, result.projections, result.global_r2, analysis.effect,
-                                    title=f"{embedding}, {effect}\n", r2_fit=result.global_r2_train)
+            plots.correlation_panel(ax, result.projections, result.global_r2, analysis.effect)
+            if embeddings.index(embedding) == 0:
+                ax.set_ylabel(f"{effect}\nprojection")
+        for col, embedding in enumerate(embeddings):
+            axes[0, col].annotate(embedding, (0.5, 1), xytext=(0, 14), xycoords="axes fraction",
+                                  textcoords="offset points", ha="center", va="bottom",
+                                  fontweight="bold")
         fig.suptitle(f"{instrument}, global CCA direction")
     return fig
 

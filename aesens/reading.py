@@ -5,7 +5,8 @@ Every claim follows from the numbers of the tables of ``results/summary.md``
 sentence quotes is a cell of those tables or the difference of two cells.
 
 Sensitivity (per embedding and effect, from ``correlations.csv``): the
-median over instruments of the global CCA R² says how strongly the
+median over instruments of the paper's global CCA R² (``spearman_corr2``:
+in-sample, as the published 3.1 notebook computed it) says how strongly the
 embedding moves with the effect parameter; the median count of normalised
 singular values of the sample-wise CCA directions at least t times the
 largest (the lowest t written) says along how many directions. That count
@@ -26,6 +27,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aesens.analysis_files import GLOBAL_R2_COLUMN
 from aesens.effects import EFFECTS
 from aesens.plots import SV_THRESHOLDS, method_label
 
@@ -151,7 +153,8 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         Names, as in the tables.
     group : pandas.DataFrame
         The ``correlations.csv`` rows of this embedding and effect (one per
-        instrument): ``global_r2``, ``samplewise_r2_median``, optionally
+        instrument): ``spearman_corr2`` (the paper's global R²),
+        ``samplewise_r2_median``, optionally
         ``sv_count_<t>`` and ``n_train``.
     dim : int, optional
         Embedding dimension (unknown: the count is only capped by
@@ -166,7 +169,7 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         dimensions), so its R² of 1 is said to show nothing.
     """
     # thresholds compare the values as shown (rounded as in the tables)
-    r2 = pd.to_numeric(group["global_r2"], errors="coerce").dropna()
+    r2 = pd.to_numeric(group[GLOBAL_R2_COLUMN], errors="coerce").dropna()
     median = round(r2.median(), 2) if not r2.empty else np.nan
     if r2.empty:
         text = f"{embedding} under {effect}: no global R² (no instrument has a value)"

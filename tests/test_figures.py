@@ -172,11 +172,12 @@ def test_analysis_finds_the_synthetic_sensitivity(outputs: Path) -> None:
     result = analysis.analyse("toy", "gain", outputs / "embeddings")
     assert list(result.instruments) == list(INSTRUMENTS)
     table = result.table()
-    assert (table["global_r2_train"] > 0.8).all() and (table["samplewise_r2_median"] > 0.8).all()
-    assert (table["global_r2"] > 0.2).all()  # held out: offsets between files remain
+    # the paper's global R² (in-sample) and the held-out one
+    assert (table["spearman_corr2"] > 0.8).all() and (table["samplewise_r2_median"] > 0.8).all()
+    assert (table["global_r2_test"] > 0.2).all()  # held out: offsets between files remain
     assert table["sv_count_0.3"].ge(table["sv_count_0.5"]).all()
     cello = result.instruments["cello"]
-    assert cello.projections.shape == (N_TEST, len(get_effect("gain")))
+    assert cello.projections.shape == (N_TRAIN, len(get_effect("gain")))  # the fitted paths
     # stored directions (mfcc) and computed ones (toy) give the same kind of result
     stored = analysis.analyse("mfcc", "gain", outputs / "embeddings").table()
     assert (stored["samplewise_r2_median"] > 0.8).all()
@@ -249,7 +250,9 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
             assert (plots_dir / f"{name}.{fmt}").stat().st_size > 0, name
     table = pd.read_csv(results_dir / "correlations.csv")
     assert len(table) == len(EFFECTS) * len(INSTRUMENTS)
-    assert {"global_r2", "samplewise_r2_median", "comment"} <= set(table.columns)
+    assert list(table.columns[:6]) == ["embedding", "effect", "instrument",
+                                       "desensitization_method", "spearman_corr2", "comment"]
+    assert {"global_r2_test", "samplewise_r2_median"} <= set(table.columns)
     assert table["global_direction"].eq("computed").all()  # no models/ folder here
     r2 = np.loadtxt(results_dir / "gain" / "cca_r2s_toy.txt")
     assert r2.shape == (N_TRAIN * len(INSTRUMENTS),) and np.all((r2 >= 0) & (r2 <= 1))
@@ -350,7 +353,9 @@ def test_command_rejects_bad_options(option: list[str], message: str,
 
 def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
-    """A correlations.csv with a comment column, or without this version's columns, reads."""
+    """A correlations.csv with a comment column, or of an earlier version, reads.
+
+    An earlier version's ``global_r2`` was the held-out R² (no in-sample column yet)."""
     rows = pd.DataFrame({"embedding": ["toy"] * 3, "effect": ["gain"] * 3,
                          "instrument": list(INSTRUMENTS), "global_r2": [0.2, 0.4, ""],
                          "samplewise_r2_median": [0.9, 0.8, 0.7],
@@ -360,14 +365,15 @@ def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
     assert table["comment"].tolist()[0] == "odd, check" and table["comment"].tolist()[2] == "NA"
     sensitivity = report.sensitivity_table(table)
     # pandas reference: median [min–max] over the instruments with a value
-    assert sensitivity["global R² (test)"].tolist() == ["0.30 [0.20–0.40]"]
+    assert sensitivity["global R² (held out)"].tolist() == ["0.30 [0.20–0.40]"]
+    assert sensitivity["global R²"].tolist() == ["n/a"]
     assert sensitivity["sample-wise R²"].tolist() == ["0.80 [0.70–0.90]"]
     summary = report.write_summary(tmp_path, tmp_path / "plots").read_text()
-    assert "| toy | gain | 3 | 0.30 [0.20–0.40] | 0.80 [0.70–0.90] |" in summary
+    assert "| toy | gain | 3 | n/a | 0.30 [0.20–0.40] | 0.80 [0.70–0.90] |" in summary
     (tmp_path / "correlations.csv").write_text("embedding,effect\ntoy,gain\n")
     assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "correlations.csv lacks columns instrument, global_r2" in err
+    assert "correlations.csv lacks columns instrument" in err
     assert len(err.strip().splitlines()) == 1
     (tmp_path / "correlations.csv").write_bytes(b"\xff\xfe\x00")
     assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2

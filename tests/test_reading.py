@@ -21,7 +21,8 @@ def correlations(global_r2: list[float], samplewise: list[float] | None = None,
                  embedding: str = "mfcc", effect: str = "gain") -> pd.DataFrame:
     """Rows of ``correlations.csv`` for one embedding and effect, one per instrument."""
     rows = {"embedding": embedding, "effect": effect,
-            "instrument": [f"i{k}" for k in range(len(global_r2))], "global_r2": global_r2,
+            "instrument": [f"i{k}" for k in range(len(global_r2))],
+            "desensitization_method": "cca", "spearman_corr2": global_r2,
             "samplewise_r2_median": samplewise or [0.5] * len(global_r2)}
     if counts is not None:
         rows["sv_count_0.3"] = counts
@@ -215,7 +216,8 @@ def test_summary_section_quotes_only_numbers_of_its_tables(tmp_path: Path) -> No
     for effect in ("bitcrush", "gain"):
         write_results(tmp_path, effect, "mfcc", rng)
     rows = [{"embedding": "mfcc", "effect": effect, "instrument": instrument,
-             "n_train": 6, "n_test": 3, "global_r2": r2, "samplewise_r2_median": 0.97,
+             "desensitization_method": "cca", "spearman_corr2": r2, "comment": "",
+             "n_train": 6, "n_test": 3, "samplewise_r2_median": 0.97,
              "sv_count_0.3": count, "sv_count_0.5": 1}
             for effect, r2s, counts in (("bitcrush", (0.85, 0.9, 0.95), (6, 6, 6)),
                                         ("gain", (0.1, 0.2, 0.25), (2, 3, 2)))
