@@ -24,8 +24,8 @@ from aesens.effects import Effect
 
 #: Base font size (points) of every figure: readable at the paper's column width.
 FONT_SIZE = 8
-#: Colour map of parameter values.
-PARAM_CMAP = "viridis"
+#: Colour map of parameter values (the published 2B.1 notebook's).
+PARAM_CMAP = "coolwarm"
 #: Thresholds (fraction of the largest singular value) marked on singular-value plots.
 SV_THRESHOLDS = (0.3, 0.5)
 #: Normalised singular values at least this fraction of the largest count as a direction.

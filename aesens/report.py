@@ -223,12 +223,23 @@ def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
 
 
 def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
-    """Markdown list items linking every PNG (and its PDF) under ``plots_dir``."""
+    """Markdown list items linking every figure under ``plots_dir`` and its sub-folders.
+
+    A figure saved as PNG links the PNG, with its PDF beside it where one
+    exists; a figure saved only as PDF (the paper's figures) links the PDF.
+    Labels are the paths under ``plots_dir`` without suffix.
+    """
+    root = Path(plots_dir)
+    stems = sorted({path.with_suffix("") for suffix in ("png", "pdf")
+                    for path in root.rglob(f"*.{suffix}") if path.is_file()})
     items = []
-    for png in sorted(Path(plots_dir).glob("*.png")):
-        link = Path(os.path.relpath(png, relative_to)).as_posix()
-        item = f"- [{png.stem}]({link})"
-        if png.with_suffix(".pdf").exists():
+    for stem in stems:
+        label = stem.relative_to(root).as_posix()
+        png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+        shown = png if png.is_file() else pdf
+        link = Path(os.path.relpath(shown, relative_to)).as_posix()
+        item = f"- [{label}]({link})"
+        if shown == png and pdf.is_file():
             item += f" ([pdf]({Path(link).with_suffix('.pdf').as_posix()}))"
         items.append(item)
     return items

@@ -36,11 +36,13 @@ EXTRA = {"2B.1_umap_trajectories": {"n_files": 2, "instrument": "flute",
                                           "method_groups": {"svd": ["", "-cca_samplewise_svd-0.3",
                                                                     "-cca_samplewise_svd-0.5"]}}}
 #: Paper figures each notebook saves under its ``plots_dir``.
-PAPER_FIGURES = {"2B.1_umap_trajectories": ["umap/umap_trajectories_flute_seed0.pdf",
-                                            "umap/umap_trajectories_flute_seed0.png"],
-                 "3.1_global_cca_correlation": ["global_correlation_piano.pdf"],
-                 "3.5_samplewise_cca_dirs_svd": ["singular_values_triples.pdf"],
-                 "4_classification_performance": ["roc_auc_mfcc_svd.pdf"]}
+PAPER_FIGURES = {"2B.1_umap_trajectories": ["umap/umap_flute_0.pdf"],
+                 "3.1_global_cca_correlation": ["corr/corr_piano.png"],
+                 "3.5_samplewise_cca_dirs_svd": [
+                     "svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf"],
+                 "4_classification_performance": ["roc_auc_mfcc_svd.pdf",
+                                                  "rocauc_curves/rocauc_two_paper.pdf",
+                                                  "rocauc_curves/rocauc_two_paper_legend.pdf"]}
 
 
 @pytest.fixture(scope="module")
