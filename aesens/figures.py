@@ -348,7 +348,8 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     formats : sequence of str
         Figure formats.
     umap_files : int
-        Files per UMAP panel (0: no UMAP figure).
+        Files per panel of ``umap_trajectories`` (0: no UMAP figure, neither
+        it nor the paper's 2B.1 figure).
     seed : int
         Seed of the UMAP file draw and layout.
     models_dir : path, optional
@@ -388,9 +389,7 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     instruments = present_instruments(name for analysis in analyses.values()
                                       for name in analysis.instruments)
     paper_figures.make_plot_folders(plots_dir)
-    ordered = {key: analyses[key] for key in sorted(analyses, key=lambda key: (
-        paper_figures.paper_order(names, paper_figures.PAPER_EMBEDDINGS).index(key[0]),
-        list(EFFECTS).index(key[1])))}
+    ordered = {key: analyses[key] for key in paper_figures.paper_sorted(list(analyses))}
     for instrument in instruments:
         written += save(global_correlation_grid(ordered, instrument),
                         Path(plots_dir) / paper_figures.CORR_FOLDER, f"corr_{instrument}",

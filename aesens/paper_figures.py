@@ -101,15 +101,24 @@ def _instrument(labels: Sequence[str], preferred: str) -> str:
     return preferred if preferred in present else present[0]
 
 
-def _fallback_triples(pairs: Sequence[tuple[str, str]], count: int,
-                      instrument_of) -> list[tuple[str, str, str]]:
-    """Up to ``count`` pairs, one per embedding first, each with an instrument."""
+def _first_pairs(pairs: Sequence[tuple[str, str]], count: int) -> list[tuple[str, str]]:
+    """Up to ``count`` of ``pairs``: the first pair of every embedding first, then the others."""
     chosen: list[tuple[str, str]] = []
-    for pair in pairs:  # first the first pair of every embedding, then the others
+    for pair in pairs:
         if pair[0] not in {c[0] for c in chosen} and len(chosen) < count:
             chosen.append(pair)
-    chosen += [pair for pair in pairs if pair not in chosen][:count - len(chosen)]
-    return [(embedding, effect, instrument_of(embedding, effect)) for embedding, effect in chosen]
+    return chosen + [pair for pair in pairs if pair not in chosen][:count - len(chosen)]
+
+
+def paper_sorted(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(embedding, effect) pairs, the paper's embeddings first (:func:`paper_order`), then by
+    effect in :data:`~aesens.effects.EFFECTS` order."""
+    from aesens.effects import EFFECTS
+
+    embeddings = paper_order([pair[0] for pair in pairs], PAPER_EMBEDDINGS)
+    effects = list(EFFECTS)
+    return sorted(pairs, key=lambda pair: (embeddings.index(pair[0]), effects.index(pair[1])
+                                           if pair[1] in effects else len(effects)))
 
 
 # --------------------------------------------------------------------------- 2B.1 UMAP
@@ -232,8 +241,8 @@ def svd_triples(embeddings_dir: PathLike = "embeddings",
     if found:
         return found
     pairs = [(name, effect) for name in names for effect in find_effects(name, embeddings_dir)]
-    return _fallback_triples(pairs, len(SVD_TRIPLES), lambda embedding, effect: _instrument(
-        instruments(embedding, effect), SVD_INSTRUMENT))
+    return [(embedding, effect, _instrument(instruments(embedding, effect), SVD_INSTRUMENT))
+            for embedding, effect in _first_pairs(pairs, len(SVD_TRIPLES))]
 
 
 def svd_figure(triples: Sequence[tuple[str, str, str]], embeddings_dir: PathLike = "embeddings",
@@ -286,9 +295,8 @@ def rocauc_rows(results_dir: PathLike = "results",
         return found
     pairs = [(embedding, effect) for embedding in paper_order(list(available), PAPER_EMBEDDINGS)
              for effect in available[embedding]]
-    triples = _fallback_triples(pairs, len(ROCAUC_ROWS), lambda embedding, effect: "")
     return [(embedding, effect, _instrument(instruments(embedding, effect), ROCAUC_ROWS[i][2]))
-            for i, (embedding, effect, _) in enumerate(triples)]
+            for i, (embedding, effect) in enumerate(_first_pairs(pairs, len(ROCAUC_ROWS)))]
 
 
 def curve_with_original(curve: np.ndarray, identity_auc: float,

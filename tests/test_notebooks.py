@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_figures import build_outputs
 
@@ -105,6 +106,11 @@ def test_notebook_runs_headless(path: Path, kernel: jupyter_client.KernelManager
     assert images, "the default selection is shown as a static figure"
     for name in PAPER_FIGURES.get(path.stem, []):
         assert (tmp_path / "plots" / name).stat().st_size > 0, name
+    if path.stem == "3.1_global_cca_correlation":  # merged as the published notebook did
+        table = pd.read_csv(workdir / "results" / "correlations.csv")
+        assert list(table.columns[:6]) == ["embedding", "effect", "instrument",
+                                           "desensitization_method", "spearman_corr2", "comment"]
+        assert len(table) == 2 * 2 * 3  # embeddings x effects x instruments
 
 
 def test_samplewise_notebooks_write_and_read_cca_r2s(kernel: jupyter_client.KernelManager,
