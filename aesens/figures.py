@@ -126,8 +126,8 @@ def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
 
     Each panel: the instrument's train paths projected on its global CCA
     direction against the parameter, titled with the paper's global R² as the
-    published notebook wrote it (``$R^2 \\approx 0.1234$``, :func:`aesens.plots.r2_title`);
-    embeddings head the columns, effects label the rows.
+    published notebook wrote it (``$R^2 \\approx 0.1234$``, :func:`aesens.plots.r2_title`;
+    in the top row below the embedding's name); effects label the rows.
     """
     embeddings = list(dict.fromkeys(key[0] for key in analyses))
     effects = list(dict.fromkeys(key[1] for key in analyses))
@@ -139,13 +139,10 @@ def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
             if result is None:
                 ax.set_axis_off()
                 continue
-            plots.correlation_panel(ax, result.projections, result.global_r2, analysis.effect)
+            plots.correlation_panel(ax, result.projections, result.global_r2, analysis.effect,
+                                    title=f"{embedding}\n" if effects.index(effect) == 0 else "")
             if embeddings.index(embedding) == 0:
                 ax.set_ylabel(f"{effect}\nprojection")
-        for col, embedding in enumerate(embeddings):
-            axes[0, col].annotate(embedding, (0.5, 1), xytext=(0, 14), xycoords="axes fraction",
-                                  textcoords="offset points", ha="center", va="bottom",
-                                  fontweight="bold")
         fig.suptitle(f"{instrument}, global CCA direction")
     return fig
 

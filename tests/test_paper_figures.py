@@ -148,10 +148,10 @@ def test_correlation_figure_has_the_published_panels_and_titles(paper: Path,
     for row, effect in enumerate(PAPER_EFFECTS):
         for col, embedding in enumerate(("openl3", "panns", "clap")):
             r2 = analyses[embedding, effect].instruments["organ"].global_r2
-            assert panels[row, col].get_title() == f"$R^2 \\approx {r2:.4f}$"
+            lines = panels[row, col].get_title().splitlines()
+            assert lines[-1] == f"$R^2 \\approx {r2:.4f}$"  # as the published notebook
+            assert lines[:-1] == ([embedding] if row == 0 else [])  # column headers
         assert panels[row, 0].get_ylabel().startswith(effect)
-    headers = [text.get_text() for ax in panels[0] for text in ax.texts]
-    assert headers == ["openl3", "panns", "clap"]
 
 
 def test_svd_figure_has_the_published_panels(paper: Path) -> None:
