@@ -8,7 +8,9 @@ Reads the averaged files ``embeddings/averaged/<embedding>/embeddings_<effect>_<
 as published (building or rebuilding them from the raw embeddings and
 ``train_test_split.csv`` when missing or older than those) and writes
 ``embeddings/averaged/<embedding>/ccadirs_<effect>.h5`` with ``cca_dirs``
-(train files x dim; NaN rows for files whose embeddings do not vary).
+(train files x dim). A file whose embeddings do not vary with the effect (a silent
+file) has no direction: its row is zeros (the published 3.2 wrote a finite row there, which
+the published 3.5 notebook reads) and it is named in the attribute ``constant_paths``.
 
 Example: ``python 3.2_extract_samplewise_cca_dirs.py openl3 gain``
 """

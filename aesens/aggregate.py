@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,7 @@ from aesens.errors import AesensError
 from aesens.paths import refuse_overwriting_inputs
 from aesens.split import read_split
 from aesens.sweep import (
+    CONSTANT_PATHS_ATTR,
     FILE_NAMES,
     Sweep,
     check_same_rows,
@@ -281,9 +283,10 @@ def recorded_sources(path: str | os.PathLike) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], sources: str) -> None:
+def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], sources: str,
+                attrs: Mapping[str, object] | None = None) -> None:
     """Write named arrays atomically (strings as UTF-8) with the record of their inputs."""
-    store.write_arrays(path, arrays, attrs={SOURCES_ATTR: sources})
+    store.write_arrays(path, arrays, attrs={SOURCES_ATTR: sources, **(attrs or {})})
 
 
 def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
@@ -412,12 +415,21 @@ def ensure_ccadirs(embedding: str, effect: str,
     writes the file (with ``file_name_train`` when the averaged files record
     the file of every row).
 
+    A path that does not vary with the effect (a silent file) has no
+    direction. The published 3.2 wrote a finite (numerically arbitrary) row
+    there and its 3.5 notebook takes the SVD of every row, so the file gets a
+    row of zeros, which the published readers accept and which adds nothing
+    to that SVD; the files are named in the attribute
+    :data:`~aesens.sweep.CONSTANT_PATHS_ATTR` and in a
+    :class:`~aesens.cca.ConstantPathWarning`. :func:`~aesens.sweep.read_ccadirs`
+    gives those rows back as NaN, which every statistic of this tool leaves out.
+
     Returns
     -------
     numpy.ndarray
         ``(n_train_files, dim)``, NaN rows for paths that do not vary.
     """
-    from aesens.cca import samplewise_cca_directions
+    from aesens.cca import ConstantPathWarning, samplewise_cca_directions
 
     averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
                                      progress)
@@ -433,8 +445,22 @@ def ensure_ccadirs(embedding: str, effect: str,
         check_same_rows(averaged[0], reference, path, arrays)
         sweep.append(arrays["X_train"])
     paths = np.stack(sweep, axis=1).astype(np.float64)
-    directions = samplewise_cca_directions(paths)
-    write_cache(output, {"cca_dirs": directions, **names}, sources)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantPathWarning)  # named below, with the files
+        directions = samplewise_cca_directions(paths)
+    constant = np.flatnonzero(np.isnan(directions).any(axis=1))
+    stems = names.get(FILE_NAMES[0])
+    constant_names = [str(stems[row]) if stems is not None else f"train row {row}"
+                      for row in constant]
+    write_cache(output, {"cca_dirs": np.where(np.isnan(directions), 0.0, directions), **names},
+                sources, attrs={CONSTANT_PATHS_ATTR: np.array(
+                    constant_names, dtype=h5py.string_dtype("utf-8"))})
+    if len(constant):
+        warnings.warn(f"{output}: {len(constant)} of {len(directions)} train files do not vary "
+                      f"with {effect} ({', '.join(constant_names[:5])}"
+                      f"{', ...' if len(constant) > 5 else ''}): their rows are zeros (no "
+                      f"direction), named in the attribute {CONSTANT_PATHS_ATTR!r}, and left "
+                      "out of the R² and SVD statistics", ConstantPathWarning, stacklevel=2)
     return directions
 
 

@@ -26,6 +26,8 @@ import pandas as pd
 
 from aesens import plots, store
 from aesens.analysis_files import (
+    GLOBAL_CCA_METHOD,
+    GLOBAL_R2_COLUMN,
     read_global_directions,
 )
 from aesens.cca import (
@@ -190,12 +192,16 @@ class InstrumentAnalysis:
     instrument : str
         Instrument long name.
     projections : numpy.ndarray
-        ``(n_files, n_params)`` test paths (train paths if the instrument
-        has no test file) projected on the global CCA direction.
+        ``(n_train, n_params)`` train paths projected on the global CCA
+        direction (the paths it was fitted on, as the published 3.1 notebook
+        drew them).
     global_r2 : float
-        R² of those projections against the parameter.
-    global_r2_train : float
-        R² of the train paths (on which the direction was fitted).
+        The paper's global R²: squared Spearman correlation of those
+        projections, all settings pooled, with the parameter values
+        (:func:`aesens.cca.global_r2`; in-sample, as published).
+    global_r2_test : float
+        The same R² of the test paths (held out from the direction's fit);
+        NaN when the instrument has no test file.
     samplewise_r2 : numpy.ndarray
         ``(n_train_files,)`` R² of each train path on its own direction.
     sv_directions, sv_originals : numpy.ndarray
@@ -211,7 +217,7 @@ class InstrumentAnalysis:
     instrument: str
     projections: np.ndarray
     global_r2: float
-    global_r2_train: float
+    global_r2_test: float
     samplewise_r2: np.ndarray
     sv_directions: np.ndarray
     sv_originals: np.ndarray
@@ -253,12 +259,20 @@ class Analysis:
         return r2 if instrument is None else r2[self.train_labels == instrument]
 
     def table(self, thresholds: Sequence[float] = plots.SV_THRESHOLDS) -> pd.DataFrame:
-        """One row per instrument: R² values, file counts and singular-value counts."""
+        """One row per instrument: R² values, file counts and singular-value counts.
+
+        The first columns are those of the published ``correlations.csv``
+        (:data:`aesens.analysis_files.CORRELATION_KEYS`, then ``spearman_corr2``,
+        the paper's global R²), then ours: ``global_r2_test`` (held out),
+        the file counts, the median sample-wise R², where the direction came
+        from and the singular-value counts.
+        """
         rows = []
         for name, result in self.instruments.items():
             row = {"embedding": self.embedding, "effect": self.effect.name, "instrument": name,
+                   "desensitization_method": GLOBAL_CCA_METHOD,
+                   GLOBAL_R2_COLUMN: result.global_r2, "global_r2_test": result.global_r2_test,
                    "n_train": result.n_train, "n_test": result.n_test,
-                   "global_r2": result.global_r2, "global_r2_train": result.global_r2_train,
                    "samplewise_r2_median": float(np.nanmedian(result.samplewise_r2))
                    if np.isfinite(result.samplewise_r2).any() else np.nan,
                    "global_direction": result.direction_source}
@@ -301,15 +315,15 @@ def global_directions(embedding: str, effect: str, embeddings_dir: PathLike = "e
 
 
 def _analyse_instrument(name: str, train: np.ndarray, test: np.ndarray, originals: np.ndarray,
-                        directions: np.ndarray, direction: np.ndarray,
-                        source: str) -> InstrumentAnalysis:
-    shown = test if len(test) else train
+                        directions: np.ndarray, direction: np.ndarray, source: str,
+                        params: np.ndarray) -> InstrumentAnalysis:
     finite = ~np.isnan(directions).any(axis=1)
     sv_directions, sv_originals = (singular_value_profiles(directions, originals)
                                    if finite.any() else (np.array([np.nan]),) * 2)
     return InstrumentAnalysis(
-        instrument=name, projections=project(shown, direction),
-        global_r2=global_r2(shown, direction), global_r2_train=global_r2(train, direction),
+        instrument=name, projections=project(train, direction),
+        global_r2=global_r2(train, direction, params),
+        global_r2_test=global_r2(test, direction, params) if len(test) else np.nan,
         samplewise_r2=samplewise_r2(train, directions), sv_directions=sv_directions,
         sv_originals=sv_originals, n_train=len(train), n_test=len(test),
         direction_source=source)
@@ -330,7 +344,7 @@ def _analyse_cached(embedding: str, effect: str, embeddings_dir: str,
             mask = labels_train == name
             results[name] = _analyse_instrument(name, train[mask], test[labels_test == name],
                                                 sweep.train_A[mask], directions[mask],
-                                                direction, source)
+                                                direction, source, sweep.params)
     return Analysis(embedding, get_effect(effect), results, labels_train)
 
 
@@ -341,7 +355,10 @@ def analyse(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings"
     For each instrument: the global CCA direction (see
     :func:`global_directions`: the classification stage's pickle under
     ``models_dir`` when it holds one, else computed on the instrument's
-    train paths), the projection of its test paths on it and their R²; the
+    train paths, as that stage computes it), the projection of its train
+    paths on it and their R² with the parameter values (the paper's global
+    R², in-sample as the published 3.1 notebook computed it) and the same
+    R² of its test paths (held out); the
     R² of each train path on its own sample-wise direction; the normalised
     singular values of its sample-wise directions and of its centred
     original embeddings. Cached per embedding, effect and folders.

@@ -1,11 +1,15 @@
 """Result files of the sensitivity analysis, in the published layout.
 
-- ``results/correlations.csv``: global-CCA correlations, one row per
-  embedding, effect and instrument. It is merged, never overwritten: rows
-  of other embeddings, effects or instruments are kept, rows of the same
-  ``(embedding, effect, instrument)`` get the new values, and every other
-  column (the published file has a free ``comment`` column users edit by
-  hand) keeps its values.
+- ``results/correlations.csv``: global-CCA correlations, in the published
+  3.1 notebook's format: columns ``embedding, effect, instrument,
+  desensitization_method, spearman_corr2, comment`` first (the key is the
+  first four; ``desensitization_method`` is ``cca``; ``spearman_corr2`` is
+  the paper's global R²; ``comment`` is free text users edit by hand), then
+  our columns. It is merged, never overwritten: every cell of a row or
+  column this tool does not write keeps its text exactly, rows of the same
+  key get the new values in the columns this tool writes, new keys are
+  appended; floats are written in Python's shortest exact form, so
+  ``pandas.read_csv`` and ``to_csv(index=False)`` give them back unchanged.
 - ``results/<effect>/cca_r2s_<embedding>.txt``: the sample-wise R² of every
   train file, one per line, in the order of the train set (the published
   3.3 notebook's last cell writes it, the 3.4 notebook reads it).
@@ -22,6 +26,7 @@ complete; the merge of ``correlations.csv`` holds the lock of
 from __future__ import annotations
 
 import os
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +38,20 @@ from aesens.results import read_csv
 from aesens.safe_files import atomic_file, exclusive_lock
 
 PathLike = str | os.PathLike
-#: Columns that identify a row of ``correlations.csv``.
-CORRELATION_KEYS = ("embedding", "effect", "instrument")
+#: Columns that identify a row of ``correlations.csv`` (the published notebook's key).
+CORRELATION_KEYS = ("embedding", "effect", "instrument", "desensitization_method")
+#: ``desensitization_method`` of the global-CCA rows (as the published notebook wrote it).
+GLOBAL_CCA_METHOD = "cca"
+#: Column of the paper's global R² (in-sample, as the published 3.1 notebook computed it).
+GLOBAL_R2_COLUMN = "spearman_corr2"
 #: The free column of ``correlations.csv`` that users edit by hand.
 COMMENT_COLUMN = "comment"
+#: The published columns of ``correlations.csv``, in order; ours follow them.
+PUBLISHED_CORRELATION_COLUMNS = (*CORRELATION_KEYS, GLOBAL_R2_COLUMN, COMMENT_COLUMN)
+#: Columns of files written by earlier versions of this tool (no ``desensitization_method``)
+#: renamed to the columns of the same meaning: ``global_r2`` was the held-out R², and
+#: ``global_r2_train`` the paper's (in-sample) one.
+EARLIER_COLUMNS = {"global_r2_train": GLOBAL_R2_COLUMN, "global_r2": "global_r2_test"}
 #: Method key of the global CCA direction in the deformation-direction pickles.
 GLOBAL_CCA_KEY = "-cca"
 
@@ -54,10 +69,14 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
     Returns
     -------
     Path
-        The file written. Existing rows of other keys are kept in place; a
-        row with the same key takes the new values, keeping its values in
-        every column ``table`` does not have (such as ``comment``); new keys
-        are appended. A new file gets an empty ``comment`` column.
+        The file written: the :data:`PUBLISHED_CORRELATION_COLUMNS` first,
+        then the file's other columns, then the table's. Existing rows of
+        other keys are kept in place, cell for cell; a row with the same key
+        takes the new values in the table's columns and keeps its text in
+        every other column (such as ``comment``); new keys are appended with
+        an empty ``comment``. A file of an earlier version of this tool
+        (without ``desensitization_method``) has its rows keyed as ``cca`` and
+        its columns renamed as :data:`EARLIER_COLUMNS` says.
 
     Raises
     ------
@@ -74,37 +93,71 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
         return _merge_correlations(table, path)
 
 
+def read_correlations_text(path: PathLike) -> pd.DataFrame:
+    """``correlations.csv`` with every cell as the text it holds (empty cells as ``""``).
+
+    A file of an earlier version of this tool is brought to the published
+    key (see :func:`merge_correlations`).
+
+    Raises
+    ------
+    AesensError
+        If the file does not parse or lacks a key column.
+    """
+    old = read_csv(path, dtype=str, keep_default_na=False)
+    if "desensitization_method" not in old.columns:
+        old = old.rename(columns={name: new for name, new in EARLIER_COLUMNS.items()
+                                  if new not in old.columns})
+        old.insert(min(3, len(old.columns)), "desensitization_method", GLOBAL_CCA_METHOD)
+    missing = [key for key in CORRELATION_KEYS if key not in old.columns]
+    if missing:
+        raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away and "
+                          "rerun python -m aesens.figures")
+    return old
+
+
+def _cell_text(value: object) -> str:
+    """A new cell as written: floats in their shortest exact form, NaN and None empty."""
+    if isinstance(value, str):
+        return value
+    if value is None or pd.isna(value):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, Integral):
+        return str(int(value))
+    if isinstance(value, Real):
+        return repr(float(value))
+    return str(value)
+
+
 def _merge_correlations(table: pd.DataFrame, path: Path) -> Path:
     keys = list(CORRELATION_KEYS)
-    if path.exists():
-        old = read_csv(path, dtype={key: str for key in keys}, keep_default_na=False,
-                       na_values=[""])
-        missing = [key for key in keys if key not in old.columns]
-        if missing:
-            raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away and "
-                              "rerun python -m aesens.figures")
-    else:
-        old = pd.DataFrame(columns=[*keys, COMMENT_COLUMN])
-    columns = list(old.columns) + [c for c in table.columns if c not in old.columns]
-    rows = old.reindex(columns=columns).astype(object).to_dict("records")
+    missing = [key for key in keys if key not in table.columns]
+    if missing:
+        raise ValueError(f"the new correlations lack columns {', '.join(missing)}")
+    old = (read_correlations_text(path) if path.exists()
+           else pd.DataFrame(columns=list(PUBLISHED_CORRELATION_COLUMNS), dtype=str))
+    present = [*old.columns, *(c for c in table.columns if c not in old.columns)]
+    columns = [*(c for c in PUBLISHED_CORRELATION_COLUMNS),
+               *(c for c in present if c not in PUBLISHED_CORRELATION_COLUMNS)]
+    rows: list[dict[str, str]] = [{column: row.get(column, "") for column in columns}
+                                  for row in old.to_dict("records")]
     where: dict[tuple, list[int]] = {}
     for position, row in enumerate(rows):
-        where.setdefault(tuple("" if pd.isna(row[k]) else str(row[k]) for k in keys),
-                         []).append(position)
-    for row in table.to_dict("records"):
-        key = tuple(str(row[k]) for k in keys)
+        where.setdefault(tuple(row[k] for k in keys), []).append(position)
+    for new in table.to_dict("records"):
+        cells = {column: _cell_text(value) for column, value in new.items()}
+        key = tuple(cells[k] for k in keys)
         if key in where:
             for position in where[key]:
-                rows[position].update(row)
+                rows[position].update(cells)
         else:
             where[key] = [len(rows)]
-            rows.append({column: row.get(column, np.nan) for column in columns})
-    merged = pd.DataFrame(rows, columns=columns).infer_objects()
-    integers = [c for frame in (old, table) for c in frame.columns
-                if pd.api.types.is_integer_dtype(frame[c]) and c not in keys]
-    merged = merged.astype({column: "Int64" for column in integers})
+            rows.append({column: cells.get(column, "") for column in columns})
+    merged = pd.DataFrame(rows, columns=columns, dtype=object)
     with atomic_file(path) as tmp:
-        merged.to_csv(tmp, index=False, float_format="%.4f")
+        merged.to_csv(tmp, index=False)
     return path
 
 

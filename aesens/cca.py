@@ -364,11 +364,32 @@ def samplewise_r2(paths: np.ndarray, directions: np.ndarray) -> np.ndarray:
     return r2
 
 
-def global_r2(paths: np.ndarray, direction: np.ndarray) -> float:
-    """R² of all paths projected on one direction against the tiled parameter rank."""
+def global_r2(paths: np.ndarray, direction: np.ndarray,
+              params: np.ndarray | None = None) -> float:
+    """R² of all paths projected on one direction against the parameter, pooled.
+
+    The published 3.1 notebook's global correlation: for every setting in
+    grid order, the files' embeddings projected on the direction, then
+    ``scipy.stats.spearmanr(projections, parameter values).statistic ** 2``
+    over all settings pooled.
+
+    Parameters
+    ----------
+    paths : numpy.ndarray
+        ``(n_files, n_params, dim)``.
+    direction : numpy.ndarray
+        ``(dim,)``.
+    params : numpy.ndarray, optional
+        ``(n_params,)`` parameter values in grid order (default: the ranks;
+        Spearman's correlation is the same for any increasing grid).
+    """
     paths = np.asarray(paths)
     n_files, n_params, _ = paths.shape
-    return spearman_r2(project(paths, direction).ravel(), np.tile(np.arange(n_params), n_files))
+    params = np.arange(n_params) if params is None else np.asarray(params, dtype=np.float64)
+    if params.shape != (n_params,):
+        raise ValueError(f"{params.shape} parameter values for paths of {n_params} grid values")
+    projections = project(np.moveaxis(paths, 1, 0), direction).ravel()  # setting by setting
+    return spearman_r2(projections, np.repeat(params, n_files))
 
 
 def singular_value_profiles(directions: np.ndarray,

@@ -183,7 +183,10 @@ def samplewise_svd_directions(a_pos: np.ndarray, bs_pos: np.ndarray, *,
     """Method ``cca_samplewise_svd``: dominant right singular vectors of the sample-wise dirs.
 
     Keeps the vectors whose singular value over the largest is at least
-    ``threshold``. NaN rows (constant paths) are left out with a warning.
+    ``threshold``. NaN rows (constant paths, stored as zero rows in
+    ``ccadirs_<effect>.h5``) are left out with a warning: the published SVD of
+    every row gets the same kept directions, a zero row adding only a zero
+    singular value.
     """
     if samplewise_dirs is None:
         raise ValueError("cca_samplewise_svd needs samplewise_dirs, the instrument's "

@@ -3,10 +3,15 @@
 ``python -m aesens.figures`` renders, for every embedding and effect whose
 grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
 
-- ``umap_trajectories``: UMAP trajectories, embeddings (rows) x effects (columns);
-- ``global_correlation_<instrument>``: projection of the test paths on the
-  instrument's global CCA direction against the parameter, R² in each
-  title, effects (rows) x embeddings (columns);
+- the paper's figures under their published names (:mod:`aesens.paper_figures`):
+  ``corr/corr_<instrument>`` (3.1: projection of the train paths on the
+  instrument's global CCA direction against the parameter, the paper's
+  global R² in each title as ``$R^2 \approx 0.1234$``, effects (rows) x
+  embeddings (columns)), ``umap/umap_<instrument>_0.pdf`` (2B.1),
+  ``svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf`` (3.5) and
+  ``rocauc_curves/rocauc_two_paper.pdf`` with its legend (4);
+- ``umap_trajectories``: UMAP trajectories of a few random train files,
+  embeddings (rows) x effects (columns);
 - ``samplewise_r2_histograms``: sample-wise R² of every train file, effects x embeddings;
 - ``singular_values``: normalised singular values of the sample-wise CCA
   directions against those of the centred original data (median and range
@@ -16,8 +21,9 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
   test effected, train effected / test orig), one curve per
   desensitisation method, from ``results/<effect>/result_<embedding>.csv``;
 
-as PDF and PNG in ``plots/``, plus ``results/correlations.csv`` (merged
-into the existing file: other rows and hand-edited columns such as
+as PDF and PNG (the paper's 2B.1, 3.5 and 4 figures as PDF) in ``plots/``,
+plus ``results/correlations.csv`` (merged into the existing file: other
+rows and hand-edited columns such as
 ``comment`` are kept) and ``results/<effect>/cca_r2s_<embedding>.txt`` (the
 sample-wise R² of every train file, one per line), then the summary report
 (:mod:`aesens.report`). Global CCA directions come from the classification
@@ -43,7 +49,7 @@ import pandas as pd
 from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
-from aesens import plots, store
+from aesens import paper_figures, plots, store
 from aesens.analysis import (
     DEFAULT_UMAP_FILES,
     Analysis,
@@ -116,7 +122,13 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
 
 def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
                             instrument: str) -> Figure:
-    """Projections on an instrument's global CCA direction, effects (rows) x embeddings."""
+    """The paper's global correlation figure (3.1) of one instrument: effects (rows) x embeddings.
+
+    Each panel: the instrument's train paths projected on its global CCA
+    direction against the parameter, titled with the paper's global R² as the
+    published notebook wrote it (``$R^2 \\approx 0.1234$``, :func:`aesens.plots.r2_title`;
+    in the top row below the embedding's name); effects label the rows.
+    """
     embeddings = list(dict.fromkeys(key[0] for key in analyses))
     effects = list(dict.fromkeys(key[1] for key in analyses))
     with plt.rc_context(plots.style()):
@@ -128,7 +140,9 @@ def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
                 ax.set_axis_off()
                 continue
             plots.correlation_panel(ax, result.projections, result.global_r2, analysis.effect,
-                                    title=f"{embedding}, {effect}\n", r2_fit=result.global_r2_train)
+                                    title=f"{embedding}\n" if effects.index(effect) == 0 else "")
+            if embeddings.index(embedding) == 0:
+                ax.set_ylabel(f"{effect}\nprojection")
         fig.suptitle(f"{instrument}, global CCA direction")
     return fig
 
@@ -225,51 +239,6 @@ def singular_value_figure(analysis: Analysis, instruments: Sequence[str] | None 
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=2)
         fig.suptitle(f"{analysis.embedding}, {analysis.effect.name}")
-    return fig
-
-
-def singular_value_triples(triples: Sequence[tuple[str, str, str]],
-                           embeddings_dir: PathLike = "embeddings", n_cols: int = 4,
-                           max_components: int = 40) -> Figure:
-    """Normalised singular values, one panel per chosen (embedding, effect, instrument).
-
-    Parameters
-    ----------
-    triples : sequence of tuple
-        ``(embedding, effect, instrument)`` of each panel, in order.
-    embeddings_dir : path
-        Folder holding ``grouped/`` and ``averaged/``.
-    n_cols : int
-        Panels per row.
-    max_components : int
-        Number of leading singular values shown.
-
-    Raises
-    ------
-    AesensError
-        If there is no triple, or an instrument has no train file.
-    """
-    if not triples:
-        raise AesensError("no (embedding, effect, instrument) triple to show; give at least one")
-    n_cols = min(n_cols, len(triples))
-    n_rows = -(-len(triples) // n_cols)
-    with plt.rc_context(plots.style()):
-        fig, axes = plots.figure_grid(n_rows, n_cols, (1.9, 1.6), sharey=True)
-        for ax, (embedding, effect, instrument) in zip(axes.flat, triples, strict=False):
-            analysis = analyse(embedding, effect, embeddings_dir)
-            if instrument not in analysis.instruments:
-                raise AesensError(f"no train file of {instrument!r} in {embedding}/{effect}; "
-                                  f"choose one of {list(analysis.instruments)}")
-            result = analysis.instruments[instrument]
-            plots.singular_value_panel(ax, result.sv_directions, result.sv_originals,
-                                       title=f"{embedding}, {effect}, {instrument}",
-                                       max_components=max_components)
-        for ax in axes.flat[len(triples):]:
-            ax.set_axis_off()
-        for ax in axes[:, 1:].flat:
-            ax.set_ylabel("")
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=2)
     return fig
 
 
@@ -376,7 +345,8 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     formats : sequence of str
         Figure formats.
     umap_files : int
-        Files per UMAP panel (0: no UMAP figure).
+        Files per panel of ``umap_trajectories`` (0: no UMAP figure, neither
+        it nor the paper's 2B.1 figure).
     seed : int
         Seed of the UMAP file draw and layout.
     models_dir : path, optional
@@ -415,9 +385,14 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
         written += save(umap_grid(coordinates), plots_dir, "umap_trajectories", formats)
     instruments = present_instruments(name for analysis in analyses.values()
                                       for name in analysis.instruments)
+    paper_figures.make_plot_folders(plots_dir)
+    ordered = {key: analyses[key] for key in paper_figures.paper_sorted(list(analyses))}
     for instrument in instruments:
-        written += save(global_correlation_grid(analyses, instrument), plots_dir,
-                        f"global_correlation_{instrument}", formats)
+        written += save(global_correlation_grid(ordered, instrument),
+                        Path(plots_dir) / paper_figures.CORR_FOLDER, f"corr_{instrument}",
+                        formats)
+    written += paper_figure_files(embeddings_dir, results_dir, plots_dir, seed,
+                                  umap=bool(umap_files), models_dir=models_dir, embeddings=names)
     written += save(r2_histogram_grid({key: analysis.all_samplewise_r2()
                                        for key, analysis in analyses.items()}),
                     plots_dir, "samplewise_r2_histograms", formats)
@@ -435,6 +410,49 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
         else:
             print(f"no classification results for {embedding} in {results_dir}: "
                   "skipping its ROC AUC figure", flush=True)
+    return written
+
+
+def paper_figure_files(embeddings_dir: PathLike = "embeddings",
+                       results_dir: PathLike = "results", plots_dir: PathLike = "plots",
+                       seed: int = 0, umap: bool = True, models_dir: PathLike | None = None,
+                       embeddings: Sequence[str] | None = None) -> list[Path]:
+    """Save the paper's 2B.1, 3.5 and 4 figures under their published names (PDF).
+
+    Of ``embeddings`` (default: all), the paper's if present, else what exists.
+
+    See :mod:`aesens.paper_figures`: ``umap/umap_<instrument>_0.pdf`` (unless
+    ``umap`` is false), ``svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf``
+    and, when classification results exist,
+    ``rocauc_curves/rocauc_two_paper.pdf`` with ``rocauc_two_paper_legend.pdf``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    plots_dir = Path(plots_dir)
+    paper_figures.make_plot_folders(plots_dir)
+    written = []
+    if umap:
+        pairs, instrument = paper_figures.umap_selection(embeddings_dir, embeddings=embeddings)
+        with warnings.catch_warnings():
+            # Tiny selections make UMAP fall back from spectral initialisation; expected here.
+            warnings.simplefilter("ignore", UserWarning)
+            coordinates = paper_figures.umap_panels(pairs, instrument,
+                                                    embeddings_dir=embeddings_dir, seed=seed)
+        written += save(umap_grid(coordinates), plots_dir / paper_figures.UMAP_FOLDER,
+                        paper_figures.umap_name(instrument), ["pdf"])
+    written += save(paper_figures.svd_figure(paper_figures.svd_triples(embeddings_dir, embeddings),
+                                             embeddings_dir, models_dir),
+                    plots_dir / paper_figures.SVD_FOLDER, paper_figures.SVD_NAME, ["pdf"])
+    rows = paper_figures.rocauc_rows(results_dir, embeddings)
+    if rows:
+        folder = plots_dir / paper_figures.ROCAUC_FOLDER
+        written += save(paper_figures.rocauc_figure(rows, results_dir), folder,
+                        paper_figures.ROCAUC_NAME, ["pdf"])
+        written += save(paper_figures.rocauc_legend(), folder, paper_figures.ROCAUC_LEGEND_NAME,
+                        ["pdf"])
     return written
 
 

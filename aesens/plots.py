@@ -24,8 +24,8 @@ from aesens.effects import Effect
 
 #: Base font size (points) of every figure: readable at the paper's column width.
 FONT_SIZE = 8
-#: Colour map of parameter values.
-PARAM_CMAP = "viridis"
+#: Colour map of parameter values (the published 2B.1 notebook's).
+PARAM_CMAP = "coolwarm"
 #: Thresholds (fraction of the largest singular value) marked on singular-value plots.
 SV_THRESHOLDS = (0.3, 0.5)
 #: Normalised singular values at least this fraction of the largest count as a direction.
@@ -236,8 +236,13 @@ def param_colorbar(fig: Figure, mappable: ScalarMappable, axes: Axes | Sequence[
     bar.ax.minorticks_off()
 
 
+def r2_title(r2: float) -> str:
+    """An R² as the published 3.1 notebook titled its panels: ``$R^2 \\approx 0.1234$``."""
+    return f"$R^2 \\approx {r2:.4f}$"
+
+
 def correlation_panel(ax: Axes, projections: np.ndarray, r2: float, effect: Effect,
-                      title: str = "", r2_fit: float | None = None) -> None:
+                      title: str = "") -> None:
     """Projection of effect paths on a direction against the parameter rank.
 
     Parameters
@@ -247,13 +252,11 @@ def correlation_panel(ax: Axes, projections: np.ndarray, r2: float, effect: Effe
     projections : numpy.ndarray
         ``(n_files, n_params)`` coordinate of every file's path on the direction.
     r2 : float
-        Squared Spearman correlation, shown in the title.
+        Squared Spearman correlation, shown in the title as :func:`r2_title` writes it.
     effect : Effect
         The effect (x-axis ticks and label).
     title : str
         Text before the R² in the title.
-    r2_fit : float, optional
-        R² of the data the direction was fitted on (train), shown after ``r2``.
     """
     projections = np.atleast_2d(projections)
     ranks = np.arange(projections.shape[1])
@@ -263,8 +266,7 @@ def correlation_panel(ax: Axes, projections: np.ndarray, r2: float, effect: Effe
     if len(projections) > 1:
         ax.plot(ranks, np.median(projections, axis=0), color="black", linewidth=1.4,
                 label="median")
-    text = f"R² = {r2:.2f}" + ("" if r2_fit is None else f" (train {r2_fit:.2f})")
-    ax.set_title(f"{title}{text}")
+    ax.set_title(f"{title}{r2_title(r2)}")
     set_rank_axis(ax, effect)
     ax.set_ylabel("projection")
 

@@ -5,7 +5,8 @@ Every claim follows from the numbers of the tables of ``results/summary.md``
 sentence quotes is a cell of those tables or the difference of two cells.
 
 Sensitivity (per embedding and effect, from ``correlations.csv``): the
-median over instruments of the global CCA R² says how strongly the
+median over instruments of the paper's global CCA R² (``spearman_corr2``:
+in-sample, as the published 3.1 notebook computed it) says how strongly the
 embedding moves with the effect parameter; the median count of normalised
 singular values of the sample-wise CCA directions at least t times the
 largest (the lowest t written) says along how many directions. That count
@@ -26,6 +27,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aesens.analysis_files import GLOBAL_R2_COLUMN
 from aesens.effects import EFFECTS
 from aesens.plots import SV_THRESHOLDS, method_label
 
@@ -83,7 +85,11 @@ def rules() -> str:
             "moderately; instruments disagree when their values reach both. Sample-wise R² "
             f"≥ {FOLLOWS_OWN_R2:g} with a global R² below {STRONG_R2:g}: each file follows its "
             "own direction, unless the grid has at most dimension + 1 values (then every "
-            "file's fit is exact and R² is 1 by construction). Count of normalised singular "
+            "file's fit is exact and R² is 1 by construction); likewise the global R², which is "
+            "in-sample as published, when no instrument has more train rows (files × grid "
+            "values) than the dimension plus one. A global R² ≥ "
+            f"{STRONG_R2:g} whose held-out value is ≤ {BARELY_R2:g}: the direction does not "
+            "carry over to the test files. Count of normalised singular "
             "values ≥ t σ₁ (median over "
             f"instruments, lowest t): at most {FEW_DIRECTIONS}: few directions; at least "
             f"{MANY_DIRECTIONS:g} of the possible count: many; equal to the number of train "
@@ -151,7 +157,8 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         Names, as in the tables.
     group : pandas.DataFrame
         The ``correlations.csv`` rows of this embedding and effect (one per
-        instrument): ``global_r2``, ``samplewise_r2_median``, optionally
+        instrument): ``spearman_corr2`` (the paper's global R²),
+        ``samplewise_r2_median``, optionally
         ``sv_count_<t>`` and ``n_train``.
     dim : int, optional
         Embedding dimension (unknown: the count is only capped by
@@ -163,10 +170,14 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         Number of grid values of the effect. With at most ``dim + 1`` of
         them, a file's sample-wise CCA fits its path exactly whatever the
         path (the least-squares fit of n points in ``n - 1 <= dim`` centred
-        dimensions), so its R² of 1 is said to show nothing.
+        dimensions), so its R² of 1 is said to show nothing. Likewise, when
+        every instrument has at most ``dim + 1`` train rows (``n_train ×
+        n_params``), the global direction fits them exactly and the global
+        R² (in-sample, as published) is near 1 whatever the data: the
+        sentence says so and quotes the held-out value (``global_r2_test``).
     """
     # thresholds compare the values as shown (rounded as in the tables)
-    r2 = pd.to_numeric(group["global_r2"], errors="coerce").dropna()
+    r2 = pd.to_numeric(group[GLOBAL_R2_COLUMN], errors="coerce").dropna()
     median = round(r2.median(), 2) if not r2.empty else np.nan
     if r2.empty:
         text = f"{embedding} under {effect}: no global R² (no instrument has a value)"
@@ -178,6 +189,20 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         if low <= BARELY_R2 and high >= STRONG_R2:
             text += f", but instruments disagree: {low:.2f}–{high:.2f}"
         text += ")"
+    n_train = (pd.to_numeric(group["n_train"], errors="coerce") if "n_train" in group
+               else pd.Series(np.nan, index=group.index))
+    held_out = pd.to_numeric(group.get("global_r2_test", pd.Series(dtype=float)),
+                             errors="coerce").dropna()
+    test_median = round(held_out.median(), 2) if not held_out.empty else np.nan
+    if (not r2.empty and n_params is not None and dim is not None and n_train.notna().all()
+            and (n_train * n_params <= dim + 1).all()):
+        text += ("; that R² is in-sample and near 1 by construction (no instrument has more "
+                 "train rows, files × grid values, than the dimension plus one: its direction "
+                 "fits them exactly)" + (f"; held out it is {test_median:.2f}"
+                                          if np.isfinite(test_median) else ""))
+    elif median >= STRONG_R2 and test_median <= BARELY_R2:
+        text += (f"; held out it is {test_median:.2f}: the direction fits the train paths it "
+                 "was fitted on but does not carry over to the test files")
     samplewise = pd.to_numeric(group["samplewise_r2_median"], errors="coerce").dropna()
     own = round(samplewise.median(), 2) if not samplewise.empty else np.nan
     exact = n_params is not None and dim is not None and n_params <= dim + 1

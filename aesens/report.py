@@ -5,8 +5,10 @@ collects, from ``results/correlations.csv`` (merged by
 :mod:`aesens.figures`) and the classification results
 ``results/<effect>/result_<embedding>.csv``:
 
-- sensitivity per embedding and effect: global CCA R² (median and range
-  over instruments), median sample-wise R², numbers of normalised singular
+- sensitivity per embedding and effect: the paper's global CCA R²
+  (in-sample, as the published 3.1 notebook computed it: the
+  ``spearman_corr2`` column) and the same R² of the held-out test paths
+  (median and range over instruments), median sample-wise R², numbers of normalised singular
   values of the sample-wise CCA directions at least 0.3 and 0.5, the
   numbers of train files and the embedding dimension (from the averaged
   original embeddings, where readable), which bound those numbers;
@@ -34,11 +36,12 @@ import numpy as np
 import pandas as pd
 
 from aesens import reading, store
+from aesens.analysis_files import GLOBAL_CCA_METHOD, GLOBAL_R2_COLUMN, read_correlations_text
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.plots import SV_THRESHOLDS, format_value, method_label, param_scale
 from aesens.results import ORIGINAL as ORIGINAL_SET
-from aesens.results import load_results, read_csv
+from aesens.results import load_results
 from aesens.safe_files import atomic_file
 
 PathLike = str | os.PathLike
@@ -92,7 +95,8 @@ def sensitivity_table(correlations: pd.DataFrame,
     rows = []
     for (embedding, effect), group in correlations.groupby(["embedding", "effect"], sort=False):
         row = {"embedding": embedding, "effect": effect, "instruments": len(group),
-               "global R² (test)": _range(group["global_r2"]),
+               "global R²": _range(group[GLOBAL_R2_COLUMN]),
+               "global R² (held out)": _range(group["global_r2_test"]),
                "sample-wise R²": _range(group["samplewise_r2_median"])}
         for threshold in thresholds:
             column = f"sv_count_{threshold:g}"
@@ -107,24 +111,32 @@ def sensitivity_table(correlations: pd.DataFrame,
 
 
 def read_correlations(path: PathLike) -> pd.DataFrame:
-    """Read ``correlations.csv`` (as written by this or an earlier version of the tool).
+    """The global-CCA rows of ``correlations.csv``, numbers as numbers.
+
+    Reads the published 3.1 notebook's file (only its columns) as well as
+    ours and those of earlier versions of this tool
+    (:func:`aesens.analysis_files.read_correlations_text`); rows of another
+    ``desensitization_method`` than ``cca`` are left out, and a column the
+    file lacks (``global_r2_test``, ``samplewise_r2_median``) is NaN.
 
     Raises
     ------
     AesensError
-        If the file does not parse or lacks the columns of the sensitivity table.
+        If the file does not parse, lacks a key column, or has neither R² column.
     """
-    table = read_csv(path, keep_default_na=False, na_values=[""])
-    needed = ["embedding", "effect", "instrument", "global_r2", "samplewise_r2_median"]
-    missing = [column for column in needed if column not in table.columns]
-    if missing:
-        raise AesensError(f"{path} lacks columns {', '.join(missing)}; rerun python -m "
+    table = read_correlations_text(path)
+    if GLOBAL_R2_COLUMN not in table and "global_r2_test" not in table:
+        raise AesensError(f"{path} lacks the column {GLOBAL_R2_COLUMN}; rerun python -m "
                           "aesens.figures (it keeps the other rows and columns)")
+    table = table[table["desensitization_method"] == GLOBAL_CCA_METHOD].copy()
+    for column in (GLOBAL_R2_COLUMN, "global_r2_test", "samplewise_r2_median"):
+        if column not in table:
+            table[column] = np.nan
     for column in table.columns:
-        if (column in ("global_r2", "samplewise_r2_median", "n_train")
+        if (column in (GLOBAL_R2_COLUMN, "global_r2_test", "samplewise_r2_median", "n_train")
                 or column.startswith("sv_count_")):
             table[column] = pd.to_numeric(table[column], errors="coerce")
-    return table
+    return table.reset_index(drop=True)
 
 
 def embedding_dims(embeddings: Iterable[str], embeddings_dir: PathLike) -> dict[str, int]:
@@ -211,12 +223,23 @@ def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
 
 
 def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
-    """Markdown list items linking every PNG (and its PDF) under ``plots_dir``."""
+    """Markdown list items linking every figure under ``plots_dir`` and its sub-folders.
+
+    A figure saved as PNG links the PNG, with its PDF beside it where one
+    exists; a figure saved only as PDF (the paper's figures) links the PDF.
+    Labels are the paths under ``plots_dir`` without suffix.
+    """
+    root = Path(plots_dir)
+    stems = sorted({path.with_suffix("") for suffix in ("png", "pdf")
+                    for path in root.rglob(f"*.{suffix}") if path.is_file()})
     items = []
-    for png in sorted(Path(plots_dir).glob("*.png")):
-        link = Path(os.path.relpath(png, relative_to)).as_posix()
-        item = f"- [{png.stem}]({link})"
-        if png.with_suffix(".pdf").exists():
+    for stem in stems:
+        label = stem.relative_to(root).as_posix()
+        png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+        shown = png if png.is_file() else pdf
+        link = Path(os.path.relpath(shown, relative_to)).as_posix()
+        item = f"- [{label}]({link})"
+        if shown == png and pdf.is_file():
             item += f" ([pdf]({Path(link).with_suffix('.pdf').as_posix()}))"
         items.append(item)
     return items
@@ -264,9 +287,11 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
         lines += [
-            "Global R²: squared Spearman correlation between the parameter and the test paths "
-            "projected on the instrument's global CCA direction (fitted on its train paths); "
-            "median [min–max] over instruments. Sample-wise R²: each train path on its own CCA "
+            "Global R²: the paper's global correlation (`spearman_corr2`): squared Spearman "
+            "correlation between the parameter values and the instrument's train paths "
+            "projected on its global CCA direction (fitted on those same paths), all settings "
+            "pooled; held out: the same for its test paths; median [min–max] over instruments. "
+            "Sample-wise R²: each train path on its own CCA "
             "direction, median per instrument, then median [min–max] over instruments. "
             "σ ≥ t σ₁: number of singular values of an instrument's stacked sample-wise CCA "
             "directions at least t times the largest (how many directions the effect uses; "

@@ -113,7 +113,9 @@ def display_table(card: pd.DataFrame) -> pd.DataFrame:
     for row in card.itertuples(index=False):
         rows.append({
             "embedding": row.embedding, "effect": row.effect,
-            "global R²": _number(row.global_r2), "sample-wise R²": _number(row.samplewise_r2),
+            "global R²": _number(row.global_r2),
+            "global R² (held out)": _number(row.global_r2_test),
+            "sample-wise R²": _number(row.samplewise_r2),
             f"directions (σ ≥ {plots.SV_THRESHOLD:g} σ₁)": _number(row.n_directions, 1),
             "participation ratio": _number(row.participation_ratio, 2),
             "AUC orig/orig": _number(row.auc_orig_orig),
@@ -137,8 +139,10 @@ def display_ranking(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 DEFINITIONS = [
-    "Global R²: squared Spearman correlation between the parameter and the test paths "
-    "projected on the instrument's global CCA direction; median over instruments.",
+    "Global R²: the paper's global correlation: squared Spearman correlation between the "
+    "parameter values and the instrument's train paths projected on its global CCA direction "
+    "(fitted on those paths), all settings pooled; held out: the same for its test paths; "
+    "medians over instruments.",
     "Sample-wise R²: each train path on its own CCA direction; median per instrument, then "
     "median over instruments.",
     f"Directions: number of singular values of the instrument's stacked sample-wise CCA "

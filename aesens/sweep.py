@@ -33,6 +33,9 @@ from aesens.errors import AesensError
 FILE_NAMES = ("file_name_train", "file_name_test")
 #: Datasets of a grouped file.
 GROUPED_NAMES = ("train_A", "test_A", "train_Bs", "test_Bs")
+#: HDF5 attribute of a ``ccadirs_<effect>.h5`` file: the train files whose path does not vary
+#: with the effect (e.g. silent files), whose ``cca_dirs`` rows are zeros (no direction).
+CONSTANT_PATHS_ATTR = "constant_paths"
 #: Labels read from the averaged original file by :meth:`Sweep.load`.
 LABEL_NAMES = ("Y_train", "Y_test", "genre_train", "genre_test")
 
@@ -72,6 +75,10 @@ def read_averaged(path: str | os.PathLike,
 def read_ccadirs(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """Sample-wise CCA directions of a ``ccadirs_<effect>.h5`` file.
 
+    A row of zeros is no direction (a path that does not vary with the effect:
+    see :data:`CONSTANT_PATHS_ATTR`) and comes back as NaN, which the R² and
+    SVD statistics leave out.
+
     Returns
     -------
     tuple
@@ -79,7 +86,10 @@ def read_ccadirs(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None
         (None when the file does not record them).
     """
     arrays = read_averaged(path, ["cca_dirs"])
-    return arrays["cca_dirs"], arrays.get("file_name_train")
+    directions = np.array(arrays["cca_dirs"], dtype=np.float64)
+    if directions.ndim == 2:
+        directions[~np.any(directions != 0, axis=1)] = np.nan
+    return directions, arrays.get("file_name_train")
 
 
 def check_file_names(reference_path: str | os.PathLike, expected: np.ndarray,

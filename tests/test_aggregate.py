@@ -450,3 +450,59 @@ def test_a_failing_item_cancels_the_queued_ones():
     # all 20. The margin allows a machine under load to start a few more.
     assert calls[0] == 0 and len(calls) < 10
     assert aggregate.in_threads(lambda item: item * 2, [3, 1, 2], 3, "working", False) == [6, 2, 4]
+
+
+def test_a_constant_path_gets_a_zero_row_the_published_svd_reads(tmp_path, tiny_effect):
+    """A silent train file: the published 3.2 wrote a finite row and the published 3.5 took
+    ``np.linalg.svd`` of every row; ours writes zeros, names the file in an attribute and a
+    warning, and leaves the row out of its own R² and SVD statistics."""
+    from aesens.cca import ConstantPathWarning, samplewise_r2, singular_value_profiles
+    from aesens.desensitize import samplewise_svd_directions
+
+    split_csv, split = tiny_split(tmp_path)
+    silent = "[cel][pop_roc]0002__1"
+    stems = list(split["file_name"])
+    features, keys, _ = frame_rows(stems)
+    features[keys == silent] = 0.0
+    write_published_h5(store.original_path(tmp_path), "openl3", features, keys)
+    for rank, param in enumerate(tiny_effect.param_strings):
+        write_published_h5(store.effected_path("tiny", param, tmp_path), "openl3",
+                           features * (rank + 2), keys)
+    with pytest.warns(ConstantPathWarning, match=re.escape(f"1 of 3 train files do not vary "
+                                                          f"with tiny ({silent})")):
+        directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    path = store.ccadirs_path("openl3", "tiny", tmp_path)
+    with h5py.File(path, "r") as h5:
+        stored = h5["cca_dirs"][()]
+        names = [name.decode() if isinstance(name, bytes) else name
+                 for name in h5.attrs[sweep.CONSTANT_PATHS_ATTR]]
+        row_names = h5["file_name_train"][()].astype(str).tolist()
+    assert names == [silent]
+    row = row_names.index(silent)
+    # What the published 3.5 notebook does with the file: the SVD runs and is finite.
+    singular_values = np.linalg.svd(stored, compute_uv=False)
+    assert np.isfinite(stored).all() and np.isfinite(singular_values).all()
+    np.testing.assert_array_equal(stored[row], 0.0)
+    assert np.isnan(directions[row]).all() and np.isfinite(np.delete(directions, row, 0)).all()
+    np.testing.assert_array_equal(np.delete(stored, row, 0), np.delete(directions, row, 0))
+    # Read back (cached file, and the sweep's reader): the row is no direction again.
+    for again in (aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path),
+                  aggregate.ensure_grouped("openl3", "tiny", split_csv,
+                                           tmp_path).stored_directions(tmp_path)):
+        np.testing.assert_array_equal(np.isnan(again).any(axis=1), np.arange(3) == row)
+    # Our statistics leave the row out: R² NaN, singular values those of the other rows...
+    grouped = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    r2 = samplewise_r2(grouped.paths(), directions)
+    assert np.isnan(r2[row]) and np.isfinite(np.delete(r2, row)).all()
+    cello = grouped.Y_train == "cello"
+    ours, _ = singular_value_profiles(directions[cello], grouped.train_A[cello])
+    published = np.linalg.svd(stored[cello], compute_uv=False)
+    np.testing.assert_allclose(ours, (published / published[0])[:len(ours)], rtol=1e-12)
+    np.testing.assert_array_equal(published[len(ours):], 0.0)  # the zero row adds nothing
+    # ... and the SVD method projects out what the published SVD of all rows would.
+    with pytest.warns(UserWarning, match="left out"):
+        kept = samplewise_svd_directions(grouped.train_A[cello], grouped.train_Bs[:, cello],
+                                         samplewise_dirs=directions[cello], threshold=0.3)
+    _, values, vectors = np.linalg.svd(stored[cello], full_matrices=False)
+    expected = vectors[values / values[0] >= 0.3]
+    np.testing.assert_allclose(kept.T @ kept, expected.T @ expected, atol=1e-12)

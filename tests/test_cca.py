@@ -186,6 +186,14 @@ def test_r2_equal_squared_spearman():
     assert projection.shape == (8, 12)
     expected_global = scipy.stats.spearmanr(projection.ravel(), np.tile(np.arange(12), 8))
     assert cca.global_r2(paths, direction) == pytest.approx(expected_global.statistic ** 2)
+    # the published 3.1 notebook: setting by setting, against the parameter values
+    values = np.geomspace(1600, 18333.333, 12)
+    notebook = scipy.stats.spearmanr(
+        np.concatenate([paths[:, i].astype(float) @ direction for i in range(12)]),
+        np.concatenate([np.full(8, value) for value in values])).statistic ** 2
+    assert cca.global_r2(paths, direction, values) == notebook
+    with pytest.raises(ValueError, match="parameter values"):
+        cca.global_r2(paths, direction, values[:-1])
     assert cca.spearman_r2(np.arange(5.0), -np.arange(5.0) ** 3) == pytest.approx(1.0)
 
 

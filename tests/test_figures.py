@@ -21,7 +21,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from aesens import analysis, figures, plots, report, results, store  # noqa: E402
+from aesens import analysis, figures, paper_figures, plots, report, results, store  # noqa: E402
 from aesens.cca import samplewise_cca_directions  # noqa: E402
 from aesens.classification_figures import roc_auc_figure  # noqa: E402
 from aesens.desensitize import METHODS  # noqa: E402
@@ -32,9 +32,11 @@ from aesens.results import embedding_label  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDINGS = {"mfcc": 12, "toy": 20}
 EFFECTS = ("bitcrush", "gain")
+#: Thresholds of the SVD method in the results.
+SVD_THRESHOLDS = (0.3, 0.5)
 #: Method keys of the results (the SVD method at two thresholds).
 METHOD_KEYS = [m for m in METHODS if m != "cca_samplewise_svd"] + [
-    "cca_samplewise_svd:0.3", "cca_samplewise_svd:0.5"]
+    f"cca_samplewise_svd:{t:g}" for t in SVD_THRESHOLDS]
 INSTRUMENTS = ("cello", "flute", "piano")
 N_TRAIN, N_TEST = 6, 3
 
@@ -89,7 +91,7 @@ def write_results(results_dir: Path, name: str, embedding: str,
     param_strings = effect.param_strings
     strength = np.abs(np.arange(len(effect)) - effect.identity_rank) / len(effect)
     variants = [(method, {}) for method in METHODS if method != "cca_samplewise_svd"]
-    variants += [("cca_samplewise_svd", {"svd_thr": threshold}) for threshold in (0.3, 0.5)]
+    variants += [("cca_samplewise_svd", {"svd_thr": threshold}) for threshold in SVD_THRESHOLDS]
     rows = []
     for index, (method, params) in enumerate(variants):
         for instrument in INSTRUMENTS:
@@ -172,11 +174,12 @@ def test_analysis_finds_the_synthetic_sensitivity(outputs: Path) -> None:
     result = analysis.analyse("toy", "gain", outputs / "embeddings")
     assert list(result.instruments) == list(INSTRUMENTS)
     table = result.table()
-    assert (table["global_r2_train"] > 0.8).all() and (table["samplewise_r2_median"] > 0.8).all()
-    assert (table["global_r2"] > 0.2).all()  # held out: offsets between files remain
+    # the paper's global R² (in-sample) and the held-out one
+    assert (table["spearman_corr2"] > 0.8).all() and (table["samplewise_r2_median"] > 0.8).all()
+    assert (table["global_r2_test"] > 0.2).all()  # held out: offsets between files remain
     assert table["sv_count_0.3"].ge(table["sv_count_0.5"]).all()
     cello = result.instruments["cello"]
-    assert cello.projections.shape == (N_TEST, len(get_effect("gain")))
+    assert cello.projections.shape == (N_TRAIN, len(get_effect("gain")))  # the fitted paths
     # stored directions (mfcc) and computed ones (toy) give the same kind of result
     stored = analysis.analyse("mfcc", "gain", outputs / "embeddings").table()
     assert (stored["samplewise_r2_median"] > 0.8).all()
@@ -243,18 +246,26 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     expected = ["umap_trajectories", "samplewise_r2_histograms", "singular_values",
                 "singular_values_toy_gain", "roc_auc_toy",
-                *(f"global_correlation_{name}" for name in INSTRUMENTS)]
+                *(f"corr/corr_{name}" for name in INSTRUMENTS)]
     for name in expected:
         for fmt in ("pdf", "png"):
             assert (plots_dir / f"{name}.{fmt}").stat().st_size > 0, name
+    # the paper's 2B.1, 3.5 and 4 figures under their published names (falling back to toy)
+    for name in ("umap/umap_flute_0", "svd_singvals_ccadirs/svd_singvals_ccadirs_paper",
+                 "rocauc_curves/rocauc_two_paper", "rocauc_curves/rocauc_two_paper_legend"):
+        assert (plots_dir / f"{name}.pdf").stat().st_size > 0, name
     table = pd.read_csv(results_dir / "correlations.csv")
     assert len(table) == len(EFFECTS) * len(INSTRUMENTS)
-    assert {"global_r2", "samplewise_r2_median", "comment"} <= set(table.columns)
+    assert list(table.columns[:6]) == ["embedding", "effect", "instrument",
+                                       "desensitization_method", "spearman_corr2", "comment"]
+    assert {"global_r2_test", "samplewise_r2_median"} <= set(table.columns)
     assert table["global_direction"].eq("computed").all()  # no models/ folder here
     r2 = np.loadtxt(results_dir / "gain" / "cca_r2s_toy.txt")
     assert r2.shape == (N_TRAIN * len(INSTRUMENTS),) and np.all((r2 >= 0) & (r2 <= 1))
     summary = (results_dir / "summary.md").read_text()
     assert "| toy | gain |" in summary and "../plots/umap_trajectories.png" in summary
+    assert "- [corr/corr_flute](../plots/corr/corr_flute.png)" in summary
+    assert "(../plots/svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf)" in summary
 
 
 def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:
@@ -297,7 +308,7 @@ def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
 def test_singular_value_triples_match_numpy(outputs: Path) -> None:
     embeddings_dir = outputs / "embeddings"
     triples = [("toy", "gain", "flute"), ("mfcc", "bitcrush", "cello")]
-    fig = figures.singular_value_triples(triples, embeddings_dir)
+    fig = paper_figures.svd_figure(triples, embeddings_dir)
     assert [ax.get_title() for ax in fig.axes[:2]] == ["toy, gain, flute",
                                                       "mfcc, bitcrush, cello"]
     data = analysis.load("mfcc", "bitcrush", embeddings_dir)
@@ -307,7 +318,7 @@ def test_singular_value_triples_match_numpy(outputs: Path) -> None:
     sv = np.linalg.svd(directions, compute_uv=False)
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), sv / sv[0], rtol=1e-10)
     with pytest.raises(AesensError, match="no train file of 'organ'"):
-        figures.singular_value_triples([("toy", "gain", "organ")], embeddings_dir)
+        paper_figures.svd_figure([("toy", "gain", "organ")], embeddings_dir)
 
 
 def test_umap_grid_uses_the_same_files(outputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -350,7 +361,9 @@ def test_command_rejects_bad_options(option: list[str], message: str,
 
 def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
-    """A correlations.csv with a comment column, or without this version's columns, reads."""
+    """A correlations.csv with a comment column, or of an earlier version, reads.
+
+    An earlier version's ``global_r2`` was the held-out R² (no in-sample column yet)."""
     rows = pd.DataFrame({"embedding": ["toy"] * 3, "effect": ["gain"] * 3,
                          "instrument": list(INSTRUMENTS), "global_r2": [0.2, 0.4, ""],
                          "samplewise_r2_median": [0.9, 0.8, 0.7],
@@ -360,14 +373,15 @@ def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
     assert table["comment"].tolist()[0] == "odd, check" and table["comment"].tolist()[2] == "NA"
     sensitivity = report.sensitivity_table(table)
     # pandas reference: median [min–max] over the instruments with a value
-    assert sensitivity["global R² (test)"].tolist() == ["0.30 [0.20–0.40]"]
+    assert sensitivity["global R² (held out)"].tolist() == ["0.30 [0.20–0.40]"]
+    assert sensitivity["global R²"].tolist() == ["n/a"]
     assert sensitivity["sample-wise R²"].tolist() == ["0.80 [0.70–0.90]"]
     summary = report.write_summary(tmp_path, tmp_path / "plots").read_text()
-    assert "| toy | gain | 3 | 0.30 [0.20–0.40] | 0.80 [0.70–0.90] |" in summary
+    assert "| toy | gain | 3 | n/a | 0.30 [0.20–0.40] | 0.80 [0.70–0.90] |" in summary
     (tmp_path / "correlations.csv").write_text("embedding,effect\ntoy,gain\n")
     assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "correlations.csv lacks columns instrument, global_r2" in err
+    assert "correlations.csv lacks columns instrument" in err
     assert len(err.strip().splitlines()) == 1
     (tmp_path / "correlations.csv").write_bytes(b"\xff\xfe\x00")
     assert run_cli(report.main, ["--results-dir", str(tmp_path)]) == 2

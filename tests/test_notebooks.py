@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_figures import build_outputs
 
@@ -36,11 +37,13 @@ EXTRA = {"2B.1_umap_trajectories": {"n_files": 2, "instrument": "flute",
                                           "method_groups": {"svd": ["", "-cca_samplewise_svd-0.3",
                                                                     "-cca_samplewise_svd-0.5"]}}}
 #: Paper figures each notebook saves under its ``plots_dir``.
-PAPER_FIGURES = {"2B.1_umap_trajectories": ["umap/umap_trajectories_flute_seed0.pdf",
-                                            "umap/umap_trajectories_flute_seed0.png"],
-                 "3.1_global_cca_correlation": ["global_correlation_piano.pdf"],
-                 "3.5_samplewise_cca_dirs_svd": ["singular_values_triples.pdf"],
-                 "4_classification_performance": ["roc_auc_mfcc_svd.pdf"]}
+PAPER_FIGURES = {"2B.1_umap_trajectories": ["umap/umap_flute_0.pdf"],
+                 "3.1_global_cca_correlation": ["corr/corr_piano.png"],
+                 "3.5_samplewise_cca_dirs_svd": [
+                     "svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf"],
+                 "4_classification_performance": ["roc_auc_mfcc_svd.pdf",
+                                                  "rocauc_curves/rocauc_two_paper.pdf",
+                                                  "rocauc_curves/rocauc_two_paper_legend.pdf"]}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +106,11 @@ def test_notebook_runs_headless(path: Path, kernel: jupyter_client.KernelManager
     assert images, "the default selection is shown as a static figure"
     for name in PAPER_FIGURES.get(path.stem, []):
         assert (tmp_path / "plots" / name).stat().st_size > 0, name
+    if path.stem == "3.1_global_cca_correlation":  # merged as the published notebook did
+        table = pd.read_csv(workdir / "results" / "correlations.csv")
+        assert list(table.columns[:6]) == ["embedding", "effect", "instrument",
+                                           "desensitization_method", "spearman_corr2", "comment"]
+        assert len(table) == 2 * 2 * 3  # embeddings x effects x instruments
 
 
 def test_samplewise_notebooks_write_and_read_cca_r2s(kernel: jupyter_client.KernelManager,

@@ -21,7 +21,8 @@ def correlations(global_r2: list[float], samplewise: list[float] | None = None,
                  embedding: str = "mfcc", effect: str = "gain") -> pd.DataFrame:
     """Rows of ``correlations.csv`` for one embedding and effect, one per instrument."""
     rows = {"embedding": embedding, "effect": effect,
-            "instrument": [f"i{k}" for k in range(len(global_r2))], "global_r2": global_r2,
+            "instrument": [f"i{k}" for k in range(len(global_r2))],
+            "desensitization_method": "cca", "spearman_corr2": global_r2,
             "samplewise_r2_median": samplewise or [0.5] * len(global_r2)}
     if counts is not None:
         rows["sv_count_0.3"] = counts
@@ -80,6 +81,38 @@ def test_samplewise_r2_of_a_grid_no_longer_than_the_dimension_shows_nothing() ->
     # one value more than dimension + 1: the clause is the measured one again
     longer = reading.sensitivity_sentence("mfcc", "gain", table, 29, n_params=31)
     assert "follows its own direction" in longer and "by construction" not in longer
+
+
+def test_global_r2_of_no_more_train_rows_than_dimensions_is_said_to_be_in_sample() -> None:
+    """Like the demo's CREPE: 22 train files x 12 bit depths in 2048 dimensions."""
+    from scipy.stats import spearmanr
+
+    from aesens.cca import global_cca_direction
+
+    # The claim itself: the in-sample global R² of random paths is near 1 at rows <= dim + 1.
+    rng = np.random.default_rng(1)
+    for dim, exact in [(60, True), (20, False)]:
+        paths = rng.standard_normal((5, 12, dim))
+        direction = global_cca_direction(paths)
+        r2 = spearmanr((paths @ direction).T.ravel(), np.repeat(np.arange(12), 5))[0] ** 2
+        assert (r2 > 0.95) == exact, (dim, r2)
+    table = correlations([0.99, 0.99, 0.98], n_train=[22, 22, 21])
+    table["global_r2_test"] = [0.001, 0.0, 0.002]
+    text = reading.sensitivity_sentence("crepe", "bitcrush", table, 2048, n_params=12)
+    assert text.startswith(
+        "crepe moves strongly under bitcrush (global R² 0.99); that R² is in-sample and near 1 "
+        "by construction (no instrument has more train rows, files × grid values, than the "
+        "dimension plus one: its direction fits them exactly); held out it is 0.00")
+    # more rows than dimensions: the fit is not exact; the held-out value is read instead
+    text = reading.sensitivity_sentence("crepe", "bitcrush", table, 256, n_params=12)
+    assert "in-sample" not in text
+    assert text.startswith(
+        "crepe moves strongly under bitcrush (global R² 0.99); held out it is 0.00: the "
+        "direction fits the train paths it was fitted on but does not carry over to the test "
+        "files")
+    table["global_r2_test"] = [0.31, 0.35, 0.5]  # above "barely moves": nothing said
+    assert "held out" not in reading.sensitivity_sentence("crepe", "bitcrush", table, 256,
+                                                          n_params=12)
 
 
 def test_moderate_with_disagreeing_instruments() -> None:
@@ -215,7 +248,8 @@ def test_summary_section_quotes_only_numbers_of_its_tables(tmp_path: Path) -> No
     for effect in ("bitcrush", "gain"):
         write_results(tmp_path, effect, "mfcc", rng)
     rows = [{"embedding": "mfcc", "effect": effect, "instrument": instrument,
-             "n_train": 6, "n_test": 3, "global_r2": r2, "samplewise_r2_median": 0.97,
+             "desensitization_method": "cca", "spearman_corr2": r2, "comment": "",
+             "n_train": 6, "n_test": 3, "samplewise_r2_median": 0.97,
              "sv_count_0.3": count, "sv_count_0.5": 1}
             for effect, r2s, counts in (("bitcrush", (0.85, 0.9, 0.95), (6, 6, 6)),
                                         ("gain", (0.1, 0.2, 0.25), (2, 3, 2)))
