@@ -382,7 +382,18 @@ def scaling_effect(monkeypatch):
 
 
 def test_every_later_stage_takes_a_hear_embedding(tmp_path, monkeypatch, scaling_effect):
-    """Extraction, averaging, grouping, 3.2, classification, figures and scorecard, one name."""
+    """Extraction, averaging, grouping, 3.2, classification, figures and scorecard, one name.
+
+    The module is inside a package, so that the stored name and the files
+    named after it hold a dot (``result_hear+tinypkg.hear_tiny+timestamp.csv``).
+    """
+    package = tmp_path / "modules" / "tinypkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "hear_tiny.py").write_text(
+        "from hear_tiny import get_scene_embeddings, get_timestamp_embeddings, load_model\n"
+        "__all__ = ['get_scene_embeddings', 'get_timestamp_embeddings', 'load_model']\n")
+    monkeypatch.syspath_prepend(str(package.parent))
     instruments = {"cello": "cel", "flute": "flu"}
     split = write_split_csv(tmp_path, instruments, 30, 4)  # 3 negatives per class and fold
     dataset = tmp_path / "datasets" / "IRMAS-TrainingData"
@@ -395,7 +406,7 @@ def test_every_later_stage_takes_a_hear_embedding(tmp_path, monkeypatch, scaling
         sf.write(dataset / code / f"{row['file_name']}.wav", audio.T.astype(np.float32),
                  SAMPLE_RATE, subtype="PCM_16")
     monkeypatch.chdir(tmp_path)
-    name, stored = "hear:hear_tiny+timestamp", "hear+hear_tiny+timestamp"
+    name, stored = "hear:tinypkg.hear_tiny+timestamp", "hear+tinypkg.hear_tiny+timestamp"
     common = ["--device", "cpu", "--quiet"]
     run_stage("2A.1_featureExtract_original.py", [name, *common])
     run_stage("2A.2_featureExtract_audioEffects.py", ["halve", name, "0", "2", *common])
@@ -420,6 +431,7 @@ def test_every_later_stage_takes_a_hear_embedding(tmp_path, monkeypatch, scaling
     assert figures.main(["--embeddings", name, "--effects", "halve", "--umap-files", "0",
                          "--format", "png"]) == 0
     assert Path(f"plots/roc_auc_{stored}.png").stat().st_size > 0
+    assert f"roc_auc_{stored}" in Path("results/summary.md").read_text(encoding="utf-8")
     assert scorecard.main(["--embeddings", name, "--effects", "halve"]) == 0
     card = pd.read_csv("results/scorecard.csv")
     assert list(card["embedding"]) == [stored] and list(card["effect"]) == ["halve"]
