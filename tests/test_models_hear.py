@@ -34,6 +34,7 @@ from conftest import (
     needs_cuda,
     published_effected_audio,
     write_split_csv,
+    write_tiny_dataset,
 )
 
 torch = pytest.importorskip("torch")
@@ -287,43 +288,46 @@ def rows_by_key(path: str, name: str) -> dict[str, np.ndarray]:
     return {key: np.stack(rows) for key, rows in grouped.items()}
 
 
-def check_gain_sweep(module, dataset: Path, folder: Path, stored: str, output: str,
+def check_gain_sweep(module, dataset: Path, folder: Path, outputs: dict[str, str],
                      ranks: range = range(3)) -> None:
-    """Every stored row of the gain ranks equals the module called directly on that audio."""
+    """Every stored row of the gain ranks equals the module called directly on that audio.
+
+    ``outputs``: stored name -> ``"scene"`` or ``"timestamp"``.
+    """
     reference_model = module.load_model()
     files = discover(dataset)
     gain = effects.EFFECTS["gain"]
     for rank in ranks:
-        param = gain.param_strings[rank]
-        path = f"embeddings/embeddings_gain_{param}.h5"
-        stored_rows = rows_by_key(path, stored)
-        assert list(stored_rows) == [file.stem for file in files]
-        target = folder / f"reference_{stored}_{rank}"
-        target.mkdir()
+        path = f"embeddings/embeddings_gain_{gain.param_strings[rank]}.h5"
+        target = folder / f"reference_{module.__name__}_{rank}"
+        target.mkdir(parents=True)
         audio = published_effected_audio(files, gain, gain.grid[rank], target)
-        for file, (clip, rate) in zip(files, audio, strict=True):
-            expected = direct_rows(module, reference_model, clip, rate, output)
-            assert_rows_equal(stored_rows[file.stem], expected)
-        attrs = store.read_attrs(path, stored)
-        assert attrs["effect"] == "gain" and attrs["output"] == output
-        assert attrs["frame_level"] == (output == "timestamp")
+        for stored, output in outputs.items():
+            stored_rows = rows_by_key(path, stored)
+            assert list(stored_rows) == [file.stem for file in files]
+            for file, (clip, rate) in zip(files, audio, strict=True):
+                expected = direct_rows(module, reference_model, clip, rate, output)
+                assert_rows_equal(stored_rows[file.stem], expected)
+            attrs = store.read_attrs(path, stored)
+            assert attrs["effect"] == "gain" and attrs["output"] == output
+            assert attrs["frame_level"] == (output == "timestamp")
 
 
 def run_stage(script: str, argv: list[str]) -> None:
     assert run_cli(load_script(script).main, argv) == 0
 
 
-@pytest.mark.parametrize("output", ["scene", "timestamp"])
-def test_gain_sweep_of_the_tiny_module_equals_the_module(tiny_dataset, tmp_path, monkeypatch,
-                                                         output):
-    """`2A.2 gain hear:hear_tiny 0 2`: every row is the module on pedalboard's gain of the file."""
+def test_gain_sweep_of_the_tiny_module_equals_the_module(tmp_path, monkeypatch):
+    """`2A.2 gain hear:hear_tiny 0 2` with scene and timestamp rows (one pass of the effects):
+    every row is the module on pedalboard's gain of the file (the tiny dataset, 1-s files)."""
+    tiny_dataset = write_tiny_dataset(tmp_path / "IRMAS-TrainingData", seconds=1.0)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AESENS_DATASET_DIR", str(tiny_dataset))
-    stored = "hear+hear_tiny" + ("+timestamp" if output == "timestamp" else "")
     run_stage("2A.2_featureExtract_audioEffects.py",
-              ["gain", "hear:hear_tiny", "0", "2", "--hear-output", output, "--device", "cpu",
+              ["gain", "hear:hear_tiny,hear:hear_tiny+timestamp", "0", "2", "--device", "cpu",
                "--batch-size", "5", "--quiet"])
-    check_gain_sweep(hear_tiny, tiny_dataset, tmp_path, stored, output)
+    check_gain_sweep(hear_tiny, tiny_dataset, tmp_path,
+                     {"hear+hear_tiny": "scene", "hear+hear_tiny+timestamp": "timestamp"})
 
 
 def write_short_dataset(root: Path, seconds: float) -> Path:
@@ -357,13 +361,14 @@ def test_torchcrepe_baseline_sweep_equals_the_module(torchcrepe_baseline, tmp_pa
     common = ["--device", "cpu", "--quiet"]
     run_stage("2A.2_featureExtract_audioEffects.py",
               ["gain", "hear:hearbaseline.torchcrepe", "0", "2", *common])
-    check_gain_sweep(torchcrepe_baseline, dataset, tmp_path, "hear+hearbaseline.torchcrepe",
-                     "scene")
+    check_gain_sweep(torchcrepe_baseline, dataset, tmp_path,
+                     {"hear+hearbaseline.torchcrepe": "scene"})
     run_stage("2A.2_featureExtract_audioEffects.py",
               ["gain", "hear:hearbaseline.torchcrepe", "2", "2", "--hear-output", "timestamp",
                *common])
     stored = "hear+hearbaseline.torchcrepe+timestamp"
-    check_gain_sweep(torchcrepe_baseline, dataset, tmp_path, stored, "timestamp", range(2, 3))
+    check_gain_sweep(torchcrepe_baseline, dataset, tmp_path / "timestamp", {stored: "timestamp"},
+                     range(2, 3))
     path = "embeddings/embeddings_gain_-37.0.h5"
     assert len(rows_by_key(path, stored)["[cel][cla]0001__1"]) == 6  # 1 + 4000 // 800
     attrs = store.read_attrs(path, "hear+hearbaseline.torchcrepe")
