@@ -83,8 +83,8 @@ def embedding_name(value: str) -> str:
 
 
 def embedding_names(value: str) -> list[str]:
-    """Comma-separated embedding names (``crepe,mfcc``)."""
-    return [embedding_name(name.strip()) for name in value.split(",")]
+    """Comma-separated embedding names (``crepe,mfcc``), at least one, each as it is stored."""
+    return [embedding_name(name) for name in name_list(value)]
 
 
 def svd_threshold(value: str) -> float:
