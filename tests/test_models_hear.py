@@ -237,6 +237,10 @@ class Model:
     ("def load_model(model_file_path=''):\n    return object()\n"
      "get_scene_embeddings = get_timestamp_embeddings = load_model\n",
      "its model \\(object\\) lacks sample_rate, scene_embedding_size, timestamp_embedding_size"),
+    (GOOD_MODEL + "Model.__module__ = 'tensorflow.python.module.module'\n"
+     "def load_model(model_file_path=''):\n    return Model()\n"
+     "get_scene_embeddings = get_timestamp_embeddings = load_model\n",
+     r"its model \(Model\) is a TensorFlow model; the hear embeddings pass torch tensors"),
     ("def load_model(model_file_path=''):\n    raise RuntimeError('no weights here')\n"
      "get_scene_embeddings = get_timestamp_embeddings = load_model\n",
      r"hear:broken: load_model\(\) failed \(RuntimeError: no weights here\)"),
@@ -264,6 +268,8 @@ def test_missing_module_is_named():
      r"gave embeddings \(2, 2, 3\) and timestamps \(2, 3\) for 2 clips"),
     ("return audio[:, :0, None].expand(-1, -1, 3), audio[:, :0]", "timestamp",
      "gave no timestamp for clips of 100 samples"),
+    ("raise ValueError('too short')", "scene", r"get_scene_embeddings failed on 2 clip\(s\) of "
+     r"100 samples at 16000 Hz \(ValueError: too short\)"),
 ])
 def test_outputs_of_the_wrong_shape_are_refused(tmp_path, monkeypatch, body, output, message):
     source = GOOD_MODEL.replace("4", "3") + (
@@ -272,8 +278,9 @@ def test_outputs_of_the_wrong_shape_are_refused(tmp_path, monkeypatch, body, out
         f"def get_timestamp_embeddings(audio, model):\n    {body}\n")
     write_module(tmp_path, "misshapen", source, monkeypatch)
     model = get_model(f"hear:misshapen+{output}", device="cpu")
-    with pytest.raises(AesensError, match=message):
+    with pytest.raises(AesensError, match=message) as error:
         model.embed([np.zeros((1, 100), np.float32)] * 2, 16000)
+    assert "\n" not in str(error.value)
 
 
 # -- stage scripts end to end --------------------------------------------------------------------

@@ -58,6 +58,8 @@ from aesens.models.weights import file_sha256
 API_FUNCTIONS = ("load_model", "get_scene_embeddings", "get_timestamp_embeddings")
 #: The attributes of a HEAR model.
 MODEL_ATTRIBUTES = ("sample_rate", "scene_embedding_size", "timestamp_embedding_size")
+#: Packages whose models take TensorFlow tensors, which this family does not pass.
+TENSORFLOW_MODULES = ("tensorflow", "keras", "tf_keras")
 #: What the resampling uses, recorded in the metadata.
 RESAMPLER = "soxr HQ"
 
@@ -184,6 +186,10 @@ class HearModel(TorchModel):
         if lacking:
             raise AesensError(f"{where}: its model ({type(model).__name__}) lacks "
                               f"{', '.join(lacking)}, which the HEAR 2021 API requires")
+        if any(cls.__module__.startswith(TENSORFLOW_MODULES) for cls in type(model).__mro__):
+            raise AesensError(f"{where}: its model ({type(model).__name__}) is a TensorFlow "
+                              "model; the hear embeddings pass torch tensors, as the HEAR API's "
+                              "PyTorch modules take them: use a PyTorch module")
         values = {name: getattr(model, name) for name in MODEL_ATTRIBUTES}
         if not all(isinstance(value, int | np.integer) and not isinstance(value, bool)
                    and value > 0 for value in values.values()):
@@ -211,29 +217,33 @@ class HearModel(TorchModel):
         where = f"hear:{self.hear_name.module}"
         audio = torch.tensor(signals, dtype=torch.float32, device=self.device)
         n_clips, n_samples = signals.shape
-        with torch.no_grad():
-            if self.frame_level:
-                returned = self.module.get_timestamp_embeddings(audio, self.model)
-                if not isinstance(returned, tuple | list) or len(returned) != 2:
-                    raise AesensError(f"{where}: get_timestamp_embeddings returned "
-                                      f"{type(returned).__name__}, not (embeddings, timestamps)")
-                what = f"{where}: get_timestamp_embeddings"
-                rows = _as_array(returned[0], what)
-                timestamps = _as_array(returned[1], what)
-                if rows.ndim != 3 or timestamps.shape != (n_clips, rows.shape[1]):
-                    raise AesensError(f"{what} gave embeddings {rows.shape} and timestamps "
-                                      f"{timestamps.shape} for {n_clips} clips; the HEAR API "
-                                      "wants (clips, timestamps, size) and (clips, timestamps)")
-                if rows.shape[1] == 0:
-                    raise AesensError(f"{what} gave no timestamp for clips of {n_samples} "
-                                      f"samples at {self.sample_rate} Hz; use longer clips")
-            else:
-                what = f"{where}: get_scene_embeddings"
-                rows = _as_array(self.module.get_scene_embeddings(audio, self.model), what)
-                if rows.ndim != 2 or len(rows) != n_clips:
-                    raise AesensError(f"{what} gave an array {rows.shape} for {n_clips} clips; "
-                                      "the HEAR API wants (clips, size)")
-                rows = rows[:, None, :]
+        function = "get_timestamp_embeddings" if self.frame_level else "get_scene_embeddings"
+        try:
+            with torch.no_grad():
+                returned = getattr(self.module, function)(audio, self.model)
+        except Exception as error:  # the module's own code may fail in any way
+            raise AesensError(f"{where}: {function} failed on {n_clips} clip(s) of {n_samples} "
+                              f"samples at {self.sample_rate} Hz ({_detail(error)})") from None
+        what = f"{where}: {function}"
+        if self.frame_level:
+            if not isinstance(returned, tuple | list) or len(returned) != 2:
+                raise AesensError(f"{what} returned {type(returned).__name__}, not "
+                                  "(embeddings, timestamps)")
+            rows = _as_array(returned[0], what)
+            timestamps = _as_array(returned[1], what)
+            if rows.ndim != 3 or timestamps.shape != (n_clips, rows.shape[1]):
+                raise AesensError(f"{what} gave embeddings {rows.shape} and timestamps "
+                                  f"{timestamps.shape} for {n_clips} clips; the HEAR API wants "
+                                  "(clips, timestamps, size) and (clips, timestamps)")
+            if rows.shape[1] == 0:
+                raise AesensError(f"{what} gave no timestamp for clips of {n_samples} samples "
+                                  f"at {self.sample_rate} Hz; use longer clips")
+        else:
+            rows = _as_array(returned, what)
+            if rows.ndim != 2 or len(rows) != n_clips:
+                raise AesensError(f"{what} gave an array {rows.shape} for {n_clips} clips; the "
+                                  "HEAR API wants (clips, size)")
+            rows = rows[:, None, :]
         if rows.shape[-1] != self.dim:
             size = "timestamp" if self.frame_level else "scene"
             raise AesensError(f"{what} gave rows of {rows.shape[-1]} values but the model's "
