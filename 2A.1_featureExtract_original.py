@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap, "
-                        "hf:<model id>); "
+                        "hf:<model id>, hear:<module>); "
                         "several comma-separated share the audio loading")
     add_dataset_options(parser)
     add_model_options(parser)

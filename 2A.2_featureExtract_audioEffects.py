@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("effect", help=f"effect name ({', '.join(EFFECTS)})")
     parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap, "
-                        "hf:<model id>); "
+                        "hf:<model id>, hear:<module>); "
                         "several comma-separated share the effected audio; none: keep the "
                         "effected WAVs only")
     parser.add_argument("from_rank", metavar="from", type=int, help="first parameter rank; -1: "

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The CPU build of torch 2.13.0; any other spec downloads a multi-GB CUDA build.
 TORCH := torch==2.13.0
-EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,dev
+EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,hear,dev
 PER_CLASS ?= 40
 
 # The published analysis environment's library versions (the paper's
@@ -35,8 +35,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install --quiet -e ".[$(EXTRAS)]" "$(TORCH)"
 	# Installed without their declared dependencies: tinysoundfont's only one (pyaudio) is
 	# for live playback and does not build here; torchopenl3 pins resampy<0.3 (broken on
-	# numpy 2) and msclap pins numpy<2 -- the extras above list what our code really needs.
-	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3" "torchopenl3==1.0.1" "msclap==1.3.4"
+	# numpy 2), msclap pins numpy<2 and hearbaseline numpy==1.19.2 and numba==0.48 (and wants
+	# tensorflow, speechbrain) -- the extras above list what our code really needs.
+	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3" "torchopenl3==1.0.1" "msclap==1.3.4" \
+		"hearbaseline==2021.1.1"
 	touch $@
 
 demo: setup

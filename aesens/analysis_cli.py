@@ -65,10 +65,11 @@ EMBEDDING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 def embedding_name(value: str) -> str:
     """An embedding name (``openl3``): letters, digits and ``_ . + -``, no path separators.
 
-    ``hf:<model id>`` names are turned into the name they are stored under
-    (:func:`aesens.models.canonical_name`, e.g. ``hf+facebook--wav2vec2-base``).
+    ``hf:<model id>`` and ``hear:<module>`` names are turned into the name they
+    are stored under (:func:`aesens.models.canonical_name`, e.g.
+    ``hf+facebook--wav2vec2-base``, ``hear+hearbaseline.torchcrepe``).
     """
-    if value.startswith("hf:"):
+    if value.startswith(("hf:", "hear:")):
         from aesens.models import canonical_name
 
         try:
@@ -82,8 +83,8 @@ def embedding_name(value: str) -> str:
 
 
 def embedding_names(value: str) -> list[str]:
-    """Comma-separated embedding names (``crepe,mfcc``)."""
-    return [embedding_name(name.strip()) for name in value.split(",")]
+    """Comma-separated embedding names (``crepe,mfcc``), at least one, each as it is stored."""
+    return [embedding_name(name) for name in name_list(value)]
 
 
 def svd_threshold(value: str) -> float:

@@ -12,7 +12,7 @@ from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.executor import DEFAULT_RETRIES, Executor, open_executor
 from aesens.extract import DEFAULT_SHARD_SIZE
-from aesens.models import MODELS, ModelSpec, canonical_name, known_names
+from aesens.models import MODELS, ModelSpec, canonical_name, hear_names, known_names
 from aesens.models.hf_names import OUTPUTS, is_hf_name, parse_name
 
 
@@ -36,11 +36,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32,
                         help="files per model call (default: 32)")
     parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap); for "
-                        "an hf:<model id> embedding, a folder saved with save_pretrained")
+                        "an hf:<model id> embedding, a folder saved with save_pretrained; for "
+                        "a hear:<module> embedding, the model_file_path of its load_model")
     parser.add_argument("--layer", help="hf embeddings: hidden state N (0 = input of the first "
                         "transformer layer), mean (over all) or last (default)")
     parser.add_argument("--hf-output", choices=OUTPUTS, help="hf embeddings: clip (one row per "
                         "file, the mean over its frames; default) or frames (one row per frame)")
+    parser.add_argument("--hear-output", choices=hear_names.OUTPUTS, help="hear embeddings: "
+                        "scene (get_scene_embeddings, one row per file; default) or timestamp "
+                        "(get_timestamp_embeddings, one row per timestamp)")
     parser.add_argument("--embeddings-dir", default="embeddings",
                         help="output folder (default: embeddings)")
     parser.add_argument("--force", action="store_true",
@@ -72,8 +76,9 @@ def dataset_location(args: argparse.Namespace) -> DatasetLocation:
 def embedding_names(value: str) -> list[str]:
     """Split a comma-separated embedding list, check every name and give its stored form.
 
-    ``hf`` names come back canonical (``hf:facebook/wav2vec2-base`` ->
-    ``hf+facebook--wav2vec2-base``, see :mod:`aesens.models.hf_names`).
+    ``hf`` and ``hear`` names come back canonical (``hf:facebook/wav2vec2-base`` ->
+    ``hf+facebook--wav2vec2-base``, see :mod:`aesens.models.hf_names`;
+    ``hear:hearbaseline.torchcrepe`` -> ``hear+hearbaseline.torchcrepe``).
     """
     names = [canonical_name(name.strip()) for name in value.split(",") if name.strip()]
     for name in names:
@@ -101,17 +106,35 @@ def apply_hf_options(names: list[str], args: argparse.Namespace) -> list[str]:
             for name in names]
 
 
+def apply_hear_output(names: list[str], output: str | None) -> list[str]:
+    """The names with ``--hear-output`` applied to the ``hear`` ones.
+
+    Raises
+    ------
+    AesensError
+        If the option is given but no ``hear`` embedding, or it contradicts a name.
+    """
+    if output is None:
+        return names
+    if not any(hear_names.is_hear_name(name) for name in names):
+        raise AesensError("--hear-output applies to hear:<module> embeddings only")
+    return [hear_names.parse_name(name).with_output(output).name
+            if hear_names.is_hear_name(name) else name for name in names]
+
+
 def model_specs(names: list[str], args: argparse.Namespace) -> list[ModelSpec]:
     """The models named on the command line, as specs built where the work runs.
 
-    ``hf`` names are made canonical and get ``--layer`` / ``--hf-output``
-    (:func:`apply_hf_options`); the specs' names are the stored names.
+    ``hf`` and ``hear`` names are made canonical and get ``--layer`` /
+    ``--hf-output`` (:func:`apply_hf_options`) and ``--hear-output``
+    (:func:`apply_hear_output`); the specs' names are the stored names.
     """
     if args.batch_size < 1:
         raise AesensError(f"--batch-size must be at least 1, not {args.batch_size}")
     if args.weights and len(names) > 1:
         raise AesensError("--weights applies to one model: extract one embedding at a time")
     names = apply_hf_options([canonical_name(name) for name in names], args)
+    names = apply_hear_output(names, getattr(args, "hear_output", None))
     return [ModelSpec.for_name(name, device=args.device, batch_size=args.batch_size,
                                weights=args.weights, tf32=args.allow_tf32)
             for name in names]

@@ -61,7 +61,7 @@ from aesens.analysis import (
     samplewise_directions,
     umap_grid_coordinates,
 )
-from aesens.analysis_cli import effect_names, name_list, non_negative_int
+from aesens.analysis_cli import effect_names, embedding_names, name_list, non_negative_int
 from aesens.analysis_files import (
     cca_r2s_path,
     merge_correlations,
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="classification pickles <effect>/deformdir_<embedding>.pkl whose "
                              "global CCA directions are used (default: models beside the "
                              "embeddings folder; computed where missing)")
-    parser.add_argument("--embeddings", type=name_list, default=None,
+    parser.add_argument("--embeddings", type=embedding_names, default=None,
                         help="comma-separated embeddings (default: all present)")
     parser.add_argument("--effects", type=effect_names, default=None,
                         help="comma-separated effects (default: all present)")

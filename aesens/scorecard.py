@@ -36,7 +36,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from aesens import analysis, classification_figures, results, store
-from aesens.analysis_cli import effect_names, name_list
+from aesens.analysis_cli import effect_names, embedding_names
 from aesens.analysis_files import GLOBAL_R2_COLUMN
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", default=None,
                         help="classification pickles whose global CCA directions are used "
                              "(default: models beside the embeddings folder)")
-    parser.add_argument("--embeddings", type=name_list, default=None,
+    parser.add_argument("--embeddings", type=embedding_names, default=None,
                         help="comma-separated embeddings (default: all present)")
     parser.add_argument("--effects", type=effect_names, default=None,
                         help="comma-separated effects (default: all present)")

@@ -19,9 +19,12 @@ Adding a model is one entry in :data:`MODELS`: a name mapped to the dotted
 path of a loader ``load(device=..., batch_size=..., weights=...)``. Loaders
 are imported lazily so that a model's heavy libraries are only needed when
 it is used. Besides its entries, :data:`MODELS` holds every canonical
-``hf`` name (``hf+facebook--wav2vec2-base``, :mod:`aesens.models.hf_names`;
-the models: :mod:`aesens.models.hf`); :func:`canonical_name` turns
-``hf:facebook/wav2vec2-base`` into that form.
+name of the two open families: ``hf`` (``hf+facebook--wav2vec2-base``,
+:mod:`aesens.models.hf_names`; the models: :mod:`aesens.models.hf`) and
+``hear`` (``hear+hearbaseline.torchcrepe``, any module of the HEAR 2021 API,
+:mod:`aesens.models.hear_names`; the models: :mod:`aesens.models.hear`);
+:func:`canonical_name` turns ``hf:facebook/wav2vec2-base`` and
+``hear:hearbaseline.torchcrepe`` into that form.
 """
 
 from __future__ import annotations
@@ -35,7 +38,20 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models import hf_names
+from aesens.models import hear_names, hf_names
+
+#: The name modules of the open families (``hf:<model id>``, ``hear:<module>``), each with
+#: ``PREFIX`` (canonical names), ``INPUT_PREFIXES``, ``canonical_name`` and ``loader_path``.
+FAMILIES = (hf_names, hear_names)
+
+
+def _family(name: object):
+    """The name module of the family ``name`` is spelled in (any input prefix), or None."""
+    if isinstance(name, str):
+        for family in FAMILIES:
+            if name.startswith(family.INPUT_PREFIXES):
+                return family
+    return None
 
 
 @runtime_checkable
@@ -61,22 +77,25 @@ class EmbeddingModel(Protocol):
 
 
 class ModelRegistry(dict):
-    """Model name -> ``"module:loader"``, which also holds every canonical ``hf`` name.
+    """Model name -> ``"module:loader"``, which also holds every canonical ``hf`` and ``hear`` name.
 
     Iterating gives the fixed entries; ``name in MODELS`` and ``MODELS[name]``
-    also accept a canonical ``hf`` name
-    (:func:`aesens.models.hf_names.canonical_name`), whose loader is resolved
-    by :mod:`aesens.models.hf`. Other spellings of
-    ``hf`` names are not members: pass them through :func:`canonical_name`.
+    also accept a canonical ``hf`` or ``hear`` name
+    (:func:`aesens.models.hf_names.canonical_name`,
+    :func:`aesens.models.hear_names.canonical_name`), whose loader is
+    resolved by :mod:`aesens.models.hf` or :mod:`aesens.models.hear`. Other
+    spellings of these names are not members: pass them through
+    :func:`canonical_name`.
     """
 
     def __contains__(self, name: object) -> bool:
         if super().__contains__(name):
             return True
-        if not isinstance(name, str) or not name.startswith(hf_names.PREFIX):
+        family = _family(name)
+        if family is None or not name.startswith(family.PREFIX):
             return False
         try:
-            return hf_names.canonical_name(name) == name
+            return family.canonical_name(name) == name
         except AesensError:
             return False
 
@@ -84,7 +103,7 @@ class ModelRegistry(dict):
         if super().__contains__(name):
             return super().__getitem__(name)
         if name in self:
-            return hf_names.loader_path(name)
+            return _family(name).loader_path(name)
         raise KeyError(name)
 
 
@@ -100,19 +119,20 @@ MODELS: ModelRegistry = ModelRegistry({
 
 
 def canonical_name(name: str) -> str:
-    """The name an embedding is stored under: ``hf`` names canonical, others unchanged.
+    """The name an embedding is stored under: ``hf`` and ``hear`` names canonical, others unchanged.
 
     Raises
     ------
     AesensError
-        For a malformed ``hf`` name.
+        For a malformed ``hf`` or ``hear`` name.
     """
-    return hf_names.canonical_name(name) if hf_names.is_hf_name(name) else name
+    family = _family(name)
+    return name if family is None else family.canonical_name(name)
 
 
 def known_names() -> str:
-    """The embedding names for messages: the registry's entries and the hf pattern."""
-    return ", ".join([*MODELS, "hf:<model id>"])
+    """The embedding names for messages: the registry's entries and the hf and hear patterns."""
+    return ", ".join([*MODELS, "hf:<model id>", "hear:<module>"])
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -167,7 +187,7 @@ class ModelSpec:
     @classmethod
     def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
                  weights: str | None = None, tf32: bool = False) -> ModelSpec:
-        """The spec of a model registered in :data:`aesens.models.MODELS` (any ``hf`` spelling)."""
+        """The spec of a model registered in :data:`aesens.models.MODELS` (any hf/hear spelling)."""
         name = canonical_name(name)
         if name not in MODELS:
             raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
@@ -192,8 +212,8 @@ def get_model(name: str, device: str = "auto", batch_size: int = 32,
     Parameters
     ----------
     name : str
-        A key of :data:`MODELS`, or an ``hf`` name in any spelling
-        (``hf:facebook/wav2vec2-base``).
+        A key of :data:`MODELS`, or an ``hf`` or ``hear`` name in any
+        spelling (``hf:facebook/wav2vec2-base``, ``hear:hearbaseline.torchcrepe``).
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     batch_size : int
