@@ -22,6 +22,8 @@ import numpy as np
 
 #: Samples per transposed block (fits the L1/L2 caches for a few dozen signals).
 BLOCK = 64
+#: Samples per block of the one-chain reverb kernel (at most the shortest comb filter).
+CHAIN_BLOCK = 256
 
 #: ``juce::Reverb`` delay lengths in samples at 44.1 kHz; the right channel adds the spread.
 COMB_TUNINGS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)
@@ -189,59 +191,135 @@ def _reverb_chain_kernel(clip: np.ndarray, comb_sizes: np.ndarray, allpass_sizes
                          comb_last: np.ndarray, comb_index: np.ndarray,
                          allpass_buffers: np.ndarray, allpass_index: np.ndarray,
                          out: np.ndarray) -> None:
-    # _reverb_kernel for one clip (one chain): the same operations, sample by sample,
-    # without the transposed blocks that only pay off across clips.
+    # juce::Reverb on one clip (one chain), filter by filter over blocks of CHAIN_BLOCK
+    # samples instead of sample by sample: every filter runs the same recursion in the same
+    # order, only the loops are exchanged. A block is no longer than the shortest comb, so
+    # it reads only comb outputs written before it: they are copied out (and summed, comb
+    # by comb as JUCE does) first, then the combs' low-pass feedback runs over the block
+    # with the combs side by side (vectorised), then the block is written back. The
+    # all-passes follow one another in series, each over the whole block. The buffers are
+    # the state's for one chain: (filters, longest) and (filters,). Slices keep the inner
+    # loops free of index wrapping, so that they vectorise. ``out`` may be ``clip``: each
+    # block is read before it is written.
     gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
                                                 parameters[3], parameters[4], parameters[5])
     n_channels, n_samples = clip.shape
     n_combs = comb_sizes.shape[1]
     n_allpasses = allpass_sizes.shape[1]
+    n_lanes = n_channels * n_combs
     undamped = np.float32(1.0) - damping
     tenth = np.float32(0.1)
     half = np.float32(0.5)
-    sums = np.empty(2, np.float32)
-    for t in range(n_samples):
-        left = clip[0, t]
-        right = clip[n_channels - 1, t]
-        if n_channels == 2:
-            mono_in = (left + right) * gain
-        else:
-            mono_in = left * gain
-        sums[0] = 0
-        sums[1] = 0
+    block = CHAIN_BLOCK
+    for c in range(n_channels):
         for j in range(n_combs):
-            for c in range(n_channels):
-                k = c * n_combs + j
-                position = comb_index[k]
-                output = comb_buffers[k, position, 0]
-                value = output * undamped + comb_last[k, 0] * damping
+            block = min(block, comb_sizes[c, j])
+    block = max(block, 1)
+    mono = np.empty(block, np.float32)
+    delayed = np.empty((block, n_lanes), np.float32)
+    lasts = np.empty(n_lanes, np.float32)
+    sums = np.zeros((n_channels, block), np.float32)
+    for lane in range(n_lanes):
+        lasts[lane] = comb_last[lane]
+    for start in range(0, n_samples, block):
+        length = min(block, n_samples - start)
+        left = clip[0, start:start + length]
+        right = clip[n_channels - 1, start:start + length]
+        if n_channels == 2:
+            for t in range(length):
+                mono[t] = (left[t] + right[t]) * gain
+        else:
+            for t in range(length):
+                mono[t] = left[t] * gain
+        for c in range(n_channels):
+            total = sums[c, :length]
+            for t in range(length):
+                total[t] = 0
+            for j in range(n_combs):
+                lane = c * n_combs + j
+                size = comb_sizes[c, j]
+                position = comb_index[lane]
+                first = min(length, size - position)
+                buffer = comb_buffers[lane]
+                for piece in range(2):
+                    if piece == 0:
+                        source = buffer[position:position + first]
+                        head = total[:first]
+                        column = delayed[:first, lane]
+                    else:
+                        source = buffer[:length - first]
+                        head = total[first:length]
+                        column = delayed[first:length, lane]
+                    for t in range(source.shape[0]):
+                        head[t] += source[t]
+                    for t in range(source.shape[0]):
+                        column[t] = source[t]
+        for t in range(length):
+            m = mono[t]
+            row = delayed[t]
+            for lane in range(n_lanes):
+                value = row[lane] * undamped + lasts[lane] * damping
                 value += tenth
                 value -= tenth
-                comb_last[k, 0] = value
-                stored = mono_in + value * feedback
+                lasts[lane] = value
+                stored = m + value * feedback
                 stored += tenth
                 stored -= tenth
-                comb_buffers[k, position, 0] = stored
-                sums[c] += output
-                position += 1
-                comb_index[k] = 0 if position == comb_sizes[c, j] else position
+                row[lane] = stored
+        for c in range(n_channels):
+            for j in range(n_combs):
+                lane = c * n_combs + j
+                size = comb_sizes[c, j]
+                position = comb_index[lane]
+                first = min(length, size - position)
+                buffer = comb_buffers[lane]
+                target = buffer[position:position + first]
+                column = delayed[:first, lane]
+                for t in range(first):
+                    target[t] = column[t]
+                target = buffer[:length - first]
+                column = delayed[first:length, lane]
+                for t in range(length - first):
+                    target[t] = column[t]
+                position += length
+                comb_index[lane] = position - size if position >= size else position
         for j in range(n_allpasses):
             for c in range(n_channels):
                 k = c * n_allpasses + j
+                size = allpass_sizes[c, j]
                 position = allpass_index[k]
-                buffered = allpass_buffers[k, position, 0]
-                stored = sums[c] + buffered * half
-                stored += tenth
-                stored -= tenth
-                allpass_buffers[k, position, 0] = stored
-                sums[c] = buffered - sums[c]
-                position += 1
-                allpass_index[k] = 0 if position == allpass_sizes[c, j] else position
+                buffer = allpass_buffers[k]
+                done = 0
+                while done < length:
+                    count = min(length - done, size - position)
+                    total = sums[c, done:done + count]
+                    segment = buffer[position:position + count]
+                    for t in range(count):
+                        buffered = segment[t]
+                        stored = total[t] + buffered * half
+                        stored += tenth
+                        stored -= tenth
+                        segment[t] = stored
+                        total[t] = buffered - total[t]
+                    position += count
+                    if position == size:
+                        position = 0
+                    done += count
+                allpass_index[k] = position
+        left_sum = sums[0, :length]
+        right_sum = sums[n_channels - 1, :length]
+        left_out = out[0, start:start + length]
         if n_channels == 2:
-            out[0, t] = sums[0] * wet1 + sums[1] * wet2 + left * dry
-            out[1, t] = sums[1] * wet1 + sums[0] * wet2 + right * dry
+            right_out = out[1, start:start + length]
+            for t in range(length):
+                dry_left, dry_right = left[t], right[t]
+                left_out[t] = left_sum[t] * wet1 + right_sum[t] * wet2 + dry_left * dry
+                right_out[t] = right_sum[t] * wet1 + left_sum[t] * wet2 + dry_right * dry
         else:
-            out[0, t] = sums[0] * wet1 + left * dry
+            for t in range(length):
+                left_out[t] = left_sum[t] * wet1 + left[t] * dry
+    for lane in range(n_lanes):
+        comb_last[lane] = lasts[lane]
 
 
 def _delay_sizes(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -374,13 +452,16 @@ def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
     comb_sizes, allpass_sizes = _delay_sizes(sample_rate)
     clips = np.ascontiguousarray(clips, dtype=np.float32)
     out = _output_array(clips, out)
-    arguments = (comb_sizes, allpass_sizes, reverb_parameters(room_size, **parameters),
-                 state.comb_buffers, state.comb_last, state.comb_index, state.allpass_buffers,
-                 state.allpass_index)
-    if len(clips) == 1:
-        _reverb_chain_kernel(clips[0], *arguments, out[0])
+    coefficients = reverb_parameters(room_size, **parameters)
+    if len(clips) == 1:  # views of the one chain's state, updated in place
+        _reverb_chain_kernel(clips[0], comb_sizes, allpass_sizes, coefficients,
+                             state.comb_buffers[:, :, 0], state.comb_last[:, 0],
+                             state.comb_index, state.allpass_buffers[:, :, 0],
+                             state.allpass_index, out[0])
     else:
-        _reverb_kernel(clips, *arguments, out)
+        _reverb_kernel(clips, comb_sizes, allpass_sizes, coefficients, state.comb_buffers,
+                       state.comb_last, state.comb_index, state.allpass_buffers,
+                       state.allpass_index, out)
     return out
 
 

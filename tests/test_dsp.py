@@ -63,6 +63,27 @@ def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
         np.testing.assert_array_equal(ours, expected)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("sample_rate", [8002, 8057, 44100, 192000])
+def test_one_chain_kernel_equals_pedalboard_reset_false_in_any_pieces(channels, sample_rate):
+    """The one-clip kernel works on blocks of at most ``CHAIN_BLOCK`` samples and at most the
+    shortest comb (202 samples at 8002 Hz): calls shorter than, equal to and longer than a
+    block, a single sample, and processing in place all continue pedalboard's reverb (the
+    longest call first: a longer one would make pedalboard clear it)."""
+    clip = clip_batch(1, 1.0, channels=channels, seed=4)[0]
+    board = pedalboard.Reverb(room_size=0.8)
+    state = dsp.ReverbState.fresh(sample_rate, channels)
+    start = 0
+    for length in (5000, 1, dsp.CHAIN_BLOCK - 1, dsp.CHAIN_BLOCK, dsp.CHAIN_BLOCK + 1, 201, 202,
+                   203, 4000):
+        piece = np.ascontiguousarray(clip[:, start:start + length])
+        start += length
+        expected = board(piece, sample_rate, reset=False)
+        ours = dsp.juce_reverb(piece[None], sample_rate, 0.8, state=state, out=piece[None])
+        assert np.shares_memory(ours, piece)
+        np.testing.assert_array_equal(ours[0], expected)
+
+
 @pytest.mark.parametrize("rate, channels, chains", [
     (22050, 2, 2), (48000, 2, 2), (44100, 1, 2), (44100, 2, 1), (44100, 2, 3)])
 def test_reverb_refuses_a_state_of_other_clips(rate, channels, chains):
