@@ -1,16 +1,22 @@
-"""Exact batched kernels of the effects: pedalboard's reverb and scipy's ``sosfilt``.
+"""Exact compiled kernels of the effects: pedalboard's reverb and scipy's ``sosfilt``.
 
 The published effects process one clip at a time: pedalboard's ``Reverb``
 (JUCE's Freeverb-style ``juce::Reverb``) and scipy's ``sosfilt`` run a
 scalar recursion per channel. The kernels here run the *same* recursions,
-with the same float32 / float64 operations in the same order, over a batch
-of clips at once, so that the compiler vectorises across clips. Their output
-equals pedalboard's and scipy's bit for bit (tested against the installed
-libraries); they are only faster, and only for several clips at a time.
+with the same float32 / float64 operations in the same order, arranged so
+that the compiler vectorises them. Their output equals pedalboard's and
+scipy's bit for bit (tested against the installed libraries); they are only
+faster.
 
-Both work on the time axis in short blocks transposed to ``(samples,
-signals)``, so that every step of the recursion reads and writes
-contiguous vectors of all the batch's signals.
+- ``sosfilt`` runs over a batch of clips at once, vectorised across clips:
+  the time axis goes in short blocks transposed to ``(samples, signals)``,
+  so that every step of the recursion reads and writes contiguous vectors
+  of all the batch's signals (faster than scipy from a few clips on).
+- The reverb runs clip by clip (a chain: one clip after another through one
+  state, as pedalboard with ``reset=False``), filter by filter over blocks
+  of samples instead of sample by sample: its 16 comb and 8 all-pass
+  filters only feed forward into one another, so each can run over a block
+  on its own, in JUCE's order (faster than pedalboard for every clip).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-#: Samples per transposed block (fits the L1/L2 caches for a few dozen signals).
+#: Samples per transposed block of ``sosfilt`` (fits the L1/L2 caches for a few dozen signals).
 BLOCK = 64
 #: Samples per block of the one-chain reverb kernel (at most the shortest comb filter).
 CHAIN_BLOCK = 256
@@ -100,89 +106,6 @@ def _output_array(inputs: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     if out.shape != inputs.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous float32 array of shape {inputs.shape}")
     return out
-
-
-@numba.njit(nogil=True, cache=True)
-def _reverb_kernel(clips: np.ndarray, comb_sizes: np.ndarray, allpass_sizes: np.ndarray,
-                   parameters: np.ndarray, comb_buffers: np.ndarray, comb_last: np.ndarray,
-                   comb_index: np.ndarray, allpass_buffers: np.ndarray,
-                   allpass_index: np.ndarray, out: np.ndarray) -> None:
-    # juce::Reverb::processStereo (two channels) or processMono (one), vectorised over
-    # clips; the filter states are read from and left in the state arrays.
-    # ``x += 0.1f; x -= 0.1f`` is JUCE_UNDENORMALISE, which rounds the filter states: it
-    # must stay as it is. ``out`` may be ``clips``: each block is copied in before it is
-    # written.
-    gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
-                                                parameters[3], parameters[4], parameters[5])
-    n_clips, n_channels, n_samples = clips.shape
-    n_combs = comb_sizes.shape[1]
-    n_allpasses = allpass_sizes.shape[1]
-    block = np.empty((BLOCK, n_channels, n_clips), np.float32)
-    mono_in = np.empty(n_clips, np.float32)
-    sums = np.empty((n_channels, n_clips), np.float32)
-    undamped = np.float32(1.0) - damping
-    tenth = np.float32(0.1)
-    half = np.float32(0.5)
-    for start in range(0, n_samples, BLOCK):
-        stop = min(start + BLOCK, n_samples)
-        for b in range(n_clips):
-            for c in range(n_channels):
-                for t in range(start, stop):
-                    block[t - start, c, b] = clips[b, c, t]
-        for t in range(stop - start):
-            for b in range(n_clips):
-                if n_channels == 2:
-                    mono_in[b] = (block[t, 0, b] + block[t, 1, b]) * gain
-                else:
-                    mono_in[b] = block[t, 0, b] * gain
-                for c in range(n_channels):
-                    sums[c, b] = 0
-            for j in range(n_combs):
-                for c in range(n_channels):
-                    k = c * n_combs + j
-                    position = comb_index[k]
-                    buffer = comb_buffers[k, position]
-                    last = comb_last[k]
-                    total = sums[c]
-                    for b in range(n_clips):
-                        output = buffer[b]
-                        value = output * undamped + last[b] * damping
-                        value += tenth
-                        value -= tenth
-                        last[b] = value
-                        stored = mono_in[b] + value * feedback
-                        stored += tenth
-                        stored -= tenth
-                        buffer[b] = stored
-                        total[b] += output
-                    position += 1
-                    comb_index[k] = 0 if position == comb_sizes[c, j] else position
-            for j in range(n_allpasses):
-                for c in range(n_channels):
-                    k = c * n_allpasses + j
-                    position = allpass_index[k]
-                    buffer = allpass_buffers[k, position]
-                    total = sums[c]
-                    for b in range(n_clips):
-                        buffered = buffer[b]
-                        stored = total[b] + buffered * half
-                        stored += tenth
-                        stored -= tenth
-                        buffer[b] = stored
-                        total[b] = buffered - total[b]
-                    position += 1
-                    allpass_index[k] = 0 if position == allpass_sizes[c, j] else position
-            for b in range(n_clips):
-                if n_channels == 2:
-                    left, right = block[t, 0, b], block[t, 1, b]
-                    block[t, 0, b] = sums[0, b] * wet1 + sums[1, b] * wet2 + left * dry
-                    block[t, 1, b] = sums[1, b] * wet1 + sums[0, b] * wet2 + right * dry
-                else:
-                    block[t, 0, b] = sums[0, b] * wet1 + block[t, 0, b] * dry
-        for b in range(n_clips):
-            for c in range(n_channels):
-                for t in range(start, stop):
-                    out[b, c, t] = block[t - start, c, b]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -377,8 +300,7 @@ class ReverbState:
 
     pedalboard keeps this state between calls with ``reset=False``; carrying
     it from one call of :func:`juce_reverb` to the next continues the same
-    reverb. ``chains`` clips go through the kernel side by side, clip ``i``
-    continuing chain ``i``.
+    reverb. Clip ``i`` of a call continues chain ``i``.
 
     Attributes
     ----------
@@ -387,11 +309,12 @@ class ReverbState:
     channels : int
         1 (mono) or 2 (stereo).
     comb_buffers, comb_last, comb_index : numpy.ndarray
-        The comb filters' delay lines ``(2 * 8, longest, chains)``, low-pass
-        stores ``(2 * 8, chains)`` and positions ``(2 * 8,)`` (left, then right).
+        The comb filters' delay lines ``(chains, 2 * 8, longest)``, low-pass
+        stores ``(chains, 2 * 8)`` and positions ``(chains, 2 * 8)`` (left,
+        then right).
     allpass_buffers, allpass_index : numpy.ndarray
-        The all-pass filters' delay lines ``(2 * 4, longest, chains)`` and
-        positions ``(2 * 4,)``.
+        The all-pass filters' delay lines ``(chains, 2 * 4, longest)`` and
+        positions ``(chains, 2 * 4)``.
     """
 
     sample_rate: int
@@ -408,18 +331,18 @@ class ReverbState:
         if channels not in (1, 2):
             raise ValueError(f"juce::Reverb processes 1 or 2 channels, not {channels}")
         comb_sizes, allpass_sizes = _delay_sizes(sample_rate)
-        n_combs, n_allpasses = comb_sizes.shape[1], allpass_sizes.shape[1]
+        n_combs, n_allpasses = 2 * comb_sizes.shape[1], 2 * allpass_sizes.shape[1]
         return cls(int(sample_rate), int(channels),
-                   np.zeros((2 * n_combs, int(comb_sizes.max()), chains), np.float32),
-                   np.zeros((2 * n_combs, chains), np.float32),
-                   np.zeros(2 * n_combs, np.int64),
-                   np.zeros((2 * n_allpasses, int(allpass_sizes.max()), chains), np.float32),
-                   np.zeros(2 * n_allpasses, np.int64))
+                   np.zeros((chains, n_combs, int(comb_sizes.max())), np.float32),
+                   np.zeros((chains, n_combs), np.float32),
+                   np.zeros((chains, n_combs), np.int64),
+                   np.zeros((chains, n_allpasses, int(allpass_sizes.max())), np.float32),
+                   np.zeros((chains, n_allpasses), np.int64))
 
     @property
     def chains(self) -> int:
         """Independent chains held."""
-        return self.comb_last.shape[1]
+        return self.comb_last.shape[0]
 
     def copy(self) -> ReverbState:
         """An independent copy (the kernel updates the arrays in place)."""
@@ -452,7 +375,7 @@ def reverb_parameters(room_size: float, damping: float = 0.5, wet_level: float =
 def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
                 state: ReverbState | None = None, out: np.ndarray | None = None,
                 **parameters: float) -> np.ndarray:
-    """pedalboard's ``Reverb`` on a batch of mono or stereo clips, bit for bit.
+    """pedalboard's ``Reverb`` on mono or stereo clips, each its own chain, bit for bit.
 
     Parameters
     ----------
@@ -491,15 +414,11 @@ def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
     clips = np.ascontiguousarray(clips, dtype=np.float32)
     out = _output_array(clips, out)
     coefficients = reverb_parameters(room_size, **parameters)
-    if len(clips) == 1:  # views of the one chain's state, updated in place
-        _reverb_chain_kernel(clips[0], comb_sizes, allpass_sizes, coefficients,
-                             state.comb_buffers[:, :, 0], state.comb_last[:, 0],
-                             state.comb_index, state.allpass_buffers[:, :, 0],
-                             state.allpass_index, out[0])
-    else:
-        _reverb_kernel(clips, comb_sizes, allpass_sizes, coefficients, state.comb_buffers,
-                       state.comb_last, state.comb_index, state.allpass_buffers,
-                       state.allpass_index, out)
+    for chain, clip in enumerate(clips):  # each chain's state, updated in place
+        _reverb_chain_kernel(clip, comb_sizes, allpass_sizes, coefficients,
+                             state.comb_buffers[chain], state.comb_last[chain],
+                             state.comb_index[chain], state.allpass_buffers[chain],
+                             state.allpass_index[chain], out[chain])
     return out
 
 
