@@ -109,47 +109,37 @@ def _output_array(inputs: np.ndarray, out: np.ndarray | None) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _comb_feedback_8(rows: np.ndarray, first: int, lasts: np.ndarray, mono: np.ndarray,
-                     length: int, undamped: np.float32, damping: np.float32,
-                     feedback: np.float32) -> None:
-    # The low-pass feedback of combs ``first..first + 7`` over ``length`` samples, the eight
-    # recursions side by side (juce::Reverb's CombFilter::process after its buffer read):
-    # ``rows[k, t]`` holds comb k's output at t and is replaced by what it stores. The
-    # ``(x + 0.1) - 0.1`` are JUCE_UNDENORMALISE, which rounds the states: they must stay.
+def _comb_lowpass_8(rows: np.ndarray, first: int, lasts: np.ndarray, length: int,
+                    damping: np.float32) -> None:
+    # The low-pass recursion inside combs ``first..first + 7`` over ``length`` samples, the
+    # eight side by side: ``rows[k, t]`` holds comb k's output at t times ``1 - damping``
+    # and is replaced by the low-pass's value (juce::Reverb's CombFilter::process,
+    # ``last = output * (1 - damp) + last * damp``). The ``(x + 0.1) - 0.1`` are
+    # JUCE_UNDENORMALISE, which rounds the states: they must stay.
     tenth = np.float32(0.1)
     r0, r1, r2, r3 = (rows[first, :length], rows[first + 1, :length], rows[first + 2, :length],
                       rows[first + 3, :length])
     r4, r5, r6, r7 = (rows[first + 4, :length], rows[first + 5, :length],
                       rows[first + 6, :length], rows[first + 7, :length])
-    mono = mono[:length]
     l0, l1, l2, l3 = lasts[first], lasts[first + 1], lasts[first + 2], lasts[first + 3]
     l4, l5, l6, l7 = lasts[first + 4], lasts[first + 5], lasts[first + 6], lasts[first + 7]
     for t in range(length):
-        m = mono[t]
-        v0 = r0[t] * undamped + l0 * damping
-        v1 = r1[t] * undamped + l1 * damping
-        v2 = r2[t] * undamped + l2 * damping
-        v3 = r3[t] * undamped + l3 * damping
-        v4 = r4[t] * undamped + l4 * damping
-        v5 = r5[t] * undamped + l5 * damping
-        v6 = r6[t] * undamped + l6 * damping
-        v7 = r7[t] * undamped + l7 * damping
-        l0 = (v0 + tenth) - tenth
-        l1 = (v1 + tenth) - tenth
-        l2 = (v2 + tenth) - tenth
-        l3 = (v3 + tenth) - tenth
-        l4 = (v4 + tenth) - tenth
-        l5 = (v5 + tenth) - tenth
-        l6 = (v6 + tenth) - tenth
-        l7 = (v7 + tenth) - tenth
-        r0[t] = (m + l0 * feedback + tenth) - tenth
-        r1[t] = (m + l1 * feedback + tenth) - tenth
-        r2[t] = (m + l2 * feedback + tenth) - tenth
-        r3[t] = (m + l3 * feedback + tenth) - tenth
-        r4[t] = (m + l4 * feedback + tenth) - tenth
-        r5[t] = (m + l5 * feedback + tenth) - tenth
-        r6[t] = (m + l6 * feedback + tenth) - tenth
-        r7[t] = (m + l7 * feedback + tenth) - tenth
+        l0 = ((r0[t] + l0 * damping) + tenth) - tenth
+        l1 = ((r1[t] + l1 * damping) + tenth) - tenth
+        l2 = ((r2[t] + l2 * damping) + tenth) - tenth
+        l3 = ((r3[t] + l3 * damping) + tenth) - tenth
+        l4 = ((r4[t] + l4 * damping) + tenth) - tenth
+        l5 = ((r5[t] + l5 * damping) + tenth) - tenth
+        l6 = ((r6[t] + l6 * damping) + tenth) - tenth
+        l7 = ((r7[t] + l7 * damping) + tenth) - tenth
+        r0[t] = l0
+        r1[t] = l1
+        r2[t] = l2
+        r3[t] = l3
+        r4[t] = l4
+        r5[t] = l5
+        r6[t] = l6
+        r7[t] = l7
     lasts[first], lasts[first + 1], lasts[first + 2], lasts[first + 3] = l0, l1, l2, l3
     lasts[first + 4], lasts[first + 5], lasts[first + 6], lasts[first + 7] = l4, l5, l6, l7
 
@@ -164,12 +154,12 @@ def _reverb_chain_kernel(clip: np.ndarray, comb_sizes: np.ndarray, allpass_sizes
     # samples instead of sample by sample: every filter runs the same recursion in the same
     # order, only the loops are exchanged. A block is no longer than the shortest comb, so
     # it reads only comb outputs written before it: they are copied out (and summed, comb
-    # by comb as JUCE does) first, then the combs' low-pass feedback runs over the block,
-    # eight combs side by side (JUCE has eight per channel), and the block is written
-    # back. The all-passes follow one another in series, each over the whole block. The
-    # buffers are the state's for one chain: (filters, longest) and (filters,). Slices
-    # keep the inner loops free of index wrapping, so that they vectorise. ``out`` may be
-    # ``clip``: each block is read before it is written.
+    # by comb as JUCE does) first, then the combs' low-pass recursions run over the block,
+    # eight combs side by side (JUCE has eight per channel), their feedback is added, and
+    # the block is written back. The all-passes follow one another in series, each over
+    # the whole block. The buffers are the state's for one chain: (filters, longest) and
+    # (filters,). Slices keep the inner loops free of index wrapping, so that they
+    # vectorise. ``out`` may be ``clip``: each block is read before it is written.
     gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
                                                 parameters[3], parameters[4], parameters[5])
     n_channels, n_samples = clip.shape
@@ -225,8 +215,17 @@ def _reverb_chain_kernel(clip: np.ndarray, comb_sizes: np.ndarray, allpass_sizes
                     head[t] += source[t]
                 for t in range(length - first):
                     column[t] = source[t]
+        for lane in range(n_lanes):  # off the recursion's path: vectorised over time
+            row = delayed[lane, :length]
+            for t in range(length):
+                row[t] *= undamped
         for group in range(0, n_lanes, 8):
-            _comb_feedback_8(delayed, group, lasts, mono, length, undamped, damping, feedback)
+            _comb_lowpass_8(delayed, group, lasts, length, damping)
+        feed = mono[:length]
+        for lane in range(n_lanes):  # what each comb stores: input + feedback, undenormalised
+            row = delayed[lane, :length]
+            for t in range(length):
+                row[t] = ((feed[t] + row[t] * feedback) + tenth) - tenth
         for c in range(n_channels):
             for j in range(n_combs):
                 lane = c * n_combs + j
