@@ -419,33 +419,3 @@ def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
                              state.comb_index[chain], state.allpass_buffers[chain],
                              state.allpass_index[chain], out[chain])
     return out
-
-
-def juce_reverb_stereo(clips: np.ndarray, sample_rate: int, room_size: float,
-                       damping: float = 0.5, wet_level: float = 0.33, dry_level: float = 0.4,
-                       width: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
-    """pedalboard's ``Reverb`` on a batch of stereo clips, each from silence, bit for bit.
-
-    Parameters
-    ----------
-    clips : numpy.ndarray
-        float32 ``(clips, 2, samples)``.
-    sample_rate : int
-        Sampling rate (the delay lengths scale with it, as in JUCE).
-    room_size, damping, wet_level, dry_level, width : float
-        pedalboard's ``Reverb`` parameters (its defaults but ``room_size``);
-        freeze mode is off.
-    out : numpy.ndarray, optional
-        C-contiguous float32 array of the shape of ``clips`` to write into
-        (``clips`` itself processes in place).
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(clips, 2, samples)`` (``out`` when given), equal to
-        ``pedalboard.Reverb(room_size=...)(clip, sample_rate)`` for each clip.
-    """
-    if clips.ndim != 3 or clips.shape[1] != 2:
-        raise ValueError(f"expected (clips, 2, samples) audio, got shape {clips.shape}")
-    return juce_reverb(clips, sample_rate, room_size, out=out, damping=damping,
-                       wet_level=wet_level, dry_level=dry_level, width=width)
