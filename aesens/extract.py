@@ -21,10 +21,12 @@ Effected audio follows the published scripts by default
 and a stateful effect (the reverb) streams every file of a setting in
 dataset order through one chain, as the published script's one board did.
 In this process the units of a setting run in order and continue one
-chain; on a cluster a unit starts from the chain's state at its first file,
-computed by an effect-only pass over the files before it
-(:func:`iter_work_units`). The audio is the same whatever the shard size,
-batch size or executor.
+chain, and settings run at once in the executor's lanes (their model calls
+take turns), so that one setting's serial chain leaves no core idle; on a
+cluster a unit starts from the chain's state at its first file, computed by
+an effect-only pass over the files before it (:func:`iter_work_units`; the
+passes of several settings run at once). The audio is the same whatever
+the shard size, batch size or executor.
 :data:`~aesens.effects.FLOAT` processes every file fresh, in float.
 
 Inside a unit, the next batches are read and effected in threads while the
