@@ -22,16 +22,19 @@ complete; it knows nothing about audio. Two exist:
 
 :func:`open_executor` builds the one asked for on the command line;
 :func:`joblib_on_dask` sends joblib's parallel loops (the classification
-grid) to a cluster.
+grid) to a cluster; :func:`iterated_ahead` makes the items of several slow,
+independent iterators at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from aesens.errors import AesensError
@@ -166,6 +169,53 @@ def _run_lanes(function: Callable[[Item], Result], items: Iterable[Item],
         if not interrupted:
             for thread in threads:
                 thread.join()
+
+
+#: End of one iterator in :func:`iterated_ahead`.
+_EXHAUSTED = object()
+
+
+def iterated_ahead(iterators: Sequence[Iterator[Item]], workers: int) -> Iterator[Item]:
+    """The items of every iterator in turn, up to ``workers`` iterators run ahead in threads.
+
+    For iterators that are slow to advance and independent of each other
+    (the extraction's units of settings whose making runs a serial
+    effect-only pass): the first ``workers`` run at once, the next starts
+    when one ends, and their items come out in order, iterator by iterator.
+    An iterator's error is raised here when its items are reached; on any
+    end the threads stop at their next item and are waited for.
+    """
+    if workers < 2 or len(iterators) < 2:
+        yield from itertools.chain.from_iterable(iterators)
+        return
+    made: list[queue.SimpleQueue[tuple[bool, Any]]] = [queue.SimpleQueue() for _ in iterators]
+    stop = threading.Event()
+
+    def advance(iterator: Iterator[Item], out: queue.SimpleQueue) -> None:
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    return
+                out.put((True, item))
+            out.put((True, _EXHAUSTED))
+        except BaseException as error:  # handed to the caller's thread
+            out.put((False, error))
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aesens-ahead")
+    try:
+        for iterator, out in zip(iterators, made, strict=True):
+            pool.submit(advance, iterator, out)
+        for out in made:
+            while True:
+                succeeded, value = out.get()
+                if not succeeded:
+                    raise value
+                if value is _EXHAUSTED:
+                    break
+                yield value
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor:

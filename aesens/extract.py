@@ -50,10 +50,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import queue
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +63,7 @@ from aesens import safe_files
 from aesens.effects.batching import MIN_KERNEL_CLIPS
 from aesens.effects.paper import ReverbChain
 from aesens.errors import AesensError
-from aesens.executor import Executor, InProcessExecutor
+from aesens.executor import Executor, InProcessExecutor, iterated_ahead
 from aesens.extract_batches import prepared_batches
 from aesens.extract_output import (
     is_complete,
@@ -304,49 +302,6 @@ def _setting_of(unit: WorkUnit) -> int:
     return unit.setting_index
 
 
-#: End of one setting's units in :func:`_made_ahead`.
-_NO_MORE_UNITS = object()
-
-
-def _made_ahead(per_setting: Sequence[Iterator[WorkUnit]], workers: int) -> Iterator[WorkUnit]:
-    """The units of every setting in turn, up to ``workers`` settings made ahead in threads.
-
-    Making a chained setting's units runs its effect-only pass, serial by
-    nature; the settings are independent, so their passes run at once.
-    """
-    if workers < 2 or len(per_setting) < 2:
-        yield from itertools.chain.from_iterable(per_setting)
-        return
-    made = [queue.SimpleQueue() for _ in per_setting]
-    stop = threading.Event()
-
-    def make(units: Iterator[WorkUnit], out: queue.SimpleQueue) -> None:
-        try:
-            for unit in units:
-                if stop.is_set():
-                    return
-                out.put((True, unit))
-            out.put((True, _NO_MORE_UNITS))
-        except BaseException as error:  # handed to the caller's thread
-            out.put((False, error))
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aesens-units")
-    try:
-        for units, out in zip(per_setting, made, strict=True):
-            pool.submit(make, units, out)
-        for out in made:
-            while True:
-                succeeded, value = out.get()
-                if not succeeded:
-                    raise value
-                if value is _NO_MORE_UNITS:
-                    break
-                yield value
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
                setting: Setting, setting_index: int = 0, batch_size: int = 32,
                shard_size: int = DEFAULT_SHARD_SIZE, prepare_threads: int = 1,
@@ -479,7 +434,7 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
                                    pass_threads=pass_threads)
                    for index, setting_todo in todo.items()]
     units = (itertools.chain.from_iterable(per_setting) if in_order
-             else _made_ahead(per_setting, InProcessExecutor().lanes))
+             else iterated_ahead(per_setting, InProcessExecutor().lanes))
     received: dict[int, list[UnitResult]] = {index: [] for index in n_shards}
     written: dict[int, Path] = {}
     # In this process the limit is set here, by this thread, for the units' threads: with

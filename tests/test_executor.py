@@ -23,7 +23,13 @@ from aesens import store
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
-from aesens.executor import DaskExecutor, InProcessExecutor, joblib_on_dask, open_executor
+from aesens.executor import (
+    DaskExecutor,
+    InProcessExecutor,
+    iterated_ahead,
+    joblib_on_dask,
+    open_executor,
+)
 from aesens.extract import extract
 from aesens.extract_setting import Setting
 from aesens.models import ModelSpec, get_model
@@ -175,6 +181,26 @@ def test_one_lane_or_no_lanes_run_in_the_calling_thread():
     for executor, lane in ((InProcessExecutor(lanes=1), lambda item: item % 2),
                            (InProcessExecutor(lanes=2), None)):
         assert list(executor.map_unordered(where, range(4), lane=lane)) == [caller] * 4
+
+
+def test_iterators_run_ahead_at_once_and_come_out_in_order():
+    barrier = threading.Barrier(2, timeout=60)
+
+    def numbers(start: int, meet: bool):
+        if meet:
+            barrier.wait()  # the first two iterators advance at the same time
+        yield from range(start, start + 3)
+
+    iterators = [numbers(0, True), numbers(10, True), numbers(20, False)]
+    assert list(iterated_ahead(iterators, 2)) == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert list(iterated_ahead([iter("ab"), iter("c")], 1)) == ["a", "b", "c"]
+
+    def failing():
+        yield 1
+        raise ValueError("iterator failed")
+
+    with pytest.raises(ValueError, match="iterator failed"):
+        list(iterated_ahead([iter([0]), failing(), iter([2])], 2))
 
 
 def test_a_failing_item_stops_the_other_lanes():
