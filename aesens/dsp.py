@@ -1,16 +1,22 @@
-"""Exact batched kernels of the effects: pedalboard's reverb and scipy's ``sosfilt``.
+"""Exact compiled kernels of the effects: pedalboard's reverb and scipy's ``sosfilt``.
 
 The published effects process one clip at a time: pedalboard's ``Reverb``
 (JUCE's Freeverb-style ``juce::Reverb``) and scipy's ``sosfilt`` run a
 scalar recursion per channel. The kernels here run the *same* recursions,
-with the same float32 / float64 operations in the same order, over a batch
-of clips at once, so that the compiler vectorises across clips. Their output
-equals pedalboard's and scipy's bit for bit (tested against the installed
-libraries); they are only faster, and only for several clips at a time.
+with the same float32 / float64 operations in the same order, arranged so
+that the compiler vectorises them. Their output equals pedalboard's and
+scipy's bit for bit (tested against the installed libraries); they are only
+faster.
 
-Both work on the time axis in short blocks transposed to ``(samples,
-signals)``, so that every step of the recursion reads and writes
-contiguous vectors of all the batch's signals.
+- ``sosfilt`` runs over a batch of clips at once, vectorised across clips:
+  the time axis goes in short blocks transposed to ``(samples, signals)``,
+  so that every step of the recursion reads and writes contiguous vectors
+  of all the batch's signals (faster than scipy from a few clips on).
+- The reverb runs clip by clip (a chain: one clip after another through one
+  state, as pedalboard with ``reset=False``), filter by filter over blocks
+  of samples instead of sample by sample: its 16 comb and 8 all-pass
+  filters only feed forward into one another, so each can run over a block
+  on its own, in JUCE's order (faster than pedalboard for every clip).
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-#: Samples per transposed block (fits the L1/L2 caches for a few dozen signals).
+#: Samples per transposed block of ``sosfilt`` (fits the L1/L2 caches for a few dozen signals).
 BLOCK = 64
+#: Samples per block of the one-chain reverb kernel (at most the shortest comb filter).
+CHAIN_BLOCK = 256
 
 #: ``juce::Reverb`` delay lengths in samples at 44.1 kHz; the right channel adds the spread.
 COMB_TUNINGS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)
@@ -101,86 +109,39 @@ def _output_array(inputs: np.ndarray, out: np.ndarray | None) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _reverb_kernel(clips: np.ndarray, comb_sizes: np.ndarray, allpass_sizes: np.ndarray,
-                   parameters: np.ndarray, comb_buffers: np.ndarray, comb_last: np.ndarray,
-                   comb_index: np.ndarray, allpass_buffers: np.ndarray,
-                   allpass_index: np.ndarray, out: np.ndarray) -> None:
-    # juce::Reverb::processStereo (two channels) or processMono (one), vectorised over
-    # clips; the filter states are read from and left in the state arrays.
-    # ``x += 0.1f; x -= 0.1f`` is JUCE_UNDENORMALISE, which rounds the filter states: it
-    # must stay as it is. ``out`` may be ``clips``: each block is copied in before it is
-    # written.
-    gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
-                                                parameters[3], parameters[4], parameters[5])
-    n_clips, n_channels, n_samples = clips.shape
-    n_combs = comb_sizes.shape[1]
-    n_allpasses = allpass_sizes.shape[1]
-    block = np.empty((BLOCK, n_channels, n_clips), np.float32)
-    mono_in = np.empty(n_clips, np.float32)
-    sums = np.empty((n_channels, n_clips), np.float32)
-    undamped = np.float32(1.0) - damping
+def _comb_lowpass_8(rows: np.ndarray, first: int, lasts: np.ndarray, length: int,
+                    damping: np.float32) -> None:
+    # The low-pass recursion inside combs ``first..first + 7`` over ``length`` samples, the
+    # eight side by side: ``rows[k, t]`` holds comb k's output at t times ``1 - damping``
+    # and is replaced by the low-pass's value (juce::Reverb's CombFilter::process,
+    # ``last = output * (1 - damp) + last * damp``). The ``(x + 0.1) - 0.1`` are
+    # JUCE_UNDENORMALISE, which rounds the states: they must stay.
     tenth = np.float32(0.1)
-    half = np.float32(0.5)
-    for start in range(0, n_samples, BLOCK):
-        stop = min(start + BLOCK, n_samples)
-        for b in range(n_clips):
-            for c in range(n_channels):
-                for t in range(start, stop):
-                    block[t - start, c, b] = clips[b, c, t]
-        for t in range(stop - start):
-            for b in range(n_clips):
-                if n_channels == 2:
-                    mono_in[b] = (block[t, 0, b] + block[t, 1, b]) * gain
-                else:
-                    mono_in[b] = block[t, 0, b] * gain
-                for c in range(n_channels):
-                    sums[c, b] = 0
-            for j in range(n_combs):
-                for c in range(n_channels):
-                    k = c * n_combs + j
-                    position = comb_index[k]
-                    buffer = comb_buffers[k, position]
-                    last = comb_last[k]
-                    total = sums[c]
-                    for b in range(n_clips):
-                        output = buffer[b]
-                        value = output * undamped + last[b] * damping
-                        value += tenth
-                        value -= tenth
-                        last[b] = value
-                        stored = mono_in[b] + value * feedback
-                        stored += tenth
-                        stored -= tenth
-                        buffer[b] = stored
-                        total[b] += output
-                    position += 1
-                    comb_index[k] = 0 if position == comb_sizes[c, j] else position
-            for j in range(n_allpasses):
-                for c in range(n_channels):
-                    k = c * n_allpasses + j
-                    position = allpass_index[k]
-                    buffer = allpass_buffers[k, position]
-                    total = sums[c]
-                    for b in range(n_clips):
-                        buffered = buffer[b]
-                        stored = total[b] + buffered * half
-                        stored += tenth
-                        stored -= tenth
-                        buffer[b] = stored
-                        total[b] = buffered - total[b]
-                    position += 1
-                    allpass_index[k] = 0 if position == allpass_sizes[c, j] else position
-            for b in range(n_clips):
-                if n_channels == 2:
-                    left, right = block[t, 0, b], block[t, 1, b]
-                    block[t, 0, b] = sums[0, b] * wet1 + sums[1, b] * wet2 + left * dry
-                    block[t, 1, b] = sums[1, b] * wet1 + sums[0, b] * wet2 + right * dry
-                else:
-                    block[t, 0, b] = sums[0, b] * wet1 + block[t, 0, b] * dry
-        for b in range(n_clips):
-            for c in range(n_channels):
-                for t in range(start, stop):
-                    out[b, c, t] = block[t - start, c, b]
+    r0, r1, r2, r3 = (rows[first, :length], rows[first + 1, :length], rows[first + 2, :length],
+                      rows[first + 3, :length])
+    r4, r5, r6, r7 = (rows[first + 4, :length], rows[first + 5, :length],
+                      rows[first + 6, :length], rows[first + 7, :length])
+    l0, l1, l2, l3 = lasts[first], lasts[first + 1], lasts[first + 2], lasts[first + 3]
+    l4, l5, l6, l7 = lasts[first + 4], lasts[first + 5], lasts[first + 6], lasts[first + 7]
+    for t in range(length):
+        l0 = ((r0[t] + l0 * damping) + tenth) - tenth
+        l1 = ((r1[t] + l1 * damping) + tenth) - tenth
+        l2 = ((r2[t] + l2 * damping) + tenth) - tenth
+        l3 = ((r3[t] + l3 * damping) + tenth) - tenth
+        l4 = ((r4[t] + l4 * damping) + tenth) - tenth
+        l5 = ((r5[t] + l5 * damping) + tenth) - tenth
+        l6 = ((r6[t] + l6 * damping) + tenth) - tenth
+        l7 = ((r7[t] + l7 * damping) + tenth) - tenth
+        r0[t] = l0
+        r1[t] = l1
+        r2[t] = l2
+        r3[t] = l3
+        r4[t] = l4
+        r5[t] = l5
+        r6[t] = l6
+        r7[t] = l7
+    lasts[first], lasts[first + 1], lasts[first + 2], lasts[first + 3] = l0, l1, l2, l3
+    lasts[first + 4], lasts[first + 5], lasts[first + 6], lasts[first + 7] = l4, l5, l6, l7
 
 
 @numba.njit(nogil=True, cache=True)
@@ -189,59 +150,136 @@ def _reverb_chain_kernel(clip: np.ndarray, comb_sizes: np.ndarray, allpass_sizes
                          comb_last: np.ndarray, comb_index: np.ndarray,
                          allpass_buffers: np.ndarray, allpass_index: np.ndarray,
                          out: np.ndarray) -> None:
-    # _reverb_kernel for one clip (one chain): the same operations, sample by sample,
-    # without the transposed blocks that only pay off across clips.
+    # juce::Reverb on one clip (one chain), filter by filter over blocks of CHAIN_BLOCK
+    # samples instead of sample by sample: every filter runs the same recursion in the same
+    # order, only the loops are exchanged. A block is no longer than the shortest comb, so
+    # it reads only comb outputs written before it: they are copied out (and summed, comb
+    # by comb as JUCE does) first, then the combs' low-pass recursions run over the block,
+    # eight combs side by side (JUCE has eight per channel), their feedback is added, and
+    # the block is written back. The all-passes follow one another in series, each over
+    # the whole block. The buffers are the state's for one chain: (filters, longest) and
+    # (filters,). Slices keep the inner loops free of index wrapping, so that they
+    # vectorise. ``out`` may be ``clip``: each block is read before it is written.
     gain, damping, feedback, dry, wet1, wet2 = (parameters[0], parameters[1], parameters[2],
                                                 parameters[3], parameters[4], parameters[5])
     n_channels, n_samples = clip.shape
     n_combs = comb_sizes.shape[1]
     n_allpasses = allpass_sizes.shape[1]
+    n_lanes = n_channels * n_combs
     undamped = np.float32(1.0) - damping
     tenth = np.float32(0.1)
     half = np.float32(0.5)
-    sums = np.empty(2, np.float32)
-    for t in range(n_samples):
-        left = clip[0, t]
-        right = clip[n_channels - 1, t]
-        if n_channels == 2:
-            mono_in = (left + right) * gain
-        else:
-            mono_in = left * gain
-        sums[0] = 0
-        sums[1] = 0
+    block = CHAIN_BLOCK
+    for c in range(n_channels):
         for j in range(n_combs):
-            for c in range(n_channels):
-                k = c * n_combs + j
-                position = comb_index[k]
-                output = comb_buffers[k, position, 0]
-                value = output * undamped + comb_last[k, 0] * damping
-                value += tenth
-                value -= tenth
-                comb_last[k, 0] = value
-                stored = mono_in + value * feedback
-                stored += tenth
-                stored -= tenth
-                comb_buffers[k, position, 0] = stored
-                sums[c] += output
-                position += 1
-                comb_index[k] = 0 if position == comb_sizes[c, j] else position
+            block = min(block, comb_sizes[c, j])
+    block = max(block, 1)
+    mono = np.empty(block, np.float32)
+    delayed = np.empty((n_lanes, block), np.float32)
+    lasts = np.empty(n_lanes, np.float32)
+    sums = np.zeros((n_channels, block), np.float32)
+    for lane in range(n_lanes):
+        lasts[lane] = comb_last[lane]
+    for start in range(0, n_samples, block):
+        length = min(block, n_samples - start)
+        left = clip[0, start:start + length]
+        right = clip[n_channels - 1, start:start + length]
+        if n_channels == 2:
+            for t in range(length):
+                mono[t] = (left[t] + right[t]) * gain
+        else:
+            for t in range(length):
+                mono[t] = left[t] * gain
+        for c in range(n_channels):
+            total = sums[c, :length]
+            for t in range(length):
+                total[t] = 0
+            for j in range(n_combs):
+                lane = c * n_combs + j
+                size = comb_sizes[c, j]
+                position = comb_index[lane]
+                first = min(length, size - position)
+                buffer = comb_buffers[lane]
+                target = delayed[lane]
+                source = buffer[position:position + first]
+                head = total[:first]
+                column = target[:first]
+                for t in range(first):
+                    head[t] += source[t]
+                for t in range(first):
+                    column[t] = source[t]
+                source = buffer[:length - first]
+                head = total[first:length]
+                column = target[first:length]
+                for t in range(length - first):
+                    head[t] += source[t]
+                for t in range(length - first):
+                    column[t] = source[t]
+        for lane in range(n_lanes):  # off the recursion's path: vectorised over time
+            row = delayed[lane, :length]
+            for t in range(length):
+                row[t] *= undamped
+        for group in range(0, n_lanes, 8):
+            _comb_lowpass_8(delayed, group, lasts, length, damping)
+        feed = mono[:length]
+        for lane in range(n_lanes):  # what each comb stores: input + feedback, undenormalised
+            row = delayed[lane, :length]
+            for t in range(length):
+                row[t] = ((feed[t] + row[t] * feedback) + tenth) - tenth
+        for c in range(n_channels):
+            for j in range(n_combs):
+                lane = c * n_combs + j
+                size = comb_sizes[c, j]
+                position = comb_index[lane]
+                first = min(length, size - position)
+                buffer = comb_buffers[lane]
+                target = buffer[position:position + first]
+                column = delayed[lane, :first]
+                for t in range(first):
+                    target[t] = column[t]
+                target = buffer[:length - first]
+                column = delayed[lane, first:length]
+                for t in range(length - first):
+                    target[t] = column[t]
+                position += length
+                comb_index[lane] = position - size if position >= size else position
         for j in range(n_allpasses):
             for c in range(n_channels):
                 k = c * n_allpasses + j
+                size = allpass_sizes[c, j]
                 position = allpass_index[k]
-                buffered = allpass_buffers[k, position, 0]
-                stored = sums[c] + buffered * half
-                stored += tenth
-                stored -= tenth
-                allpass_buffers[k, position, 0] = stored
-                sums[c] = buffered - sums[c]
-                position += 1
-                allpass_index[k] = 0 if position == allpass_sizes[c, j] else position
+                buffer = allpass_buffers[k]
+                done = 0
+                while done < length:
+                    count = min(length - done, size - position)
+                    total = sums[c, done:done + count]
+                    segment = buffer[position:position + count]
+                    for t in range(count):
+                        buffered = segment[t]
+                        stored = total[t] + buffered * half
+                        stored += tenth
+                        stored -= tenth
+                        segment[t] = stored
+                        total[t] = buffered - total[t]
+                    position += count
+                    if position == size:
+                        position = 0
+                    done += count
+                allpass_index[k] = position
+        left_sum = sums[0, :length]
+        right_sum = sums[n_channels - 1, :length]
+        left_out = out[0, start:start + length]
         if n_channels == 2:
-            out[0, t] = sums[0] * wet1 + sums[1] * wet2 + left * dry
-            out[1, t] = sums[1] * wet1 + sums[0] * wet2 + right * dry
+            right_out = out[1, start:start + length]
+            for t in range(length):
+                dry_left, dry_right = left[t], right[t]
+                left_out[t] = left_sum[t] * wet1 + right_sum[t] * wet2 + dry_left * dry
+                right_out[t] = right_sum[t] * wet1 + left_sum[t] * wet2 + dry_right * dry
         else:
-            out[0, t] = sums[0] * wet1 + left * dry
+            for t in range(length):
+                left_out[t] = left_sum[t] * wet1 + left[t] * dry
+    for lane in range(n_lanes):
+        comb_last[lane] = lasts[lane]
 
 
 def _delay_sizes(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -261,8 +299,7 @@ class ReverbState:
 
     pedalboard keeps this state between calls with ``reset=False``; carrying
     it from one call of :func:`juce_reverb` to the next continues the same
-    reverb. ``chains`` clips go through the kernel side by side, clip ``i``
-    continuing chain ``i``.
+    reverb. Clip ``i`` of a call continues chain ``i``.
 
     Attributes
     ----------
@@ -271,11 +308,12 @@ class ReverbState:
     channels : int
         1 (mono) or 2 (stereo).
     comb_buffers, comb_last, comb_index : numpy.ndarray
-        The comb filters' delay lines ``(2 * 8, longest, chains)``, low-pass
-        stores ``(2 * 8, chains)`` and positions ``(2 * 8,)`` (left, then right).
+        The comb filters' delay lines ``(chains, 2 * 8, longest)``, low-pass
+        stores ``(chains, 2 * 8)`` and positions ``(chains, 2 * 8)`` (left,
+        then right).
     allpass_buffers, allpass_index : numpy.ndarray
-        The all-pass filters' delay lines ``(2 * 4, longest, chains)`` and
-        positions ``(2 * 4,)``.
+        The all-pass filters' delay lines ``(chains, 2 * 4, longest)`` and
+        positions ``(chains, 2 * 4)``.
     """
 
     sample_rate: int
@@ -292,18 +330,18 @@ class ReverbState:
         if channels not in (1, 2):
             raise ValueError(f"juce::Reverb processes 1 or 2 channels, not {channels}")
         comb_sizes, allpass_sizes = _delay_sizes(sample_rate)
-        n_combs, n_allpasses = comb_sizes.shape[1], allpass_sizes.shape[1]
+        n_combs, n_allpasses = 2 * comb_sizes.shape[1], 2 * allpass_sizes.shape[1]
         return cls(int(sample_rate), int(channels),
-                   np.zeros((2 * n_combs, int(comb_sizes.max()), chains), np.float32),
-                   np.zeros((2 * n_combs, chains), np.float32),
-                   np.zeros(2 * n_combs, np.int64),
-                   np.zeros((2 * n_allpasses, int(allpass_sizes.max()), chains), np.float32),
-                   np.zeros(2 * n_allpasses, np.int64))
+                   np.zeros((chains, n_combs, int(comb_sizes.max())), np.float32),
+                   np.zeros((chains, n_combs), np.float32),
+                   np.zeros((chains, n_combs), np.int64),
+                   np.zeros((chains, n_allpasses, int(allpass_sizes.max())), np.float32),
+                   np.zeros((chains, n_allpasses), np.int64))
 
     @property
     def chains(self) -> int:
         """Independent chains held."""
-        return self.comb_last.shape[1]
+        return self.comb_last.shape[0]
 
     def copy(self) -> ReverbState:
         """An independent copy (the kernel updates the arrays in place)."""
@@ -336,7 +374,7 @@ def reverb_parameters(room_size: float, damping: float = 0.5, wet_level: float =
 def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
                 state: ReverbState | None = None, out: np.ndarray | None = None,
                 **parameters: float) -> np.ndarray:
-    """pedalboard's ``Reverb`` on a batch of mono or stereo clips, bit for bit.
+    """pedalboard's ``Reverb`` on mono or stereo clips, each its own chain, bit for bit.
 
     Parameters
     ----------
@@ -374,41 +412,10 @@ def juce_reverb(clips: np.ndarray, sample_rate: int, room_size: float,
     comb_sizes, allpass_sizes = _delay_sizes(sample_rate)
     clips = np.ascontiguousarray(clips, dtype=np.float32)
     out = _output_array(clips, out)
-    arguments = (comb_sizes, allpass_sizes, reverb_parameters(room_size, **parameters),
-                 state.comb_buffers, state.comb_last, state.comb_index, state.allpass_buffers,
-                 state.allpass_index)
-    if len(clips) == 1:
-        _reverb_chain_kernel(clips[0], *arguments, out[0])
-    else:
-        _reverb_kernel(clips, *arguments, out)
+    coefficients = reverb_parameters(room_size, **parameters)
+    for chain, clip in enumerate(clips):  # each chain's state, updated in place
+        _reverb_chain_kernel(clip, comb_sizes, allpass_sizes, coefficients,
+                             state.comb_buffers[chain], state.comb_last[chain],
+                             state.comb_index[chain], state.allpass_buffers[chain],
+                             state.allpass_index[chain], out[chain])
     return out
-
-
-def juce_reverb_stereo(clips: np.ndarray, sample_rate: int, room_size: float,
-                       damping: float = 0.5, wet_level: float = 0.33, dry_level: float = 0.4,
-                       width: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
-    """pedalboard's ``Reverb`` on a batch of stereo clips, each from silence, bit for bit.
-
-    Parameters
-    ----------
-    clips : numpy.ndarray
-        float32 ``(clips, 2, samples)``.
-    sample_rate : int
-        Sampling rate (the delay lengths scale with it, as in JUCE).
-    room_size, damping, wet_level, dry_level, width : float
-        pedalboard's ``Reverb`` parameters (its defaults but ``room_size``);
-        freeze mode is off.
-    out : numpy.ndarray, optional
-        C-contiguous float32 array of the shape of ``clips`` to write into
-        (``clips`` itself processes in place).
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(clips, 2, samples)`` (``out`` when given), equal to
-        ``pedalboard.Reverb(room_size=...)(clip, sample_rate)`` for each clip.
-    """
-    if clips.ndim != 3 or clips.shape[1] != 2:
-        raise ValueError(f"expected (clips, 2, samples) audio, got shape {clips.shape}")
-    return juce_reverb(clips, sample_rate, room_size, out=out, damping=damping,
-                       wet_level=wet_level, dry_level=dry_level, width=width)

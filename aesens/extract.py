@@ -21,10 +21,12 @@ Effected audio follows the published scripts by default
 and a stateful effect (the reverb) streams every file of a setting in
 dataset order through one chain, as the published script's one board did.
 In this process the units of a setting run in order and continue one
-chain; on a cluster a unit starts from the chain's state at its first file,
-computed by an effect-only pass over the files before it
-(:func:`iter_work_units`). The audio is the same whatever the shard size,
-batch size or executor.
+chain, and settings run at once in the executor's lanes (their model calls
+take turns), so that one setting's serial chain leaves no core idle; on a
+cluster a unit starts from the chain's state at its first file, computed by
+an effect-only pass over the files before it (:func:`iter_work_units`; the
+passes of several settings run at once). The audio is the same whatever
+the shard size, batch size or executor.
 :data:`~aesens.effects.FLOAT` processes every file fresh, in float.
 
 Inside a unit, the next batches are read and effected in threads while the
@@ -46,7 +48,9 @@ folder is checked for writing before any work.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +63,7 @@ from aesens import safe_files
 from aesens.effects.batching import MIN_KERNEL_CLIPS
 from aesens.effects.paper import ReverbChain
 from aesens.errors import AesensError
-from aesens.executor import Executor, InProcessExecutor
+from aesens.executor import Executor, InProcessExecutor, iterated_ahead
 from aesens.extract_batches import prepared_batches
 from aesens.extract_output import (
     is_complete,
@@ -72,6 +76,43 @@ from aesens.models import EmbeddingModel, ModelSpec, loaded_model
 
 #: Files per work unit (rounded up to whole batches).
 DEFAULT_SHARD_SIZE = 512
+
+#: Model calls of work units running at once in this process (an in-process executor's
+#: lanes) take turns: each call has the cores to itself, as when units run one at a time,
+#: while the other units read and effect their next batches.
+_MODEL_CALLS = threading.Lock()
+
+
+class _OneBlasThread:
+    """BLAS limited to one thread while any work unit of this process runs.
+
+    threadpoolctl's limits are process-wide: units that overlap share one
+    limit, set by the first to start and lifted by the last to end (or by a
+    caller holding it around them all).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._units = 0
+        self._limits: threadpool_limits | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._units == 0:
+                self._limits = threadpool_limits(limits=1, user_api="blas")
+            self._units += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._units -= 1
+                if self._units == 0:
+                    self._limits.restore_original_limits()
+                    self._limits = None
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 @dataclass(frozen=True)
@@ -150,7 +191,8 @@ def run_unit(unit: WorkUnit) -> UnitResult:
     given as :class:`ModelSpec` are loaded once per process. BLAS runs on
     one thread during the unit, as on Dask's workers: OpenBLAS sums in a
     different order with more threads (the MFCC rows would differ in their
-    last bits), and batches already use the cores in parallel.
+    last bits), and batches already use the cores in parallel. Units may
+    run at once in threads of this process: their model calls take turns.
     """
     models = [loaded_model(model) if isinstance(model, ModelSpec) else model
               for model in unit.models]
@@ -159,10 +201,12 @@ def run_unit(unit: WorkUnit) -> UnitResult:
     chain = unit.chain if unit.chain is None or unit.chain_in_order else unit.chain.copy()
     batches = prepared_batches(unit.files, unit.setting, unit.batch_size, unit.prepare_threads,
                                chain)
-    with contextlib.closing(batches), threadpool_limits(limits=1, user_api="blas"):
+    with contextlib.closing(batches), _ONE_BLAS_THREAD.held():
         for stems, clips, sample_rate in batches:
             for model in models:
-                for stem, embedding in zip(stems, model.embed(clips, sample_rate), strict=True):
+                with _MODEL_CALLS:
+                    embeddings = list(model.embed(clips, sample_rate))
+                for stem, embedding in zip(stems, embeddings, strict=True):
                     rows[model.name].append(embedding)
                     keys[model.name].extend([stem] * len(embedding))
     result = UnitResult(unit.setting_index, unit.shard_index, len(unit.files))
@@ -251,6 +295,11 @@ def iter_work_units(files: Sequence[Path], models: Sequence[ModelSpec | Embeddin
             for _ in prepared_batches(shard, setting, MIN_KERNEL_CLIPS * threads, threads,
                                       chain):
                 pass
+
+
+def _setting_of(unit: WorkUnit) -> int:
+    """The lane of a unit: its setting (the units of a setting may continue one chain)."""
+    return unit.setting_index
 
 
 def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingModel],
@@ -377,16 +426,23 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
         safe_files.check_writable(embeddings_dir)
     in_order = getattr(executor, "in_order", False)
     # Units are made as the executor asks for them: a reverb's effect-only pass (out-of-order
-    # executors) runs while the first units already embed.
-    units = (unit for index, setting_todo in todo.items()
-             for unit in iter_work_units(files, setting_todo, settings[index], index, batch_size,
-                                         shard_size, executor.prepare_threads, in_order,
-                                         pass_threads=InProcessExecutor().prepare_threads))
+    # executors) runs while the first units already embed, and the passes of several
+    # settings (each serial) run at once.
+    pass_threads = InProcessExecutor().prepare_threads
+    per_setting = [iter_work_units(files, setting_todo, settings[index], index, batch_size,
+                                   shard_size, executor.prepare_threads, in_order,
+                                   pass_threads=pass_threads)
+                   for index, setting_todo in todo.items()]
+    units = (itertools.chain.from_iterable(per_setting) if in_order
+             else iterated_ahead(per_setting, InProcessExecutor().lanes))
     received: dict[int, list[UnitResult]] = {index: [] for index in n_shards}
     written: dict[int, Path] = {}
+    # In this process the limit is set here, by this thread, for the units' threads: with
+    # OpenBLAS a limit set by another thread after this one has set one does not hold.
+    one_blas_thread = _ONE_BLAS_THREAD.held() if executor.in_process else contextlib.nullcontext()
     with tqdm(total=len(files) * len(n_shards), desc="extract", unit="file",
-              disable=not progress or not todo) as bar:
-        for result in executor.map_unordered(run_unit, units):
+              disable=not progress or not todo) as bar, one_blas_thread:
+        for result in executor.map_unordered(run_unit, units, lane=_setting_of):
             bar.update(result.n_files)
             shards = received[result.setting_index]
             shards.append(result)

@@ -23,7 +23,7 @@ def test_reverb_kernel_equals_pedalboard_bit_for_bit(sample_rate):
     for value in (effect.grid[0], effect.grid[11], effect.grid[-1]):
         board = effect.board_fn(value)
         expected = np.stack([board(clip, sample_rate) for clip in clips])
-        np.testing.assert_array_equal(dsp.juce_reverb_stereo(clips, sample_rate, value),
+        np.testing.assert_array_equal(dsp.juce_reverb(clips, sample_rate, value),
                                       expected)
         np.testing.assert_array_equal(effect.apply_batch(clips, sample_rate, value), expected)
 
@@ -63,6 +63,27 @@ def test_reverb_kernel_with_state_equals_pedalboard_reset_false(channels):
         np.testing.assert_array_equal(ours, expected)
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("sample_rate", [8002, 8057, 44100, 192000])
+def test_one_chain_kernel_equals_pedalboard_reset_false_in_any_pieces(channels, sample_rate):
+    """The one-clip kernel works on blocks of at most ``CHAIN_BLOCK`` samples and at most the
+    shortest comb (202 samples at 8002 Hz): calls shorter than, equal to and longer than a
+    block, a single sample, and processing in place all continue pedalboard's reverb (the
+    longest call first: a longer one would make pedalboard clear it)."""
+    clip = clip_batch(1, 1.0, channels=channels, seed=4)[0]
+    board = pedalboard.Reverb(room_size=0.8)
+    state = dsp.ReverbState.fresh(sample_rate, channels)
+    start = 0
+    for length in (5000, 1, dsp.CHAIN_BLOCK - 1, dsp.CHAIN_BLOCK, dsp.CHAIN_BLOCK + 1, 201, 202,
+                   203, 4000):
+        piece = np.ascontiguousarray(clip[:, start:start + length])
+        start += length
+        expected = board(piece, sample_rate, reset=False)
+        ours = dsp.juce_reverb(piece[None], sample_rate, 0.8, state=state, out=piece[None])
+        assert np.shares_memory(ours, piece)
+        np.testing.assert_array_equal(ours[0], expected)
+
+
 @pytest.mark.parametrize("rate, channels, chains", [
     (22050, 2, 2), (48000, 2, 2), (44100, 1, 2), (44100, 2, 1), (44100, 2, 3)])
 def test_reverb_refuses_a_state_of_other_clips(rate, channels, chains):
@@ -94,16 +115,13 @@ OTHER_PARAMETERS = {"damping": 0.2, "wet_level": 0.5, "dry_level": 0.7, "width":
 @pytest.mark.parametrize("channels", [1, 2])
 @pytest.mark.parametrize("n_clips", [1, MIN_KERNEL_CLIPS + 1])
 def test_reverb_kernels_with_other_parameters_equal_pedalboard(channels, n_clips):
-    """Both kernels (one clip, several clips) with every parameter set, against pedalboard."""
+    """One clip and several clips with every parameter set, against pedalboard."""
     clips = clip_batch(n_clips, 0.2, channels=channels, seed=2)
     board = pedalboard.Reverb(room_size=0.6, **OTHER_PARAMETERS)
     expected = np.stack([board(clip, 44100) for clip in clips])
     ours = dsp.juce_reverb(clips, 44100, 0.6, **OTHER_PARAMETERS)
     np.testing.assert_array_equal(ours, expected)
-    if channels == 2:
-        np.testing.assert_array_equal(
-            dsp.juce_reverb_stereo(clips, 44100, 0.6, **OTHER_PARAMETERS), expected)
-        assert not np.array_equal(ours, dsp.juce_reverb(clips, 44100, 0.6))
+    assert not np.array_equal(ours, dsp.juce_reverb(clips, 44100, 0.6))
 
 
 def test_kernels_refuse_an_out_array_that_does_not_fit():
@@ -116,7 +134,5 @@ def test_kernels_refuse_an_out_array_that_does_not_fit():
         with pytest.raises(ValueError, match="out must be"):
             dsp.juce_reverb(clips, 44100, 0.5, out=out)
     for shape in ((2, 441), (441, 2), (1, 2, 2, 441), (2, 3, 441)):
-        with pytest.raises(ValueError, match="expected"):
+        with pytest.raises(ValueError, match=r"expected \(clips, 1 or 2, samples\)"):
             dsp.juce_reverb(np.zeros(shape, np.float32), 44100, 0.5)
-        with pytest.raises(ValueError, match=r"expected \(clips, 2, samples\)"):
-            dsp.juce_reverb_stereo(np.zeros(shape, np.float32), 44100, 0.5)

@@ -12,9 +12,7 @@ import pedalboard
 import pytest
 from conftest import clip_batch
 
-from aesens import dsp
 from aesens.effects import EFFECTS, apply_streaming
-from aesens.effects.batching import MIN_KERNEL_CLIPS
 from aesens.effects.paper import gain_factor
 from aesens.errors import AesensError
 
@@ -52,13 +50,14 @@ def test_gain_scales_amplitude(stereo_chirp):
     np.testing.assert_allclose(out, stereo_chirp * 10 ** (-20 / 20), rtol=1e-5, atol=1e-7)
 
 
-def test_reverb_batches_of_mono_or_few_clips_fall_back_to_pedalboard():
+def test_reverb_batches_of_any_size_and_one_or_two_channels_equal_pedalboard():
+    """The kernel serves batches of one clip and mono clips too; more channels than two go
+    through pedalboard (which handles them on its own terms)."""
     effect = EFFECTS["reverb"]
-    for clips in (clip_batch(MIN_KERNEL_CLIPS, 0.1, channels=1), clip_batch(2, 0.1)):
+    for clips in (clip_batch(1, 0.1), clip_batch(3, 0.1, channels=1), clip_batch(2, 0.1),
+                  clip_batch(2, 0.1, channels=3)):
         expected = np.stack([effect.board_fn(0.5)(clip, 44100) for clip in clips])
         np.testing.assert_array_equal(effect.apply_batch(clips, 44100, 0.5), expected)
-    with pytest.raises(ValueError, match=r"expected \(clips, 2, samples\)"):
-        dsp.juce_reverb_stereo(clip_batch(2, 0.1, channels=1), 44100, 0.5)
 
 
 def stream_through_one_board(value: float, files: list[tuple[np.ndarray, int]]) -> list:

@@ -8,6 +8,8 @@ to build the failing models below from :class:`ModelSpec` loaders.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import h5py
@@ -21,7 +23,13 @@ from aesens import store
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
-from aesens.executor import DaskExecutor, InProcessExecutor, joblib_on_dask, open_executor
+from aesens.executor import (
+    DaskExecutor,
+    InProcessExecutor,
+    iterated_ahead,
+    joblib_on_dask,
+    open_executor,
+)
 from aesens.extract import extract
 from aesens.extract_setting import Setting
 from aesens.models import ModelSpec, get_model
@@ -104,13 +112,113 @@ def assert_same_files(first: Path, second: Path) -> None:
 
 
 def test_local_cluster_output_equals_in_process_bit_for_bit(tmp_path, files, client):
+    """In this process one setting at a time (one lane) or several at once, and on the
+    cluster: the same files."""
     specs = [ModelSpec.for_name("mfcc", device="cpu"), ModelSpec.for_name("crepe", device="cpu")]
     settings = SETTINGS[1:]
-    extract(files, specs, settings, tmp_path / "local", batch_size=2, progress=False)
+    extract(files, specs, settings, tmp_path / "local", batch_size=2, progress=False,
+            executor=InProcessExecutor(lanes=1))
+    extract(files, specs, settings, tmp_path / "lanes", batch_size=2, shard_size=3,
+            progress=False, executor=InProcessExecutor(prepare_threads=3, lanes=2))
     written = extract(files, specs, settings, tmp_path / "dask", batch_size=2, shard_size=3,
                       progress=False, executor=DaskExecutor(client))
     assert [path.parent.name for path in written] == ["dask"] * 2
     assert_same_files(tmp_path / "local", tmp_path / "dask")
+    assert_same_files(tmp_path / "local", tmp_path / "lanes")
+
+
+@pytest.mark.parametrize("executor", ["lanes", "dask"])
+def test_several_chained_reverbs_at_once_equal_one_setting_at_a_time(tmp_path, files, client,
+                                                                     executor):
+    """Each reverb setting continues its own chain while others run beside it (their
+    effect-only passes too, on a cluster)."""
+    settings = [Setting(EFFECTS["reverb"], rank) for rank in (0, 20, 33)] + SETTINGS[1:2]
+    specs = [ModelSpec.for_name("mfcc", device="cpu")]
+    extract(files, specs, settings, tmp_path / "serial", batch_size=2, shard_size=4,
+            progress=False, executor=InProcessExecutor(lanes=1))
+    at_once = (InProcessExecutor(prepare_threads=2, lanes=3) if executor == "lanes"
+               else DaskExecutor(client))
+    extract(files, specs, settings, tmp_path / executor, batch_size=2, shard_size=4,
+            progress=False, executor=at_once)
+    assert_same_files(tmp_path / "serial", tmp_path / executor)
+
+
+def test_lanes_run_at_once_and_each_in_order():
+    """Two lanes meet at a barrier (so they ran at the same time); items of one lane never
+    overlap and keep their order."""
+    barrier = threading.Barrier(2, timeout=60)
+    running: dict[str, int] = {"a": 0, "b": 0, "c": 0}
+    order: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def work(item: tuple[str, int]) -> tuple[str, int]:
+        lane, index = item
+        with lock:
+            running[lane] += 1
+            assert running[lane] == 1, "two items of one lane at once"
+        if index == 0 and lane != "c":
+            barrier.wait()
+        time.sleep(0.01)
+        with lock:
+            order.append(item)
+            running[lane] -= 1
+        return item
+
+    items = [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("c", 0)]
+    results = list(InProcessExecutor(lanes=2).map_unordered(work, items,
+                                                            lane=lambda item: item[0]))
+    assert sorted(results) == sorted(items)
+    for lane in "abc":
+        assert [index for name, index in order if name == lane] == sorted(
+            index for name, index in items if name == lane)
+
+
+def test_one_lane_or_no_lanes_run_in_the_calling_thread():
+    def where(item: int) -> str:
+        return threading.current_thread().name
+
+    caller = threading.current_thread().name
+    for executor, lane in ((InProcessExecutor(lanes=1), lambda item: item % 2),
+                           (InProcessExecutor(lanes=2), None)):
+        assert list(executor.map_unordered(where, range(4), lane=lane)) == [caller] * 4
+
+
+def test_iterators_run_ahead_at_once_and_come_out_in_order():
+    barrier = threading.Barrier(2, timeout=60)
+
+    def numbers(start: int, meet: bool):
+        if meet:
+            barrier.wait()  # the first two iterators advance at the same time
+        yield from range(start, start + 3)
+
+    iterators = [numbers(0, True), numbers(10, True), numbers(20, False)]
+    assert list(iterated_ahead(iterators, 2)) == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert list(iterated_ahead([iter("ab"), iter("c")], 1)) == ["a", "b", "c"]
+
+    def failing():
+        yield 1
+        raise ValueError("iterator failed")
+
+    with pytest.raises(ValueError, match="iterator failed"):
+        list(iterated_ahead([iter([0]), failing(), iter([2])], 2))
+
+
+def test_a_failing_item_stops_the_other_lanes():
+    started: list[int] = []
+
+    def work(item: int) -> int:
+        started.append(item)
+        if item == 0:
+            raise ValueError("item 0 failed")
+        time.sleep(0.05)
+        return item
+
+    with pytest.raises(ValueError, match="item 0 failed"):
+        list(InProcessExecutor(lanes=2).map_unordered(work, range(40), lane=lambda item: item % 2))
+    assert len(started) < 40  # the odd lane stopped after its current item
+    count = len(started)
+    time.sleep(0.2)
+    assert len(started) == count  # and nothing runs on after the error reached the caller
 
 
 @pytest.mark.parametrize("shard_size, batch_size", [(1, 1), (5, 2)])

@@ -109,3 +109,7 @@ def test_in_place_and_batch_shapes():
     assert clips.dtype == np.float32 and np.all(clips * 32768 == np.round(clips * 32768))
     with pytest.raises(ValueError, match="float32"):
         pcm16_roundtrip(clips, out=np.empty(3, dtype=np.float32))
+    # An out array that overlaps the input without being it (shifted by one sample).
+    line = chirp(0.1, amplitude=1.2)[0].copy()
+    expected = pcm16_roundtrip(line[:-1].copy())
+    np.testing.assert_array_equal(pcm16_roundtrip(line[:-1], out=line[1:]), expected)

@@ -5,7 +5,7 @@ The published scripts built each effect as a one-plug-in pedalboard board
 streaming reference :func:`aesens.effects.apply_streaming` uses them). The
 batch functions give the same output as the plug-ins on several clips at
 once: gain and bitcrush are the exact float32 arithmetic of pedalboard's
-plug-ins in numpy, the reverb runs :func:`aesens.dsp.juce_reverb_stereo`.
+plug-ins in numpy, the reverb runs :func:`aesens.dsp.juce_reverb`.
 Under the published semantics the reverb carries its tail from file to file
 (:class:`ReverbChain`).
 """
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pedalboard
 
-from aesens.effects.batching import MIN_KERNEL_CLIPS
 from aesens.errors import AesensError
 
 if TYPE_CHECKING:
@@ -78,14 +77,19 @@ def reverb(audio: np.ndarray, sample_rate: int, value: float) -> np.ndarray:
 
 def reverb_batch(clips: np.ndarray, sample_rate: int, value: float,
                  out: np.ndarray) -> np.ndarray:
-    """:func:`reverb` on every clip: by the stereo kernel for enough stereo clips."""
-    if clips.shape[1] != 2 or len(clips) < MIN_KERNEL_CLIPS:
+    """:func:`reverb` on every clip: by the compiled kernel for mono and stereo clips.
+
+    The kernel (:func:`aesens.dsp.juce_reverb`, each clip from silence) is
+    faster than pedalboard's plug-in from one clip on; other channel counts
+    go through pedalboard.
+    """
+    if clips.shape[1] not in (1, 2):
         for clip, target in zip(clips, out, strict=True):
             target[...] = reverb(clip, sample_rate, value)
         return out
     from aesens import dsp
 
-    return dsp.juce_reverb_stereo(clips, sample_rate, value, out=out)
+    return dsp.juce_reverb(clips, sample_rate, value, out=out)
 
 
 class ReverbChain:
