@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aesens.cli import (
+from aesens.cli.options import (
     add_dataset_options,
     add_executor_options,
     add_model_options,
@@ -25,8 +25,8 @@ from aesens.cli import (
 )
 from aesens.dataset import SKIP_OPTION, discover, read_skip_list
 from aesens.errors import run_cli
-from aesens.extract import extract
-from aesens.extract_setting import Setting
+from aesens.extraction.run import extract
+from aesens.extraction.setting import Setting
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aesens.cli import (
+from aesens.cli.options import (
     add_dataset_options,
     add_executor_options,
     add_model_options,
@@ -40,9 +40,9 @@ from aesens.cli import (
 from aesens.dataset import SKIP_OPTION, discover, read_skip_list
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import run_cli
-from aesens.extract import extract
-from aesens.extract_output import write_effected_wavs
-from aesens.extract_setting import Setting, describe_selection, list_grid, select_ranks
+from aesens.extraction.output import write_effected_wavs
+from aesens.extraction.run import extract
+from aesens.extraction.setting import Setting, describe_selection, list_grid, select_ranks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from aesens import store
-from aesens.aggregate import list_raw_embeddings, read_raw_embeddings
-from aesens.analysis_cli import embedding_name
+from aesens.cli.types import embedding_name
 from aesens.errors import AesensError, run_cli
-from aesens.paths import refuse_overwriting_inputs
-from aesens.split import make_split, write_split
+from aesens.layout import refuse_overwriting_inputs
+from aesens.sweep.caches import list_raw_embeddings, read_raw_embeddings
+from aesens.sweep.split import make_split, write_split
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,11 +21,11 @@ import argparse
 import sys
 
 from aesens import store
-from aesens.aggregate import ensure_ccadirs
-from aesens.analysis_cli import embedding_name
+from aesens.cli.types import embedding_name
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
-from aesens.paths import refuse_overwriting_inputs
+from aesens.layout import refuse_overwriting_inputs
+from aesens.sweep.caches import ensure_ccadirs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,11 @@ PUBLISHED_PINS := numpy==1.26.4 scikit-learn==1.2.2 pandas==2.2.2 scipy==1.14.0 
 	h5py==3.11.0 umap-learn==0.5.6
 # Tests of the stages after extraction: averaging, split, sensitivity, desensitisation,
 # classification, result files, figures, report and scorecard (no torch, no models).
-ANALYSIS_TESTS := aggregate analysis_faults analysis_files analysis_scripts cca \
-	cca_behaviour classification_figures classify classify_behaviour desensitize \
-	figures gridsearch pipeline_behaviour reading results scorecard seeding split \
-	store sweep
+ANALYSIS_TESTS := tests/sweep tests/analysis tests/classification \
+	tests/reporting/test_figures.py tests/reporting/test_reading.py \
+	tests/reporting/test_roc_figures.py tests/reporting/test_scorecard.py \
+	tests/integration/test_analysis_faults.py tests/integration/test_analysis_scripts.py \
+	tests/integration/test_planted_pipeline.py tests/test_store.py
 
 .PHONY: setup demo test test-published-env lint bench mutate clean-demo
 
@@ -60,7 +61,7 @@ test-published-env: setup $(PUBLISHED_VENV)/.installed
 	$(PUBLISHED_VENV)/bin/python tests/published_env_numbers.py compare \
 		$(PUBLISHED_VENV)/numbers-today.npz
 	$(PUBLISHED_VENV)/bin/python -m pytest -p no:cacheprovider \
-		$(patsubst %,tests/test_%.py,$(ANALYSIS_TESTS))
+		$(ANALYSIS_TESTS)
 
 # Speed and memory benchmarks (minutes; not part of the tests): see README, Performance.
 bench: setup

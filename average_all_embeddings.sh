@@ -48,7 +48,7 @@ import sys
 from tqdm.auto import tqdm
 
 from aesens import store
-from aesens.aggregate import ensure_averaged, list_raw_embeddings
+from aesens.sweep.caches import ensure_averaged, list_raw_embeddings
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
 

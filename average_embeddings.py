@@ -19,10 +19,10 @@ import sys
 
 from tqdm import tqdm
 
-from aesens.aggregate import average_file
-from aesens.analysis_cli import embedding_name
+from aesens.cli.types import embedding_name
 from aesens.errors import run_cli
-from aesens.paths import refuse_overwriting_inputs
+from aesens.layout import refuse_overwriting_inputs
+from aesens.sweep.caches import average_file
 
 
 def main(argv: list[str] | None = None) -> int:

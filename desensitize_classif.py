@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aesens import results
-from aesens.analysis_cli import (
+from aesens.analysis.desensitize import DEFAULT_THRESHOLD
+from aesens.classification import results
+from aesens.classification.classify import SOLVERS, run_classification
+from aesens.cli.types import (
     DEFAULT_METHODS,
     all_cores,
     embedding_name,
@@ -38,12 +40,10 @@ from aesens.analysis_cli import (
     positive_int,
     svd_threshold,
 )
-from aesens.classify import SOLVERS, run_classification
-from aesens.desensitize import DEFAULT_THRESHOLD
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
-from aesens.executor import joblib_on_dask
-from aesens.paths import refuse_overwriting_inputs
+from aesens.extraction.executor import joblib_on_dask
+from aesens.layout import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from aesens.analysis_cli import effect_names, embedding_names, non_negative_int, positive_int
+from aesens.cli.types import effect_names, embedding_names, non_negative_int, positive_int
 from aesens.effects import EFFECTS, PAPER_EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.safe_files import atomic_file

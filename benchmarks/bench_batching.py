@@ -2,7 +2,7 @@
 """Batched extraction against one file at a time, for CREPE and (random-weight) PANNs.
 
 The reference is the published loop: read one file, apply the effect, embed
-it alone. Ours is :func:`aesens.extract.embed_files`: batches of
+it alone. Ours is :func:`aesens.extraction.run.embed_files`: batches of
 ``--batch-size`` files through the model, the next batch read and effected
 by a thread pool meanwhile. Both run on the same 3-s stereo files under the
 same reverb setting, after a warm-up call, and must give the same rows.
@@ -25,12 +25,12 @@ from common import make_dataset, median_seconds, report
 
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
+from aesens.effects.roundtrip import pcm16_roundtrip
 from aesens.errors import AesensError
-from aesens.extract import embed_files
-from aesens.extract_batches import read_clip
-from aesens.extract_setting import Setting
+from aesens.extraction.batches import read_clip
+from aesens.extraction.run import embed_files
+from aesens.extraction.setting import Setting
 from aesens.models import EmbeddingModel, get_model
-from aesens.roundtrip import pcm16_roundtrip
 
 SETTING = Setting(EFFECTS["reverb"], 17)
 
@@ -52,7 +52,7 @@ def one_at_a_time(files: list[Path], model: EmbeddingModel) -> list[np.ndarray]:
 
 def random_panns(folder: Path, batch_size: int) -> EmbeddingModel:
     """PANNs Cnn14 through its real loader, with a checkpoint of random weights."""
-    from aesens.models.random_weights import save_random_weights
+    from aesens.testing import save_random_weights
 
     checkpoint = save_random_weights("panns", folder)
     return get_model("panns", device="cpu", batch_size=batch_size, weights=str(checkpoint))

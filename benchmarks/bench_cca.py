@@ -25,7 +25,7 @@ from common import median_seconds, report
 from sklearn.cross_decomposition import CCA
 from threadpoolctl import threadpool_limits
 
-from aesens.cca import default_workers, rank_target, samplewise_cca_directions
+from aesens.analysis.cca import default_workers, rank_target, samplewise_cca_directions
 from aesens.errors import run_cli
 
 

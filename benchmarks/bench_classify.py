@@ -29,9 +29,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 
-from aesens import classify, gridsearch
+from aesens.classification import classify, gridsearch
 from aesens.errors import run_cli
-from aesens.sweep import Sweep
+from aesens.sweep.sweep import Sweep
 
 
 def synthetic_sweep(n_train: int, n_test: int, dim: int, n_params: int,

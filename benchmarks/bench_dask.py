@@ -28,9 +28,9 @@ from common import make_dataset, median_seconds, report
 
 from aesens.dataset import discover
 from aesens.effects import EFFECTS, PAPER_EFFECTS
-from aesens.executor import DaskExecutor, InProcessExecutor
-from aesens.extract import extract
-from aesens.extract_setting import Setting
+from aesens.extraction.executor import DaskExecutor, InProcessExecutor
+from aesens.extraction.run import extract
+from aesens.extraction.setting import Setting
 from aesens.models import ModelSpec
 
 DEMO_DATASET = Path(__file__).resolve().parents[1] / "demo" / "datasets" / "IRMAS-TrainingData"

@@ -43,13 +43,13 @@ from threadpoolctl import threadpool_limits
 
 from aesens.dataset import INSTRUMENTS, discover
 from aesens.effects import EFFECTS, PAPER_EFFECTS
-from aesens.extract import extract
-from aesens.extract_batches import read_clip
-from aesens.extract_setting import Setting
+from aesens.effects.roundtrip import pcm16_roundtrip
+from aesens.extraction.batches import read_clip
+from aesens.extraction.run import extract
+from aesens.extraction.setting import Setting
 from aesens.models import get_model
 from aesens.models.crepe import embed_frames
 from aesens.models.mfcc import MfccModel
-from aesens.roundtrip import pcm16_roundtrip
 
 #: Demo stage labels by their first word, grouped for the stage table.
 STAGE_KINDS = {"generate": "generate dataset", "2A.1": "extraction", "2A.2": "extraction",
@@ -107,7 +107,7 @@ def time_parts(files: list[Path], repeats: int) -> dict[str, float]:
                           lambda: [network.embed(chunk) for chunk in frames.split(128)])
         ours = timed("crepe network, ours (1-D layers)",
                      lambda: [embed_frames(network, chunk) for chunk in frames.split(128)])
-    # Within float32 rounding, as tests/test_models_default.py checks: oneDNN's 1-D and 2-D
+    # Within float32 rounding, as tests/models/test_models_default.py checks: oneDNN's 1-D and 2-D
     # kernels round differently on some CPUs (up to 1.7e-5 on an AVX-512 AMD EPYC).
     assert all(np.allclose(a.numpy(), b.numpy(), rtol=1e-5,
                            atol=1e-5 * float(np.abs(a.numpy()).max()))

@@ -16,7 +16,7 @@ effect semantics, three ways of producing the effected audio of the same
   / 32768). Float semantics: soundfile's reading and a fresh board (or
   ``sosfilt``) per file, no round trip.
 - **ours**: the extraction's own batch preparation
-  (:func:`aesens.extract_batches.prepared_batches`, batches of 32) on all
+  (:func:`aesens.extraction.batches.prepared_batches`, batches of 32) on all
   cores and on one thread: each thread reads its piece of a batch into one
   stacked array and applies the effect's batch function in place (the
   published reverb: one chain through the files in order), then, published,
@@ -54,9 +54,9 @@ from pedalboard.io import AudioFile
 from aesens.dataset import discover
 from aesens.effects import EFFECTS, FLOAT, PAPER_EFFECTS, PUBLISHED
 from aesens.effects.filters import cheby_lowpass_sos
-from aesens.executor import InProcessExecutor
-from aesens.extract_batches import prepared_batches
-from aesens.extract_setting import Setting
+from aesens.extraction.batches import prepared_batches
+from aesens.extraction.executor import InProcessExecutor
+from aesens.extraction.setting import Setting
 
 #: Columns of the table: how each method is labelled.
 METHODS = ("wav", "loop", "ours1", "ours")

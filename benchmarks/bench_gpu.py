@@ -3,7 +3,7 @@
 
 Models: ``crepe`` (its shipped tiny weights) and ``panns``, ``clap``,
 ``openl3`` with randomly initialised weights saved in their real checkpoint
-format and read by their real loaders (:mod:`aesens.models.random_weights`;
+format and read by their real loaders (:mod:`aesens.testing`;
 the speed does not depend on the values of the weights). Each model is
 loaded, measured and freed in turn; an error in one is printed and recorded
 and the others still run.
@@ -21,7 +21,7 @@ and the others still run.
    size. A batch size that runs out of GPU memory is skipped with a
    message, and so are the larger ones.
 2. **End to end** (benchmark (b), batched against one file at a time, on
-   the GPU): :func:`aesens.extract.embed_files` on ``--files`` WAVs written
+   the GPU): :func:`aesens.extraction.run.embed_files` on ``--files`` WAVs written
    by :func:`common.make_dataset` under one reverb setting (reading, effect
    and embedding, what stage 2A.2 does; ``--e2e-batch-size`` files per
    model call, the next batch read and effected meanwhile by the
@@ -70,9 +70,9 @@ from bench_batching import SETTING, one_at_a_time
 from common import make_dataset, report
 
 from aesens.dataset import discover
-from aesens.executor import InProcessExecutor
-from aesens.extract import embed_files
-from aesens.extract_batches import read_clip
+from aesens.extraction.batches import read_clip
+from aesens.extraction.executor import InProcessExecutor
+from aesens.extraction.run import embed_files
 from aesens.models import EmbeddingModel, get_model
 
 ALL_MODELS = ("crepe", "panns", "clap", "openl3")
@@ -189,7 +189,7 @@ def load_model(name: str, device: str, folder: Path) -> EmbeddingModel:
     """Build a model on ``device``; the paper models from a random-weight checkpoint."""
     weights = None
     if name in RANDOM_WEIGHTS:
-        from aesens.models.random_weights import save_random_weights
+        from aesens.testing import save_random_weights
 
         weights = str(save_random_weights(name, folder))
     model = get_model(name, device=device, batch_size=32, weights=weights)

@@ -28,8 +28,8 @@ from common import make_dataset, report
 
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
-from aesens.extract import extract
-from aesens.extract_setting import Setting
+from aesens.extraction.run import extract
+from aesens.extraction.setting import Setting
 from aesens.models import ModelSpec, loaded_model
 
 STAGES = {"2A.1 original": Setting(), "2A.2 reverb": Setting(EFFECTS["reverb"], 17)}

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from aesens import aggregate, cca, desensitize, gridsearch
-from aesens.split import make_split, read_split
+from aesens.analysis import cca, desensitize
+from aesens.classification import gridsearch
+from aesens.sweep import caches as aggregate
+from aesens.sweep.split import make_split, read_split
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Results that go through LAPACK routines whose rounding differs between builds.

@@ -34,7 +34,7 @@ so results never depend on how clips are grouped.
 The published scripts also built ONE board per setting and streamed every
 file of the dataset through it in order, so a stateful effect (the reverb)
 carried the tail of each file into the next; and every effected file went
-through a 16-bit WAV (:mod:`aesens.roundtrip`). :data:`PUBLISHED` names
+through a 16-bit WAV (:mod:`aesens.effects.roundtrip`). :data:`PUBLISHED` names
 these semantics, :data:`FLOAT` the clean float effects with every file
 processed fresh. An effect with a ``chain_fn`` is stateful: its
 :class:`~aesens.effects.paper.ReverbChain`-like object carries the state

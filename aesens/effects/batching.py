@@ -1,4 +1,4 @@
-"""When the filters' batch functions hand a batch to :mod:`aesens.dsp`'s ``sosfilt`` kernel.
+"""When the filters' batch functions hand a batch to :mod:`aesens.effects.dsp`'s ``sosfilt`` kernel.
 
 The kernel vectorises scipy's recursion across clips; for a few clips scipy,
 called clip by clip, is faster. Both give the same output bit for bit, so

@@ -2,7 +2,7 @@
 
 Both filter the whole clip at once with scipy's ``sosfilt`` (the published
 low-pass filtered each excerpt so); their batch functions run
-:func:`aesens.dsp.sosfilt_float32`, the same recursion vectorised across
+:func:`aesens.effects.dsp.sosfilt_float32`, the same recursion vectorised across
 clips, for batches of at least
 :data:`~aesens.effects.batching.MIN_KERNEL_CLIPS` clips.
 """
@@ -93,7 +93,7 @@ def _filter_batch(sos: np.ndarray | None, clips: np.ndarray, out: np.ndarray) ->
     if sos is None or len(clips) < MIN_KERNEL_CLIPS:
         out[...] = _filter(sos, clips)
         return out
-    from aesens import dsp
+    from aesens.effects import dsp
 
     return dsp.sosfilt_float32(sos, clips, out=out)
 

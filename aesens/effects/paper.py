@@ -5,7 +5,7 @@ The published scripts built each effect as a one-plug-in pedalboard board
 streaming reference :func:`aesens.effects.apply_streaming` uses them). The
 batch functions give the same output as the plug-ins on several clips at
 once: gain and bitcrush are the exact float32 arithmetic of pedalboard's
-plug-ins in numpy, the reverb runs :func:`aesens.dsp.juce_reverb`.
+plug-ins in numpy, the reverb runs :func:`aesens.effects.dsp.juce_reverb`.
 Under the published semantics the reverb carries its tail from file to file
 (:class:`ReverbChain`).
 """
@@ -21,7 +21,7 @@ import pedalboard
 from aesens.errors import AesensError
 
 if TYPE_CHECKING:
-    from aesens.dsp import ReverbState
+    from aesens.effects.dsp import ReverbState
 
 
 def bitcrush_board(value: float) -> pedalboard.Pedalboard:
@@ -79,7 +79,7 @@ def reverb_batch(clips: np.ndarray, sample_rate: int, value: float,
                  out: np.ndarray) -> np.ndarray:
     """:func:`reverb` on every clip: by the compiled kernel for mono and stereo clips.
 
-    The kernel (:func:`aesens.dsp.juce_reverb`, each clip from silence) is
+    The kernel (:func:`aesens.effects.dsp.juce_reverb`, each clip from silence) is
     faster than pedalboard's plug-in from one clip on; other channel counts
     go through pedalboard.
     """
@@ -87,7 +87,7 @@ def reverb_batch(clips: np.ndarray, sample_rate: int, value: float,
         for clip, target in zip(clips, out, strict=True):
             target[...] = reverb(clip, sample_rate, value)
         return out
-    from aesens import dsp
+    from aesens.effects import dsp
 
     return dsp.juce_reverb(clips, sample_rate, value, out=out)
 
@@ -128,7 +128,7 @@ class ReverbChain:
         AesensError
             For audio with more than two channels (JUCE's reverb takes one or two).
         """
-        from aesens import dsp
+        from aesens.effects import dsp
 
         channels, samples = audio.shape
         if channels not in (1, 2):

@@ -1,0 +1,1 @@
+"""Stage 3: CCA directions, their R2 and correlations, desensitisation."""

@@ -1,0 +1,1 @@
+"""Command lines: argument types (:mod:`.types`), extraction option groups (:mod:`.options`)."""

@@ -1,0 +1,1 @@
+"""Figures, tables, the summary and the scorecard of every stage."""

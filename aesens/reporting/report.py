@@ -1,0 +1,337 @@
+"""The summary report a researcher reads first: ``results/summary.md``.
+
+``python -m aesens.report`` (also run by ``python -m aesens.figures``)
+collects, from ``results/correlations.csv`` (merged by
+:mod:`aesens.reporting.figures`) and the classification results
+``results/<effect>/result_<embedding>.csv``:
+
+- sensitivity per embedding and effect: the paper's global CCA R²
+  (in-sample, as the published 3.1 notebook computed it: the
+  ``spearman_corr2`` column) and the same R² of the held-out test paths
+  (median and range over instruments), median sample-wise R², numbers of normalised singular
+  values of the sample-wise CCA directions at least 0.3 and 0.5, the
+  numbers of train files and the embedding dimension (from the averaged
+  original embeddings, where readable), which bound those numbers;
+- robustness per embedding, effect and desensitisation method: ROC AUC
+  (mean over instruments) for orig/orig and for the strongest effect
+  setting (train orig / test effected and train effected / test orig),
+  with the drops and their standard errors over instruments;
+- links to every figure under ``plots/``.
+
+A "What to notice" section at the top reads those tables in sentences
+(:mod:`aesens.reporting.reading`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aesens import store
+from aesens.analysis.files import GLOBAL_CCA_METHOD, GLOBAL_R2_COLUMN, read_correlations_text
+from aesens.classification.results import ORIGINAL as ORIGINAL_SET
+from aesens.classification.results import load_results
+from aesens.effects import EFFECTS, Effect
+from aesens.errors import AesensError, run_cli
+from aesens.reporting import reading
+from aesens.reporting.plots import SV_THRESHOLDS, format_value, method_label, param_scale
+from aesens.safe_files import atomic_file
+
+PathLike = str | os.PathLike
+
+
+def strongest_rank(effect: Effect) -> int:
+    """Grid rank farthest from the uneffected audio (e.g. 4 bits, −40 dB, 1.6 kHz, room 1.0)."""
+    return int(np.argmax(np.abs(np.arange(len(effect.grid)) - effect.identity_rank)))
+
+
+def setting_label(effect: Effect, rank: int) -> str:
+    """A grid value with its unit: ``'−40 dB'``, ``'4 bits'``, ``'1.6 kHz'``, ``'room size 1'``."""
+    scale = param_scale(effect)
+    value = format_value(effect.grid[rank] * scale.factor)
+    unit = re.search(r"\(([^)]*)\)", scale.label)
+    return f"{value} {unit.group(1)}" if unit else f"{scale.label} {value}"
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A pipe table of a data frame's (already formatted) cells."""
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "|".join(" --- " for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _range(values: pd.Series, digits: int = 2) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "n/a"
+    if values.min() == values.max():
+        return f"{values.median():.{digits}f}"
+    return f"{values.median():.{digits}f} [{values.min():.{digits}f}–{values.max():.{digits}f}]"
+
+
+def sensitivity_table(correlations: pd.DataFrame,
+                      thresholds: Sequence[float] = SV_THRESHOLDS,
+                      dims: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Per embedding and effect: R² and singular-value counts, median [range] over instruments.
+
+    Parameters
+    ----------
+    correlations : pandas.DataFrame
+        ``results/correlations.csv`` (one row per embedding, effect, instrument).
+    thresholds : sequence of float
+        Singular-value thresholds whose counts were written.
+    dims : mapping, optional
+        Embedding dimension per embedding: adds a ``dim`` column (``n/a``
+        where unknown).
+    """
+    rows = []
+    for (embedding, effect), group in correlations.groupby(["embedding", "effect"], sort=False):
+        row = {"embedding": embedding, "effect": effect, "instruments": len(group),
+               "global R²": _range(group[GLOBAL_R2_COLUMN]),
+               "global R² (held out)": _range(group["global_r2_test"]),
+               "sample-wise R²": _range(group["samplewise_r2_median"])}
+        for threshold in thresholds:
+            column = f"sv_count_{threshold:g}"
+            if column in group:
+                row[f"σ ≥ {threshold:g} σ₁"] = _range(group[column], 0)
+        if "n_train" in group:
+            row["train files"] = _range(pd.to_numeric(group["n_train"], errors="coerce"), 0)
+        if dims is not None:
+            row["dim"] = dims.get(embedding, "n/a")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def read_correlations(path: PathLike) -> pd.DataFrame:
+    """The global-CCA rows of ``correlations.csv``, numbers as numbers.
+
+    Reads the published 3.1 notebook's file (only its columns) as well as
+    ours and those of earlier versions of this tool
+    (:func:`aesens.analysis.files.read_correlations_text`); rows of another
+    ``desensitization_method`` than ``cca`` are left out, and a column the
+    file lacks (``global_r2_test``, ``samplewise_r2_median``) is NaN.
+
+    Raises
+    ------
+    AesensError
+        If the file does not parse, lacks a key column, or has neither R² column.
+    """
+    table = read_correlations_text(path)
+    if GLOBAL_R2_COLUMN not in table and "global_r2_test" not in table:
+        raise AesensError(f"{path} lacks the column {GLOBAL_R2_COLUMN}; rerun python -m "
+                          "aesens.reporting.figures (it keeps the other rows and columns)")
+    table = table[table["desensitization_method"] == GLOBAL_CCA_METHOD].copy()
+    for column in (GLOBAL_R2_COLUMN, "global_r2_test", "samplewise_r2_median"):
+        if column not in table:
+            table[column] = np.nan
+    for column in table.columns:
+        if (column in (GLOBAL_R2_COLUMN, "global_r2_test", "samplewise_r2_median", "n_train")
+                or column.startswith("sv_count_")):
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table.reset_index(drop=True)
+
+
+def embedding_dims(embeddings: Iterable[str], embeddings_dir: PathLike) -> dict[str, int]:
+    """Dimension of each embedding whose averaged original file is readable (others left out)."""
+    dims = {}
+    for embedding in embeddings:
+        path = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
+        try:
+            train = store.read_arrays(path, ["X_train"])["X_train"]
+        except AesensError:
+            continue
+        if train.ndim == 2:
+            dims[embedding] = int(train.shape[1])
+    return dims
+
+
+def _instrument_auc(table: pd.DataFrame, train_set: str, test_set: str) -> pd.Series:
+    rows = table[(table["train_set"] == train_set) & (table["test_set"] == test_set)]
+    return rows.groupby("instrument", sort=False)["roc_auc"].mean()
+
+
+def classification_numbers(results_dir: PathLike = "results") -> pd.DataFrame:
+    """Per embedding, effect, method and instrument: ROC AUC at orig/orig and the strongest setting.
+
+    Columns ``embedding``, ``effect``, ``strongest`` (the setting, with its
+    unit), ``method`` (display name), ``instrument``, and the ROC AUC of
+    ``orig/orig``, ``orig/eff.`` (train original, test the strongest
+    setting) and ``eff./orig`` (the reverse); NaN where a combination was
+    not run.
+    """
+    rows = []
+    for name, effect in EFFECTS.items():
+        folder = Path(results_dir) / name
+        for path in sorted(folder.glob("result_*.csv")) if folder.is_dir() else ():
+            embedding = path.stem[len("result_"):]
+            table = load_results(name, embedding, results_dir)
+            strongest = effect.param_strings[strongest_rank(effect)]
+            shown = setting_label(effect, strongest_rank(effect))
+            for method, group in table.groupby("method", sort=False):
+                aucs = pd.DataFrame({
+                    "orig/orig": _instrument_auc(group, ORIGINAL_SET, ORIGINAL_SET),
+                    "orig/eff.": _instrument_auc(group, ORIGINAL_SET, strongest),
+                    "eff./orig": _instrument_auc(group, strongest, ORIGINAL_SET)})
+                for instrument, auc in aucs.iterrows():
+                    rows.append({"embedding": embedding, "effect": name, "strongest": shown,
+                                 "method": method_label(method), "instrument": instrument,
+                                 **auc.to_dict()})
+    columns = ["embedding", "effect", "strongest", "method", "instrument", "orig/orig",
+               "orig/eff.", "eff./orig"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def format_classification(numbers: pd.DataFrame) -> pd.DataFrame:
+    """The shown classification table of :func:`classification_numbers`' rows.
+
+    ROC AUC values are means over instruments; the drops are orig/orig minus
+    the effected value (positive: the effect hurts); ``SE drop``: the
+    standard error of the drop over the instruments that have both values
+    (``n/a`` with fewer than two).
+    """
+    rows = []
+    for (embedding, effect, shown, method), group in numbers.groupby(
+            ["embedding", "effect", "strongest", "method"], sort=False):
+        base = group["orig/orig"].mean()
+        row = {"embedding": embedding, "effect": effect, "strongest": shown, "method": method,
+               "orig/orig": f"{base:.3f}"}
+        errors = {}
+        for column, drop in (("orig/eff.", "drop (orig/eff.)"), ("eff./orig", "drop (eff./orig)")):
+            value = group[column].mean()
+            row[column] = f"{value:.3f}"
+            row[drop] = reading.signed(base - value)
+            error = reading.standard_error(group["orig/orig"] - group[column])
+            errors[f"SE {drop}"] = f"{error:.3f}" if np.isfinite(error) else "n/a"
+        rows.append({**row, "instruments": len(group), **errors})
+    return pd.DataFrame(rows)
+
+
+def classification_table(results_dir: PathLike = "results") -> pd.DataFrame:
+    """Per embedding, effect and method: ROC AUC at orig/orig and at the strongest setting.
+
+    See :func:`classification_numbers` and :func:`format_classification`.
+    """
+    return format_classification(classification_numbers(results_dir))
+
+
+def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
+    """Markdown list items linking every figure under ``plots_dir`` and its sub-folders.
+
+    A figure saved as PNG links the PNG, with its PDF beside it where one
+    exists; a figure saved only as PDF (the paper's figures) links the PDF.
+    Labels are the paths under ``plots_dir`` without suffix.
+    """
+    root = Path(plots_dir)
+    stems = sorted({path.with_suffix("") for suffix in ("png", "pdf")
+                    for path in root.rglob(f"*.{suffix}") if path.is_file()})
+    items = []
+    for stem in stems:
+        label = stem.relative_to(root).as_posix()
+        png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+        shown = png if png.is_file() else pdf
+        link = Path(os.path.relpath(shown, relative_to)).as_posix()
+        item = f"- [{label}]({link})"
+        if shown == png and pdf.is_file():
+            item += f" ([pdf]({Path(link).with_suffix('.pdf').as_posix()}))"
+        items.append(item)
+    return items
+
+
+def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plots",
+                  embeddings_dir: PathLike | None = None) -> Path:
+    """Write ``<results_dir>/summary.md`` from the tables and figures present.
+
+    Parameters
+    ----------
+    results_dir, plots_dir : path
+        Folders of the tables (and of the report) and of the figures.
+    embeddings_dir : path, optional
+        Folder of ``averaged/``, read for the embedding dimensions (default:
+        ``embeddings`` beside ``results_dir``; dimensions it lacks are not
+        shown).
+
+    Returns
+    -------
+    Path
+        The report.
+
+    Raises
+    ------
+    AesensError
+        If there is neither ``correlations.csv`` nor any classification result.
+    """
+    results_dir = Path(results_dir)
+    embeddings_dir = (results_dir.parent / "embeddings" if embeddings_dir is None
+                      else Path(embeddings_dir))
+    correlations_csv = results_dir / "correlations.csv"
+    numbers = classification_numbers(results_dir)
+    if not correlations_csv.exists() and numbers.empty:
+        raise AesensError(f"no {correlations_csv} and no classification results under "
+                          f"{results_dir}; run python -m aesens.figures (and "
+                          "desensitize_classif.py) first")
+    correlations = read_correlations(correlations_csv) if correlations_csv.exists() else None
+    dims = (embedding_dims(correlations["embedding"].unique(), embeddings_dir)
+            if correlations is not None else {})
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# Sensitivity of audio embeddings to effects: summary", "",
+             f"Generated {stamp} by `python -m aesens.report`.", ""]
+    lines += reading.what_to_notice(correlations, numbers, dims)
+    lines += ["## Sensitivity (CCA)", ""]
+    if correlations is not None:
+        lines += [
+            "Global R²: the paper's global correlation (`spearman_corr2`): squared Spearman "
+            "correlation between the parameter values and the instrument's train paths "
+            "projected on its global CCA direction (fitted on those same paths), all settings "
+            "pooled; held out: the same for its test paths; median [min–max] over instruments. "
+            "Sample-wise R²: each train path on its own CCA "
+            "direction, median per instrument, then median [min–max] over instruments. "
+            "σ ≥ t σ₁: number of singular values of an instrument's stacked sample-wise CCA "
+            "directions at least t times the largest (how many directions the effect uses; "
+            "at most the instrument's number of train files or the embedding dimension).", "",
+            markdown_table(sensitivity_table(correlations, dims=dims)), "",
+            f"Per instrument: [{correlations_csv.name}]({correlations_csv.name}); sample-wise "
+            "R² of every train file: `<effect>/cca_r2s_<embedding>.txt`.", ""]
+    else:
+        lines += [f"No {correlations_csv.name}: run `python -m aesens.figures`.", ""]
+    lines += ["## Classification ROC AUC at the strongest effect setting", ""]
+    if numbers.empty:
+        lines += ["No classification results: run `desensitize_classif.py`.", ""]
+    else:
+        lines += [
+            "Mean ROC AUC over instruments. orig/eff.: train on original audio, test on the "
+            "strongest setting; eff./orig: the reverse. Drops are orig/orig minus the "
+            "effected value; SE: their standard error over instruments.", "",
+            markdown_table(format_classification(numbers)), ""]
+    lines += ["## Figures", ""]
+    lines += figure_links(plots_dir, results_dir) or [f"No figures in {plots_dir}."]
+    path = results_dir / "summary.md"
+    with atomic_file(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: write the summary report."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results-dir", default="results", help="default: results")
+    parser.add_argument("--plots-dir", default="plots", help="default: plots")
+    parser.add_argument("--embeddings-dir", default=None,
+                        help="folder of averaged/, for the embedding dimensions (default: "
+                             "embeddings beside the results folder)")
+    args = parser.parse_args(argv)
+    print(f"wrote {write_summary(args.results_dir, args.plots_dir, args.embeddings_dir)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,521 @@
+"""Per-file averaging of embeddings and grouping of one effect's parameter sweep.
+
+- :func:`average_file`: mean of all rows (frames) of each file, in the order
+  of the split CSV, written as ``X_train, Y_train, X_test, Y_test,
+  genre_train, genre_test`` (``embeddings/averaged/<embedding>/...``).
+- :func:`group_effect`: the averaged original and every averaged effected
+  file of one effect stacked into ``train_A, test_A, train_Bs, test_Bs``
+  (``embeddings/grouped/<embedding>/<effect>.h5``).
+- :func:`ensure_averaged`, :func:`ensure_grouped`, :func:`ensure_ccadirs`:
+  the later stages read the raw embeddings and the split CSV, as the
+  published scripts did, through these files used as caches. Each written
+  file records the name, size, modification time and inode of its inputs (HDF5
+  attribute :data:`SOURCES_ATTR`); it is reused only while they still match,
+  else rebuilt. A file without the record (written by the published scripts
+  or earlier versions) is rebuilt when its inputs exist and used as it is
+  when they do not.
+
+Averaged and grouped arrays are float64, as the published averaging stored them.
+:mod:`aesens.sweep.sweep` reads them (:class:`aesens.sweep.sweep.Sweep`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from aesens import store
+from aesens.errors import AesensError
+from aesens.layout import refuse_overwriting_inputs
+from aesens.sweep.split import read_split
+from aesens.sweep.sweep import (
+    CONSTANT_PATHS_ATTR,
+    FILE_NAMES,
+    Sweep,
+    check_same_rows,
+    nonfinite_rows,
+    read_averaged,
+    read_ccadirs,
+)
+
+# aesens.effects is imported inside the functions that need it: it pulls in
+# scipy.signal and pedalboard, which would double the start-up time of
+# average_embeddings.py (run once per file).
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Datasets of an averaged file in the published layout.
+AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
+#: HDF5 attribute of a cache file: its inputs' names, sizes and modification times (JSON).
+SOURCES_ATTR = "aesens_sources"
+
+
+def _first_few(names: Sequence[str], count: int = 3) -> str:
+    shown = ", ".join(str(name) for name in list(names)[:count])
+    return shown + (", ..." if len(names) > count else "")
+
+
+def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
+    """Raise a one-line :class:`AesensError` if some feature rows hold NaN or inf.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(rows, dim)``.
+    keys : numpy.ndarray
+        ``(rows,)`` file stem of each row, named in the message.
+    source : str
+        What the rows come from (file and embedding), named in the message.
+    """
+    bad = nonfinite_rows(features)
+    if bad.any():
+        stems = np.unique(np.asarray(keys)[bad])
+        raise AesensError(f"{source}: {bad.sum()} rows of {len(stems)} files hold NaN or inf "
+                          f"({_first_few(stems)}); re-extract these files")
+
+
+def average_by_key(features: np.ndarray, keys: Sequence[str],
+                   order: Sequence[str]) -> np.ndarray:
+    """Mean of the rows of each key, in a given key order, as the published averaging computed it.
+
+    The published ``load_feature`` took, for each file, ``np.mean(np.vstack(rows), axis=0)``
+    of its rows as stored (float32), so in float32 arithmetic, and stored the result in a
+    float64 array. The same ``np.mean`` runs here on all files with the same number of rows
+    at once, as a ``(files, rows, dim)`` stack reduced over its middle axis: numpy adds the
+    rows of each file in the same order as for one file's ``(rows, dim)`` array, so every
+    mean equals the published one bit for bit (tested against that expression).
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(rows, dim)`` features, several rows per key for frame-level models, in the
+        file's dtype (float32 in the published layout).
+    keys : sequence of str
+        ``(rows,)`` key (file stem) of each row.
+    order : sequence of str
+        Keys whose means to return, in this order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(order), dim)`` means, computed in the features' dtype and stored as float64.
+
+    Raises
+    ------
+    AesensError
+        If some keys of ``order`` have no row (names how many and the first few).
+    """
+    features = np.asarray(features)
+    keys = np.asarray(keys).astype(str)
+    order = np.asarray(order).astype(str)
+    if len(features) != len(keys):
+        raise ValueError(f"{len(features)} feature rows but {len(keys)} keys")
+    unique, inverse = np.unique(keys, return_inverse=True)
+    position = np.searchsorted(unique, order)
+    position[position == len(unique)] = 0
+    found = unique[position] == order if len(unique) else np.zeros(len(order), dtype=bool)
+    if not found.all():
+        missing = order[~found]
+        raise AesensError(f"{len(missing)} of {len(order)} files have no embedding rows "
+                          f"({_first_few(missing)})")
+    by_key = np.argsort(inverse, kind="stable")  # each key's rows in file order
+    counts = np.bincount(inverse, minlength=len(unique))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    needed = np.unique(position)
+    means = np.empty((len(unique), features.shape[1]), dtype=np.float64)
+    for count in np.unique(counts[needed]):
+        same_count = needed[counts[needed] == count]
+        rows = by_key[starts[same_count][:, None] + np.arange(count)]
+        means[same_count] = np.mean(features[rows], axis=1)
+    return means[position]
+
+
+_REEXTRACT = "re-extract it (2A.1/2A.2) or give an embeddings file of this tool"
+
+
+def _check_raw_layout(path: Path, embedding: str | None) -> None:
+    """Raise a one-line error if ``path`` (existing) is not an embeddings file in the
+    published layout: ``irmas/`` a group and, when ``embedding`` is given and present,
+    ``irmas/<embedding>`` a group with 2-D numeric ``features`` and 1-D ``keys``."""
+    if path.is_dir():
+        raise AesensError(f"{path} is a folder; give the embeddings file (.h5) instead")
+    try:
+        with h5py.File(path, "r") as h5:
+            top = h5.get(store.DATASET_GROUP)
+            if top is not None and not isinstance(top, h5py.Group):
+                raise AesensError(f"{path}: {store.DATASET_GROUP} is not a group of embeddings "
+                                  f"(foreign file); {_REEXTRACT}")
+            group = None if top is None or embedding is None else top.get(embedding)
+            if group is None:
+                return
+            name = f"{store.DATASET_GROUP}/{embedding}"
+            absent = [part for part in ("features", "keys")
+                      if not isinstance(group, h5py.Group)
+                      or not isinstance(group.get(part), h5py.Dataset)]
+            if absent:
+                raise AesensError(f"{path}: {name} has no {' or '.join(absent)} dataset "
+                                  f"(damaged or foreign file); {_REEXTRACT}")
+            features, keys = group["features"], group["keys"]
+            if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1:
+                raise AesensError(f"{path}: {name} holds features of shape {features.shape} "
+                                  f"({features.dtype}) and keys of shape {keys.shape}, not rows "
+                                  f"x dim and one key per row; {_REEXTRACT}")
+    except OSError as error:
+        raise AesensError(f"{path} is not a readable HDF5 file ({error}); {_REEXTRACT}") from None
+
+
+def list_raw_embeddings(path: str | os.PathLike) -> list[str]:
+    """:func:`aesens.store.list_embeddings` after checking the file's layout.
+
+    Raises
+    ------
+    AesensError
+        If the file exists but is not HDF5 or its ``irmas`` is not a group.
+    """
+    if Path(path).exists():
+        _check_raw_layout(Path(path), None)
+    return store.list_embeddings(path)
+
+
+def read_raw_embeddings(path: str | os.PathLike,
+                        embedding: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`aesens.store.read_embeddings` after checking the file's layout.
+
+    Raises
+    ------
+    AesensError
+        If the file is not HDF5, or ``irmas/<embedding>`` is not a group
+        with a 2-D numeric ``features`` and a 1-D ``keys`` dataset (the
+        message names the file and what is missing).
+    """
+    if Path(path).exists():
+        _check_raw_layout(Path(path), embedding)
+    return store.read_embeddings(path, embedding)
+
+
+def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
+                 output_h5: str | os.PathLike,
+                 original_h5: str | os.PathLike | None = None) -> None:
+    """Average one embeddings file per file stem and write it in split-CSV order.
+
+    Parameters
+    ----------
+    split_csv : path
+        The train/test split (``instrument,genre,file_name,split``).
+    input_h5 : path
+        Embeddings file (``irmas/<embedding>/features`` and ``keys``).
+    embedding : str
+        Embedding name.
+    output_h5 : path
+        Averaged file to write (``X_train, Y_train, X_test, Y_test,
+        genre_train, genre_test``).
+    original_h5 : path, optional
+        Original-audio embeddings file: when given, ``input_h5`` (an
+        effected file) must hold exactly the same file stems.
+
+    Raises
+    ------
+    AesensError
+        If ``output_h5`` is one of the inputs, an input is damaged, the split
+        has no train or no test rows or names files absent from ``input_h5``,
+        the key sets of ``input_h5`` and ``original_h5`` differ, or some rows
+        are not finite.
+    """
+    refuse_overwriting_inputs([output_h5], [input_h5, split_csv, original_h5])
+    split = read_split(split_csv)
+    for part in ("train", "test"):
+        if not (split["split"] == part).any():
+            raise AesensError(f"{split_csv} holds no {part} rows; remake it with "
+                              "2A.3_train_test_split.py")
+    features, keys = read_raw_embeddings(input_h5, embedding)
+    if original_h5 is not None:
+        _, original_keys = read_raw_embeddings(original_h5, embedding)
+        missing = sorted(set(original_keys) - set(keys))
+        extra = sorted(set(keys) - set(original_keys))
+        if missing or extra:
+            raise AesensError(f"{input_h5} ({embedding}) and {original_h5} hold different files: "
+                              f"{len(missing)} missing ({_first_few(missing)}), {len(extra)} extra "
+                              f"({_first_few(extra)}); re-extract {input_h5}")
+    require_finite(features, keys, f"{input_h5} ({embedding})")
+    arrays: dict[str, np.ndarray] = {}
+    for part in ("train", "test"):
+        rows = split[split["split"] == part]
+        try:
+            arrays[f"X_{part}"] = average_by_key(features, keys, rows["file_name"].to_numpy())
+        except AesensError as error:
+            raise AesensError(f"{split_csv} ({part}) names files absent from {input_h5} "
+                              f"({embedding}): {error}; re-extract it or remake the "
+                              "split") from None
+        arrays[f"Y_{part}"] = rows["instrument"].to_numpy(dtype=str)
+        arrays[f"genre_{part}"] = rows["genre"].to_numpy(dtype=str)
+        arrays[f"file_name_{part}"] = rows["file_name"].to_numpy(dtype=str)
+    write_cache(output_h5, {name: arrays[name] for name in (*AVERAGED_NAMES, *FILE_NAMES)},
+                sources_of([input_h5, split_csv], embedding=embedding))
+
+
+def sources_of(paths: Sequence[str | os.PathLike], **extra: str) -> str:
+    """The record of a cache file's inputs (JSON): name, size, modification time and inode of
+    each (an atomic rewrite always changes the inode, even within the clock's resolution)."""
+    files = []
+    for path in map(Path, paths):
+        status = path.stat()
+        files.append([path.name, status.st_size, status.st_mtime_ns, status.st_ino])
+    return json.dumps({"files": files, **extra}, sort_keys=True)
+
+
+def recorded_sources(path: str | os.PathLike) -> str | None:
+    """The inputs recorded in a cache file (None if it is missing, unreadable or has none)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5.attrs.get(SOURCES_ATTR)
+    except OSError:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], sources: str,
+                attrs: Mapping[str, object] | None = None) -> None:
+    """Write named arrays atomically (strings as UTF-8) with the record of their inputs."""
+    store.write_arrays(path, arrays, attrs={SOURCES_ATTR: sources, **(attrs or {})})
+
+
+def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
+                    output_h5: str | os.PathLike,
+                    original_h5: str | os.PathLike | None = None) -> bool:
+    """Average ``input_h5`` into ``output_h5`` unless it is up to date with its inputs.
+
+    Parameters are those of :func:`average_file`.
+
+    Returns
+    -------
+    bool
+        Whether the file was (re)written.
+
+    Raises
+    ------
+    AesensError
+        If neither ``input_h5`` nor ``output_h5`` exists, or ``input_h5`` exists
+        without the split CSV.
+    """
+    input_h5, output_h5 = Path(input_h5), Path(output_h5)
+    if not input_h5.exists():
+        if output_h5.exists():
+            return False  # nothing to compare with: the averaged file is all there is
+        raise AesensError(f"{input_h5} does not exist (nor {output_h5}); extract {embedding} "
+                          "for it first")
+    if not Path(split_csv).exists():
+        raise AesensError(f"{split_csv} does not exist; run 2A.3_train_test_split.py first")
+    if (output_h5.exists() and recorded_sources(output_h5)
+            == sources_of([input_h5, split_csv], embedding=embedding)):
+        return False
+    average_file(split_csv, input_h5, embedding, output_h5, original_h5=original_h5)
+    return True
+
+
+def _sweep_files(embedding: str, effect: str,
+                 embeddings_dir: str | os.PathLike) -> list[tuple[Path, Path, Path | None]]:
+    """(raw input, averaged output, original raw file or None) of the original and each value."""
+    from aesens.effects import get_effect
+
+    original = store.original_path(embeddings_dir)
+    jobs: list[tuple[Path, Path, Path | None]] = [
+        (original, store.averaged_path(embedding, embeddings_dir=embeddings_dir), None)]
+    for param in get_effect(effect).param_strings:
+        jobs.append((store.effected_path(effect, param, embeddings_dir),
+                     store.averaged_path(embedding, effect, param, embeddings_dir),
+                     original))
+    return jobs
+
+
+def in_threads(function: Callable[[T], R], items: Sequence[T], n_jobs: int, desc: str,
+               progress: bool) -> list[R]:
+    """``[function(item) for item in items]`` on ``n_jobs`` threads (all cores if < 1), in order.
+
+    The first exception is raised once the running calls have finished, the
+    threads shut down: a failing input never leaves threads behind that keep
+    the process from exiting.
+    """
+    workers = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
+        futures = [pool.submit(function, item) for item in items]
+        done = []
+        try:
+            with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
+                for future in futures:
+                    done.append(future.result())
+                    bar.update()
+        finally:
+            for future in futures:
+                future.cancel()
+    return done
+
+
+def ensure_sweep_averaged(embedding: str, effect: str,
+                          split_csv: str | os.PathLike = "train_test_split.csv",
+                          embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                          progress: bool = False) -> list[Path]:
+    """Bring the averaged original and every averaged value of one effect up to date.
+
+    Returns
+    -------
+    list of Path
+        The averaged files, original first, then the grid in order.
+    """
+    jobs = _sweep_files(embedding, effect, embeddings_dir)
+    in_threads(lambda job: ensure_averaged(split_csv, job[0], embedding, job[1], job[2]), jobs,
+               n_jobs, f"averaging {embedding}/{effect}", progress)
+    return [output for _, output, _ in jobs]
+
+
+def ensure_grouped(embedding: str, effect: str,
+                   split_csv: str | os.PathLike = "train_test_split.csv",
+                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                   progress: bool = False) -> Sweep:
+    """The sweep of one embedding and effect, from the raw embeddings and the split.
+
+    Builds (or rebuilds) the averaged files and the grouped file that are
+    missing or older than their inputs, then returns :meth:`aesens.sweep.sweep.Sweep.load`.
+    A grouped file whose inputs are all absent (no raw embeddings file of
+    the sweep, some averaged files missing) is used as it is.
+    """
+    output = store.grouped_path(embedding, effect, embeddings_dir)
+    try:
+        averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
+                                         progress)
+    except AesensError:
+        raw = [source for source, _, _ in _sweep_files(embedding, effect, embeddings_dir)]
+        if output.exists() and not any(path.exists() for path in raw):
+            # Neither raw nor all averaged inputs: the grouped file is all there is.
+            return Sweep.load(embedding, effect, embeddings_dir)
+        raise
+    if not output.exists() or recorded_sources(output) != sources_of(averaged):
+        group_effect(embedding, effect, embeddings_dir, n_jobs, progress)
+    return Sweep.load(embedding, effect, embeddings_dir)
+
+
+def ensure_ccadirs(embedding: str, effect: str,
+                   split_csv: str | os.PathLike = "train_test_split.csv",
+                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                   progress: bool = False) -> np.ndarray:
+    """Sample-wise CCA directions of every train file, from the averaged files as published.
+
+    Brings the averaged files up to date (:func:`ensure_sweep_averaged`),
+    then reuses ``ccadirs_<effect>.h5`` if it was computed from them, else
+    computes the directions from their ``X_train`` stacked in grid order and
+    writes the file (with ``file_name_train`` when the averaged files record
+    the file of every row).
+
+    A path that does not vary with the effect (a silent file) has no
+    direction. The published 3.2 wrote a finite (numerically arbitrary) row
+    there and its 3.5 notebook takes the SVD of every row, so the file gets a
+    row of zeros, which the published readers accept and which adds nothing
+    to that SVD; the files are named in the attribute
+    :data:`~aesens.sweep.sweep.CONSTANT_PATHS_ATTR` and in a
+    :class:`~aesens.analysis.cca.ConstantPathWarning`. :func:`~aesens.sweep.sweep.read_ccadirs`
+    gives those rows back as NaN, which every statistic of this tool leaves out.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_train_files, dim)``, NaN rows for paths that do not vary.
+    """
+    from aesens.analysis.cca import ConstantPathWarning, samplewise_cca_directions
+
+    averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
+                                     progress)
+    output = store.ccadirs_path(embedding, effect, embeddings_dir)
+    sources = sources_of(averaged[1:])
+    if output.exists() and recorded_sources(output) == sources:
+        return read_ccadirs(output)[0]
+    reference = read_averaged(averaged[0], ["Y_train", "Y_test"])
+    names = {name: reference[name] for name in FILE_NAMES[:1] if name in reference}
+    sweep = []
+    for path in averaged[1:]:
+        arrays = read_averaged(path, ["X_train", "Y_train", "Y_test"])
+        check_same_rows(averaged[0], reference, path, arrays)
+        sweep.append(arrays["X_train"])
+    paths = np.stack(sweep, axis=1).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantPathWarning)  # named below, with the files
+        directions = samplewise_cca_directions(paths)
+    constant = np.flatnonzero(np.isnan(directions).any(axis=1))
+    stems = names.get(FILE_NAMES[0])
+    constant_names = [str(stems[row]) if stems is not None else f"train row {row}"
+                      for row in constant]
+    write_cache(output, {"cca_dirs": np.where(np.isnan(directions), 0.0, directions), **names},
+                sources, attrs={CONSTANT_PATHS_ATTR: np.array(
+                    constant_names, dtype=h5py.string_dtype("utf-8"))})
+    if len(constant):
+        warnings.warn(f"{output}: {len(constant)} of {len(directions)} train files do not vary "
+                      f"with {effect} ({', '.join(constant_names[:5])}"
+                      f"{', ...' if len(constant) > 5 else ''}): their rows are zeros (no "
+                      f"direction), named in the attribute {CONSTANT_PATHS_ATTR!r}, and left "
+                      "out of the R² and SVD statistics", ConstantPathWarning, stacklevel=2)
+    return directions
+
+
+def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
+                 n_jobs: int = 1, progress: bool = False) -> Path:
+    """Stack the averaged original and effected embeddings of one effect.
+
+    Parameters
+    ----------
+    embedding : str
+        Embedding name.
+    effect : str
+        Effect name (its grid gives the parameter order).
+    embeddings_dir : path
+        Folder holding ``averaged/``; ``grouped/`` is written beside it.
+    n_jobs : int
+        Averaged files read in parallel (threads).
+    progress : bool
+        Show a tqdm progress bar over the files read.
+
+    Returns
+    -------
+    Path
+        The grouped file, with ``train_A, test_A`` ``(n_files, dim)`` and
+        ``train_Bs, test_Bs`` ``(n_params, n_files, dim)``.
+
+    Raises
+    ------
+    AesensError
+        If averaged files are missing or do not hold the same files and labels.
+    """
+    from aesens.effects import get_effect
+
+    params = get_effect(effect).param_strings
+    original = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
+    effected = [store.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir)
+                for param in params]
+    missing = [param for param, path in zip(params, effected, strict=True) if not path.exists()]
+    if not original.exists() or missing:
+        absent = ([str(original)] if not original.exists() else []) + [
+            str(store.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir))
+            for param in missing]
+        raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
+                          f"({_first_few(absent)}); run average_all_embeddings.sh first")
+    reference = read_averaged(original)
+    sweep = in_threads(read_averaged, effected, n_jobs, f"reading {embedding}/{effect}",
+                       progress)
+    for path, arrays in zip(effected, sweep, strict=True):
+        check_same_rows(original, reference, path, arrays)
+    output = store.grouped_path(embedding, effect, embeddings_dir)
+    write_cache(output, {
+        "train_A": np.asarray(reference["X_train"], dtype=np.float64),
+        "test_A": np.asarray(reference["X_test"], dtype=np.float64),
+        "train_Bs": np.stack([arrays["X_train"] for arrays in sweep]).astype(np.float64),
+        "test_Bs": np.stack([arrays["X_test"] for arrays in sweep]).astype(np.float64),
+        **{name: reference[name] for name in FILE_NAMES if name in reference},
+    }, sources_of([original, *effected]))
+    return output

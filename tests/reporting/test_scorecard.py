@@ -1,0 +1,295 @@
+"""The sensitivity scorecard on tiny synthetic pipeline outputs (see ``test_figures``).
+
+Values are checked against independent computations: scikit-learn's CCA and
+scipy's Spearman correlation for the R², numpy's SVD for the direction
+counts and participation ratios, pandas means of the results CSV for the
+ROC AUC columns.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import unquote
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from sklearn.cross_decomposition import CCA
+from sklearn.preprocessing import QuantileTransformer
+from test_figures import EFFECTS, EMBEDDINGS, INSTRUMENTS, build_outputs, write_results
+
+from aesens import store
+from aesens.analysis import sensitivity as analysis
+from aesens.classification import results
+from aesens.effects import get_effect
+from aesens.errors import AesensError, run_cli
+from aesens.reporting import scorecard
+from aesens.reporting.scorecard_render import MISSING, heatmap_figure
+
+#: Absolute tolerance of values recomputed independently (float64 arithmetic in another order).
+ATOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny pipeline outputs: 2 embeddings x 2 effects x 3 instruments, every stage run."""
+    return build_outputs(tmp_path_factory.mktemp("scorecard"))
+
+
+@pytest.fixture(scope="module")
+def card(outputs: Path) -> pd.DataFrame:
+    """The scorecard of :func:`outputs`."""
+    return scorecard.scorecard(outputs / "embeddings", outputs / "results")
+
+
+def _row(card: pd.DataFrame, embedding: str, effect: str) -> pd.Series:
+    rows = card[(card["embedding"] == embedding) & (card["effect"] == effect)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def _grouped(outputs: Path, embedding: str, effect: str) -> dict[str, np.ndarray]:
+    """Grouped arrays and labels read with h5py directly."""
+    embeddings_dir = outputs / "embeddings"
+    with h5py.File(store.grouped_path(embedding, effect, embeddings_dir), "r") as handle:
+        data = {name: handle[name][()] for name in ("train_Bs", "test_Bs")}
+    with h5py.File(store.averaged_path(embedding, embeddings_dir=embeddings_dir), "r") as handle:
+        for name in ("Y_train", "Y_test"):
+            data[name] = handle[name][()].astype(str)
+    return data
+
+
+def test_participation_ratio_and_counts() -> None:
+    assert scorecard.participation_ratio(np.array([1.0, 0.0, 0.0])) == pytest.approx(1.0)
+    assert scorecard.participation_ratio(np.full(5, 0.2)) == pytest.approx(5.0)
+    values = np.random.default_rng(0).uniform(0.01, 1, 7)
+    expected = np.sum(values ** 2) ** 2 / np.sum(values ** 4)
+    assert scorecard.participation_ratio(values) == pytest.approx(expected, rel=1e-12)
+    assert scorecard.participation_ratio(values * 3) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(scorecard.participation_ratio(np.array([np.nan])))
+    assert scorecard.effective_directions(np.array([2.0, 0.6, 0.59, 0.1])) == 2
+    assert scorecard.effective_directions(np.array([1.0, 0.5, 0.3]), 0.5) == 2
+    assert np.isnan(scorecard.effective_directions(np.array([np.nan])))
+
+
+def test_pairs_and_columns(card: pd.DataFrame) -> None:
+    assert card.columns.tolist() == scorecard.COLUMNS
+    assert list(zip(card["embedding"], card["effect"], strict=True)) == [
+        (embedding, effect) for embedding in sorted(EMBEDDINGS) for effect in EFFECTS]
+    assert card["instruments_cca"].eq(len(INSTRUMENTS)).all()
+    assert card["instruments_auc"].eq(len(INSTRUMENTS)).all()
+    assert _row(card, "toy", "gain")["strongest"] == "-40.0"
+    assert _row(card, "toy", "bitcrush")["strongest"] == "4"
+
+
+def test_sensitivity_matches_sklearn_scipy_and_numpy(outputs: Path, card: pd.DataFrame) -> None:
+    """mfcc has stored sample-wise directions: R², counts and ratios recomputed from them."""
+    embedding, effect = "mfcc", "gain"
+    data = _grouped(outputs, embedding, effect)
+    with h5py.File(store.ccadirs_path(embedding, effect, outputs / "embeddings"), "r") as handle:
+        directions = handle["cca_dirs"][()]
+    train, test = np.moveaxis(data["train_Bs"], 0, 1), np.moveaxis(data["test_Bs"], 0, 1)
+    n_params = train.shape[1]
+    target = QuantileTransformer(n_quantiles=n_params).fit_transform(
+        np.arange(n_params, dtype=float)[:, None])[:, 0]
+    grid = get_effect(effect).grid
+    global_r2, global_r2_test, samplewise, counts, ratios = [], [], [], [], []
+    for name in INSTRUMENTS:
+        paths = train[data["Y_train"] == name]
+        cca = CCA(n_components=1, scale=False, max_iter=5000, tol=1e-12).fit(
+            paths.reshape(-1, paths.shape[-1]), np.tile(target, len(paths)))
+        # the published 3.1 notebook: train rows, setting by setting, against the values
+        projection = np.concatenate([data["train_Bs"][i][data["Y_train"] == name]
+                                     @ cca.x_weights_[:, 0] for i in range(n_params)])
+        values = np.concatenate([np.full(len(paths), value) for value in grid])
+        global_r2.append(scipy.stats.spearmanr(projection, values).statistic ** 2)
+        held_out = test[data["Y_test"] == name]
+        global_r2_test.append(scipy.stats.spearmanr(
+            (held_out @ cca.x_weights_[:, 0]).ravel(),
+            np.tile(np.arange(n_params), len(held_out))).statistic ** 2)
+        own = directions[data["Y_train"] == name]
+        samplewise.append(np.median([scipy.stats.spearmanr(path @ d, np.arange(n_params))
+                                     .statistic ** 2 for path, d in zip(paths, own, strict=True)]))
+        sigma = np.linalg.svd(own, compute_uv=False)
+        counts.append(np.sum(sigma / sigma[0] >= 0.3))
+        ratios.append(np.sum(sigma ** 2) ** 2 / np.sum(sigma ** 4))
+    row = _row(card, embedding, effect)
+    assert row["global_r2"] == pytest.approx(np.median(global_r2), abs=1e-6)
+    assert row["global_r2_test"] == pytest.approx(np.median(global_r2_test), abs=1e-6)
+    assert row["samplewise_r2"] == pytest.approx(np.median(samplewise), abs=ATOL)
+    assert row["n_directions"] == np.median(counts)
+    assert row["participation_ratio"] == pytest.approx(np.median(ratios), abs=ATOL)
+    # and as the figures (and so the summary report) compute them
+    table = analysis.analyse(embedding, effect, outputs / "embeddings").table()
+    assert row["global_r2"] == pytest.approx(table["spearman_corr2"].median(), abs=ATOL)
+
+
+@pytest.mark.parametrize(("embedding", "effect"), [("toy", "gain"), ("mfcc", "bitcrush")])
+def test_roc_auc_columns_match_pandas(outputs: Path, card: pd.DataFrame, embedding: str,
+                                      effect: str) -> None:
+    raw = pd.read_csv(results.results_csv_path(outputs / "results", effect, embedding),
+                      dtype={"train_set": str, "test_set": str}, keep_default_na=False)
+    strongest = {"gain": "-40.0", "bitcrush": "4"}[effect]
+    raw["method"] = raw["embedding"] + raw["embedding_params"]
+
+    def mean_auc(method: str, train_set: str, test_set: str) -> float:
+        rows = raw[(raw["method"] == method) & (raw["train_set"] == train_set)
+                   & (raw["test_set"] == test_set)]
+        return rows.groupby("instrument")["roc_auc"].mean().mean()
+
+    base = mean_auc(embedding, "orig", "orig")
+    drops = {"orig/eff": base - mean_auc(embedding, "orig", strongest),
+             "eff/orig": base - mean_auc(embedding, strongest, "orig")}
+    row = _row(card, embedding, effect)
+    assert row["auc_orig_orig"] == pytest.approx(base, abs=ATOL)
+    assert row["drop_orig_eff"] == pytest.approx(drops["orig/eff"], abs=ATOL)
+    assert row["drop_eff_orig"] == pytest.approx(drops["eff/orig"], abs=ATOL)
+    assert row["auc_orig_eff"] == pytest.approx(base - drops["orig/eff"], abs=ATOL)
+    assert row["mean_drop"] == pytest.approx(np.mean(list(drops.values())), abs=ATOL)
+    condition = max(drops, key=drops.get)
+    sets = ("orig", strongest) if condition == "orig/eff" else (strongest, "orig")
+    others = {method: mean_auc(method, *sets) for method in raw["method"].unique()
+              if method != embedding}
+    best = max(others, key=others.get)
+    assert row["best_condition"] == condition
+    assert row["best_auc"] == pytest.approx(others[best], abs=ATOL)
+    assert row["best_gain"] == pytest.approx(others[best] - mean_auc(embedding, *sets), abs=ATOL)
+    # the synthetic results: the last method (SVD at 0.5) loses least
+    assert best == f'{embedding}-cca_samplewise_svd{{"svd_thr": 0.5}}'
+    assert row["best_method"] == "cca_samplewise_svd:0.5"
+
+
+def test_ranking_order() -> None:
+    card = pd.DataFrame({"embedding": ["b", "b", "a", "a", "c", "d"],
+                         "effect": ["gain", "reverb", "gain", "reverb", "gain", "gain"],
+                         "mean_drop": [0.1, 0.3, 0.05, np.nan, np.nan, 0.05]})
+    ranked = scorecard.ranking(card)
+    assert ranked["embedding"].tolist() == ["a", "d", "b", "c"]  # tie by name, no drop last
+    assert ranked["mean_drop"].iloc[:3].tolist() == pytest.approx([0.05, 0.05, 0.2])
+    assert ranked["effects"].tolist() == [1, 1, 2, 0]
+    assert ranked["worst_effect"].iloc[2] == "reverb" and pd.isna(ranked["worst_effect"].iloc[3])
+
+
+def test_ranking_of_the_scorecard_matches_pandas(card: pd.DataFrame) -> None:
+    expected = card.groupby("embedding")["mean_drop"].mean().sort_values()
+    ranked = scorecard.ranking(card)
+    assert ranked["embedding"].tolist() == expected.index.tolist()
+    assert ranked["mean_drop"].to_numpy() == pytest.approx(expected.to_numpy(), abs=ATOL)
+
+
+def test_partial_results(outputs: Path, tmp_path: Path) -> None:
+    """Results without grouped embeddings and the reverse: rows with "—", never an error."""
+    root = tmp_path / "partial"
+    shutil.copytree(outputs, root)
+    results.results_csv_path(root / "results", "gain", "toy").unlink()
+    store.grouped_path("mfcc", "bitcrush", root / "embeddings").unlink()
+    store.ccadirs_path("mfcc", "bitcrush", root / "embeddings").unlink()
+    write_results(root / "results", "gain", "solo", np.random.default_rng(3))
+    card = scorecard.scorecard(root / "embeddings", root / "results")
+    assert len(card) == 5
+    grouped_only = _row(card, "toy", "gain")
+    assert np.isfinite(grouped_only["global_r2"]) and np.isnan(grouped_only["auc_orig_orig"])
+    assert pd.isna(grouped_only["best_method"]) and grouped_only["strongest"] == "-40.0"
+    for embedding, effect in (("mfcc", "bitcrush"), ("solo", "gain")):
+        results_only = _row(card, embedding, effect)
+        assert np.isnan(results_only["global_r2"]) and pd.isna(results_only["instruments_cca"])
+        assert np.isfinite(results_only["mean_drop"])
+    written = scorecard.write_scorecard(card, root / "out", root / "plots")
+    saved = pd.read_csv(written[0])
+    assert saved[["global_r2", "auc_orig_orig"]].isna().sum().tolist() == [2, 1]
+    markdown = written[1].read_text(encoding="utf-8")
+    toy_gain = next(line for line in markdown.splitlines() if line.startswith("| toy | gain |"))
+    assert toy_gain.count(MISSING) >= 7  # every classification cell and figure link
+    solo = next(line for line in markdown.splitlines() if line.startswith("| solo | gain |"))
+    assert solo.split(" | ")[2:6] == [MISSING] * 4  # no CCA columns
+    counts = scorecard.ranking(card).set_index("embedding")["effects"]
+    assert counts.to_dict() == {"mfcc": 2, "solo": 1, "toy": 1}
+    assert "drops for between 1 and 2 effects" in markdown  # means over different effects
+
+
+def test_any_effect_and_embedding_name(tiny_effect, tmp_path: Path) -> None:
+    """A registered 3-value effect and an embedding name with a colon, no special case."""
+    rng = np.random.default_rng(4)
+    embeddings_dir, embedding = tmp_path / "embeddings", "hf:tiny"
+    labels = np.repeat(INSTRUMENTS, 4)
+    originals = rng.normal(size=(len(labels), 5))
+    store.write_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir), {
+        "X_train": originals, "Y_train": labels, "X_test": originals, "Y_test": labels,
+        "genre_train": np.full(len(labels), "classical"),
+        "genre_test": np.full(len(labels), "classical")})
+    paths = np.stack([originals + value * np.eye(5)[0] + rng.normal(0, 0.1, originals.shape)
+                      for value in tiny_effect.grid])
+    store.write_arrays(store.grouped_path(embedding, "tiny", embeddings_dir), {
+        "train_A": originals, "test_A": originals, "train_Bs": paths, "test_Bs": paths})
+    write_results(tmp_path / "results", "tiny", embedding, rng)
+    card = scorecard.scorecard(embeddings_dir, tmp_path / "results")
+    row = _row(card, embedding, "tiny")
+    assert row["strongest"] == "3.0"  # the grid end farthest from the identity value 0
+    assert np.isfinite(row[["global_r2", "n_directions", "mean_drop", "best_auc"]]
+                       .astype(float)).all()
+    written = scorecard.write_scorecard(card, tmp_path / "out", tmp_path / "plots")
+    assert "hf:tiny" in written[2].read_text(encoding="utf-8")
+
+
+def test_html_is_self_contained_and_links_existing_plots(outputs: Path, card: pd.DataFrame,
+                                                         tmp_path: Path) -> None:
+    plots_dir, out_dir = tmp_path / "plots", tmp_path / "out"
+    plots_dir.mkdir()
+    (plots_dir / "singular_values_toy_gain.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (plots_dir / "roc_auc_mfcc.pdf").write_bytes(b"%PDF-1.4\n")
+    written = scorecard.write_scorecard(card, out_dir, plots_dir)
+    assert [path.name for path in written] == list(scorecard.OUTPUT_NAMES)
+    page = written[2].read_text(encoding="utf-8")
+    assert "http://" not in page and "https://" not in page
+    assert not re.search(r"<(link|script|iframe|object)\b", page) and "url(" not in page
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == 1 and sources[0].startswith("data:image/png;base64,")
+    assert base64.b64decode(sources[0].split(",", 1)[1]) == written[3].read_bytes()
+    links = re.findall(r'href="([^"]*)"', page)
+    assert sorted(unquote(link) for link in links) == sorted(
+        ["../plots/singular_values_toy_gain.png", "../plots/roc_auc_mfcc.pdf",
+         "../plots/roc_auc_mfcc.pdf"])  # both mfcc rows link their embedding's ROC AUC figure
+    assert all((out_dir / unquote(link)).is_file() for link in links)
+    markdown = written[1].read_text(encoding="utf-8")
+    assert "(../plots/singular_values_toy_gain.png)" in markdown
+    assert "(scorecard_heatmap.png)" in markdown
+    assert not list(out_dir.glob("*.part"))  # atomic writes leave no temporary file
+
+
+def test_heatmap_marks_missing_pairs(card: pd.DataFrame) -> None:
+    partial = card[~((card["embedding"] == "toy") & (card["effect"] == "gain"))]
+    fig = heatmap_figure(partial, ["toy", "mfcc"])
+    texts = [text.get_text() for text in fig.axes[0].texts]
+    assert len(texts) == 4 and texts[1] == MISSING  # toy (row 0) x gain (col 1)
+    assert [label.get_text() for label in fig.axes[0].get_yticklabels()] == ["toy", "mfcc"]
+
+
+def test_command_and_one_line_errors(outputs: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture) -> None:
+    assert run_cli(scorecard.main, ["--embeddings-dir", str(outputs / "embeddings"),
+                                    "--results-dir", str(outputs / "results"),
+                                    "--out", str(tmp_path / "out"), "--embeddings", "toy"]) == 0
+    assert pd.read_csv(tmp_path / "out" / "scorecard.csv")["embedding"].eq("toy").all()
+    capsys.readouterr()
+    assert run_cli(scorecard.main, ["--embeddings-dir", str(tmp_path / "none"),
+                                    "--results-dir", str(tmp_path / "none")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "run group_effect_params.py" in error
+    with pytest.raises(SystemExit) as exit_info:
+        scorecard.main(["--effects", "gain,warble"])
+    assert exit_info.value.code == 2
+    assert "unknown effect warble; choose from" in capsys.readouterr().err.splitlines()[-1]
+    with pytest.raises(SystemExit) as exit_info:
+        scorecard.main(["--help"])
+    assert exit_info.value.code == 0 and "--out" in capsys.readouterr().out
+
+
+def test_scorecard_error_names_the_stage(tmp_path: Path) -> None:
+    with pytest.raises(AesensError, match="desensitize_classif.py"):
+        scorecard.scorecard(tmp_path, tmp_path, effects=["gain"])
+    assert scorecard.find_pairs(tmp_path, tmp_path) == []
