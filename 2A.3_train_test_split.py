@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aesens import store
+from aesens import layout
 from aesens.cli.types import embedding_name
 from aesens.errors import AesensError, run_cli
 from aesens.layout import refuse_overwriting_inputs
@@ -24,7 +24,7 @@ from aesens.sweep.split import make_split, write_split
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embeddings-file", default=str(store.original_path()),
+    parser.add_argument("--embeddings-file", default=str(layout.original_path()),
                         help="original-audio embeddings (default: embeddings/embeddings.h5)")
     parser.add_argument("--embedding", type=embedding_name,
                         help="embedding whose keys to use (default: the first in the file; all "

@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aesens import store
+from aesens import layout
+from aesens.analysis.directions import ensure_ccadirs
 from aesens.cli.types import embedding_name
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
 from aesens.layout import refuse_overwriting_inputs
-from aesens.sweep.caches import ensure_ccadirs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings-dir", default="embeddings",
                         help="folder of the embeddings files (default: embeddings)")
     args = parser.parse_args(argv)
-    output = store.ccadirs_path(args.embedding, args.effect, args.embeddings_dir)
+    output = layout.ccadirs_path(args.embedding, args.effect, args.embeddings_dir)
     refuse_overwriting_inputs([output], [args.split_csv])
     directions = ensure_ccadirs(args.embedding, args.effect, args.split_csv,
                                 args.embeddings_dir, progress=True)

@@ -42,43 +42,4 @@ fi
 # One Python process averages every available input (starting one process per
 # file, as the published loop over average_embeddings.py did, costs about a
 # second each); effected settings not extracted yet are reported and left out.
-"$python" - "$split_csv" "$embeddings_dir" <<'PY'
-import sys
-
-from tqdm.auto import tqdm
-
-from aesens import store
-from aesens.sweep.caches import ensure_averaged, list_raw_embeddings
-from aesens.effects import EFFECTS
-from aesens.errors import run_cli
-
-split_csv, embeddings_dir = sys.argv[1], sys.argv[2]
-original = store.original_path(embeddings_dir)
-
-
-def main(argv):
-    jobs = []
-    for embedding in list_raw_embeddings(original):
-        jobs.append((embedding, original, store.averaged_path(embedding,
-                                                              embeddings_dir=embeddings_dir)))
-        for effect in EFFECTS.values():
-            missing = []
-            for param in effect.param_strings:
-                path = store.effected_path(effect.name, param, embeddings_dir)
-                if embedding not in list_raw_embeddings(path):
-                    missing.append(str(path))
-                    continue
-                jobs.append((embedding, path, store.averaged_path(embedding, effect.name, param,
-                                                                  embeddings_dir)))
-            if missing:
-                print(f"skipping {len(missing)} of {len(effect)} {effect.name} settings of "
-                      f"{embedding}, not extracted yet ({', '.join(missing[:2])}, ...)",
-                      file=sys.stderr)
-    written = sum(ensure_averaged(split_csv, source, embedding, output,
-                                  original_h5=None if source == original else original)
-                  for embedding, source, output in tqdm(jobs, desc="averaging", unit="file"))
-    print(f"averaged {written} file(s), {len(jobs) - written} already up to date")
-
-
-sys.exit(run_cli(main))
-PY
+exec "$python" -m aesens.sweep.caches "$split_csv" "$embeddings_dir"

@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aesens import layout
 from aesens.analysis.desensitize import DEFAULT_THRESHOLD
-from aesens.classification import results
 from aesens.classification.classify import SOLVERS, run_classification
 from aesens.cli.types import (
     DEFAULT_METHODS,
@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the tasks on the Dask cluster of this scheduler (address or "
                         "scheduler file) with joblib's dask backend, on all its workers")
     args = parser.parse_args(argv)
-    where = (args.models_dir, args.effect, args.embedding)
+    where = (args.embedding, args.effect, args.models_dir)
     refuse_overwriting_inputs(
-        [results.results_csv_path(args.results_dir, args.effect, args.embedding),
-         results.deformdir_path(*where), results.models_path(*where),
-         results.extra_info_path(*where)], [args.split_csv])
+        [layout.results_csv_path(args.embedding, args.effect, args.results_dir),
+         layout.deformdir_path(*where), layout.models_path(*where),
+         layout.extra_info_path(*where)], [args.split_csv])
     with joblib_on_dask(args.scheduler):
         output = run_classification(args.embedding, args.effect, args.methods, args.threshold,
                                     n_jobs=-1 if args.scheduler else args.n_jobs, seed=args.seed,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aesens import store
+from aesens import layout
 from aesens.cli.types import embedding_name, positive_int
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings-dir", default="embeddings",
                         help="folder of the embeddings files (default: embeddings)")
     args = parser.parse_args(argv)
-    output = store.grouped_path(args.embedding, args.effect, args.embeddings_dir)
+    output = layout.grouped_path(args.embedding, args.effect, args.embeddings_dir)
     refuse_overwriting_inputs([output], [args.split_csv])
     ensure_grouped(args.embedding, args.effect, args.split_csv, args.embeddings_dir,
                    args.n_jobs, progress=True)

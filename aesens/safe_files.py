@@ -10,7 +10,9 @@ umask, :func:`set_default_mode`). A read-modify-write of one file
 read to the rename, removes the partial files a killed writer left behind
 and checks the free space first; the lock file is removed after use.
 Folders are created as needed, with a one-line error when they cannot be
-(:func:`check_writable` checks an output folder before any work).
+(:func:`check_writable` checks an output folder before any work). Files are read
+with a one-line error naming a file that does not parse (:func:`read_csv`,
+:func:`read_pickle`, :func:`read_json`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import json
 import os
+import pickle
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aesens.errors import AesensError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -270,3 +278,58 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             name.unlink()
         os.close(handle)  # releases the lock
+
+
+def read_pickle(path: str | os.PathLike) -> dict:
+    """A results pickle (``{}`` if missing); one-line error if it does not parse."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            value = pickle.load(handle)
+    except Exception as error:  # noqa: BLE001 - unpickling raises anything
+        raise AesensError(f"{path} is not a readable pickle ({type(error).__name__}: {error}); "
+                          "repair or move it away and rerun") from None
+    if not isinstance(value, dict):
+        raise AesensError(f"{path} holds a {type(value).__name__}, not a dictionary by method "
+                          "key; move it away and rerun")
+    return value
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON file of nested dictionaries (``{}`` if missing); one-line error if unreadable."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise AesensError(f"{path} is not readable JSON ({error}); repair or move it away and "
+                          "rerun") from None
+    if not isinstance(value, dict):
+        raise AesensError(f"{path} holds a JSON {type(value).__name__}, not an object by method "
+                          "key; move it away and rerun")
+    return value
+
+
+def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """:func:`pandas.read_csv` with a one-line error naming a file that does not parse.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, empty, not text or not CSV.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except FileNotFoundError:
+        raise AesensError(f"{path} does not exist; run the stage that writes it first") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
+        raise AesensError(f"{path} is not a readable CSV file ({reason}); move it away and "
+                          "rerun the stage that writes it") from None

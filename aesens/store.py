@@ -45,33 +45,6 @@ COMPLETE_ATTR = "complete"
 PathLike = str | os.PathLike
 
 
-def original_path(embeddings_dir: PathLike = "embeddings") -> Path:
-    """Path of the original-audio embeddings file."""
-    return Path(embeddings_dir) / "embeddings.h5"
-
-
-def effected_path(effect: str, param: str, embeddings_dir: PathLike = "embeddings") -> Path:
-    """Path of the embeddings file of one effect setting."""
-    return Path(embeddings_dir) / f"embeddings_{effect}_{param}.h5"
-
-
-def averaged_path(embedding: str, effect: str | None = None, param: str | None = None,
-                  embeddings_dir: PathLike = "embeddings") -> Path:
-    """Path of a per-file averaged embeddings file (original if ``effect`` is None)."""
-    suffix = "" if effect is None else f"_{effect}_{param}"
-    return Path(embeddings_dir) / "averaged" / embedding / f"embeddings{suffix}.h5"
-
-
-def grouped_path(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> Path:
-    """Path of the grouped (all parameters stacked) file of one embedding and effect."""
-    return Path(embeddings_dir) / "grouped" / embedding / f"{effect}.h5"
-
-
-def ccadirs_path(embedding: str, effect: str, embeddings_dir: PathLike = "embeddings") -> Path:
-    """Path of the sample-wise CCA directions file."""
-    return Path(embeddings_dir) / "averaged" / embedding / f"ccadirs_{effect}.h5"
-
-
 def decode_keys(keys: np.ndarray) -> np.ndarray:
     """Turn stored keys (bytes or str, any HDF5 string type) into a str array."""
     keys = np.asarray(keys)

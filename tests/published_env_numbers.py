@@ -46,7 +46,7 @@ def numbers() -> dict[str, np.ndarray]:
               + 0.2 * rng.standard_normal((n_params, n_files, dim)))
     samplewise = cca.samplewise_cca_directions(bs_pos.transpose(1, 0, 2))
     out["samplewise"] = samplewise
-    for method in desensitize.METHODS:
+    for method in desensitize.DIRECTIONS:
         out[f"dir_{method}"] = desensitize.deformation_directions(
             method, a_pos, bs_pos, a_all=a_all, samplewise_dirs=samplewise, threshold=0.3)
     features = rng.standard_normal((150, dim))

@@ -115,3 +115,23 @@ def test_the_package_has_no_import_cycle() -> None:
     assert "aesens.extraction.setting" in graph["aesens.extraction.run"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def package_graph(graph: Graph) -> Graph:
+    """The graph between the package's sub-packages and top-level modules (``aesens.x``)."""
+    def stage(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: Graph = {}
+    for module, targets in graph.items():
+        packages.setdefault(stage(module), set()).update(
+            stage(target) for target in targets if stage(target) != stage(module))
+    return packages
+
+
+def test_the_sub_packages_have_no_import_cycle() -> None:
+    packages = package_graph(import_graph())
+    assert "aesens.analysis" in packages["aesens.classification"]
+    assert "aesens.analysis" not in packages["aesens.sweep"]  # the data stage needs no CCA
+    cycle = find_cycle(packages)
+    assert cycle is None, "import cycle between sub-packages: " + " -> ".join(cycle)

@@ -6,18 +6,18 @@ import h5py
 import numpy as np
 import pytest
 
-from aesens import store
+from aesens import layout, store
 from aesens.errors import AesensError
 
 
 def test_paths_follow_published_layout():
-    assert str(store.original_path()) == "embeddings/embeddings.h5"
-    assert str(store.effected_path("gain", "-1.0")) == "embeddings/embeddings_gain_-1.0.h5"
-    assert str(store.averaged_path("panns")) == "embeddings/averaged/panns/embeddings.h5"
-    assert (str(store.averaged_path("panns", "reverb", "0.10"))
+    assert str(layout.original_path()) == "embeddings/embeddings.h5"
+    assert str(layout.effected_path("gain", "-1.0")) == "embeddings/embeddings_gain_-1.0.h5"
+    assert str(layout.averaged_path("panns")) == "embeddings/averaged/panns/embeddings.h5"
+    assert (str(layout.averaged_path("panns", "reverb", "0.10"))
             == "embeddings/averaged/panns/embeddings_reverb_0.10.h5")
-    assert str(store.grouped_path("clap", "gain")) == "embeddings/grouped/clap/gain.h5"
-    assert str(store.ccadirs_path("clap", "gain")) == "embeddings/averaged/clap/ccadirs_gain.h5"
+    assert str(layout.grouped_path("clap", "gain")) == "embeddings/grouped/clap/gain.h5"
+    assert str(layout.ccadirs_path("clap", "gain")) == "embeddings/averaged/clap/ccadirs_gain.h5"
 
 
 def test_roundtrip_keeps_other_embeddings(tmp_path):

@@ -6,7 +6,8 @@ grid value, ``(n_params, n_files, dim)``), and returns the directions to
 remove as an orthonormal ``(k, dim)`` array (``k = 0``: nothing to remove).
 :func:`project_out` then removes them from any train or test matrix.
 
-Methods, by their published names (:data:`METHODS`):
+Methods, by their published names (:data:`DIRECTIONS`; their names, keys and labels:
+:mod:`aesens.analysis.methods`):
 
 - ``''`` (none): identity.
 - ``lda``: shrinkage LDA (solver eigen, shrinkage auto) of A (label 0)
@@ -36,11 +37,12 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from aesens.analysis.cca import global_cca_direction
+from aesens.analysis.methods import SV_THRESHOLD, get_method
 from aesens.errors import AesensError
 from aesens.sweep.sweep import as_paths
 
 #: Default singular-value threshold of ``cca_samplewise_svd``.
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = SV_THRESHOLD
 
 #: ``method(a_pos, bs_pos, *, a_all, samplewise_dirs, threshold) -> (k, dim)``.
 DirectionMethod = Callable[..., np.ndarray]
@@ -204,8 +206,8 @@ def samplewise_svd_directions(a_pos: np.ndarray, bs_pos: np.ndarray, *,
     return right_vectors[singular_values / singular_values[0] >= threshold]
 
 
-#: The desensitisation methods by their published names.
-METHODS: dict[str, DirectionMethod] = {
+#: The direction function of every method of :data:`aesens.analysis.methods.METHODS`.
+DIRECTIONS: dict[str, DirectionMethod] = {
     "": no_projection,
     "lda": lda_direction,
     "avgdirproj": average_direction,
@@ -214,19 +216,6 @@ METHODS: dict[str, DirectionMethod] = {
     "cca": cca_direction,
     "cca_samplewise_svd": samplewise_svd_directions,
 }
-#: Methods whose result depends on the threshold.
-THRESHOLD_METHODS = ("cca_samplewise_svd",)
-
-
-def validate_method(method: str) -> str:
-    """Return a known method name (``'none'`` is accepted for ``''``), else raise."""
-    method = "" if method == "none" else method
-    if method not in METHODS:
-        raise AesensError(f"unknown desensitisation method {method!r}; choose one of "
-                          f"'' (none), {', '.join(name for name in METHODS if name)}")
-    return method
-
-
 def validate_threshold(threshold: float) -> float:
     """The SVD threshold as a float; any number, as the published ``-t`` took it.
 
@@ -265,7 +254,7 @@ def deformation_directions(method: str, a_pos: np.ndarray, bs_pos: np.ndarray, *
     Parameters
     ----------
     method : str
-        A name of :data:`METHODS`.
+        A name of :data:`aesens.analysis.methods.METHODS`.
     a_pos : numpy.ndarray
         ``(n_files, dim)`` original embeddings of the instrument's train files.
     bs_pos : numpy.ndarray
@@ -284,7 +273,7 @@ def deformation_directions(method: str, a_pos: np.ndarray, bs_pos: np.ndarray, *
     numpy.ndarray
         ``(k, dim)`` orthonormal directions to project out.
     """
-    return METHODS[validate_method(method)](
+    return DIRECTIONS[get_method(method).name](
         np.asarray(a_pos), np.asarray(bs_pos), a_all=a_all, samplewise_dirs=samplewise_dirs,
         threshold=validate_threshold(threshold))
 

@@ -32,16 +32,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens.classification import results
-from aesens.classification.results import read_csv
+from aesens import layout
+from aesens.analysis.methods import GLOBAL_CCA
 from aesens.errors import AesensError
-from aesens.safe_files import atomic_file, exclusive_lock
+from aesens.safe_files import atomic_file, exclusive_lock, read_csv, read_pickle
 
 PathLike = str | os.PathLike
 #: Columns that identify a row of ``correlations.csv`` (the published notebook's key).
 CORRELATION_KEYS = ("embedding", "effect", "instrument", "desensitization_method")
-#: ``desensitization_method`` of the global-CCA rows (as the published notebook wrote it).
-GLOBAL_CCA_METHOD = "cca"
 #: Column of the paper's global R² (in-sample, as the published 3.1 notebook computed it).
 GLOBAL_R2_COLUMN = "spearman_corr2"
 #: The free column of ``correlations.csv`` that users edit by hand.
@@ -52,8 +50,6 @@ PUBLISHED_CORRELATION_COLUMNS = (*CORRELATION_KEYS, GLOBAL_R2_COLUMN, COMMENT_CO
 #: renamed to the columns of the same meaning: ``global_r2`` was the held-out R², and
 #: ``global_r2_train`` the paper's (in-sample) one.
 EARLIER_COLUMNS = {"global_r2_train": GLOBAL_R2_COLUMN, "global_r2": "global_r2_test"}
-#: Method key of the global CCA direction in the deformation-direction pickles.
-GLOBAL_CCA_KEY = "-cca"
 
 
 def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -> Path:
@@ -108,7 +104,7 @@ def read_correlations_text(path: PathLike) -> pd.DataFrame:
     if "desensitization_method" not in old.columns:
         old = old.rename(columns={name: new for name, new in EARLIER_COLUMNS.items()
                                   if new not in old.columns})
-        old.insert(min(3, len(old.columns)), "desensitization_method", GLOBAL_CCA_METHOD)
+        old.insert(min(3, len(old.columns)), "desensitization_method", GLOBAL_CCA.name)
     missing = [key for key in CORRELATION_KEYS if key not in old.columns]
     if missing:
         raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away and "
@@ -161,11 +157,6 @@ def _merge_correlations(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def cca_r2s_path(effect: str, embedding: str, results_dir: PathLike = "results") -> Path:
-    """``<results_dir>/<effect>/cca_r2s_<embedding>.txt``."""
-    return Path(results_dir) / effect / f"cca_r2s_{embedding}.txt"
-
-
 def write_cca_r2s(r2: np.ndarray, effect: str, embedding: str,
                   results_dir: PathLike = "results") -> Path:
     """Write the sample-wise R² of every train file, one per line (``nan`` for a constant path).
@@ -175,7 +166,7 @@ def write_cca_r2s(r2: np.ndarray, effect: str, embedding: str,
     Path
         The file written.
     """
-    path = cca_r2s_path(effect, embedding, results_dir)
+    path = layout.cca_r2s_path(embedding, effect, results_dir)
     with atomic_file(path) as tmp:
         tmp.write_text("".join(f"{float(value)!r}\n" for value in np.ravel(r2)))
     return path
@@ -205,7 +196,7 @@ def read_cca_r2s(effect: str, embedding: str, results_dir: PathLike = "results",
         If the file is missing, holds something other than one number per
         line, or a count other than ``n_files``.
     """
-    path = cca_r2s_path(effect, embedding, results_dir)
+    path = layout.cca_r2s_path(embedding, effect, results_dir)
     if not path.exists():
         raise AesensError(f"{path} does not exist; run python -m aesens.figures or the 3.3 "
                           "notebook first")
@@ -247,13 +238,13 @@ def read_global_directions(effect: str, embedding: str, models_dir: PathLike = "
         If the pickle cannot be read, is not ``{method key: {instrument:
         direction}}``, or holds a direction of another dimension.
     """
-    path = results.deformdir_path(models_dir, effect, embedding)
-    content = results.read_pickle(path)
-    if not isinstance(content.get(GLOBAL_CCA_KEY, {}), dict):
+    path = layout.deformdir_path(embedding, effect, models_dir)
+    content = read_pickle(path)
+    if not isinstance(content.get(GLOBAL_CCA.key(), {}), dict):
         raise AesensError(f"{path} holds no {{instrument: direction}} dict under "
-                          f"{GLOBAL_CCA_KEY!r}; move it away and rerun desensitize_classif.py")
+                          f"{GLOBAL_CCA.key()!r}; move it away and rerun desensitize_classif.py")
     directions = {}
-    for instrument, value in content.get(GLOBAL_CCA_KEY, {}).items():
+    for instrument, value in content.get(GLOBAL_CCA.key(), {}).items():
         direction = np.asarray(value, dtype=np.float64)
         if direction.size == 0:  # no direction (constant paths): computed instead
             continue

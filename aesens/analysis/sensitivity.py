@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens import store
+from aesens import layout, store
 from aesens.analysis.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -36,15 +36,13 @@ from aesens.analysis.cca import (
     umap_trajectories,
 )
 from aesens.analysis.files import (
-    GLOBAL_CCA_METHOD,
     GLOBAL_R2_COLUMN,
     read_global_directions,
 )
-from aesens.classification.results import find_results
+from aesens.analysis.methods import GLOBAL_CCA, SV_THRESHOLDS
 from aesens.dataset import INSTRUMENTS
 from aesens.effects import EFFECTS, Effect, get_effect
 from aesens.errors import AesensError
-from aesens.reporting import plots
 from aesens.sweep.sweep import Sweep
 
 PathLike = str | os.PathLike
@@ -104,7 +102,7 @@ def find_embeddings(embeddings_dir: PathLike = "embeddings") -> list[str]:
 def find_effects(embedding: str, embeddings_dir: PathLike = "embeddings") -> list[str]:
     """Effects (in :data:`~aesens.effects.EFFECTS` order) with a grouped file for an embedding."""
     return [name for name in EFFECTS
-            if store.grouped_path(embedding, name, embeddings_dir).exists()]
+            if layout.grouped_path(embedding, name, embeddings_dir).exists()]
 
 
 def present_instruments(labels: Iterable[str]) -> list[str]:
@@ -142,7 +140,7 @@ def result_selection(results_dir: PathLike = "results", embedding: str | None = 
     AesensError
         If there are no results (for the given embedding).
     """
-    available = find_results(results_dir)
+    available = layout.find_results(results_dir)
     embedding = embedding or next(iter(available), None)
     if embedding is None or (effect is None and embedding not in available):
         raise AesensError(f"no classification results in {results_dir} for "
@@ -177,7 +175,7 @@ def samplewise_directions(embedding: str, effect: str,
         If the stored directions do not match the grouped train files.
     """
     sweep = load(embedding, effect, embeddings_dir)
-    if store.ccadirs_path(embedding, effect, embeddings_dir).exists():
+    if layout.ccadirs_path(embedding, effect, embeddings_dir).exists():
         return sweep.stored_directions(embeddings_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantPathWarning)
@@ -259,7 +257,7 @@ class Analysis:
             r2[self.train_labels == name] = result.samplewise_r2
         return r2 if instrument is None else r2[self.train_labels == instrument]
 
-    def table(self, thresholds: Sequence[float] = plots.SV_THRESHOLDS) -> pd.DataFrame:
+    def table(self, thresholds: Sequence[float] = SV_THRESHOLDS) -> pd.DataFrame:
         """One row per instrument: R² values, file counts and singular-value counts.
 
         The first columns are those of the published ``correlations.csv``
@@ -271,7 +269,7 @@ class Analysis:
         rows = []
         for name, result in self.instruments.items():
             row = {"embedding": self.embedding, "effect": self.effect.name, "instrument": name,
-                   "desensitization_method": GLOBAL_CCA_METHOD,
+                   "desensitization_method": GLOBAL_CCA.name,
                    GLOBAL_R2_COLUMN: result.global_r2, "global_r2_test": result.global_r2_test,
                    "n_train": result.n_train, "n_test": result.n_test,
                    "samplewise_r2_median": float(np.nanmedian(result.samplewise_r2))
@@ -456,8 +454,9 @@ def umap_grid_coordinates(pairs: Iterable[tuple[str, str]],
     pairs = list(pairs)
     if not pairs:
         raise AesensError("no embedding and effect to show; run group_effect_params.py first")
-    labels = {embedding: store.read_arrays(store.averaged_path(
-        embedding, embeddings_dir=embeddings_dir), ["Y_train"])["Y_train"].astype(str)
+    labels = {embedding: store.read_arrays(
+                  layout.averaged_path(embedding, embeddings_dir=embeddings_dir),
+                  ["Y_train"])["Y_train"].astype(str)
         for embedding in dict.fromkeys(pair[0] for pair in pairs)}
     first = labels[pairs[0][0]]
     for embedding, other in labels.items():

@@ -50,21 +50,21 @@ from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from aesens import store
+from aesens import layout
 from aesens.analysis.desensitize import (
     DEFAULT_THRESHOLD,
-    THRESHOLD_METHODS,
     deformation_directions,
     project_out,
     threshold_warning,
-    validate_method,
     validate_threshold,
 )
+from aesens.analysis.directions import ensure_ccadirs
+from aesens.analysis.methods import METHODS, get_method
 from aesens.classification import results
 from aesens.classification.gridsearch import SOLVERS, grid_search, metrics_on_test_set
 from aesens.classification.results import ORIGINAL, RANDOMMIX
 from aesens.errors import AesensError
-from aesens.sweep.caches import ensure_ccadirs, ensure_grouped
+from aesens.sweep.caches import ensure_grouped
 from aesens.sweep.split import BALANCE_ORDER
 from aesens.sweep.sweep import FILE_NAMES, GROUPED_NAMES, LABEL_NAMES, Sweep
 
@@ -330,16 +330,16 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         ``results/<effect>/result_<embedding>.csv``, updated after each method
         (after that method's pickles).
     """
-    methods = list(dict.fromkeys(validate_method(method) for method in methods))
+    methods = list(dict.fromkeys(get_method(method).name for method in methods))
     threshold = validate_threshold(threshold)
-    if any(method in THRESHOLD_METHODS for method in methods) and threshold_warning(threshold):
+    if any(METHODS[method].uses_threshold for method in methods) and threshold_warning(threshold):
         warnings.warn(threshold_warning(threshold), stacklevel=2)
     if solver not in SOLVERS:
         raise AesensError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     results.check_outputs(results_dir, models_dir, effect, embedding)
     sweep = ensure_grouped(embedding, effect, split_csv, embeddings_dir, n_jobs=max(n_jobs, 1),
                            progress=progress)
-    sweep.check_finite(str(store.grouped_path(embedding, effect, embeddings_dir)))
+    sweep.check_finite(str(layout.grouped_path(embedding, effect, embeddings_dir)))
     samplewise = None
     if "cca_samplewise_svd" in methods:
         ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
@@ -393,7 +393,7 @@ def saved_directions(method: str, directions: np.ndarray) -> np.ndarray | None:
     """
     if not method:
         return None
-    if method in THRESHOLD_METHODS or len(directions) != 1:
+    if METHODS[method].uses_threshold or len(directions) != 1:
         return np.array(directions)
     return np.array(directions[0])
 
@@ -412,7 +412,7 @@ class OutputFiles:
     @property
     def results_csv(self) -> Path:
         """``results/<effect>/result_<embedding>.csv``."""
-        return results.results_csv_path(self.results_dir, self.effect, self.embedding)
+        return layout.results_csv_path(self.embedding, self.effect, self.results_dir)
 
     def save_method(self, outcomes: list[TrainSetResult],
                     directions: dict[tuple[str, str], np.ndarray]) -> None:
@@ -422,10 +422,10 @@ class OutputFiles:
         the CSV, so that rows never refer to classifiers that were not saved.
         """
         method = outcomes[0].method
-        key = results.method_key(method, self.threshold)
+        key = METHODS[method].key(self.threshold)
         instruments = list(dict.fromkeys(outcome.instrument for outcome in outcomes))
-        folder = (self.models_dir, self.effect, self.embedding)
-        results.update_pickle(results.deformdir_path(*folder), {key: {
+        folder = (self.embedding, self.effect, self.models_dir)
+        results.update_pickle(layout.deformdir_path(*folder), {key: {
             instrument: saved_directions(method, directions[method, instrument])
             for instrument in instruments}}, depth=2)
         classifiers: dict[str, dict[str, LogisticRegression]] = {}
@@ -435,10 +435,10 @@ class OutputFiles:
             extra.setdefault(outcome.instrument, {})[outcome.train_set] = {
                 "C": outcome.C, "n_directions": len(directions[method, outcome.instrument]),
                 "randommix_seed": self.seed}
-        results.update_pickle(results.models_path(*folder), {key: classifiers}, depth=3)
-        results.update_json(results.extra_info_path(*folder), {key: extra}, depth=3)
+        results.update_pickle(layout.models_path(*folder), {key: classifiers}, depth=3)
+        results.update_json(layout.extra_info_path(*folder), {key: extra}, depth=3)
         rows = pd.DataFrame([row for outcome in outcomes for row in outcome.rows])
-        rows["embedding"] = results.embedding_label(self.embedding, method)
-        rows["embedding_params"] = results.embedding_params(method, self.threshold)
+        rows["embedding"] = METHODS[method].label(self.embedding)
+        rows["embedding_params"] = METHODS[method].params(self.threshold)
         rows["last_updated"] = results.timestamp()
         results.update_results_csv(self.results_csv, rows, self.embedding)

@@ -33,42 +33,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from aesens import safe_files
+from aesens import layout, safe_files
+from aesens.analysis.methods import method_of_label
 from aesens.errors import AesensError
-
-#: Methods whose pickle key and ``embedding_params`` carry the SVD threshold.
-THRESHOLD_METHODS = frozenset({"cca_samplewise_svd"})
-
-
-def embedding_label(embedding: str, method: str) -> str:
-    """The ``embedding`` column of a results row: ``openl3`` or ``openl3-lda``."""
-    return f"{embedding}-{method}" if method else embedding
-
-
-def method_of_label(embedding: str, label: str) -> str:
-    """The method of an ``embedding`` column value (inverse of :func:`embedding_label`).
-
-    Also reads the ``<model>-`` spelling of no method written by earlier
-    versions of this tool; a label of another model is returned unchanged.
-    """
-    prefix = f"{embedding}-"
-    if label == embedding:
-        return ""
-    return label[len(prefix):] if label.startswith(prefix) else label
-
-
-def method_key(method: str, threshold: float) -> str:
-    """The pickle key of a method: ``""``, ``"-lda"``, ``"-cca_samplewise_svd-0.3"``.
-
-    The threshold is written with ``str`` of the float, as published
-    (``-cca_samplewise_svd-1.0``, ``-cca_samplewise_svd-1e-07``).
-    """
-    if not method:
-        return ""
-    if method in THRESHOLD_METHODS:
-        return f"-{method}-{float(threshold)}"
-    return f"-{method}"
-
+from aesens.safe_files import read_csv, read_json, read_pickle
 
 #: Name of the original (uneffected) train or test set in the ``train_set``/``test_set`` columns.
 ORIGINAL = "orig"
@@ -82,38 +50,9 @@ RESULT_COLUMNS = ["instrument", "train_set", "test_set", "precision", "recall", 
 KEY_COLUMNS = ["instrument", "train_set", "test_set", "embedding", "embedding_params"]
 
 
-def embedding_params(method: str, threshold: float) -> str:
-    """The ``embedding_params`` column: ``{"svd_thr": t}`` for the SVD method, else empty."""
-    return json.dumps({"svd_thr": float(threshold)}) if method in THRESHOLD_METHODS else ""
-
-
 def timestamp() -> str:
     """The ``last_updated`` column: local time to the millisecond, as published."""
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def results_csv_path(results_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
-    """``results/<effect>/result_<embedding>.csv``."""
-    return Path(results_dir) / effect / f"result_{embedding}.csv"
-
-
-def deformdir_path(models_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
-    """``models/<effect>/deformdir_<embedding>.pkl``: {method key: {instrument: direction(s)}}."""
-    return Path(models_dir) / effect / f"deformdir_{embedding}.pkl"
-
-
-def models_path(models_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
-    """``models/<effect>/models_<embedding>.pkl``.
-
-    Content: {method key: {instrument: {train_set: fitted LogisticRegression}}}.
-    """
-    return Path(models_dir) / effect / f"models_{embedding}.pkl"
-
-
-def extra_info_path(models_dir: str | os.PathLike, effect: str, embedding: str) -> Path:
-    """``models/<effect>/extra_info_<embedding>.json``: what this tool records beyond the
-    published files ({method key: {instrument: {train_set: {"C", "n_directions", "seed"}}}})."""
-    return Path(models_dir) / effect / f"extra_info_{embedding}.json"
 
 
 def _blank(value: object) -> bool:
@@ -248,30 +187,13 @@ def check_outputs(results_dir: str | os.PathLike, models_dir: str | os.PathLike,
         if not os.access(folder, os.W_OK | os.X_OK):
             raise AesensError(f"{folder} is not writable; fix its permissions or choose "
                               "another folder")
-    csv_path = results_csv_path(results_dir, effect, embedding)
+    csv_path = layout.results_csv_path(embedding, effect, results_dir)
     if csv_path.exists():
         _read_results(csv_path)
-    where = (models_dir, effect, embedding)
-    read_pickle(deformdir_path(*where))
-    read_pickle(models_path(*where))
-    read_json(extra_info_path(*where))
-
-
-def read_pickle(path: str | os.PathLike) -> dict:
-    """A results pickle (``{}`` if missing); one-line error if it does not parse."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    try:
-        with open(path, "rb") as handle:
-            value = pickle.load(handle)
-    except Exception as error:  # noqa: BLE001 - unpickling raises anything
-        raise AesensError(f"{path} is not a readable pickle ({type(error).__name__}: {error}); "
-                          "repair or move it away and rerun") from None
-    if not isinstance(value, dict):
-        raise AesensError(f"{path} holds a {type(value).__name__}, not a dictionary by method "
-                          "key; move it away and rerun")
-    return value
+    where = (embedding, effect, models_dir)
+    read_pickle(layout.deformdir_path(*where))
+    read_pickle(layout.models_path(*where))
+    read_json(layout.extra_info_path(*where))
 
 
 def _merge(old: dict, new: Mapping, depth: int) -> dict:
@@ -315,22 +237,6 @@ def update_pickle(path: str | os.PathLike, entries: Mapping, depth: int = 2) -> 
     return merged
 
 
-def read_json(path: str | os.PathLike) -> dict:
-    """A JSON file of nested dictionaries (``{}`` if missing); one-line error if unreadable."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    try:
-        value = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise AesensError(f"{path} is not readable JSON ({error}); repair or move it away and "
-                          "rerun") from None
-    if not isinstance(value, dict):
-        raise AesensError(f"{path} holds a JSON {type(value).__name__}, not an object by method "
-                          "key; move it away and rerun")
-    return value
-
-
 def update_json(path: str | os.PathLike, entries: Mapping, depth: int = 3) -> dict:
     """Merge entries into a JSON file of nested dictionaries and write it atomically."""
     path = Path(path)
@@ -338,37 +244,6 @@ def update_json(path: str | os.PathLike, entries: Mapping, depth: int = 3) -> di
         merged = _merge(read_json(path), entries, depth)
         _write_atomic(path, lambda name: Path(name).write_text(json.dumps(merged, indent=1)))
     return merged
-
-
-def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
-    """:func:`pandas.read_csv` with a one-line error naming a file that does not parse.
-
-    Raises
-    ------
-    AesensError
-        If the file is missing, empty, not text or not CSV.
-    """
-    path = Path(path)
-    try:
-        return pd.read_csv(path, **kwargs)
-    except FileNotFoundError:
-        raise AesensError(f"{path} does not exist; run the stage that writes it first") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
-        raise AesensError(f"{path} is not a readable CSV file ({reason}); move it away and "
-                          "rerun the stage that writes it") from None
-
-
-def find_results(results_dir: str | os.PathLike = "results") -> dict[str, list[str]]:
-    """Embeddings with classification results, each with its effects (in EFFECTS order)."""
-    found: dict[str, list[str]] = {}
-    from aesens.effects import EFFECTS
-
-    for effect in EFFECTS:
-        for path in sorted((Path(results_dir) / effect).glob("result_*.csv")):
-            found.setdefault(path.stem[len("result_"):], []).append(effect)
-    return dict(sorted(found.items()))
 
 
 def _threshold(text: object, path: Path) -> float | None:
@@ -394,7 +269,7 @@ def load_results(effect: str, embedding: str,
     (``openl3-`` for no method, ``{}`` for no parameters). ``train_set`` and
     ``test_set`` are read as strings (parameter strings such as ``'4'`` or
     ``'-40.0'`` stay as written); ``method`` is the method name (``''`` for
-    none, see :func:`aesens.classification.results.method_of_label`), followed by
+    none, see :func:`aesens.analysis.methods.method_of_label`), followed by
     ``:<threshold>`` when ``embedding_params`` holds an SVD threshold (one
     file may hold several thresholds).
 
@@ -403,7 +278,7 @@ def load_results(effect: str, embedding: str,
     AesensError
         If the file is missing, does not parse or lacks a needed column.
     """
-    path = results_csv_path(results_dir, effect, embedding)
+    path = layout.results_csv_path(embedding, effect, results_dir)
     if not path.exists():
         raise AesensError(f"{path} does not exist; run desensitize_classif.py for {effect} "
                           f"{embedding} first")

@@ -9,7 +9,8 @@ import argparse
 import os
 import re
 
-from aesens.analysis.desensitize import METHODS, validate_method, validate_threshold
+from aesens.analysis.desensitize import validate_threshold
+from aesens.analysis.methods import METHODS, get_method
 from aesens.errors import AesensError
 
 #: Published default of ``desensitize_classif.py -m``: no method first, then all methods.
@@ -101,7 +102,7 @@ def method_list(value: str) -> list[str]:
     if value == "all":
         return list(METHODS)
     try:
-        return list(dict.fromkeys(validate_method(name.strip()) for name in value.split(",")))
+        return list(dict.fromkeys(get_method(name.strip()).name for name in value.split(",")))
     except AesensError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

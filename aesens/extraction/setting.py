@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aesens import store
+from aesens import layout
 from aesens.effects import PUBLISHED, SEMANTICS, Effect
 from aesens.effects.paper import ReverbChain
 from aesens.errors import AesensError
@@ -91,8 +91,8 @@ class Setting:
     def output_path(self, embeddings_dir: str | os.PathLike) -> Path:
         """The HDF5 file this setting is written to."""
         if self.effect is None:
-            return store.original_path(embeddings_dir)
-        return store.effected_path(self.effect.name, self.param, embeddings_dir)
+            return layout.original_path(embeddings_dir)
+        return layout.effected_path(self.effect.name, self.param, embeddings_dir)
 
 
 def expected_attributes(setting: Setting, model: ModelSpec | EmbeddingModel) -> dict:

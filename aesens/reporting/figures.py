@@ -49,7 +49,7 @@ import pandas as pd
 from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
-from aesens import store
+from aesens import layout, store
 from aesens.analysis.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -57,7 +57,6 @@ from aesens.analysis.cca import (
     samplewise_r2,
 )
 from aesens.analysis.files import (
-    cca_r2s_path,
     merge_correlations,
     read_cca_r2s,
     write_cca_r2s,
@@ -73,7 +72,7 @@ from aesens.analysis.sensitivity import (
     samplewise_directions,
     umap_grid_coordinates,
 )
-from aesens.classification.results import load_results, results_csv_path
+from aesens.classification.results import load_results
 from aesens.cli.types import effect_names, embedding_names, name_list, non_negative_int
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
@@ -162,9 +161,9 @@ def samplewise_r2_values(embedding: str, effect: str, embeddings_dir: PathLike =
     AesensError
         If the file does not hold one value per train file.
     """
-    labels = store.read_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir),
+    labels = store.read_arrays(layout.averaged_path(embedding, embeddings_dir=embeddings_dir),
                                ["Y_train"])["Y_train"].astype(str)
-    if results_dir is not None and cca_r2s_path(effect, embedding, results_dir).exists():
+    if results_dir is not None and layout.cca_r2s_path(embedding, effect, results_dir).exists():
         r2 = read_cca_r2s(effect, embedding, results_dir, n_files=len(labels))
     else:
         r2 = analyse(embedding, effect, embeddings_dir).all_samplewise_r2()
@@ -404,7 +403,8 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     for embedding in dict.fromkeys(key[0] for key in pairs):
         tables = {effect: load_results(effect, embedding, results_dir)
                   for emb, effect in pairs
-                  if emb == embedding and results_csv_path(results_dir, effect, embedding).exists()}
+                  if emb == embedding
+                  and layout.results_csv_path(embedding, effect, results_dir).exists()}
         if tables:
             written += save(roc_auc_figure(tables, embedding), plots_dir,
                             f"roc_auc_{embedding}", formats)

@@ -33,6 +33,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from aesens import layout
+from aesens.analysis.methods import display_name, result_name
 from aesens.analysis.sensitivity import (
     analyse,
     find_effects,
@@ -40,11 +42,11 @@ from aesens.analysis.sensitivity import (
     load,
     present_instruments,
 )
-from aesens.classification.results import find_results, load_results
+from aesens.classification.results import load_results
 from aesens.effects import get_effect
 from aesens.errors import AesensError
 from aesens.reporting import plots
-from aesens.reporting.roc_figures import normalise_method, roc_auc_curves
+from aesens.reporting.roc_figures import roc_auc_curves
 
 PathLike = str | os.PathLike
 #: The paper's embeddings, in the order of its figures' rows and columns.
@@ -294,7 +296,7 @@ def rocauc_rows(results_dir: PathLike = "results",
     def instruments(embedding: str, effect: str) -> list[str]:
         return present_instruments(load_results(effect, embedding, results_dir)["instrument"])
 
-    available = {name: effects for name, effects in find_results(results_dir).items()
+    available = {name: effects for name, effects in layout.find_results(results_dir).items()
                  if embeddings is None or name in embeddings}
     found = [row for row in ROCAUC_ROWS if row[1] in available.get(row[0], ())
              and row[2] in instruments(row[0], row[1])]
@@ -322,7 +324,7 @@ def curve_with_original(curve: np.ndarray, identity_auc: float,
 
 
 def _method_colors(groups: Sequence[Sequence[str]]) -> dict[str, str]:
-    keys = list(dict.fromkeys(normalise_method(key) for group in groups for key in group))
+    keys = list(dict.fromkeys(result_name(key) for group in groups for key in group))
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     return {key: cycle[index % len(cycle)] for index, key in enumerate(keys)}
 
@@ -354,7 +356,7 @@ def rocauc_figure(rows: Sequence[tuple[str, str, str]], results_dir: PathLike = 
                         x, y = curve_with_original(curve, identity[method], effect)
                         ax.plot(x, y, "--" if method == "" else "-", color=colors[method],
                                 linewidth=1.0, marker=".", markersize=2.5,
-                                label=plots.method_label(method))
+                                label=display_name(method))
                     if plots.param_scale(effect_info).log:
                         ax.set_xscale("log")
                     which = "train eff. / test orig" if train_effected else \
@@ -372,7 +374,7 @@ def rocauc_legend(groups: Sequence[Sequence[str]] = ROCAUC_GROUPS) -> Figure:
     with plt.rc_context(plots.style()):
         fig = plt.figure(figsize=(6.5, 0.45))
         handles = [plt.Line2D([], [], color=color, linestyle="--" if key == "" else "-",
-                              marker=".", label=plots.method_label(key))
+                              marker=".", label=display_name(key))
                    for key, color in colors.items()]
         fig.legend(handles=handles, loc="center", ncols=len(handles), frameon=False)
     return fig

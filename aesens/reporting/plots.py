@@ -20,35 +20,13 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from aesens.analysis.methods import SV_THRESHOLDS, display_name
 from aesens.effects import Effect
 
 #: Base font size (points) of every figure: readable at the paper's column width.
 FONT_SIZE = 8
 #: Colour map of parameter values (the published 2B.1 notebook's).
 PARAM_CMAP = "coolwarm"
-#: Thresholds (fraction of the largest singular value) marked on singular-value plots.
-SV_THRESHOLDS = (0.3, 0.5)
-#: Normalised singular values at least this fraction of the largest count as a direction.
-SV_THRESHOLD = 0.3
-#: Display names of the desensitisation methods (``''`` is no desensitisation).
-METHOD_LABELS: dict[str, str] = {
-    "": "none",
-    "lda": "LDA",
-    "avgdirproj": "avg. direction",
-    "pcaproj_nonnorm": "PCA",
-    "pcaproj_norm": "PCA (normalised)",
-    "cca": "global CCA",
-    "cca_samplewise_svd": "sample-wise CCA SVD",
-}
-
-
-def method_label(method: str) -> str:
-    """Display name of a method key: ``'lda'`` or ``'cca_samplewise_svd:0.3'`` (with threshold)."""
-    name, _, threshold = method.partition(":")
-    label = METHOD_LABELS.get(name, name)
-    return f"{label} (t = {threshold})" if threshold else label
-
-
 @dataclass(frozen=True)
 class ParamScale:
     """How the parameter values of an effect are shown.
@@ -335,7 +313,7 @@ def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[
     ax : Axes
         Panel to draw on.
     curves : mapping
-        Method key (``''`` for none, see :func:`method_label`) to
+        Method key (``''`` for none, see :func:`aesens.analysis.methods.display_name`) to
         ``(n_params,)`` ROC AUC in grid order (NaN where missing).
     identity : mapping
         Method to the orig/orig ROC AUC, drawn as a star at
@@ -353,7 +331,7 @@ def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[
         color = (colors or {}).get(method, cycle[index % len(cycle)])
         style = "--" if method == "" else "-"
         ax.plot(ranks, auc, style, color=color, linewidth=1.1,
-                label=method_label(method))
+                label=display_name(method))
         if method in identity and np.isfinite(identity[method]):
             ax.plot([effect.identity_rank], [identity[method]], marker="*", markersize=7,
                     color=color, linestyle="none")

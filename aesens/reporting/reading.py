@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from aesens.analysis.files import GLOBAL_R2_COLUMN
+from aesens.analysis.methods import SV_THRESHOLDS, display_name
 from aesens.effects import EFFECTS
-from aesens.reporting.plots import SV_THRESHOLDS, method_label
 
 #: A median global R² at least this: the embedding "moves strongly" with the parameter.
 STRONG_R2 = 0.8
@@ -48,7 +48,7 @@ AUC_NOISE_FLOOR = 0.02
 #: exceed to be beyond noise (with :data:`AUC_NOISE_FLOOR`: see :func:`noise`).
 NOISE_SE = 2.0
 #: Display name of no desensitisation in the classification tables.
-NO_METHOD = method_label("")
+NO_METHOD = display_name("")
 #: Classification settings read: column of the tables and how a sentence names it.
 SETTINGS = (("orig/eff.", "Training on original and testing on {setting} audio"),
             ("eff./orig", "Training on {setting} and testing on original audio"))

@@ -35,14 +35,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens import store
-from aesens.analysis.files import GLOBAL_CCA_METHOD, GLOBAL_R2_COLUMN, read_correlations_text
+from aesens import layout, store
+from aesens.analysis.files import GLOBAL_R2_COLUMN, read_correlations_text
+from aesens.analysis.methods import GLOBAL_CCA, SV_THRESHOLDS, display_name
 from aesens.classification.results import ORIGINAL as ORIGINAL_SET
 from aesens.classification.results import load_results
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.reporting import reading
-from aesens.reporting.plots import SV_THRESHOLDS, format_value, method_label, param_scale
+from aesens.reporting.plots import format_value, param_scale
 from aesens.safe_files import atomic_file
 
 PathLike = str | os.PathLike
@@ -129,7 +130,7 @@ def read_correlations(path: PathLike) -> pd.DataFrame:
     if GLOBAL_R2_COLUMN not in table and "global_r2_test" not in table:
         raise AesensError(f"{path} lacks the column {GLOBAL_R2_COLUMN}; rerun python -m "
                           "aesens.reporting.figures (it keeps the other rows and columns)")
-    table = table[table["desensitization_method"] == GLOBAL_CCA_METHOD].copy()
+    table = table[table["desensitization_method"] == GLOBAL_CCA.name].copy()
     for column in (GLOBAL_R2_COLUMN, "global_r2_test", "samplewise_r2_median"):
         if column not in table:
             table[column] = np.nan
@@ -144,7 +145,7 @@ def embedding_dims(embeddings: Iterable[str], embeddings_dir: PathLike) -> dict[
     """Dimension of each embedding whose averaged original file is readable (others left out)."""
     dims = {}
     for embedding in embeddings:
-        path = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
+        path = layout.averaged_path(embedding, embeddings_dir=embeddings_dir)
         try:
             train = store.read_arrays(path, ["X_train"])["X_train"]
         except AesensError:
@@ -183,7 +184,7 @@ def classification_numbers(results_dir: PathLike = "results") -> pd.DataFrame:
                     "eff./orig": _instrument_auc(group, strongest, ORIGINAL_SET)})
                 for instrument, auc in aucs.iterrows():
                     rows.append({"embedding": embedding, "effect": name, "strongest": shown,
-                                 "method": method_label(method), "instrument": instrument,
+                                 "method": display_name(method), "instrument": instrument,
                                  **auc.to_dict()})
     columns = ["embedding", "effect", "strongest", "method", "instrument", "orig/orig",
                "orig/eff.", "eff./orig"]

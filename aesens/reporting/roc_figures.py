@@ -21,31 +21,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from aesens.analysis.desensitize import METHODS
+from aesens.analysis.methods import METHODS, result_name, result_order, split_result_name
 from aesens.classification.results import ORIGINAL as ORIGINAL_SET
-from aesens.classification.results import THRESHOLD_METHODS
 from aesens.effects import Effect, get_effect
 from aesens.reporting import plots
-
-
-def normalise_method(name: str) -> str:
-    """A method as :func:`load_results` names it, from either spelling.
-
-    ``'lda'`` and ``'cca_samplewise_svd:0.3'`` stay as they are; the
-    published pickle keys ``'-lda'`` and ``'-cca_samplewise_svd-0.3'`` become
-    those (``''`` is no method).
-    """
-    name = name[1:] if name.startswith("-") else name
-    for method in THRESHOLD_METHODS:
-        if name.startswith(f"{method}-"):
-            return f"{method}:{float(name[len(method) + 1:]):g}"
-    return name
-
-
-def _method_order(key: str) -> tuple[int, float]:
-    name, _, threshold = key.partition(":")
-    position = list(METHODS).index(name) if name in METHODS else len(METHODS)
-    return position, float(threshold) if threshold else -1.0
 
 
 def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
@@ -66,7 +45,7 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
         One instrument; ``None`` averages over instruments.
     methods : sequence of str, optional
         Methods to return, in this order (either spelling of
-        :func:`normalise_method`; ones without results are left out). Default:
+        :func:`aesens.analysis.methods.result_name`; ones without results are left out). Default:
         every method present.
 
     Returns
@@ -74,7 +53,7 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
     tuple of dict
         Method to ``(n_params,)`` ROC AUC (NaN where missing), and method to
         the orig/orig ROC AUC; by default methods in
-        :data:`aesens.analysis.desensitize.METHODS` order, SVD thresholds increasing.
+        :data:`aesens.analysis.methods.METHODS` order, SVD thresholds increasing.
     """
     if instrument is not None:
         table = table[table["instrument"] == instrument]
@@ -82,8 +61,8 @@ def roc_auc_curves(table: pd.DataFrame, effect: Effect, train_effected: bool,
     fixed = "test_set" if train_effected else "train_set"
     rows = table[table[fixed] == ORIGINAL_SET]
     present = set(rows["method"])
-    order = (sorted(present, key=_method_order) if methods is None
-             else [key for key in dict.fromkeys(map(normalise_method, methods)) if key in present])
+    order = (sorted(present, key=result_order) if methods is None
+             else [key for key in dict.fromkeys(map(result_name, methods)) if key in present])
     curves, identity = {}, {}
     for method in order:
         mean = rows[rows["method"] == method].groupby(other)["roc_auc"].mean()
@@ -101,8 +80,9 @@ def default_method_groups(tables: Mapping[str, pd.DataFrame]) -> dict[str, list[
     Methods without results are left out.
     """
     present = {key for table in tables.values() for key in table["method"]}
-    svd = sorted((key for key in present if key.partition(":")[0] in THRESHOLD_METHODS),
-                 key=_method_order)
+    svd = sorted((key for key in present
+                  if METHODS.get(split_result_name(key)[0], METHODS[""]).uses_threshold),
+                 key=result_order)
     groups = {"projections": ["", "lda", "avgdirproj", "pcaproj_nonnorm", "pcaproj_norm"],
               "cca": ["", "cca", *svd]}
     return {name: [key for key in keys if key in present] for name, keys in groups.items()}
@@ -131,7 +111,7 @@ def roc_auc_figure(tables: Mapping[str, pd.DataFrame], embedding: str,
         Text after the embedding and instrument in the title (e.g. the group name).
     """
     every = sorted({key for table in tables.values() for key in table["method"]},
-                   key=_method_order)
+                   key=result_order)
     # grey is left out: the orig/orig star of the legend is grey
     cycle = [color for color in plt.rcParams["axes.prop_cycle"].by_key()["color"]
              if mcolors.to_hex(color) != "#7f7f7f"] or ["C0"]

@@ -35,15 +35,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from aesens import store
+from aesens import layout
 from aesens.analysis import sensitivity as analysis
 from aesens.analysis.files import GLOBAL_R2_COLUMN
+from aesens.analysis.methods import SV_THRESHOLD
 from aesens.classification import results
 from aesens.cli.types import effect_names, embedding_names
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.reporting import roc_figures as classification_figures
-from aesens.reporting.plots import SV_THRESHOLD
 from aesens.reporting.report import setting_label, strongest_rank
 from aesens.reporting.scorecard_render import (
     figure_links,
@@ -116,7 +116,7 @@ def find_pairs(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     present = {(embedding, effect) for embedding in analysis.find_embeddings(embeddings_dir)
                for effect in analysis.find_effects(embedding, embeddings_dir)}
     present |= {(embedding, effect)
-                for embedding, names in results.find_results(results_dir).items()
+                for embedding, names in layout.find_results(results_dir).items()
                 for effect in names}
     order = list(EFFECTS)
     return sorted(((embedding, effect) for embedding, effect in present
@@ -240,7 +240,7 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
     (``best_condition``, ``"orig/eff"`` on a tie): among the methods other
     than no method (each SVD threshold a method of its own), the one whose
     ROC AUC at the strongest setting in that condition, averaged over
-    instruments, is largest (the first in :data:`aesens.analysis.desensitize.METHODS`
+    instruments, is largest (the first in :data:`aesens.analysis.methods.METHODS`
     order on a tie); ``best_auc`` is that mean ROC AUC and ``best_gain`` it
     minus the no-method one.
 
@@ -276,10 +276,10 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
     rows = []
     for embedding, effect in tqdm(pairs, desc="scorecard", unit="pair", disable=not progress):
         row: dict[str, object] = {"embedding": embedding, "effect": effect}
-        if store.grouped_path(embedding, effect, embeddings_dir).exists():
+        if layout.grouped_path(embedding, effect, embeddings_dir).exists():
             row.update(sensitivity_columns(
                 analysis.analyse(embedding, effect, embeddings_dir, models_dir)))
-        if results.results_csv_path(results_dir, effect, embedding).exists():
+        if layout.results_csv_path(embedding, effect, results_dir).exists():
             row.update(classification_columns(
                 results.load_results(effect, embedding, results_dir), effect))
         else:

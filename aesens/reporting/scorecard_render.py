@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from aesens.analysis.methods import SV_THRESHOLD, display_name
 from aesens.effects import EFFECTS
 from aesens.reporting import plots
 from aesens.reporting.report import markdown_table
@@ -116,14 +117,14 @@ def display_table(card: pd.DataFrame) -> pd.DataFrame:
             "global R²": _number(row.global_r2),
             "global R² (held out)": _number(row.global_r2_test),
             "sample-wise R²": _number(row.samplewise_r2),
-            f"directions (σ ≥ {plots.SV_THRESHOLD:g} σ₁)": _number(row.n_directions, 1),
+            f"directions (σ ≥ {SV_THRESHOLD:g} σ₁)": _number(row.n_directions, 1),
             "participation ratio": _number(row.participation_ratio, 2),
             "AUC orig/orig": _number(row.auc_orig_orig),
             "strongest": _text(row.strongest_label),
             "drop orig/eff": _number(row.drop_orig_eff, sign=True),
             "drop eff/orig": _number(row.drop_eff_orig, sign=True),
             "best method": (MISSING if pd.isna(row.best_method)
-                            else plots.method_label(row.best_method)),
+                            else display_name(row.best_method)),
             "condition": _text(row.best_condition),
             "recovered AUC": _number(row.best_auc),
             "gain": _number(row.best_gain, sign=True)})
@@ -146,7 +147,7 @@ DEFINITIONS = [
     "Sample-wise R²: each train path on its own CCA direction; median per instrument, then "
     "median over instruments.",
     f"Directions: number of singular values of the instrument's stacked sample-wise CCA "
-    f"directions at least {plots.SV_THRESHOLD:g} times the largest; participation ratio "
+    f"directions at least {SV_THRESHOLD:g} times the largest; participation ratio "
     "(Σσ²)²/Σσ⁴ of the same values; medians over instruments.",
     "AUC: ROC AUC without desensitisation, mean over instruments. Drops at the strongest "
     "setting (grid end farthest from the uneffected audio) are orig/orig minus train orig / "

@@ -6,7 +6,8 @@
 - :func:`group_effect`: the averaged original and every averaged effected
   file of one effect stacked into ``train_A, test_A, train_Bs, test_Bs``
   (``embeddings/grouped/<embedding>/<effect>.h5``).
-- :func:`ensure_averaged`, :func:`ensure_grouped`, :func:`ensure_ccadirs`:
+- :func:`ensure_averaged`, :func:`ensure_grouped` (and
+  :func:`aesens.analysis.directions.ensure_ccadirs`):
   the later stages read the raw embeddings and the split CSV, as the
   published scripts did, through these files used as caches. Each written
   file records the name, size, modification time and inode of its inputs (HDF5
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,18 +34,16 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from aesens import store
+from aesens import layout, store
 from aesens.errors import AesensError
 from aesens.layout import refuse_overwriting_inputs
 from aesens.sweep.split import read_split
 from aesens.sweep.sweep import (
-    CONSTANT_PATHS_ATTR,
     FILE_NAMES,
     Sweep,
     check_same_rows,
     nonfinite_rows,
     read_averaged,
-    read_ccadirs,
 )
 
 # aesens.effects is imported inside the functions that need it: it pulls in
@@ -327,12 +326,12 @@ def _sweep_files(embedding: str, effect: str,
     """(raw input, averaged output, original raw file or None) of the original and each value."""
     from aesens.effects import get_effect
 
-    original = store.original_path(embeddings_dir)
+    original = layout.original_path(embeddings_dir)
     jobs: list[tuple[Path, Path, Path | None]] = [
-        (original, store.averaged_path(embedding, embeddings_dir=embeddings_dir), None)]
+        (original, layout.averaged_path(embedding, embeddings_dir=embeddings_dir), None)]
     for param in get_effect(effect).param_strings:
-        jobs.append((store.effected_path(effect, param, embeddings_dir),
-                     store.averaged_path(embedding, effect, param, embeddings_dir),
+        jobs.append((layout.effected_path(effect, param, embeddings_dir),
+                     layout.averaged_path(embedding, effect, param, embeddings_dir),
                      original))
     return jobs
 
@@ -388,7 +387,7 @@ def ensure_grouped(embedding: str, effect: str,
     A grouped file whose inputs are all absent (no raw embeddings file of
     the sweep, some averaged files missing) is used as it is.
     """
-    output = store.grouped_path(embedding, effect, embeddings_dir)
+    output = layout.grouped_path(embedding, effect, embeddings_dir)
     try:
         averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
                                          progress)
@@ -401,67 +400,6 @@ def ensure_grouped(embedding: str, effect: str,
     if not output.exists() or recorded_sources(output) != sources_of(averaged):
         group_effect(embedding, effect, embeddings_dir, n_jobs, progress)
     return Sweep.load(embedding, effect, embeddings_dir)
-
-
-def ensure_ccadirs(embedding: str, effect: str,
-                   split_csv: str | os.PathLike = "train_test_split.csv",
-                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
-                   progress: bool = False) -> np.ndarray:
-    """Sample-wise CCA directions of every train file, from the averaged files as published.
-
-    Brings the averaged files up to date (:func:`ensure_sweep_averaged`),
-    then reuses ``ccadirs_<effect>.h5`` if it was computed from them, else
-    computes the directions from their ``X_train`` stacked in grid order and
-    writes the file (with ``file_name_train`` when the averaged files record
-    the file of every row).
-
-    A path that does not vary with the effect (a silent file) has no
-    direction. The published 3.2 wrote a finite (numerically arbitrary) row
-    there and its 3.5 notebook takes the SVD of every row, so the file gets a
-    row of zeros, which the published readers accept and which adds nothing
-    to that SVD; the files are named in the attribute
-    :data:`~aesens.sweep.sweep.CONSTANT_PATHS_ATTR` and in a
-    :class:`~aesens.analysis.cca.ConstantPathWarning`. :func:`~aesens.sweep.sweep.read_ccadirs`
-    gives those rows back as NaN, which every statistic of this tool leaves out.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_train_files, dim)``, NaN rows for paths that do not vary.
-    """
-    from aesens.analysis.cca import ConstantPathWarning, samplewise_cca_directions
-
-    averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
-                                     progress)
-    output = store.ccadirs_path(embedding, effect, embeddings_dir)
-    sources = sources_of(averaged[1:])
-    if output.exists() and recorded_sources(output) == sources:
-        return read_ccadirs(output)[0]
-    reference = read_averaged(averaged[0], ["Y_train", "Y_test"])
-    names = {name: reference[name] for name in FILE_NAMES[:1] if name in reference}
-    sweep = []
-    for path in averaged[1:]:
-        arrays = read_averaged(path, ["X_train", "Y_train", "Y_test"])
-        check_same_rows(averaged[0], reference, path, arrays)
-        sweep.append(arrays["X_train"])
-    paths = np.stack(sweep, axis=1).astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConstantPathWarning)  # named below, with the files
-        directions = samplewise_cca_directions(paths)
-    constant = np.flatnonzero(np.isnan(directions).any(axis=1))
-    stems = names.get(FILE_NAMES[0])
-    constant_names = [str(stems[row]) if stems is not None else f"train row {row}"
-                      for row in constant]
-    write_cache(output, {"cca_dirs": np.where(np.isnan(directions), 0.0, directions), **names},
-                sources, attrs={CONSTANT_PATHS_ATTR: np.array(
-                    constant_names, dtype=h5py.string_dtype("utf-8"))})
-    if len(constant):
-        warnings.warn(f"{output}: {len(constant)} of {len(directions)} train files do not vary "
-                      f"with {effect} ({', '.join(constant_names[:5])}"
-                      f"{', ...' if len(constant) > 5 else ''}): their rows are zeros (no "
-                      f"direction), named in the attribute {CONSTANT_PATHS_ATTR!r}, and left "
-                      "out of the R² and SVD statistics", ConstantPathWarning, stacklevel=2)
-    return directions
 
 
 def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
@@ -495,13 +433,13 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
     from aesens.effects import get_effect
 
     params = get_effect(effect).param_strings
-    original = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
-    effected = [store.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir)
+    original = layout.averaged_path(embedding, embeddings_dir=embeddings_dir)
+    effected = [layout.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir)
                 for param in params]
     missing = [param for param, path in zip(params, effected, strict=True) if not path.exists()]
     if not original.exists() or missing:
         absent = ([str(original)] if not original.exists() else []) + [
-            str(store.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir))
+            str(layout.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir))
             for param in missing]
         raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
                           f"({_first_few(absent)}); run average_all_embeddings.sh first")
@@ -510,7 +448,7 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
                        progress)
     for path, arrays in zip(effected, sweep, strict=True):
         check_same_rows(original, reference, path, arrays)
-    output = store.grouped_path(embedding, effect, embeddings_dir)
+    output = layout.grouped_path(embedding, effect, embeddings_dir)
     write_cache(output, {
         "train_A": np.asarray(reference["X_train"], dtype=np.float64),
         "test_A": np.asarray(reference["X_test"], dtype=np.float64),
@@ -519,3 +457,56 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
         **{name: reference[name] for name in FILE_NAMES if name in reference},
     }, sources_of([original, *effected]))
     return output
+
+
+def average_all(split_csv: str | os.PathLike,
+                embeddings_dir: str | os.PathLike = "embeddings") -> tuple[int, int]:
+    """Average every raw file there is: of each embedding of the original-audio file, the
+    original and every extracted setting of every effect (``average_all_embeddings.sh``).
+
+    The jobs are those of :func:`ensure_sweep_averaged` for every effect; settings
+    not extracted yet (file missing, or without this embedding) are named on
+    stderr and left out.
+
+    Returns
+    -------
+    tuple of int
+        Files written, files already up to date.
+    """
+    from aesens.effects import EFFECTS
+
+    original = layout.original_path(embeddings_dir)
+    jobs: list[tuple[str, Path, Path, Path | None]] = []
+    for embedding in list_raw_embeddings(original):
+        jobs.append((embedding, original,
+                     layout.averaged_path(embedding, embeddings_dir=embeddings_dir), None))
+        for effect in EFFECTS.values():
+            missing = []
+            for source, output, reference in _sweep_files(embedding, effect.name,
+                                                          embeddings_dir)[1:]:
+                if embedding not in list_raw_embeddings(source):
+                    missing.append(str(source))
+                    continue
+                jobs.append((embedding, source, output, reference))
+            if missing:
+                print(f"skipping {len(missing)} of {len(effect)} {effect.name} settings of "
+                      f"{embedding}, not extracted yet ({', '.join(missing[:2])}, ...)",
+                      file=sys.stderr)
+    written = sum(ensure_averaged(split_csv, source, embedding, output, original_h5=reference)
+                  for embedding, source, output, reference in tqdm(jobs, desc="averaging",
+                                                                   unit="file"))
+    return written, len(jobs) - written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aesens.sweep.caches SPLIT_CSV EMBEDDINGS_DIR``: :func:`average_all`."""
+    split_csv, embeddings_dir = argv if argv is not None else sys.argv[1:]
+    written, current = average_all(split_csv, embeddings_dir)
+    print(f"averaged {written} file(s), {current} already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    from aesens.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from aesens import store
+from aesens import layout, store
 from aesens.errors import AesensError
 
 # aesens.effects is imported inside Sweep.load: it pulls in scipy.signal and pedalboard,
@@ -207,8 +207,8 @@ class Sweep:
         from aesens.effects import get_effect
 
         grid = get_effect(effect)
-        grouped = store.grouped_path(embedding, effect, embeddings_dir)
-        original = store.averaged_path(embedding, embeddings_dir=embeddings_dir)
+        grouped = layout.grouped_path(embedding, effect, embeddings_dir)
+        original = layout.averaged_path(embedding, embeddings_dir=embeddings_dir)
         data = read_averaged(grouped, GROUPED_NAMES)
         labels = read_averaged(original, LABEL_NAMES)
         rerun = f"rerun group_effect_params.py -e {effect} -b {embedding}"
@@ -259,13 +259,13 @@ class Sweep:
             If the file is missing, or holds directions of another shape
             than the train set or of other files (where both record them).
         """
-        path = store.ccadirs_path(self.embedding, self.effect, embeddings_dir)
+        path = layout.ccadirs_path(self.embedding, self.effect, embeddings_dir)
         directions, file_names = read_ccadirs(path)
         if directions.shape != self.train_A.shape:
             raise AesensError(f"{path} holds {directions.shape} directions for "
                               f"{self.train_A.shape} train files; rerun "
                               f"3.2_extract_samplewise_cca_dirs.py {self.embedding} {self.effect}")
         if file_names is not None and self.file_name_train is not None:
-            check_file_names(store.grouped_path(self.embedding, self.effect, embeddings_dir),
+            check_file_names(layout.grouped_path(self.embedding, self.effect, embeddings_dir),
                              self.file_name_train, path, file_names, "train")
         return directions

@@ -16,6 +16,7 @@ from sklearn.preprocessing import QuantileTransformer
 
 matplotlib.use("Agg")
 
+from aesens import layout
 from aesens.analysis import files as analysis_files  # noqa: E402
 from aesens.analysis import sensitivity as analysis  # noqa: E402
 from aesens.classification import results  # noqa: E402
@@ -244,9 +245,9 @@ def test_global_r2_is_the_published_in_sample_value(outputs: Path, tmp_path: Pat
         "cca", data.train_A, data.train_Bs, labels == name, None, 0.3))
         for name in INSTRUMENTS}
     models_dir = tmp_path / "models"
-    results.update_pickle(results.deformdir_path(models_dir, effect, "toy"),
+    results.update_pickle(layout.deformdir_path("toy", effect, models_dir),
                           {"-cca": stored}, depth=2)
-    with open(results.deformdir_path(models_dir, effect, "toy"), "rb") as handle:
+    with open(layout.deformdir_path("toy", effect, models_dir), "rb") as handle:
         deformdir = pickle.load(handle)
     computed = analysis.analyse("toy", effect, embeddings_dir, tmp_path / "no_models")
     from_pickle = analysis.analyse("toy", effect, embeddings_dir, models_dir)
@@ -270,7 +271,7 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
     direction = np.random.default_rng(3).normal(size=dim)
     direction /= np.linalg.norm(direction)
     models_dir = tmp_path / "models"
-    pickle_path = results.deformdir_path(models_dir, "bitcrush", "toy")
+    pickle_path = layout.deformdir_path("toy", "bitcrush", models_dir)
     pickle_path.parent.mkdir(parents=True)
     with open(pickle_path, "wb") as handle:
         pickle.dump({"": {}, "-lda": {"cello": np.ones((1, dim))},
@@ -302,7 +303,7 @@ def test_global_direction_from_deformdir(outputs: Path, tmp_path: Path) -> None:
 
 
 def test_deformdir_bad_files(tmp_path: Path) -> None:
-    path = results.deformdir_path(tmp_path, "gain", "toy")
+    path = layout.deformdir_path("toy", "gain", tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a pickle")
     with pytest.raises(AesensError, match="deformdir_toy.pkl is not a readable pickle"):

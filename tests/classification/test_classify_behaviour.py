@@ -18,7 +18,7 @@ import pytest
 from conftest import write_published_h5, write_split_csv
 from scipy.stats import chisquare
 
-from aesens import store
+from aesens import layout
 from aesens.classification import classify
 from aesens.sweep.sweep import Sweep
 
@@ -136,11 +136,11 @@ def sweep(tmp_path, monkeypatch, tiny_effect):
     organ = (split["instrument"].to_numpy() == "organ")[:, None]
     originals = rng.standard_normal((len(split), DIM)) + 1.5 * organ
     keys = split["file_name"].to_numpy()
-    write_published_h5(store.original_path(tmp_path / "embeddings"), originals, keys)
+    write_published_h5(layout.original_path(tmp_path / "embeddings"), originals, keys)
     for rank, param in enumerate(tiny_effect.param_strings):
         blur = (0.8 + 0.6 * rank) * rng.standard_normal(originals.shape)
         tilt = rng.standard_normal(DIM) * organ
-        write_published_h5(store.effected_path("tiny", param, tmp_path / "embeddings"),
+        write_published_h5(layout.effected_path("tiny", param, tmp_path / "embeddings"),
                          originals + blur + tilt, keys)
     monkeypatch.chdir(tmp_path)
     return tiny_effect

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aesens import layout
+from aesens.analysis.methods import METHODS
 from aesens.classification import results
 from aesens.errors import AesensError
 
@@ -23,8 +25,8 @@ def new_rows(instrument: str, method: str, auc: float, threshold: float = 0.3) -
                           "precision": 1.0, "recall": 0.5, "f1_score": 0.6, "support": 3.0,
                           "accuracy": 0.9, "roc_auc": auc, "ap": 0.8, "extra_info": ""}
                          for train, test in (("orig", "orig"), ("orig", "-40.0"))])
-    rows["embedding"] = results.embedding_label("openl3", method)
-    rows["embedding_params"] = results.embedding_params(method, threshold)
+    rows["embedding"] = METHODS[method].label("openl3")
+    rows["embedding_params"] = METHODS[method].params(threshold)
     rows["last_updated"] = results.timestamp()
     return rows
 
@@ -41,13 +43,7 @@ def published_lines(index: bool) -> list[str]:
     return ["," + PUBLISHED_HEADER, *[f"{number},{line}" for number, line in enumerate(body)]]
 
 
-def test_labels_params_keys_and_timestamp():
-    assert results.embedding_label("openl3", "") == "openl3"
-    assert results.embedding_label("clap", "lda") == "clap-lda"
-    assert results.embedding_params("cca_samplewise_svd", 0.3) == '{"svd_thr": 0.3}'
-    assert results.embedding_params("cca", 0.3) == ""
-    assert results.method_key("", 0.3) == ""
-    assert results.method_key("cca_samplewise_svd", 0.3) == "-cca_samplewise_svd-0.3"
+def test_timestamp():
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", results.timestamp())
 
 
@@ -109,8 +105,8 @@ def test_unreadable_csv_is_a_one_line_error_and_kept(tmp_path, content):
 
 
 def test_pickles_are_merged_and_read_back_with_plain_pickle(tmp_path):
-    deformdir = results.deformdir_path(tmp_path, "gain", "openl3")
-    models = results.models_path(tmp_path, "gain", "openl3")
+    deformdir = layout.deformdir_path("openl3", "gain", tmp_path)
+    models = layout.models_path("openl3", "gain", tmp_path)
     assert deformdir.name == "deformdir_openl3.pkl" and models.name == "models_openl3.pkl"
     results.update_pickle(deformdir, {"-lda": {"cello": np.ones(3), "organ": np.zeros(3)}})
     results.update_pickle(deformdir, {"-lda": {"cello": np.full(3, 2.0)}, "": {"cello": None}})

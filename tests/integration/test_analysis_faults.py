@@ -23,7 +23,9 @@ import pandas as pd
 import pytest
 from conftest import write_published_h5, write_split_csv
 
-from aesens import store
+from aesens import layout, store
+from aesens.analysis import directions as cca_files
+from aesens.analysis.methods import METHODS
 from aesens.classification import classify, results
 from aesens.errors import AesensError, run_cli
 from aesens.layout import refuse_overwriting_inputs, same_file
@@ -52,12 +54,12 @@ def workdir(tmp_path, monkeypatch, tiny_effect):
     originals = rng.standard_normal((len(split), DIM)) + np.where(
         split["instrument"].to_numpy() == "organ", 2.0, 0.0)[:, None]
     keys = np.repeat(split["file_name"].to_numpy(), FRAMES)
-    write_published_h5(store.original_path(tmp_path / "embeddings"),
+    write_published_h5(layout.original_path(tmp_path / "embeddings"),
                        np.repeat(originals, FRAMES, axis=0), keys)
     shift = rng.standard_normal(DIM)
     for rank, param in enumerate(tiny_effect.param_strings):
         effected = originals + (1 + rank) * shift + 0.1 * rng.standard_normal(originals.shape)
-        write_published_h5(store.effected_path("tiny", param, tmp_path / "embeddings"),
+        write_published_h5(layout.effected_path("tiny", param, tmp_path / "embeddings"),
                            np.repeat(effected, FRAMES, axis=0), keys)
     monkeypatch.chdir(tmp_path)
     return tmp_path, split
@@ -339,12 +341,12 @@ def write_averaged_sweep(root: Path, split: pd.DataFrame, params, file_names=Tru
     instrument) name each other's files."""
     for path in (root / "embeddings").glob("embeddings*.h5"):
         path.unlink()
-    write_averaged(store.averaged_path("openl3", embeddings_dir=root / "embeddings"), split, 0.0,
+    write_averaged(layout.averaged_path("openl3", embeddings_dir=root / "embeddings"), split, 0.0,
                    file_names)
     n_train = int((split["split"] == "train").sum())
     for rank, param in enumerate(params):
         order = np.r_[2, 1, 0, 3:n_train] if param == swapped else None
-        write_averaged(store.averaged_path("openl3", "tiny", param, root / "embeddings"), split,
+        write_averaged(layout.averaged_path("openl3", "tiny", param, root / "embeddings"), split,
                        rank + 1.0, file_names, order)
 
 
@@ -354,7 +356,7 @@ def test_published_averaged_files_without_file_names_still_group(workdir, tiny_e
     data = aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
     assert data.train_Bs.shape == (3, 2 * N_TRAIN, DIM)
     assert data.file_name_train is None
-    directions = aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
+    directions = cca_files.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
                                           root / "embeddings")
     assert directions.shape == (2 * N_TRAIN, DIM)
 
@@ -365,7 +367,7 @@ def test_grouped_files_record_and_return_the_file_of_every_row(workdir, tiny_eff
     for part in ("train", "test"):
         expected = split[split["split"] == part]["file_name"].tolist()
         assert getattr(data, f"file_name_{part}").tolist() == expected
-        grouped = store.read_arrays(store.grouped_path("openl3", "tiny", root / "embeddings"))
+        grouped = store.read_arrays(layout.grouped_path("openl3", "tiny", root / "embeddings"))
         assert grouped[f"file_name_{part}"].tolist() == expected
 
 
@@ -391,7 +393,7 @@ def test_settings_with_the_same_labels_but_other_files_are_refused(workdir, caps
 def test_a_grouped_file_of_other_files_is_refused(workdir, tiny_effect):
     root, split = workdir
     aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
-    grouped = store.grouped_path("openl3", "tiny", root / "embeddings")
+    grouped = layout.grouped_path("openl3", "tiny", root / "embeddings")
     names = store.read_arrays(grouped, ["file_name_test"])["file_name_test"]
     store.write_arrays(grouped, {"file_name_test": names[::-1]}, keep_existing=True)
     with pytest.raises(AesensError, match=r"tiny.h5: test row 0 is .* but .* in .*averaged"):
@@ -407,12 +409,12 @@ def _write_method_rows(path: str, method: str, rounds: int) -> None:
     for number in range(rounds):
         rows = pd.DataFrame([{"instrument": f"instrument{number}", "train_set": "orig",
                               "test_set": "orig", "roc_auc": 0.5, "extra_info": ""}])
-        rows["embedding"] = results.embedding_label("openl3", method)
+        rows["embedding"] = METHODS[method].label("openl3")
         rows["embedding_params"] = ""
         rows["last_updated"] = results.timestamp()
         results.update_results_csv(path, rows, "openl3")
         results.update_pickle(Path(path).with_suffix(".pkl"),
-                              {results.method_key(method, 0.3): {f"instrument{number}": number}})
+                              {METHODS[method].key(0.3): {f"instrument{number}": number}})
 
 
 def test_two_processes_updating_one_results_csv_keep_every_row(tmp_path):
@@ -444,10 +446,10 @@ def test_models_are_saved_before_their_rows(workdir, monkeypatch):
     with pytest.raises(OSError):
         classify.run_classification("openl3", "tiny", ["lda"], n_jobs=1, solver="fast",
                                     progress=False)
-    with open(results.models_path("models", "tiny", "openl3"), "rb") as handle:
+    with open(layout.models_path("openl3", "tiny", "models"), "rb") as handle:
         models = pickle.load(handle)
     assert set(models["-lda"]) == set(INSTRUMENTS)
-    assert not results.results_csv_path("results", "tiny", "openl3").exists()
+    assert not layout.results_csv_path("openl3", "tiny", "results").exists()
 
 
 # ----------------------------------------------------------------- option values
@@ -524,9 +526,9 @@ def test_average_all_embeddings_finds_the_python_or_says_how_to_set_it(workdir, 
 
 def test_samplewise_directions_of_other_files_are_refused(workdir, capsys):
     root, split = workdir
-    directions = aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
+    directions = cca_files.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
                                           root / "embeddings")
-    ccadirs = store.ccadirs_path("openl3", "tiny", root / "embeddings")
+    ccadirs = layout.ccadirs_path("openl3", "tiny", root / "embeddings")
     names = store.read_arrays(ccadirs, ["file_name_train"])["file_name_train"]
     assert names.tolist() == split[split["split"] == "train"]["file_name"].tolist()
     assert directions.shape == (len(names), DIM)
@@ -536,16 +538,16 @@ def test_samplewise_directions_of_other_files_are_refused(workdir, capsys):
     assert code == 2
     assert f"ccadirs_tiny.h5: train row 0 is '{names[-1]}' but '{names[0]}' in" \
         in one_line_error(capsys)
-    assert not results.results_csv_path("results", "tiny", "openl3").exists()
+    assert not layout.results_csv_path("openl3", "tiny", "results").exists()
 
 
 def test_a_damaged_averaged_file_leaves_no_thread_behind(workdir, tiny_effect):
     root, _ = workdir
     aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
-    store.effected_path("tiny", "2.0", root / "embeddings").unlink()  # the cache is all there is
-    damaged = store.averaged_path("openl3", "tiny", "2.0", root / "embeddings")
+    layout.effected_path("tiny", "2.0", root / "embeddings").unlink()  # the cache is all there is
+    damaged = layout.averaged_path("openl3", "tiny", "2.0", root / "embeddings")
     damaged.write_bytes(b"junk")
-    store.grouped_path("openl3", "tiny", root / "embeddings").unlink()
+    layout.grouped_path("openl3", "tiny", root / "embeddings").unlink()
     before = threading.active_count()
     with pytest.raises(AesensError, match="embeddings_tiny_2.0.h5 is not a readable HDF5 file"):
         aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings",
@@ -560,13 +562,13 @@ def test_a_cache_is_rebuilt_when_an_input_goes_back_in_time(workdir, tiny_effect
     root, split = workdir
     write_averaged_sweep(root, split, tiny_effect.param_strings)
     embeddings_dir = root / "embeddings"
-    aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
-    output = store.ccadirs_path("openl3", "tiny", embeddings_dir)
+    cca_files.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
+    output = layout.ccadirs_path("openl3", "tiny", embeddings_dir)
     first = output.stat().st_ino
-    aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
+    cca_files.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
     assert output.stat().st_ino == first  # reused while nothing changed
-    source = store.averaged_path("openl3", "tiny", tiny_effect.param_strings[0], embeddings_dir)
+    source = layout.averaged_path("openl3", "tiny", tiny_effect.param_strings[0], embeddings_dir)
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**12))
-    aggregate.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
+    cca_files.ensure_ccadirs("openl3", "tiny", "train_test_split.csv", embeddings_dir)
     assert output.stat().st_ino != first

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import write_published_h5, write_split_csv
 
-from aesens import store
+from aesens import layout, store
 from aesens.analysis.cca import samplewise_cca_directions
 from aesens.errors import run_cli
 
@@ -54,11 +54,11 @@ def write_sweep(workdir, params) -> None:
     def frames(values):
         return np.repeat(values, FRAMES, axis=0) + 0.01 * rng.standard_normal((len(keys), DIM))
 
-    write_published_h5(store.original_path(root / "embeddings"), frames(originals), keys)
+    write_published_h5(layout.original_path(root / "embeddings"), frames(originals), keys)
     shift = rng.standard_normal(DIM)
     for rank, param in enumerate(params):
         effected = originals + (1 + rank) * shift + 0.1 * rng.standard_normal(originals.shape)
-        write_published_h5(store.effected_path("tiny", param, root / "embeddings"),
+        write_published_h5(layout.effected_path("tiny", param, root / "embeddings"),
                            frames(effected), keys)
 
 
@@ -281,11 +281,11 @@ def test_classification_refuses_non_finite_embeddings(workdir, tiny_effect, caps
               "Y_test": split["instrument"][~train].to_numpy(),
               "genre_train": split["genre"][train].to_numpy(),
               "genre_test": split["genre"][~train].to_numpy()}
-    store.write_arrays(store.averaged_path("openl3", embeddings_dir=root / "embeddings"),
+    store.write_arrays(layout.averaged_path("openl3", embeddings_dir=root / "embeddings"),
                        {"X_train": originals[train], "X_test": originals[~train], **labels})
     train_Bs = np.repeat(originals[train][None], 3, axis=0)
     train_Bs[1, 4, 2] = np.nan
-    store.write_arrays(store.grouped_path("openl3", "tiny", root / "embeddings"), {
+    store.write_arrays(layout.grouped_path("openl3", "tiny", root / "embeddings"), {
         "train_A": originals[train], "test_A": originals[~train], "train_Bs": train_Bs,
         "test_Bs": np.repeat(originals[~train][None], 3, axis=0)})
     code = run_cli(script("desensitize_classif.py"), ["-b", "openl3", "-e", "tiny"])

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from conftest import write_published_h5, write_split_csv
 
-from aesens import effects, store
+from aesens import effects, layout
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTRUMENTS = {"cello": "cel", "flute": "flu", "violin": "vio"}
@@ -49,10 +49,10 @@ def planted(tmp_path, monkeypatch):
     originals[:, 0] = np.where(labels == "cello", 2.0, 0.0)  # no spread along d
     rates = np.array([{"cello": 1.0, "flute": 3.0, "violin": 2.0}[label] for label in labels])
     keys = split["file_name"].to_numpy()
-    write_published_h5(store.original_path(tmp_path / "embeddings"), originals, keys)
+    write_published_h5(layout.original_path(tmp_path / "embeddings"), originals, keys)
     for value, param in zip(GRID, effect.param_strings, strict=True):
         effected = originals + (value * rates)[:, None] * direction
-        write_published_h5(store.effected_path("planted", param, tmp_path / "embeddings"),
+        write_published_h5(layout.effected_path("planted", param, tmp_path / "embeddings"),
                            effected, keys)
     monkeypatch.chdir(tmp_path)
     return direction, effect

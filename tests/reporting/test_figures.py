@@ -21,12 +21,14 @@ import pytest
 
 matplotlib.use("Agg")
 
-from aesens import store  # noqa: E402
+from aesens import (
+    layout,
+    store,  # noqa: E402
+)
 from aesens.analysis import sensitivity as analysis  # noqa: E402
 from aesens.analysis.cca import samplewise_cca_directions  # noqa: E402
-from aesens.analysis.desensitize import METHODS  # noqa: E402
+from aesens.analysis.methods import METHODS  # noqa: E402
 from aesens.classification import results  # noqa: E402
-from aesens.classification.results import embedding_label  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
 from aesens.reporting import (
@@ -65,7 +67,7 @@ def build_outputs(root: Path, seed: int = 0) -> Path:
         centres = {name: rng.normal(0, 3, dim) for name in INSTRUMENTS}
         originals = {part: np.array([centres[name] + rng.normal(0, 1, dim) for name in y])
                      for part, y in labels.items()}
-        store.write_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir), {
+        store.write_arrays(layout.averaged_path(embedding, embeddings_dir=embeddings_dir), {
             "X_train": originals["train"], "Y_train": labels["train"],
             "X_test": originals["test"], "Y_test": labels["test"],
             "genre_train": np.full(len(labels["train"]), "classical"),
@@ -77,11 +79,11 @@ def build_outputs(root: Path, seed: int = 0) -> Path:
             shift = np.outer(3 * t, basis[0]) + np.outer(np.sin(4 * t), basis[1])
             bs = {part: np.stack([a + s + rng.normal(0, 0.2, a.shape) for s in shift])
                   for part, a in originals.items()}
-            store.write_arrays(store.grouped_path(embedding, name, embeddings_dir), {
+            store.write_arrays(layout.grouped_path(embedding, name, embeddings_dir), {
                 "train_A": originals["train"], "test_A": originals["test"],
                 "train_Bs": bs["train"], "test_Bs": bs["test"]})
             if embedding == "mfcc":
-                store.write_arrays(store.ccadirs_path(embedding, name, embeddings_dir), {
+                store.write_arrays(layout.ccadirs_path(embedding, name, embeddings_dir), {
                     "cca_dirs": samplewise_cca_directions(np.moveaxis(bs["train"], 0, 1))})
             write_results(root / "results", name, embedding, rng)
     return root
@@ -116,12 +118,12 @@ def write_results(results_dir: Path, name: str, embedding: str,
                              "test_set": test_set, "precision": 0.5, "recall": 0.5,
                              "f1_score": 0.5, "support": 10, "accuracy": 0.8, "roc_auc": auc,
                              "ap": 0.6, "extra_info": "",
-                             "embedding": (embedding_label(embedding, method) if published
+                             "embedding": (METHODS[method].label(embedding) if published
                                            else f"{embedding}-{method}"),
                              "embedding_params": (json.dumps(params) if params or not published
                                                   else ""),
                              "last_updated": "2025-01-01 00:00:00"})
-    path = results.results_csv_path(results_dir, name, embedding)
+    path = layout.results_csv_path(embedding, name, results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(path, index=False)
 
@@ -243,8 +245,8 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     for name in EFFECTS:
         (results_dir / name).mkdir()
         for embedding in EMBEDDINGS:
-            source = results.results_csv_path(outputs / "results", name, embedding)
-            results.results_csv_path(results_dir, name, embedding).write_bytes(source.read_bytes())
+            source = layout.results_csv_path(embedding, name, outputs / "results")
+            layout.results_csv_path(embedding, name, results_dir).write_bytes(source.read_bytes())
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "aesens.figures", "--embeddings-dir",
@@ -278,13 +280,13 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
 
 def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:
     published = results.load_results("gain", "toy", outputs / "results")
-    raw = pd.read_csv(results.results_csv_path(outputs / "results", "gain", "toy"), dtype=str,
+    raw = pd.read_csv(layout.results_csv_path("toy", "gain", outputs / "results"), dtype=str,
                       keep_default_na=False)
     assert set(raw["embedding"]) >= {"toy", "toy-lda", "toy-cca_samplewise_svd"}
     assert set(raw["embedding_params"]) == {"", '{"svd_thr": 0.3}', '{"svd_thr": 0.5}'}
     write_results(tmp_path, "gain", "toy", np.random.default_rng(1), published=False)
     earlier = results.load_results("gain", "toy", tmp_path)
-    assert set(pd.read_csv(results.results_csv_path(tmp_path, "gain", "toy"))["embedding"]) >= {
+    assert set(pd.read_csv(layout.results_csv_path("toy", "gain", tmp_path))["embedding"]) >= {
         "toy-", "toy-lda"}
     assert set(published["method"]) == set(earlier["method"]) == set(METHOD_KEYS)
     # same rows, same methods, in both spellings
@@ -293,7 +295,7 @@ def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path
 
 
 def test_load_results_bad_files_name_the_file(tmp_path: Path) -> None:
-    path = results.results_csv_path(tmp_path, "gain", "toy")
+    path = layout.results_csv_path("toy", "gain", tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\xff\xfe\x00garbage\x00\xff")
     with pytest.raises(AesensError, match=r"result_toy\.csv is not a readable CSV"):
@@ -321,7 +323,7 @@ def test_singular_value_triples_match_numpy(outputs: Path) -> None:
                                                       "mfcc, bitcrush, cello"]
     data = analysis.load("mfcc", "bitcrush", embeddings_dir)
     mask = data.Y_train.astype(str) == "cello"
-    directions = store.read_arrays(store.ccadirs_path("mfcc", "bitcrush", embeddings_dir),
+    directions = store.read_arrays(layout.ccadirs_path("mfcc", "bitcrush", embeddings_dir),
                                    ["cca_dirs"])["cca_dirs"][mask]
     sv = np.linalg.svd(directions, compute_uv=False)
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), sv / sv[0], rtol=1e-10)

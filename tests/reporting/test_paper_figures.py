@@ -22,10 +22,12 @@ from test_figures import build_outputs
 
 matplotlib.use("Agg")
 
-from aesens import store  # noqa: E402
+from aesens import (
+    layout,
+    store,  # noqa: E402
+)
 from aesens.analysis import sensitivity as analysis  # noqa: E402
 from aesens.analysis.cca import samplewise_cca_directions  # noqa: E402
-from aesens.classification import results  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
 from aesens.reporting import (
     figures,  # noqa: E402
@@ -50,8 +52,8 @@ def paper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     embeddings_dir = root / "embeddings"
     for embedding in PAPER_EMBEDDINGS:  # stage 3.2's files, read by the 3.5 figure
         for effect in PAPER_EFFECTS:
-            grouped = store.read_arrays(store.grouped_path(embedding, effect, embeddings_dir))
-            store.write_arrays(store.ccadirs_path(embedding, effect, embeddings_dir), {
+            grouped = store.read_arrays(layout.grouped_path(embedding, effect, embeddings_dir))
+            store.write_arrays(layout.ccadirs_path(embedding, effect, embeddings_dir), {
                 "cca_dirs": samplewise_cca_directions(np.moveaxis(grouped["train_Bs"], 0, 1))})
     return root
 
@@ -168,11 +170,11 @@ def test_svd_figure_has_the_published_panels(paper: Path) -> None:
     fig = paper_figures.svd_figure(triples, embeddings_dir)
     for ax, (embedding, effect, instrument) in zip(fig.axes, triples, strict=True):
         assert ax.get_title() == f"{embedding}, {effect}, {instrument}"
-        averaged = store.read_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir))
+        averaged = store.read_arrays(layout.averaged_path(embedding, embeddings_dir=embeddings_dir))
         mask = averaged["Y_train"].astype(str) == instrument
-        directions = store.read_arrays(store.ccadirs_path(embedding, effect, embeddings_dir),
+        directions = store.read_arrays(layout.ccadirs_path(embedding, effect, embeddings_dir),
                                        ["cca_dirs"])["cca_dirs"][mask]
-        grouped = store.read_arrays(store.grouped_path(embedding, effect, embeddings_dir))
+        grouped = store.read_arrays(layout.grouped_path(embedding, effect, embeddings_dir))
         originals = grouped["train_A"][mask]
         expected = [np.linalg.svd(directions, compute_uv=False),
                     np.linalg.svd(originals - originals.mean(axis=0), compute_uv=False)]
@@ -209,7 +211,7 @@ def test_rocauc_figure_has_the_published_panels(paper: Path) -> None:
     assert [ax.get_title().splitlines()[1] for ax in axes[0]] == [
         "train orig / test eff.", "train eff. / test orig"] * 2
     # x: the parameter values with the original at room size 0; y: the CSV's ROC AUC
-    table = pd.read_csv(results.results_csv_path(results_dir, "reverb", "openl3"),
+    table = pd.read_csv(layout.results_csv_path("openl3", "reverb", results_dir),
                         dtype={"train_set": str, "test_set": str})
     for col, (method, threshold, train_effected) in enumerate([
             ("avgdirproj", "", False), ("avgdirproj", "", True),

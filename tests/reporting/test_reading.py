@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_figures import INSTRUMENTS, write_results
 
-from aesens import store
+from aesens import layout, store
 from aesens.reporting import reading, report
 
 NAN = float("nan")
@@ -259,7 +259,7 @@ def test_summary_section_quotes_only_numbers_of_its_tables(tmp_path: Path) -> No
                                         ("gain", (0.1, 0.2, 0.25), (2, 3, 2)))
             for instrument, r2, count in zip(INSTRUMENTS, r2s, counts, strict=True)]
     pd.DataFrame(rows).to_csv(tmp_path / "correlations.csv", index=False)
-    store.write_arrays(store.averaged_path("mfcc", embeddings_dir=tmp_path / "embeddings"),
+    store.write_arrays(layout.averaged_path("mfcc", embeddings_dir=tmp_path / "embeddings"),
                        {"X_train": np.zeros((18, 12))})
     summary = report.write_summary(tmp_path, tmp_path / "plots",
                                    tmp_path / "embeddings").read_text(encoding="utf-8")

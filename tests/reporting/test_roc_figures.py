@@ -13,9 +13,7 @@ matplotlib.use("Agg")
 
 from aesens.classification import results  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
-from aesens.reporting import plots  # noqa: E402
 from aesens.reporting.roc_figures import (  # noqa: E402
-    normalise_method,
     roc_auc_curves,
     roc_auc_figure,
 )
@@ -32,18 +30,10 @@ def test_roc_auc_curves(outputs: Path) -> None:
     assert set(table["method"]) == set(METHOD_KEYS)
     curves, identity = roc_auc_curves(table, get_effect("gain"), train_effected=False)
     assert list(curves) == METHOD_KEYS
-    assert plots.method_label("cca_samplewise_svd:0.5") == "sample-wise CCA SVD (t = 0.5)"
     assert curves[""].shape == (len(get_effect("gain")),) and np.isfinite(curves[""]).all()
     assert curves[""][0] < identity[""]  # -40 dB hurts more than none
     _, one = roc_auc_curves(table, get_effect("gain"), True, instrument="flute")
     assert 0.85 < one["lda"] < 0.95
-
-
-def test_normalise_method_spellings() -> None:
-    assert normalise_method("-cca_samplewise_svd-0.30") == "cca_samplewise_svd:0.3"
-    assert normalise_method("cca_samplewise_svd:0.5") == "cca_samplewise_svd:0.5"
-    assert normalise_method("-lda") == normalise_method("lda") == "lda"
-    assert normalise_method("") == ""
 
 
 def test_roc_auc_method_groups_and_ylim(outputs: Path) -> None:

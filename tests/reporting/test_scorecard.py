@@ -23,9 +23,8 @@ from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
 from test_figures import EFFECTS, EMBEDDINGS, INSTRUMENTS, build_outputs, write_results
 
-from aesens import store
+from aesens import layout, store
 from aesens.analysis import sensitivity as analysis
-from aesens.classification import results
 from aesens.effects import get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.reporting import scorecard
@@ -56,9 +55,9 @@ def _row(card: pd.DataFrame, embedding: str, effect: str) -> pd.Series:
 def _grouped(outputs: Path, embedding: str, effect: str) -> dict[str, np.ndarray]:
     """Grouped arrays and labels read with h5py directly."""
     embeddings_dir = outputs / "embeddings"
-    with h5py.File(store.grouped_path(embedding, effect, embeddings_dir), "r") as handle:
+    with h5py.File(layout.grouped_path(embedding, effect, embeddings_dir), "r") as handle:
         data = {name: handle[name][()] for name in ("train_Bs", "test_Bs")}
-    with h5py.File(store.averaged_path(embedding, embeddings_dir=embeddings_dir), "r") as handle:
+    with h5py.File(layout.averaged_path(embedding, embeddings_dir=embeddings_dir), "r") as handle:
         for name in ("Y_train", "Y_test"):
             data[name] = handle[name][()].astype(str)
     return data
@@ -91,7 +90,7 @@ def test_sensitivity_matches_sklearn_scipy_and_numpy(outputs: Path, card: pd.Dat
     """mfcc has stored sample-wise directions: R², counts and ratios recomputed from them."""
     embedding, effect = "mfcc", "gain"
     data = _grouped(outputs, embedding, effect)
-    with h5py.File(store.ccadirs_path(embedding, effect, outputs / "embeddings"), "r") as handle:
+    with h5py.File(layout.ccadirs_path(embedding, effect, outputs / "embeddings"), "r") as handle:
         directions = handle["cca_dirs"][()]
     train, test = np.moveaxis(data["train_Bs"], 0, 1), np.moveaxis(data["test_Bs"], 0, 1)
     n_params = train.shape[1]
@@ -132,7 +131,7 @@ def test_sensitivity_matches_sklearn_scipy_and_numpy(outputs: Path, card: pd.Dat
 @pytest.mark.parametrize(("embedding", "effect"), [("toy", "gain"), ("mfcc", "bitcrush")])
 def test_roc_auc_columns_match_pandas(outputs: Path, card: pd.DataFrame, embedding: str,
                                       effect: str) -> None:
-    raw = pd.read_csv(results.results_csv_path(outputs / "results", effect, embedding),
+    raw = pd.read_csv(layout.results_csv_path(embedding, effect, outputs / "results"),
                       dtype={"train_set": str, "test_set": str}, keep_default_na=False)
     strongest = {"gain": "-40.0", "bitcrush": "4"}[effect]
     raw["method"] = raw["embedding"] + raw["embedding_params"]
@@ -186,9 +185,9 @@ def test_partial_results(outputs: Path, tmp_path: Path) -> None:
     """Results without grouped embeddings and the reverse: rows with "—", never an error."""
     root = tmp_path / "partial"
     shutil.copytree(outputs, root)
-    results.results_csv_path(root / "results", "gain", "toy").unlink()
-    store.grouped_path("mfcc", "bitcrush", root / "embeddings").unlink()
-    store.ccadirs_path("mfcc", "bitcrush", root / "embeddings").unlink()
+    layout.results_csv_path("toy", "gain", root / "results").unlink()
+    layout.grouped_path("mfcc", "bitcrush", root / "embeddings").unlink()
+    layout.ccadirs_path("mfcc", "bitcrush", root / "embeddings").unlink()
     write_results(root / "results", "gain", "solo", np.random.default_rng(3))
     card = scorecard.scorecard(root / "embeddings", root / "results")
     assert len(card) == 5
@@ -218,13 +217,13 @@ def test_any_effect_and_embedding_name(tiny_effect, tmp_path: Path) -> None:
     embeddings_dir, embedding = tmp_path / "embeddings", "hf:tiny"
     labels = np.repeat(INSTRUMENTS, 4)
     originals = rng.normal(size=(len(labels), 5))
-    store.write_arrays(store.averaged_path(embedding, embeddings_dir=embeddings_dir), {
+    store.write_arrays(layout.averaged_path(embedding, embeddings_dir=embeddings_dir), {
         "X_train": originals, "Y_train": labels, "X_test": originals, "Y_test": labels,
         "genre_train": np.full(len(labels), "classical"),
         "genre_test": np.full(len(labels), "classical")})
     paths = np.stack([originals + value * np.eye(5)[0] + rng.normal(0, 0.1, originals.shape)
                       for value in tiny_effect.grid])
-    store.write_arrays(store.grouped_path(embedding, "tiny", embeddings_dir), {
+    store.write_arrays(layout.grouped_path(embedding, "tiny", embeddings_dir), {
         "train_A": originals, "test_A": originals, "train_Bs": paths, "test_Bs": paths})
     write_results(tmp_path / "results", "tiny", embedding, rng)
     card = scorecard.scorecard(embeddings_dir, tmp_path / "results")

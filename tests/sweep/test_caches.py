@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aesens import store
+from aesens import layout, store
+from aesens.analysis import directions as cca_files
 from aesens.errors import AesensError
 from aesens.sweep import caches as aggregate
 from aesens.sweep import sweep
@@ -197,7 +198,7 @@ def test_split_without_its_columns_is_refused(tmp_path):
 
 def write_averaged(embeddings_dir: Path, embedding: str, effect: str | None, param: str | None,
                    value: float, labels=("cello", "flute", "cello"), n_test: int = 2) -> None:
-    store.write_arrays(store.averaged_path(embedding, effect, param, embeddings_dir), {
+    store.write_arrays(layout.averaged_path(embedding, effect, param, embeddings_dir), {
         "X_train": np.full((len(labels), DIM), value, dtype=np.float32),
         "Y_train": np.array(labels), "genre_train": np.array(["classical"] * len(labels)),
         "X_test": np.full((n_test, DIM), -value, dtype=np.float32),
@@ -243,9 +244,9 @@ def write_raw_sweep(tmp_path: Path, effect, offset: float = 0.0) -> tuple[Path, 
     split_csv, split = tiny_split(tmp_path)
     stems = list(split["file_name"])
     features, keys, _ = frame_rows(stems)
-    write_published_h5(store.original_path(tmp_path), "openl3", features, keys)
+    write_published_h5(layout.original_path(tmp_path), "openl3", features, keys)
     for rank, param in enumerate(effect.param_strings):
-        write_published_h5(store.effected_path("tiny", param, tmp_path), "openl3",
+        write_published_h5(layout.effected_path("tiny", param, tmp_path), "openl3",
                            features * (rank + 2) + offset, keys)
     return split_csv, split
 
@@ -257,23 +258,23 @@ def modification_times(folder: Path) -> dict[str, int]:
 def test_grouping_right_after_extraction_builds_float64_caches(tmp_path, tiny_effect):
     split_csv, split = write_raw_sweep(tmp_path, tiny_effect)
     data = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path, n_jobs=2)
-    features, keys = store.read_embeddings(store.original_path(tmp_path), "openl3")
+    features, keys = store.read_embeddings(layout.original_path(tmp_path), "openl3")
     train = split[split["split"] == "train"]["file_name"]
     expected = aggregate.average_by_key(features, keys, train.to_numpy())
     np.testing.assert_array_equal(data.train_A, expected)
     np.testing.assert_allclose(data.train_Bs[2], 4 * expected, rtol=1e-6)
-    with h5py.File(store.grouped_path("openl3", "tiny", tmp_path), "r") as h5:
+    with h5py.File(layout.grouped_path("openl3", "tiny", tmp_path), "r") as h5:
         assert all(h5[name].dtype == np.float64 for name in sweep.GROUPED_NAMES)
 
 
 def test_caches_are_reused_while_their_inputs_are_unchanged(tmp_path, tiny_effect):
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
     aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-    aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     before = modification_times(tmp_path / "averaged")
     before.update(modification_times(tmp_path / "grouped"))
     aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-    aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     after = modification_times(tmp_path / "averaged")
     after.update(modification_times(tmp_path / "grouped"))
     assert after == before
@@ -282,20 +283,20 @@ def test_caches_are_reused_while_their_inputs_are_unchanged(tmp_path, tiny_effec
 def test_stale_caches_are_rebuilt(tmp_path, tiny_effect):
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
     first = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-    directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    directions = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     # Re-extraction of one setting: the raw file changes, its averaged file and the
     # grouped file are rebuilt from it.
-    changed = store.effected_path("tiny", "2.0", tmp_path)
+    changed = layout.effected_path("tiny", "2.0", tmp_path)
     features, keys = store.read_embeddings(changed, "openl3")
     changed.unlink()
     write_published_h5(changed, "openl3", features + 1, keys)
     second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     np.testing.assert_allclose(second.train_Bs[1], first.train_Bs[1] + 1, rtol=1e-6)
     np.testing.assert_array_equal(second.train_Bs[0], first.train_Bs[0])
-    rebuilt = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    rebuilt = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     assert not np.allclose(rebuilt, directions)
     # A grouped file without the record (published scripts, earlier versions) is rebuilt.
-    grouped = store.grouped_path("openl3", "tiny", tmp_path)
+    grouped = layout.grouped_path("openl3", "tiny", tmp_path)
     store.write_arrays(grouped, {name: np.zeros(1) for name in sweep.GROUPED_NAMES})
     third = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     np.testing.assert_array_equal(third.train_Bs, second.train_Bs)
@@ -342,10 +343,10 @@ def test_ccadirs_are_the_samplewise_directions_of_every_grid_value(tmp_path, tin
     grouped = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     expected = samplewise_cca_directions(grouped.paths("train"))
     for _ in range(2):  # computed, then reused
-        directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+        directions = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
         assert directions.shape == grouped.train_A.shape
         np.testing.assert_allclose(directions, expected, rtol=1e-10, atol=1e-12)
-    with h5py.File(store.ccadirs_path("openl3", "tiny", tmp_path), "r") as h5:
+    with h5py.File(layout.ccadirs_path("openl3", "tiny", tmp_path), "r") as h5:
         assert set(h5) == {"cca_dirs", "file_name_train"}  # directions of the train files
         np.testing.assert_array_equal(h5["file_name_train"][()].astype(str),
                                       grouped.file_name_train.astype(str))
@@ -372,8 +373,8 @@ def test_raw_files_not_of_rows_with_one_key_each_are_refused(tmp_path, features,
 
 def test_a_damaged_averaged_file_is_rebuilt_from_its_raw_input(tmp_path, tiny_effect):
     split_csv, split = write_raw_sweep(tmp_path, tiny_effect)
-    raw = store.original_path(tmp_path)
-    output = store.averaged_path("openl3", embeddings_dir=tmp_path)
+    raw = layout.original_path(tmp_path)
+    output = layout.averaged_path("openl3", embeddings_dir=tmp_path)
     output.parent.mkdir(parents=True)
     output.write_bytes(b"junk, not HDF5")
     assert aggregate.recorded_sources(output) is None
@@ -390,8 +391,8 @@ def test_an_averaged_file_is_rebuilt_when_its_input_is_touched(tmp_path, tiny_ef
                                                                 shift_ns):
     """Any other modification time of the input rebuilds, an older one as much as a newer."""
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
-    raw = store.original_path(tmp_path)
-    output = store.averaged_path("openl3", embeddings_dir=tmp_path)
+    raw = layout.original_path(tmp_path)
+    output = layout.averaged_path("openl3", embeddings_dir=tmp_path)
     assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
     first = output.stat().st_ino
     assert not aggregate.ensure_averaged(split_csv, raw, "openl3", output)
@@ -410,7 +411,7 @@ def test_a_grouped_file_without_its_inputs_is_used_as_it_is(tmp_path, tiny_effec
     for path in tmp_path.glob("embeddings*.h5"):
         path.unlink()
     for param in tiny_effect.param_strings:
-        store.averaged_path("openl3", "tiny", param, tmp_path).unlink()
+        layout.averaged_path("openl3", "tiny", param, tmp_path).unlink()
     second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     np.testing.assert_array_equal(second.train_Bs, first.train_Bs)
     np.testing.assert_array_equal(second.test_A, first.test_A)
@@ -423,8 +424,8 @@ def test_missing_raw_and_averaged_input_is_a_one_line_error(
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
     if grouped:
         aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
-    store.effected_path("tiny", "3.0", tmp_path).unlink()
-    store.averaged_path("openl3", "tiny", "3.0", tmp_path).unlink(missing_ok=True)
+    layout.effected_path("tiny", "3.0", tmp_path).unlink()
+    layout.averaged_path("openl3", "tiny", "3.0", tmp_path).unlink(missing_ok=True)
     with pytest.raises(AesensError, match=r"embeddings_tiny_3.0.h5 does not exist \(nor "):
         aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
 
@@ -466,14 +467,14 @@ def test_a_constant_path_gets_a_zero_row_the_published_svd_reads(tmp_path, tiny_
     stems = list(split["file_name"])
     features, keys, _ = frame_rows(stems)
     features[keys == silent] = 0.0
-    write_published_h5(store.original_path(tmp_path), "openl3", features, keys)
+    write_published_h5(layout.original_path(tmp_path), "openl3", features, keys)
     for rank, param in enumerate(tiny_effect.param_strings):
-        write_published_h5(store.effected_path("tiny", param, tmp_path), "openl3",
+        write_published_h5(layout.effected_path("tiny", param, tmp_path), "openl3",
                            features * (rank + 2), keys)
     with pytest.warns(ConstantPathWarning, match=re.escape(f"1 of 3 train files do not vary "
                                                           f"with tiny ({silent})")):
-        directions = aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
-    path = store.ccadirs_path("openl3", "tiny", tmp_path)
+        directions = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
+    path = layout.ccadirs_path("openl3", "tiny", tmp_path)
     with h5py.File(path, "r") as h5:
         stored = h5["cca_dirs"][()]
         names = [name.decode() if isinstance(name, bytes) else name
@@ -488,7 +489,7 @@ def test_a_constant_path_gets_a_zero_row_the_published_svd_reads(tmp_path, tiny_
     assert np.isnan(directions[row]).all() and np.isfinite(np.delete(directions, row, 0)).all()
     np.testing.assert_array_equal(np.delete(stored, row, 0), np.delete(directions, row, 0))
     # Read back (cached file, and the sweep's reader): the row is no direction again.
-    for again in (aggregate.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path),
+    for again in (cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path),
                   aggregate.ensure_grouped("openl3", "tiny", split_csv,
                                            tmp_path).stored_directions(tmp_path)):
         np.testing.assert_array_equal(np.isnan(again).any(axis=1), np.arange(3) == row)

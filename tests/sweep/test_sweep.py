@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aesens import effects, store
+from aesens import effects, layout, store
 from aesens.errors import AesensError
 from aesens.sweep.sweep import Sweep, as_paths, check_file_names, check_same_rows, nonfinite_rows
 
@@ -24,12 +24,12 @@ def write_grouped(root: Path, names_in_original: bool = True) -> dict[str, np.nd
               "test_A": rng.standard_normal((N_TEST, DIM)),
               "train_Bs": rng.standard_normal((3, N_TRAIN, DIM)),
               "test_Bs": rng.standard_normal((3, N_TEST, DIM))}
-    store.write_arrays(store.grouped_path("openl3", "tiny", root), {**arrays, **names})
+    store.write_arrays(layout.grouped_path("openl3", "tiny", root), {**arrays, **names})
     labels = {"Y_train": np.array(["cello", "flute"] * 2 + ["cello"]),
               "Y_test": np.array(["flute"] * N_TEST),
               "genre_train": np.array(["pop_roc"] * N_TRAIN),
               "genre_test": np.array(["jazz_blue"] * N_TEST)}
-    store.write_arrays(store.averaged_path("openl3", embeddings_dir=root), {
+    store.write_arrays(layout.averaged_path("openl3", embeddings_dir=root), {
         "X_train": arrays["train_A"], "X_test": arrays["test_A"], **labels,
         **(names if names_in_original else {})})
     return {**arrays, **labels, **names}
@@ -87,7 +87,7 @@ def test_check_finite_names_the_first_array_with_nan_or_inf(tmp_path, tiny_effec
 def test_stored_directions_are_checked_against_the_train_set(tmp_path, tiny_effect):
     written = write_grouped(tmp_path)
     sweep = Sweep.load("openl3", "tiny", tmp_path)
-    ccadirs = store.ccadirs_path("openl3", "tiny", tmp_path)
+    ccadirs = layout.ccadirs_path("openl3", "tiny", tmp_path)
     directions = np.random.default_rng(1).standard_normal((N_TRAIN, DIM))
     store.write_arrays(ccadirs, {"cca_dirs": directions})
     np.testing.assert_array_equal(sweep.stored_directions(tmp_path), directions)
@@ -158,7 +158,7 @@ def test_load_refuses_a_grouped_file_of_more_files_than_the_original(tmp_path, t
     more = written[name]
     more = np.concatenate([more, more[..., :1, :]], axis=-2)
     arrays = {key: written[key] for key in ("train_A", "test_A", "train_Bs", "test_Bs")}
-    store.write_arrays(store.grouped_path("openl3", "tiny", tmp_path), {**arrays, name: more})
+    store.write_arrays(layout.grouped_path("openl3", "tiny", tmp_path), {**arrays, name: more})
     with pytest.raises(AesensError, match=r"tiny.h5 and .*openl3/embeddings.h5 hold different "
                                           r"numbers of "
                                           rf"train files \({N_TRAIN}, {N_TRAIN + 1}\); rerun "
@@ -170,7 +170,7 @@ def test_load_refuses_a_grouped_file_of_more_files_than_the_original(tmp_path, t
 def test_stored_directions_of_more_files_or_dimensions_are_refused(tmp_path, tiny_effect, shape):
     write_grouped(tmp_path)
     sweep = Sweep.load("openl3", "tiny", tmp_path)
-    store.write_arrays(store.ccadirs_path("openl3", "tiny", tmp_path),
+    store.write_arrays(layout.ccadirs_path("openl3", "tiny", tmp_path),
                        {"cca_dirs": np.zeros(shape)})
     with pytest.raises(AesensError, match=rf"holds \{shape}".replace(")", r"\)")):
         sweep.stored_directions(tmp_path)

@@ -1,0 +1,89 @@
+"""The sample-wise CCA directions file of a sweep (``ccadirs_<effect>.h5``, stage 3.2).
+
+:func:`ensure_ccadirs` computes it from the averaged files and keeps it as a
+cache beside the averaged and grouped files of :mod:`aesens.sweep.caches`;
+:func:`aesens.sweep.sweep.read_ccadirs` reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import h5py
+import numpy as np
+
+from aesens import layout
+from aesens.analysis.cca import ConstantPathWarning, samplewise_cca_directions
+from aesens.sweep.caches import (
+    ensure_sweep_averaged,
+    recorded_sources,
+    sources_of,
+    write_cache,
+)
+from aesens.sweep.sweep import (
+    CONSTANT_PATHS_ATTR,
+    FILE_NAMES,
+    check_same_rows,
+    read_averaged,
+    read_ccadirs,
+)
+
+
+def ensure_ccadirs(embedding: str, effect: str,
+                   split_csv: str | os.PathLike = "train_test_split.csv",
+                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
+                   progress: bool = False) -> np.ndarray:
+    """Sample-wise CCA directions of every train file, from the averaged files as published.
+
+    Brings the averaged files up to date (:func:`ensure_sweep_averaged`),
+    then reuses ``ccadirs_<effect>.h5`` if it was computed from them, else
+    computes the directions from their ``X_train`` stacked in grid order and
+    writes the file (with ``file_name_train`` when the averaged files record
+    the file of every row).
+
+    A path that does not vary with the effect (a silent file) has no
+    direction. The published 3.2 wrote a finite (numerically arbitrary) row
+    there and its 3.5 notebook takes the SVD of every row, so the file gets a
+    row of zeros, which the published readers accept and which adds nothing
+    to that SVD; the files are named in the attribute
+    :data:`~aesens.sweep.sweep.CONSTANT_PATHS_ATTR` and in a
+    :class:`~aesens.analysis.cca.ConstantPathWarning`. :func:`~aesens.sweep.sweep.read_ccadirs`
+    gives those rows back as NaN, which every statistic of this tool leaves out.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_train_files, dim)``, NaN rows for paths that do not vary.
+    """
+    averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
+                                     progress)
+    output = layout.ccadirs_path(embedding, effect, embeddings_dir)
+    sources = sources_of(averaged[1:])
+    if output.exists() and recorded_sources(output) == sources:
+        return read_ccadirs(output)[0]
+    reference = read_averaged(averaged[0], ["Y_train", "Y_test"])
+    names = {name: reference[name] for name in FILE_NAMES[:1] if name in reference}
+    sweep = []
+    for path in averaged[1:]:
+        arrays = read_averaged(path, ["X_train", "Y_train", "Y_test"])
+        check_same_rows(averaged[0], reference, path, arrays)
+        sweep.append(arrays["X_train"])
+    paths = np.stack(sweep, axis=1).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantPathWarning)  # named below, with the files
+        directions = samplewise_cca_directions(paths)
+    constant = np.flatnonzero(np.isnan(directions).any(axis=1))
+    stems = names.get(FILE_NAMES[0])
+    constant_names = [str(stems[row]) if stems is not None else f"train row {row}"
+                      for row in constant]
+    write_cache(output, {"cca_dirs": np.where(np.isnan(directions), 0.0, directions), **names},
+                sources, attrs={CONSTANT_PATHS_ATTR: np.array(
+                    constant_names, dtype=h5py.string_dtype("utf-8"))})
+    if len(constant):
+        warnings.warn(f"{output}: {len(constant)} of {len(directions)} train files do not vary "
+                      f"with {effect} ({', '.join(constant_names[:5])}"
+                      f"{', ...' if len(constant) > 5 else ''}): their rows are zeros (no "
+                      f"direction), named in the attribute {CONSTANT_PATHS_ATTR!r}, and left "
+                      "out of the R² and SVD statistics", ConstantPathWarning, stacklevel=2)
+    return directions
