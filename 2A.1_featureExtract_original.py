@@ -19,8 +19,8 @@ from aesens.cli.options import (
     add_executor_options,
     add_model_options,
     dataset_location,
-    embedding_names,
     executor_from_args,
+    model_names,
     model_specs,
 )
 from aesens.dataset import SKIP_OPTION, discover, read_skip_list
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(stem, name or path; e.g. files with NaN samples); they are "
                         "listed in the embeddings' skipped_files attribute")
     args = parser.parse_args(argv)
-    names = embedding_names(args.embedding)
+    names = model_names(args.embedding)
     files, skipped = discover(dataset_location(args).dataset_dir), []
     if args.skip_files:
         files, skipped = read_skip_list(args.skip_files, files)

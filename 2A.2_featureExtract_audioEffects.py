@@ -33,8 +33,8 @@ from aesens.cli.options import (
     add_model_options,
     add_semantics_option,
     dataset_location,
-    embedding_names,
     executor_from_args,
+    model_names,
     model_specs,
 )
 from aesens.dataset import SKIP_OPTION, discover, read_skip_list
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"There are {len(effect.grid)} parameters in the grid")
         print(list_grid(effect))
         return 0
-    names = [] if args.embedding == "none" else embedding_names(args.embedding)
+    names = [] if args.embedding == "none" else model_names(args.embedding)
     ranks = select_ranks(effect, args.from_rank, args.to_rank)
     note = describe_selection(effect, args.from_rank, args.to_rank, ranks)
     if not ranks:

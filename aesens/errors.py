@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 #: What to do about an operating-system error, by ``errno``.
 OS_ERROR_HINTS = {
@@ -102,3 +102,11 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
               "command line and the traceback above", file=sys.stderr)
         return 1
     return int(code or 0)
+
+
+def first_few(values: Iterable[object], count: int = 3, quoted: bool = False) -> str:
+    """The first ``count`` values for an error message, ``, ...`` when there are more
+    (each as ``repr`` of its text when ``quoted``)."""
+    values = list(values)
+    shown = ", ".join(repr(str(value)) if quoted else str(value) for value in values[:count])
+    return shown + (", ..." if len(values) > count else "")

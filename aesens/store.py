@@ -42,7 +42,6 @@ DATASET_GROUP = "irmas"
 #: Attribute set on an embedding group once all its rows are written.
 COMPLETE_ATTR = "complete"
 
-PathLike = str | os.PathLike
 
 
 def decode_keys(keys: np.ndarray) -> np.ndarray:

@@ -25,7 +25,6 @@ complete; the merge of ``correlations.csv`` holds the lock of
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -35,9 +34,9 @@ import pandas as pd
 from aesens import layout
 from aesens.analysis.methods import GLOBAL_CCA
 from aesens.errors import AesensError
+from aesens.layout import PathLike
 from aesens.safe_files import atomic_file, exclusive_lock, read_csv, read_pickle
 
-PathLike = str | os.PathLike
 #: Columns that identify a row of ``correlations.csv`` (the published notebook's key).
 CORRELATION_KEYS = ("embedding", "effect", "instrument", "desensitization_method")
 #: Column of the paper's global R² (in-sample, as the published 3.1 notebook computed it).

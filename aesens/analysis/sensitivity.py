@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,13 +38,13 @@ from aesens.analysis.files import (
     GLOBAL_R2_COLUMN,
     read_global_directions,
 )
-from aesens.analysis.methods import GLOBAL_CCA, SV_THRESHOLDS
+from aesens.analysis.methods import GLOBAL_CCA, SV_THRESHOLD, SV_THRESHOLDS
 from aesens.dataset import INSTRUMENTS
 from aesens.effects import EFFECTS, Effect, get_effect
 from aesens.errors import AesensError
+from aesens.layout import PathLike
 from aesens.sweep.sweep import Sweep
 
-PathLike = str | os.PathLike
 #: Files shown per UMAP panel by default.
 DEFAULT_UMAP_FILES = 5
 
@@ -182,6 +181,16 @@ def samplewise_directions(embedding: str, effect: str,
         return samplewise_cca_directions(sweep.paths())
 
 
+def direction_count(singular_values: np.ndarray, threshold: float = SV_THRESHOLD) -> float:
+    """Number of singular values at least ``threshold`` times the largest (NaN if none finite):
+    the number of directions an effect moves the embeddings along."""
+    values = np.asarray(singular_values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values) or values.max() <= 0:
+        return np.nan
+    return float(np.sum(values / values.max() >= threshold))
+
+
 @dataclass(frozen=True)
 class InstrumentAnalysis:
     """Sensitivity of one embedding to one effect, for one instrument.
@@ -225,8 +234,10 @@ class InstrumentAnalysis:
     direction_source: str = "computed"
 
     def sv_count(self, threshold: float) -> int:
-        """Number of direction singular values at least ``threshold`` of the largest."""
-        return int(np.sum(self.sv_directions >= threshold))
+        """Number of direction singular values at least ``threshold`` of the largest
+        (:func:`direction_count`; 0 if none is finite)."""
+        count = direction_count(self.sv_directions, threshold)
+        return 0 if np.isnan(count) else int(count)
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,12 @@ def dataset_location(args: argparse.Namespace) -> DatasetLocation:
     return location
 
 
-def embedding_names(value: str) -> list[str]:
-    """Split a comma-separated embedding list, check every name and give its stored form.
+def model_names(value: str) -> list[str]:
+    """Split a comma-separated list of models to extract, check each and give its stored form.
+
+    Every name must be a model of :data:`aesens.models.MODELS`; the later stages,
+    which read embeddings already stored, take any stored name
+    (:func:`aesens.cli.types.embedding_names`).
 
     ``hf`` and ``hear`` names come back canonical (``hf:facebook/wav2vec2-base`` ->
     ``hf+facebook--wav2vec2-base``, see :mod:`aesens.models.hf_names`;

@@ -37,7 +37,6 @@ they draw (cached per embedding and effect).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
@@ -76,11 +75,11 @@ from aesens.classification.results import load_results
 from aesens.cli.types import effect_names, embedding_names, name_list, non_negative_int
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
+from aesens.layout import PathLike
 from aesens.reporting import paper_figures, plots
 from aesens.reporting.roc_figures import roc_auc_figure
 from aesens.safe_files import atomic_file
 
-PathLike = str | os.PathLike
 #: Output formats of :func:`render_all` by default.
 DEFAULT_FORMATS = ("pdf", "png")
 

@@ -25,7 +25,6 @@ otherwise (other embeddings, effects or instruments: the first ones found):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,10 +44,10 @@ from aesens.analysis.sensitivity import (
 from aesens.classification.results import load_results
 from aesens.effects import get_effect
 from aesens.errors import AesensError
+from aesens.layout import PathLike
 from aesens.reporting import plots
 from aesens.reporting.roc_figures import roc_auc_curves
 
-PathLike = str | os.PathLike
 #: The paper's embeddings, in the order of its figures' rows and columns.
 PAPER_EMBEDDINGS = ("openl3", "panns", "clap")
 #: Effects (columns) of the 2B.1 UMAP figure, in the published order.

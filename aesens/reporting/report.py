@@ -42,11 +42,10 @@ from aesens.classification.results import ORIGINAL as ORIGINAL_SET
 from aesens.classification.results import load_results
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
+from aesens.layout import PathLike
 from aesens.reporting import reading
 from aesens.reporting.plots import format_value, param_scale
 from aesens.safe_files import atomic_file
-
-PathLike = str | os.PathLike
 
 
 def strongest_rank(effect: Effect) -> int:

@@ -25,7 +25,6 @@ best desensitisation method gives back. Missing values are shown as "—".
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -39,10 +38,12 @@ from aesens import layout
 from aesens.analysis import sensitivity as analysis
 from aesens.analysis.files import GLOBAL_R2_COLUMN
 from aesens.analysis.methods import SV_THRESHOLD
+from aesens.analysis.sensitivity import direction_count
 from aesens.classification import results
 from aesens.cli.types import effect_names, embedding_names
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
+from aesens.layout import PathLike
 from aesens.reporting import roc_figures as classification_figures
 from aesens.reporting.report import setting_label, strongest_rank
 from aesens.reporting.scorecard_render import (
@@ -53,7 +54,6 @@ from aesens.reporting.scorecard_render import (
 )
 from aesens.safe_files import atomic_file
 
-PathLike = str | os.PathLike
 #: Columns of ``scorecard.csv``, in order.
 COLUMNS = ["embedding", "effect", "instruments_cca", "global_r2", "global_r2_test",
            "samplewise_r2",
@@ -83,15 +83,6 @@ def participation_ratio(singular_values: np.ndarray) -> float:
     squares = values[np.isfinite(values)] ** 2
     total = squares.sum()
     return float(total ** 2 / np.sum(squares ** 2)) if total > 0 else np.nan
-
-
-def effective_directions(singular_values: np.ndarray, threshold: float = SV_THRESHOLD) -> float:
-    """Number of singular values at least ``threshold`` times the largest (NaN if none finite)."""
-    values = np.asarray(singular_values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if not len(values) or values.max() <= 0:
-        return np.nan
-    return float(np.sum(values / values.max() >= threshold))
 
 
 def _median(values: Sequence[float]) -> float:
@@ -151,7 +142,7 @@ def sensitivity_columns(analysis: analysis.Analysis,
             "global_r2": _median(table[GLOBAL_R2_COLUMN]),
             "global_r2_test": _median(table["global_r2_test"]),
             "samplewise_r2": _median(table["samplewise_r2_median"]),
-            "n_directions": _median([effective_directions(r.sv_directions, threshold)
+            "n_directions": _median([direction_count(r.sv_directions, threshold)
                                      for r in instruments]),
             "participation_ratio": _median([participation_ratio(r.sv_directions)
                                             for r in instruments])}

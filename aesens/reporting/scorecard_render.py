@@ -22,10 +22,10 @@ from matplotlib.figure import Figure
 
 from aesens.analysis.methods import SV_THRESHOLD, display_name
 from aesens.effects import EFFECTS
+from aesens.layout import PathLike
 from aesens.reporting import plots
 from aesens.reporting.report import markdown_table
 
-PathLike = str | os.PathLike
 #: Shown for a missing value.
 MISSING = "\N{EM DASH}"
 

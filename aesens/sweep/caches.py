@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from aesens import layout, store
-from aesens.errors import AesensError
+from aesens.errors import AesensError, first_few
 from aesens.layout import refuse_overwriting_inputs
 from aesens.sweep.split import read_split
 from aesens.sweep.sweep import (
@@ -59,11 +59,6 @@ AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genr
 SOURCES_ATTR = "aesens_sources"
 
 
-def _first_few(names: Sequence[str], count: int = 3) -> str:
-    shown = ", ".join(str(name) for name in list(names)[:count])
-    return shown + (", ..." if len(names) > count else "")
-
-
 def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
     """Raise a one-line :class:`AesensError` if some feature rows hold NaN or inf.
 
@@ -80,7 +75,7 @@ def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
     if bad.any():
         stems = np.unique(np.asarray(keys)[bad])
         raise AesensError(f"{source}: {bad.sum()} rows of {len(stems)} files hold NaN or inf "
-                          f"({_first_few(stems)}); re-extract these files")
+                          f"({first_few(stems)}); re-extract these files")
 
 
 def average_by_key(features: np.ndarray, keys: Sequence[str],
@@ -126,7 +121,7 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     if not found.all():
         missing = order[~found]
         raise AesensError(f"{len(missing)} of {len(order)} files have no embedding rows "
-                          f"({_first_few(missing)})")
+                          f"({first_few(missing)})")
     by_key = np.argsort(inverse, kind="stable")  # each key's rows in file order
     counts = np.bincount(inverse, minlength=len(unique))
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -243,8 +238,8 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
         extra = sorted(set(keys) - set(original_keys))
         if missing or extra:
             raise AesensError(f"{input_h5} ({embedding}) and {original_h5} hold different files: "
-                              f"{len(missing)} missing ({_first_few(missing)}), {len(extra)} extra "
-                              f"({_first_few(extra)}); re-extract {input_h5}")
+                              f"{len(missing)} missing ({first_few(missing)}), {len(extra)} extra "
+                              f"({first_few(extra)}); re-extract {input_h5}")
     require_finite(features, keys, f"{input_h5} ({embedding})")
     arrays: dict[str, np.ndarray] = {}
     for part in ("train", "test"):
@@ -442,7 +437,7 @@ def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike 
             str(layout.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir))
             for param in missing]
         raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
-                          f"({_first_few(absent)}); run average_all_embeddings.sh first")
+                          f"({first_few(absent)}); run average_all_embeddings.sh first")
     reference = read_averaged(original)
     sweep = in_threads(read_averaged, effected, n_jobs, f"reading {embedding}/{effect}",
                        progress)

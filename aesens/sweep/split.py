@@ -28,7 +28,7 @@ import pandas as pd
 
 from aesens import safe_files
 from aesens.dataset import parse_stem
-from aesens.errors import AesensError
+from aesens.errors import AesensError, first_few
 
 #: Instrument order of the balancing draw (and of the classifiers, stage 4).
 BALANCE_ORDER = ("clarinet", "organ", "cello", "violin", "guitar_acc", "voice", "guitar_ele",
@@ -159,12 +159,6 @@ def write_split(split: pd.DataFrame, path: str | os.PathLike) -> None:
 SPLIT_VALUES = ("train", "test")
 
 
-def _first_few(values: Iterable[str], count: int = 3) -> str:
-    values = list(values)
-    shown = ", ".join(repr(str(value)) for value in values[:count])
-    return shown + (", ..." if len(values) > count else "")
-
-
 def read_split(path: str | os.PathLike) -> pd.DataFrame:
     """Read a split CSV and check its columns and rows.
 
@@ -209,7 +203,8 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
     other = split["split"][~split["split"].isin(SPLIT_VALUES)].unique()
     if len(other):
         raise AesensError(f"{path}: {len(other)} split values other than train/test "
-                          f"({_first_few(other)}); correct the split column or {remake}")
+                          f"({first_few(other, quoted=True)}); correct the split column or "
+                          f"{remake}")
     for column in ("file_name", "instrument"):
         blank = np.flatnonzero(split[column].str.strip() == "")
         if len(blank):
@@ -220,5 +215,6 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
     repeated = split["file_name"][split["file_name"].duplicated()].unique()
     if len(repeated):
         raise AesensError(f"{path}: {len(repeated)} files appear more than once "
-                          f"({_first_few(repeated)}); keep one row per file or {remake}")
+                          f"({first_few(repeated, quoted=True)}); keep one row per file or "
+                          f"{remake}")
     return split

@@ -42,7 +42,7 @@ torch = pytest.importorskip("torch")
 import hear_tiny  # noqa: E402  (tests/hear_tiny.py)
 
 from aesens import effects, store  # noqa: E402
-from aesens.cli.options import add_model_options, embedding_names, model_specs  # noqa: E402
+from aesens.cli.options import add_model_options, model_names, model_specs  # noqa: E402
 from aesens.cli.types import embedding_name  # noqa: E402
 from aesens.dataset import discover  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
@@ -109,7 +109,7 @@ def test_names_and_their_canonical_form():
 def test_command_line_names_and_output_option():
     parser = argparse.ArgumentParser()
     add_model_options(parser)
-    assert embedding_names("mfcc, hear:hearbaseline.torchcrepe") == [
+    assert model_names("mfcc, hear:hearbaseline.torchcrepe") == [
         "mfcc", "hear+hearbaseline.torchcrepe"]
     args = parser.parse_args(["--hear-output", "timestamp", "--device", "cpu"])
     specs = model_specs(["hear:hear_tiny", "mfcc"], args)
@@ -121,7 +121,7 @@ def test_command_line_names_and_output_option():
     with pytest.raises(AesensError, match="applies to hear:<module> embeddings only"):
         model_specs(["mfcc"], args)
     with pytest.raises(AesensError, match=r"hear:<module>"):
-        embedding_names("vggish")
+        model_names("vggish")
     # The analysis stages take either spelling and keep the stored one.
     assert embedding_name("hear:hearbaseline.torchcrepe+timestamp") == (
         "hear+hearbaseline.torchcrepe+timestamp")

@@ -27,7 +27,7 @@ pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 from aesens import store  # noqa: E402
-from aesens.cli.options import add_model_options, embedding_names, model_specs  # noqa: E402
+from aesens.cli.options import add_model_options, model_names, model_specs  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
 from aesens.models import ModelSpec, get_model, loaded_model  # noqa: E402
 from aesens.models.hf import MODEL_TYPES, import_transformers  # noqa: E402
@@ -227,7 +227,7 @@ def test_model_from_the_local_cache_without_weights(folders, tmp_path, monkeypat
 def test_command_line_names_and_layer_options(folders):
     parser = argparse.ArgumentParser()
     add_model_options(parser)
-    assert embedding_names("mfcc, hf:facebook/wav2vec2-base") == [
+    assert model_names("mfcc, hf:facebook/wav2vec2-base") == [
         "mfcc", "hf+facebook--wav2vec2-base"]
     args = parser.parse_args(["--layer", "3", "--hf-output", "frames", "--device", "cpu"])
     specs = model_specs(["hf:facebook/wav2vec2-base", "mfcc"], args)
@@ -238,7 +238,7 @@ def test_command_line_names_and_layer_options(folders):
     with pytest.raises(AesensError, match="apply to hf:<model id> embeddings only"):
         model_specs(["mfcc"], parser.parse_args(["--layer", "mean"]))
     with pytest.raises(AesensError, match=r"hf:<model id>"):
-        embedding_names("vggish")
+        model_names("vggish")
 
 
 def test_spec_builds_the_model_in_any_process(folders):

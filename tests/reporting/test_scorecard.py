@@ -71,9 +71,9 @@ def test_participation_ratio_and_counts() -> None:
     assert scorecard.participation_ratio(values) == pytest.approx(expected, rel=1e-12)
     assert scorecard.participation_ratio(values * 3) == pytest.approx(expected, rel=1e-12)
     assert np.isnan(scorecard.participation_ratio(np.array([np.nan])))
-    assert scorecard.effective_directions(np.array([2.0, 0.6, 0.59, 0.1])) == 2
-    assert scorecard.effective_directions(np.array([1.0, 0.5, 0.3]), 0.5) == 2
-    assert np.isnan(scorecard.effective_directions(np.array([np.nan])))
+    assert analysis.direction_count(np.array([2.0, 0.6, 0.59, 0.1])) == 2
+    assert analysis.direction_count(np.array([1.0, 0.5, 0.3]), 0.5) == 2
+    assert np.isnan(analysis.direction_count(np.array([np.nan])))
 
 
 def test_pairs_and_columns(card: pd.DataFrame) -> None:
