@@ -12,7 +12,7 @@ from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.extraction.executor import DEFAULT_RETRIES, Executor, open_executor
 from aesens.extraction.run import DEFAULT_SHARD_SIZE
-from aesens.models import MODELS, ModelSpec, canonical_name, hear_names, known_names
+from aesens.models import ModelSpec, canonical_name, hear_names, is_model, known_names
 from aesens.models.hf_names import OUTPUTS, is_hf_name, parse_name
 
 
@@ -31,8 +31,6 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="on a GPU, let cuDNN compute convolutions in TF32 (faster on "
                         "Ampere and newer GPUs, rows differ by about 5e-4 relative); by "
                         "default they run in full float32, as on the paper's T4")
-    parser.add_argument("--full-float32", action="store_true",
-                        help="accepted for compatibility: full float32 is the default")
     parser.add_argument("--batch-size", type=int, default=32,
                         help="files per model call (default: 32)")
     parser.add_argument("--weights", help="weights file of the model (openl3, panns, clap); for "
@@ -86,7 +84,7 @@ def model_names(value: str) -> list[str]:
     """
     names = [canonical_name(name.strip()) for name in value.split(",") if name.strip()]
     for name in names:
-        if name not in MODELS:
+        if not is_model(name):
             raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
     if not names:
         raise AesensError("no embedding given; choose one of " + known_names())

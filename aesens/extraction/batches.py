@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from aesens.dataset import load_audio
-from aesens.effects.batching import MIN_KERNEL_CLIPS
+from aesens.effects.filters import MIN_KERNEL_CLIPS
 from aesens.effects.paper import ReverbChain
 from aesens.effects.roundtrip import pcm16_roundtrip
 from aesens.errors import AesensError
@@ -180,7 +180,7 @@ def prepared_batches(files: Sequence[Path], setting: Setting, batch_size: int,
     """Yield the effected batches of ``files`` in order, prepared by ``threads`` threads ahead.
 
     Each batch of ``batch_size`` files is cut into pieces of at least
-    :data:`~aesens.effects.batching.MIN_KERNEL_CLIPS` files (one per thread when the
+    :data:`~aesens.effects.filters.MIN_KERNEL_CLIPS` files (one per thread when the
     batch is large enough); the pieces of the next batches are read and
     effected while the caller uses the current one, enough batches ahead to
     keep every thread busy, so at most ``2 + threads`` pieces' audio is in

@@ -60,7 +60,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from aesens import safe_files
-from aesens.effects.batching import MIN_KERNEL_CLIPS
+from aesens.effects.filters import MIN_KERNEL_CLIPS
 from aesens.effects.paper import ReverbChain
 from aesens.errors import AesensError
 from aesens.extraction.batches import prepared_batches

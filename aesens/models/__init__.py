@@ -76,46 +76,44 @@ class EmbeddingModel(Protocol):
         ...
 
 
-class ModelRegistry(dict):
-    """Model name -> ``"module:loader"``, which also holds every canonical ``hf`` and ``hear`` name.
+def is_model(name: object) -> bool:
+    """Whether ``name`` is a model: an entry of :data:`MODELS` or a canonical ``hf`` or ``hear``
+    name (:func:`aesens.models.hf_names.canonical_name`,
+    :func:`aesens.models.hear_names.canonical_name`). Other spellings of these names are
+    not: pass them through :func:`canonical_name`."""
+    if name in MODELS:
+        return True
+    family = _family(name)
+    if family is None or not name.startswith(family.PREFIX):
+        return False
+    try:
+        return family.canonical_name(name) == name
+    except AesensError:
+        return False
 
-    Iterating gives the fixed entries; ``name in MODELS`` and ``MODELS[name]``
-    also accept a canonical ``hf`` or ``hear`` name
-    (:func:`aesens.models.hf_names.canonical_name`,
-    :func:`aesens.models.hear_names.canonical_name`), whose loader is
-    resolved by :mod:`aesens.models.hf` or :mod:`aesens.models.hear`. Other
-    spellings of these names are not members: pass them through
-    :func:`canonical_name`.
+
+def loader_path(name: str) -> str:
+    """The ``"module:loader"`` of a model (:func:`is_model`); ``KeyError`` if it is none.
+
+    A canonical ``hf`` or ``hear`` name's loader is resolved by
+    :mod:`aesens.models.hf` or :mod:`aesens.models.hear`.
     """
-
-    def __contains__(self, name: object) -> bool:
-        if super().__contains__(name):
-            return True
-        family = _family(name)
-        if family is None or not name.startswith(family.PREFIX):
-            return False
-        try:
-            return family.canonical_name(name) == name
-        except AesensError:
-            return False
-
-    def __getitem__(self, name: str) -> str:
-        if super().__contains__(name):
-            return super().__getitem__(name)
-        if name in self:
-            return _family(name).loader_path(name)
-        raise KeyError(name)
+    if name in MODELS:
+        return MODELS[name]
+    if is_model(name):
+        return _family(name).loader_path(name)
+    raise KeyError(name)
 
 
 #: Model name -> ``"module:loader"``; the loader builds the model.
-MODELS: ModelRegistry = ModelRegistry({
+MODELS: dict[str, str] = {
     "crepe": "aesens.models.crepe:load",
     "crepe_full": "aesens.models.crepe:load_full",
     "mfcc": "aesens.models.mfcc:load",
     "openl3": "aesens.models.openl3:load",
     "panns": "aesens.models.panns:load",
     "clap": "aesens.models.clap:load",
-})
+}
 
 
 def canonical_name(name: str) -> str:
@@ -189,9 +187,9 @@ class ModelSpec:
                  weights: str | None = None, tf32: bool = False) -> ModelSpec:
         """The spec of a model registered in :data:`aesens.models.MODELS` (any hf/hear spelling)."""
         name = canonical_name(name)
-        if name not in MODELS:
+        if not is_model(name):
             raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
-        return cls(name, MODELS[name], device, batch_size, weights, tf32)
+        return cls(name, loader_path(name), device, batch_size, weights, tf32)
 
     def build(self) -> EmbeddingModel:
         """Import the loader and build the model (prefer :func:`loaded_model`, which caches)."""

@@ -11,8 +11,7 @@ import scipy.signal
 from conftest import clip_batch, misfit_outputs
 
 from aesens.effects import EFFECTS, dsp
-from aesens.effects.batching import MIN_KERNEL_CLIPS
-from aesens.effects.filters import cheby_lowpass_sos
+from aesens.effects.filters import MIN_KERNEL_CLIPS, cheby_lowpass_sos
 
 
 @pytest.mark.parametrize("sample_rate", [44100, 22050])

@@ -17,8 +17,7 @@ from conftest import music
 
 from aesens import effects
 from aesens.effects import EFFECTS, dsp
-from aesens.effects.batching import MIN_KERNEL_CLIPS
-from aesens.effects.filters import cheby_highpass_sos, cheby_lowpass_sos
+from aesens.effects.filters import MIN_KERNEL_CLIPS, cheby_highpass_sos, cheby_lowpass_sos
 from aesens.errors import AesensError
 
 RATE = 44100

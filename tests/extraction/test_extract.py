@@ -289,7 +289,7 @@ def test_gpu_precision_is_full_float32_unless_tf32_is_allowed():
     parser = argparse.ArgumentParser()
     add_model_options(parser)
     default = model_specs(["crepe", "mfcc"], parser.parse_args([]))
-    full = model_specs(["crepe"], parser.parse_args(["--full-float32", "--device", "cpu"]))
+    full = model_specs(["crepe"], parser.parse_args(["--device", "cpu"]))
     fast = model_specs(["crepe"], parser.parse_args(["--allow-tf32"]))
     assert [spec.tf32 for spec in default] == [False, False] and full[0].tf32 is False
     assert fast[0].tf32 is True and ModelSpec.for_name("mfcc").tf32 is False

@@ -46,7 +46,14 @@ from aesens.cli.options import add_model_options, model_names, model_specs  # no
 from aesens.cli.types import embedding_name  # noqa: E402
 from aesens.dataset import discover  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
-from aesens.models import MODELS, ModelSpec, canonical_name, get_model, loaded_model  # noqa: E402
+from aesens.models import (  # noqa: E402
+    ModelSpec,
+    canonical_name,
+    get_model,
+    is_model,
+    loaded_model,
+    loader_path,
+)
 from aesens.models._compat import stub_torchaudio  # noqa: E402
 from aesens.models.hear_names import HearName, parse_name  # noqa: E402
 
@@ -92,9 +99,9 @@ def test_names_and_their_canonical_form():
     assert canonical_name("hear:hear_tiny+scene") == "hear+hear_tiny"
     assert canonical_name("hear+hear_tiny+timestamp") == "hear+hear_tiny+timestamp"
     assert parse_name("hear:a.b+timestamp") == HearName("a.b", "timestamp")
-    assert "hear+hear_tiny+timestamp" in MODELS and "hear:hear_tiny" not in MODELS
-    assert "hear+hear_tiny+scene" not in MODELS  # only the canonical spelling is a member
-    assert MODELS["hear+hear_tiny+timestamp"] == "aesens.models.hear:load+hear_tiny+timestamp"
+    assert is_model("hear+hear_tiny+timestamp") and not is_model("hear:hear_tiny")
+    assert not is_model("hear+hear_tiny+scene")  # only the canonical spelling is a member
+    assert loader_path("hear+hear_tiny+timestamp") == "aesens.models.hear:load+hear_tiny+timestamp"
     for bad, message in [("hear:", "not a Python module name"),
                          ("hear:bad-name", "not a Python module name"),
                          ("hear:a..b", "not a Python module name"),
@@ -103,7 +110,7 @@ def test_names_and_their_canonical_form():
                          ("hear:a+scene+timestamp", "at most one output")]:
         with pytest.raises(AesensError, match=message):
             canonical_name(bad)
-        assert bad not in MODELS
+        assert not is_model(bad)
 
 
 def test_command_line_names_and_output_option():
