@@ -183,12 +183,6 @@ def read_embeddings(path: str | os.PathLike, embedding: str) -> tuple[np.ndarray
     return features, keys
 
 
-def read_attrs(path: str | os.PathLike, embedding: str) -> dict:
-    """Read the metadata attributes of one embedding group."""
-    with _open_read(path) as h5:
-        return dict(h5[f"{DATASET_GROUP}/{embedding}"].attrs)
-
-
 def list_embeddings(path: str | os.PathLike) -> list[str]:
     """Names of the embeddings stored in a file (empty if the file is missing)."""
     if not Path(path).exists():
@@ -256,17 +250,6 @@ def incomplete_reason(path: str | os.PathLike, embedding: str,
     except OSError:
         return "is unreadable"
     return None
-
-
-def has_complete_embedding(path: str | os.PathLike, embedding: str,
-                           expected_keys: set[str] | None = None,
-                           expected_attrs: Mapping[str, object] | None = None) -> bool:
-    """Whether a file holds a fully written embedding (optionally for exactly these keys).
-
-    With ``expected_attrs``, the embedding also needs those settings
-    attributes (see :func:`incomplete_reason`).
-    """
-    return incomplete_reason(path, embedding, expected_keys, expected_attrs) is None
 
 
 def damage_reason(path: str | os.PathLike, group: str | None = None) -> str | None:

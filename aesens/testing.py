@@ -1,4 +1,5 @@
-"""Checkpoints of randomly initialised weights, in each paper model's real format.
+"""Support for tests and benchmarks: checkpoints of randomly initialised weights, in each paper
+model's real format, and :func:`embed_files` (embeddings in memory).
 
 The published weights of OpenL3, PANNs and CLAP cannot be downloaded
 everywhere (the tests and benchmarks run offline), and neither the shapes
@@ -35,12 +36,17 @@ feature extractor into a folder, as ``save_pretrained`` does, to pass as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aesens.errors import AesensError
+
+if TYPE_CHECKING:
+    from aesens.extraction.setting import Setting
+    from aesens.models import EmbeddingModel, ModelSpec
 
 
 def save_openl3(folder: Path) -> Path:
@@ -193,3 +199,49 @@ def save_random_weights(model: str, folder: Path) -> Path:
         raise AesensError(f"{model!r} has no weights file; random weights exist for "
                           f"{', '.join(SAVERS)}")
     return SAVERS[model](Path(folder))
+
+
+def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
+                setting: Setting, batch_size: int = 32, progress: bool = True,
+                shard_size: int | None = None
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Embed every file of the dataset under one setting with one or more models, in memory
+    (the units of :func:`aesens.extraction.run.extract`, nothing written; for tests and
+    benchmarks).
+
+    Parameters
+    ----------
+    files : sequence of Path
+        Dataset WAV files.
+    models : sequence of EmbeddingModel or ModelSpec
+        Models sharing the loaded and effected audio.
+    setting : Setting
+        Effect setting (or the original audio).
+    batch_size : int
+        Files per model call.
+    progress : bool
+        Show a tqdm progress bar.
+    shard_size : int, optional
+        Files per work unit (the progress bar's step; default: the extraction's).
+
+    Returns
+    -------
+    dict
+        Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
+    """
+    from tqdm import tqdm
+
+    from aesens.extraction.executor import InProcessExecutor
+    from aesens.extraction.run import DEFAULT_SHARD_SIZE, merge_shards, run_unit, work_units
+
+    shard_size = DEFAULT_SHARD_SIZE if shard_size is None else shard_size
+    executor = InProcessExecutor()
+    units = work_units(files, models, setting, 0, batch_size, shard_size,
+                       executor.prepare_threads, in_order=True)
+    shards = []
+    with tqdm(total=len(files), desc=setting.label, unit="file", disable=not progress,
+              leave=False) as bar:
+        for result in executor.map_unordered(run_unit, units):
+            shards.append(result)
+            bar.update(result.n_files)
+    return merge_shards(shards)

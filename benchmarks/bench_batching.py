@@ -2,7 +2,7 @@
 """Batched extraction against one file at a time, for CREPE and (random-weight) PANNs.
 
 The reference is the published loop: read one file, apply the effect, embed
-it alone. Ours is :func:`aesens.extraction.run.embed_files`: batches of
+it alone. Ours is :func:`aesens.testing.embed_files`: batches of
 ``--batch-size`` files through the model, the next batch read and effected
 by a thread pool meanwhile. Both run on the same 3-s stereo files under the
 same reverb setting, after a warm-up call, and must give the same rows.
@@ -28,9 +28,9 @@ from aesens.effects import EFFECTS
 from aesens.effects.roundtrip import pcm16_roundtrip
 from aesens.errors import AesensError
 from aesens.extraction.batches import read_clip
-from aesens.extraction.run import embed_files
 from aesens.extraction.setting import Setting
 from aesens.models import EmbeddingModel, get_model
+from aesens.testing import embed_files
 
 SETTING = Setting(EFFECTS["reverb"], 17)
 

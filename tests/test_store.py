@@ -5,6 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from conftest import read_attrs
 
 from aesens import layout, store
 from aesens.errors import AesensError
@@ -30,9 +31,9 @@ def test_roundtrip_keeps_other_embeddings(tmp_path):
     np.testing.assert_array_equal(features, a)
     assert list(keys) == ["x", "y", "z"]
     assert store.list_embeddings(path) == ["crepe", "mfcc"]
-    assert store.read_attrs(path, "mfcc")["model"] == "m"
-    assert store.has_complete_embedding(path, "crepe", {"x", "y", "z"})
-    assert not store.has_complete_embedding(path, "crepe", {"x", "y"})
+    assert read_attrs(path, "mfcc")["model"] == "m"
+    assert store.incomplete_reason(path, "crepe", {"x", "y", "z"}) is None
+    assert store.incomplete_reason(path, "crepe", {"x", "y"}) is not None
     # Replacing one embedding keeps the other.
     store.write_embeddings(path, "mfcc", a[:1], ["x"])
     assert store.read_embeddings(path, "crepe")[0].shape == (4, 3)
@@ -47,7 +48,8 @@ def test_reads_files_written_by_the_published_scripts(tmp_path):
     features, keys = store.read_embeddings(path, "openl3")
     assert features.shape == (6, 512)
     assert list(keys) == ["[cel][cla]0001__1"] * 3 + ["[cel][cla]0001__2"] * 3
-    assert store.has_complete_embedding(path, "openl3", {"[cel][cla]0001__1", "[cel][cla]0001__2"})
+    stems = {"[cel][cla]0001__1", "[cel][cla]0001__2"}
+    assert store.incomplete_reason(path, "openl3", stems) is None
 
 
 def test_missing_file_embedding_and_damage(tmp_path):
@@ -113,5 +115,5 @@ def test_complete_only_with_the_expected_settings_attributes(tmp_path):
         store.MISMATCH_PREFIX)
     assert store.incomplete_reason(path, "mfcc", None, {"frames": 3}) == (
         "was computed with no frames attribute (written by an older version; expected frames=3)")
-    assert not store.has_complete_embedding(path, "mfcc", {"a", "b"}, {"center": False})
-    assert store.has_complete_embedding(path, "mfcc", {"a", "b"}, {"center": True})
+    assert store.incomplete_reason(path, "mfcc", {"a", "b"}, {"center": False}) is not None
+    assert store.incomplete_reason(path, "mfcc", {"a", "b"}, {"center": True}) is None

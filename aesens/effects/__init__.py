@@ -23,8 +23,8 @@ plug-in; under the published semantics their output goes through the same
 16-bit round trip as the paper's effects.
 
 The published scripts streamed each file through a pedalboard board in
-1-second chunks with ``reset=False``; :func:`apply_streaming` reproduces that
-reference and the tests check that :meth:`Effect.apply` equals it.
+1-second chunks with ``reset=False``; the tests check that :meth:`Effect.apply`
+equals that streaming reference.
 
 Effects may also have a batch function, applied to several clips stacked as
 ``(clips, channels, samples)`` in one call (:meth:`Effect.apply_batch`).
@@ -320,21 +320,3 @@ def get_effect(name: str) -> Effect:
         return EFFECTS[name]
     except KeyError:
         raise AesensError(f"unknown effect {name!r}; choose one of {', '.join(EFFECTS)}") from None
-
-
-def apply_streaming(effect: Effect, audio: np.ndarray, sample_rate: int, value: float,
-                    chunk_seconds: float = 1.0) -> np.ndarray:
-    """Apply an effect the way the published scripts did (reference implementation).
-
-    Pedalboard effects stream the file through the board in chunks of
-    ``chunk_seconds`` with ``reset=False``; the low-pass filters the whole
-    excerpt at once with ``sosfilt``.
-    """
-    if effect.board_fn is None:
-        return effect.apply(audio, sample_rate, value)
-    board = effect.board_fn(value)
-    chunk = int(chunk_seconds * sample_rate)
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    pieces = [board(audio[:, start:start + chunk], sample_rate, reset=False)
-              for start in range(0, audio.shape[1], chunk)]
-    return np.concatenate(pieces, axis=1)

@@ -1,8 +1,8 @@
 """The paper's pedalboard effects: bitcrush, gain and reverb (with its file-to-file chain).
 
 The published scripts built each effect as a one-plug-in pedalboard board
-(:func:`bitcrush_board`, :func:`gain_board`, :func:`reverb_board`; the
-streaming reference :func:`aesens.effects.apply_streaming` uses them). The
+(:func:`bitcrush_board`, :func:`gain_board`, :func:`reverb_board`; the tests'
+streaming reference uses them). The
 batch functions give the same output as the plug-ins on several clips at
 once: gain and bitcrush are the exact float32 arithmetic of pedalboard's
 plug-ins in numpy, the reverb runs :func:`aesens.effects.dsp.juce_reverb`.

@@ -311,44 +311,6 @@ def work_units(files: Sequence[Path], models: Sequence[ModelSpec | EmbeddingMode
                                 prepare_threads, in_order))
 
 
-def embed_files(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
-                setting: Setting, batch_size: int = 32, progress: bool = True,
-                shard_size: int = DEFAULT_SHARD_SIZE
-                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Embed every file of the dataset under one setting with one or more models, in memory.
-
-    Parameters
-    ----------
-    files : sequence of Path
-        Dataset WAV files.
-    models : sequence of EmbeddingModel or ModelSpec
-        Models sharing the loaded and effected audio.
-    setting : Setting
-        Effect setting (or the original audio).
-    batch_size : int
-        Files per model call.
-    progress : bool
-        Show a tqdm progress bar.
-    shard_size : int
-        Files per work unit (the progress bar's step).
-
-    Returns
-    -------
-    dict
-        Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
-    """
-    executor = InProcessExecutor()
-    units = work_units(files, models, setting, 0, batch_size, shard_size,
-                       executor.prepare_threads, in_order=True)
-    shards = []
-    with tqdm(total=len(files), desc=setting.label, unit="file", disable=not progress,
-              leave=False) as bar:
-        for result in executor.map_unordered(run_unit, units):
-            shards.append(result)
-            bar.update(result.n_files)
-    return merge_shards(shards)
-
-
 def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
             settings: Sequence[Setting], embeddings_dir: str | os.PathLike = "embeddings",
             batch_size: int = 32, force: bool = False, progress: bool = True,

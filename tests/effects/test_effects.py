@@ -8,11 +8,11 @@ import dataclasses
 import numpy as np
 import pedalboard
 import pytest
-from conftest import clip_batch, load_script, misfit_outputs, music
+from conftest import apply_streaming, clip_batch, load_script, misfit_outputs, music
 
 from aesens import store
 from aesens.dataset import discover, load_audio
-from aesens.effects import EFFECTS, PAPER_EFFECTS, Effect, apply_streaming, get_effect
+from aesens.effects import EFFECTS, PAPER_EFFECTS, Effect, get_effect
 from aesens.effects.roundtrip import pcm16_roundtrip
 from aesens.errors import AesensError, run_cli
 from aesens.extraction.batches import prepared_batches

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pedalboard
 import pytest
-from conftest import clip_batch
+from conftest import apply_streaming, clip_batch
 
-from aesens.effects import EFFECTS, apply_streaming
+from aesens.effects import EFFECTS
 from aesens.effects.paper import gain_factor
 from aesens.errors import AesensError
 

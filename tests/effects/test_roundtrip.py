@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import scipy.signal
 import soundfile as sf
-from conftest import chirp
+from conftest import apply_streaming, chirp
 from pedalboard.io import AudioFile
 
-from aesens.effects import EFFECTS, apply_streaming
+from aesens.effects import EFFECTS
 from aesens.effects.filters import cheby_lowpass_sos
 from aesens.effects.roundtrip import pcm16_encode, pcm16_roundtrip
 

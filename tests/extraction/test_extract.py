@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import chirp, load_script, published_effected_audio, write_tiny_dataset
+from conftest import chirp, load_script, published_effected_audio, read_attrs, write_tiny_dataset
 from threadpoolctl import threadpool_limits
 
 from aesens import store
@@ -23,7 +23,6 @@ from aesens.errors import AesensError, run_cli
 from aesens.extraction.batches import prepared_batches
 from aesens.extraction.run import (
     WorkUnit,
-    embed_files,
     extract,
     merge_shards,
     run_unit,
@@ -32,6 +31,7 @@ from aesens.extraction.run import (
 )
 from aesens.extraction.setting import Setting, expected_attributes, select_ranks
 from aesens.models import ModelSpec, get_model, loaded_model
+from aesens.testing import embed_files
 
 ROOT = Path(__file__).resolve().parents[2]
 stage1 = load_script("2A.1_featureExtract_original.py")
@@ -57,7 +57,7 @@ def test_original_and_effected_stages_write_published_layout(workdir, tiny_datas
                                                         "mfcc")
         assert list(effected_keys) == list(keys)
         assert not np.allclose(effected, features)
-    attrs = store.read_attrs("embeddings/embeddings_gain_-40.0.h5", "mfcc")
+    attrs = read_attrs("embeddings/embeddings_gain_-40.0.h5", "mfcc")
     assert attrs["effect"] == "gain" and attrs["param"] == "-40.0" and attrs["n_files"] == 12
 
 
@@ -329,7 +329,7 @@ def test_embeddings_of_other_settings_are_redone_with_a_message(workdir, capsys)
     assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet",
                                  "--effect-semantics", "float"]) == 0
     path = "embeddings/embeddings_gain_-37.0.h5"
-    assert store.read_attrs(path, "mfcc")["effect_semantics"] == "float"
+    assert read_attrs(path, "mfcc")["effect_semantics"] == "float"
     floats = store.read_embeddings(path, "mfcc")[0]
     capsys.readouterr()
     assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet"]) == 0
@@ -337,7 +337,7 @@ def test_embeddings_of_other_settings_are_redone_with_a_message(workdir, capsys)
     assert err.count("\n") == 1
     assert "mfcc was computed with effect_semantics=float (expected effect_semantics=" \
            "published); recomputing it" in err
-    assert store.read_attrs(path, "mfcc")["effect_semantics"] == "published"
+    assert read_attrs(path, "mfcc")["effect_semantics"] == "published"
     assert not np.array_equal(store.read_embeddings(path, "mfcc")[0], floats)
     assert run_cli(stage2.main, ["gain", "mfcc", "2", "2", "--quiet"]) == 0
     assert "1 already complete" in capsys.readouterr().out

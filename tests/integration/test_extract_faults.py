@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import chirp, load_script
+from conftest import chirp, load_script, read_attrs
 
 from aesens import safe_files, store
 from aesens.dataset import discover, load_audio, read_skip_list
@@ -93,7 +93,7 @@ def test_non_finite_file_stops_the_stage_then_the_skip_list_records_it(workdir, 
     features, keys = store.read_embeddings(output, name)
     assert np.isfinite(features).all() and NAN_STEM not in set(keys)
     assert set(keys) == {p.stem for p in discover(tiny_dataset)} - {NAN_STEM}
-    assert json.loads(store.read_attrs(output, name)[SKIPPED_ATTR]) == [NAN_STEM]
+    assert json.loads(read_attrs(output, name)[SKIPPED_ATTR]) == [NAN_STEM]
     assert run_cli(stage.main, [*argv, "--quiet", "--skip-files", "skip.txt"]) == 0
     assert "already complete" in capsys.readouterr().out
 
@@ -111,7 +111,7 @@ def test_embeddings_of_another_skip_list_are_redone_never_mixed(workdir, tiny_da
         assert (written == [path]) == redone, skipped
         keys = set(store.read_embeddings(path, "mfcc")[1])
         assert keys == {f.stem for f in kept}
-        attrs = store.read_attrs(path, "mfcc")
+        attrs = read_attrs(path, "mfcc")
         assert json.loads(attrs.get(SKIPPED_ATTR, "[]")) == sorted(skipped)
 
 
@@ -363,7 +363,7 @@ def test_force_rewrites_take_the_size_of_a_fresh_write(workdir, tiny_dataset):
     for model in models:
         np.testing.assert_array_equal(store.read_embeddings(path, model.name)[0],
                                       rows[model.name])
-    assert store.read_attrs(path, "crepe")["effect"] == "gain"
+    assert read_attrs(path, "crepe")["effect"] == "gain"
     bigger = np.ones((1000, 256), np.float32)
     store.write_embeddings(path, "big", bigger, ["a"] * 1000)
     grown = path.stat().st_size

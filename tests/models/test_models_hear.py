@@ -33,6 +33,7 @@ from conftest import (
     load_script,
     needs_cuda,
     published_effected_audio,
+    read_attrs,
     write_split_csv,
     write_tiny_dataset,
 )
@@ -322,7 +323,7 @@ def check_gain_sweep(module, dataset: Path, folder: Path, outputs: dict[str, str
             for file, (clip, rate) in zip(files, audio, strict=True):
                 expected = direct_rows(module, reference_model, clip, rate, output)
                 assert_rows_equal(stored_rows[file.stem], expected)
-            attrs = store.read_attrs(path, stored)
+            attrs = read_attrs(path, stored)
             assert attrs["effect"] == "gain" and attrs["output"] == output
             assert attrs["frame_level"] == (output == "timestamp")
 
@@ -385,7 +386,7 @@ def test_torchcrepe_baseline_sweep_equals_the_module(torchcrepe_baseline, tmp_pa
                      range(2, 3))
     path = "embeddings/embeddings_gain_-37.0.h5"
     assert len(rows_by_key(path, stored)["[cel][cla]0001__1"]) == 6  # 1 + 4000 // 800
-    attrs = store.read_attrs(path, "hear+hearbaseline.torchcrepe")
+    attrs = read_attrs(path, "hear+hearbaseline.torchcrepe")
     assert attrs["module"] == "hearbaseline.torchcrepe" and attrs["library"] == "hearbaseline"
     assert attrs["library_version"] == importlib.metadata.version("hearbaseline")
 

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 import pytest
 import soxr
-from conftest import TINY_STEMS, chirp, load_script
+from conftest import TINY_STEMS, chirp, load_script, read_attrs
 
 pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -265,7 +265,7 @@ def test_stages_end_to_end_with_a_tiny_model(folders, tiny_dataset, tmp_path, mo
     assert list(keys) == list(original_keys) and not np.allclose(features, original)
     with h5py.File("embeddings/embeddings_gain_-40.0.h5", "r") as handle:
         assert list(handle["irmas"]) == [stored]  # one group, no subgroups
-    attrs = store.read_attrs("embeddings/embeddings_gain_-40.0.h5", stored)
+    attrs = read_attrs("embeddings/embeddings_gain_-40.0.h5", stored)
     assert attrs["library"] == "transformers" and attrs["effect"] == "gain"
     assert run_cli(load_script("2A.2_featureExtract_audioEffects.py").main,
                    ["gain", name, "0", "1", *common]) == 0
@@ -304,7 +304,7 @@ def test_mp3_sweep_of_a_tiny_model_end_to_end(folders, tiny_dataset, tmp_path, m
     model = get_model(name, device="cpu", weights=str(folders["wav2vec2"]))
     for quality in ("9", "8"):
         features, keys = store.read_embeddings(f"embeddings/embeddings_mp3_{quality}.h5", stored)
-        assert store.read_attrs(f"embeddings/embeddings_mp3_{quality}.h5",
+        assert read_attrs(f"embeddings/embeddings_mp3_{quality}.h5",
                                 stored)["effect_semantics"] == "published"
         files = discover(tiny_dataset)
         assert list(store.decode_keys(keys)) == [path.stem for path in files]
