@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aesens.cli.commands import plain
 from aesens.cli.options import (
     add_dataset_options,
     add_executor_options,
@@ -30,7 +31,7 @@ from aesens.extraction.setting import Setting
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap, "
                         "hf:<model id>, hear:<module>); "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aesens.cli.commands import plain
 from aesens.cli.options import (
     add_dataset_options,
     add_executor_options,
@@ -46,7 +47,7 @@ from aesens.extraction.setting import Setting, describe_selection, list_grid, se
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("effect", help=f"effect name ({', '.join(EFFECTS)})")
     parser.add_argument("embedding", help="model name (crepe, mfcc, openl3, panns, clap, "

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from aesens import layout
+from aesens.cli.commands import plain
 from aesens.cli.types import embedding_name
 from aesens.errors import AesensError, run_cli
 from aesens.layout import refuse_overwriting_inputs
@@ -22,7 +23,7 @@ from aesens.sweep.split import make_split, write_split
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embeddings-file", default=str(layout.original_path()),
                         help="original-audio embeddings (default: embeddings/embeddings.h5)")

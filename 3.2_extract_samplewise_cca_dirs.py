@@ -22,6 +22,7 @@ import sys
 
 from aesens import layout
 from aesens.analysis.directions import ensure_ccadirs
+from aesens.cli.commands import plain
 from aesens.cli.types import embedding_name
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
@@ -29,7 +30,7 @@ from aesens.layout import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("embedding", type=embedding_name, help="embedding name, e.g. openl3")
     parser.add_argument("effect", choices=sorted(EFFECTS), help="effect name")

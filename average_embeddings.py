@@ -19,6 +19,7 @@ import sys
 
 from tqdm import tqdm
 
+from aesens.cli.commands import plain
 from aesens.cli.types import embedding_name
 from aesens.errors import run_cli
 from aesens.layout import refuse_overwriting_inputs
@@ -26,7 +27,7 @@ from aesens.sweep.caches import average_file
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("split_csv", help="train/test split (instrument,genre,file_name,split)")
     parser.add_argument("input_h5", help="embeddings file (irmas/<embedding>/features, keys)")

@@ -31,6 +31,7 @@ import sys
 from aesens import layout
 from aesens.analysis.desensitize import DEFAULT_THRESHOLD
 from aesens.classification.classify import SOLVERS, run_classification
+from aesens.cli.commands import plain
 from aesens.cli.types import (
     DEFAULT_METHODS,
     all_cores,
@@ -47,7 +48,7 @@ from aesens.layout import refuse_overwriting_inputs
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-b", "--embedding", required=True, type=embedding_name,
                         help="embedding name, e.g. openl3")

@@ -18,6 +18,7 @@ import argparse
 import sys
 
 from aesens import layout
+from aesens.cli.commands import plain
 from aesens.cli.types import embedding_name, positive_int
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
@@ -26,7 +27,7 @@ from aesens.sweep.caches import ensure_grouped
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-e", "--effect", required=True, choices=sorted(EFFECTS),
                         help="effect name")

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from aesens.cli.commands import plain
 from aesens.cli.types import effect_names, embedding_names, non_negative_int, positive_int
 from aesens.effects import EFFECTS, PAPER_EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
@@ -70,7 +71,7 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m aesens.demo", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="demo", help="folder to run in (default: demo)")
     parser.add_argument("--per-class", type=positive_int, default=DEFAULT_PER_CLASS,

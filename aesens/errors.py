@@ -55,6 +55,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _is_csv_error(error: Exception) -> bool:
+    """Whether an error is a CSV file that does not parse (pandas is imported only by then)."""
+    pandas = sys.modules.get("pandas")
+    csv_errors = (pandas.errors.ParserError, pandas.errors.EmptyDataError) if pandas else ()
+    return isinstance(error, (UnicodeDecodeError, *csv_errors))
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Run a command-line ``main`` and turn expected failures into a one-line message.
 
@@ -78,8 +85,6 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         The exit code: 0 on success, 2 for a user or file error, 130 on
         Ctrl-C, 1 for an unexpected error.
     """
-    import pandas as pd
-
     try:
         code = main(argv)
     except AesensError as error:
@@ -88,15 +93,15 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     except OSError as error:
         print(f"error: {_one_line(describe_os_error(error))}", file=sys.stderr)
         return 2
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        print(f"error: a CSV file does not parse ({_one_line(str(error))}); check that it is a "
-              "complete comma-separated file with its header line", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: finished results are kept; rerun the same command to resume",
               file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the last resort of a command line
+    except Exception as error:  # noqa: BLE001 - the last resort of a command line
+        if _is_csv_error(error):
+            print(f"error: a CSV file does not parse ({_one_line(str(error))}); check that it "
+                  "is a complete comma-separated file with its header line", file=sys.stderr)
+            return 2
         traceback.print_exc()
         print("error: an unexpected error (a bug in aesens); please report it with the "
               "command line and the traceback above", file=sys.stderr)

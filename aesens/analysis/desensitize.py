@@ -37,8 +37,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from aesens.analysis.cca import global_cca_direction
-from aesens.analysis.methods import SV_THRESHOLD, get_method
-from aesens.errors import AesensError
+from aesens.analysis.methods import SV_THRESHOLD, get_method, validate_threshold
 from aesens.sweep.sweep import as_paths
 
 #: Default singular-value threshold of ``cca_samplewise_svd``.
@@ -216,24 +215,6 @@ DIRECTIONS: dict[str, DirectionMethod] = {
     "cca": cca_direction,
     "cca_samplewise_svd": samplewise_svd_directions,
 }
-def validate_threshold(threshold: float) -> float:
-    """The SVD threshold as a float; any number, as the published ``-t`` took it.
-
-    ``cca_samplewise_svd`` keeps the singular vectors whose singular value over the
-    largest is at least the threshold: 0 or less keeps every one, more than 1 (or NaN)
-    none (:func:`threshold_warning` says so).
-
-    Raises
-    ------
-    AesensError
-        If ``threshold`` is not a number.
-    """
-    try:
-        return float(threshold)
-    except (TypeError, ValueError):
-        raise AesensError(f"threshold {threshold!r} is not a number") from None
-
-
 def threshold_warning(threshold: float) -> str | None:
     """What an SVD threshold outside (0, 1] does, for a warning (None inside (0, 1])."""
     if threshold <= 0:

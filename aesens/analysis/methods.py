@@ -93,6 +93,24 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
+def validate_threshold(threshold: float) -> float:
+    """The SVD threshold as a float; any number, as the published ``-t`` took it.
+
+    ``cca_samplewise_svd`` keeps the singular vectors whose singular value over the
+    largest is at least the threshold: 0 or less keeps every one, more than 1 (or NaN)
+    none (:func:`threshold_warning` says so).
+
+    Raises
+    ------
+    AesensError
+        If ``threshold`` is not a number.
+    """
+    try:
+        return float(threshold)
+    except (TypeError, ValueError):
+        raise AesensError(f"threshold {threshold!r} is not a number") from None
+
+
 def method_of_label(embedding: str, label: str) -> str:
     """The method name of an ``embedding`` column value (inverse of :meth:`Method.label`);
     a label of another model is returned unchanged."""

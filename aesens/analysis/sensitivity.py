@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from aesens import layout, store
+from aesens.analysis import DEFAULT_UMAP_FILES
 from aesens.analysis.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -44,10 +45,6 @@ from aesens.effects import EFFECTS, Effect, get_effect
 from aesens.errors import AesensError
 from aesens.layout import PathLike
 from aesens.sweep.sweep import Sweep
-
-#: Files shown per UMAP panel by default.
-DEFAULT_UMAP_FILES = 5
-
 
 # --------------------------------------------------------------------------- discovery
 

@@ -56,10 +56,9 @@ from aesens.analysis.desensitize import (
     deformation_directions,
     project_out,
     threshold_warning,
-    validate_threshold,
 )
 from aesens.analysis.directions import ensure_ccadirs
-from aesens.analysis.methods import METHODS, get_method
+from aesens.analysis.methods import METHODS, get_method, validate_threshold
 from aesens.classification import results
 from aesens.classification.gridsearch import SOLVERS, grid_search, metrics_on_test_set
 from aesens.classification.results import ORIGINAL, RANDOMMIX

@@ -9,8 +9,7 @@ import argparse
 import os
 import re
 
-from aesens.analysis.desensitize import validate_threshold
-from aesens.analysis.methods import METHODS, get_method
+from aesens.analysis.methods import METHODS, get_method, validate_threshold
 from aesens.errors import AesensError
 
 #: Published default of ``desensitize_classif.py -m``: no method first, then all methods.

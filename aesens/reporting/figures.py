@@ -36,7 +36,6 @@ they draw (cached per embedding and effect).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
@@ -45,10 +44,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure
 
 from aesens import layout, store
+from aesens.analysis import DEFAULT_UMAP_FILES
 from aesens.analysis.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -61,7 +60,6 @@ from aesens.analysis.files import (
     write_cca_r2s,
 )
 from aesens.analysis.sensitivity import (
-    DEFAULT_UMAP_FILES,
     Analysis,
     analyse,
     find_effects,
@@ -72,7 +70,7 @@ from aesens.analysis.sensitivity import (
     umap_grid_coordinates,
 )
 from aesens.classification.results import load_results
-from aesens.cli.types import effect_names, embedding_names, name_list, non_negative_int
+from aesens.cli.commands import DEFAULT_FORMATS, figures_parser
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
@@ -81,7 +79,6 @@ from aesens.reporting.roc_figures import roc_auc_figure
 from aesens.safe_files import atomic_file
 
 #: Output formats of :func:`render_all` by default.
-DEFAULT_FORMATS = ("pdf", "png")
 
 
 # --------------------------------------------------------------------------- figures
@@ -456,43 +453,11 @@ def paper_figure_files(embeddings_dir: PathLike = "embeddings",
     return written
 
 
-def _formats(value: str) -> list[str]:
-    """Argument type: comma-separated figure formats matplotlib can write."""
-    names = [name.lower().lstrip(".") for name in name_list(value)]
-    supported = FigureCanvasBase.get_supported_filetypes()
-    unknown = [name for name in names if name not in supported]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown figure format {', '.join(unknown)}; choose "
-                                         f"from {', '.join(sorted(supported))}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: render every figure, the correlation tables and the summary report."""
     from aesens.reporting.report import write_summary
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embeddings-dir", default="embeddings",
-                        help="folder with grouped/ and averaged/ (default: embeddings)")
-    parser.add_argument("--results-dir", default="results",
-                        help="classification results in, tables and summary out "
-                             "(default: results)")
-    parser.add_argument("--plots-dir", default="plots", help="figures out (default: plots)")
-    parser.add_argument("--models-dir", default=None,
-                        help="classification pickles <effect>/deformdir_<embedding>.pkl whose "
-                             "global CCA directions are used (default: models beside the "
-                             "embeddings folder; computed where missing)")
-    parser.add_argument("--embeddings", type=embedding_names, default=None,
-                        help="comma-separated embeddings (default: all present)")
-    parser.add_argument("--effects", type=effect_names, default=None,
-                        help="comma-separated effects (default: all present)")
-    parser.add_argument("--format", type=_formats, default=list(DEFAULT_FORMATS),
-                        help="comma-separated figure formats (default: pdf,png)")
-    parser.add_argument("--umap-files", type=non_negative_int, default=DEFAULT_UMAP_FILES,
-                        help=f"files per UMAP panel, 0 for none (default: {DEFAULT_UMAP_FILES})")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="UMAP file draw and layout seed, 0 or more (default: 0)")
+    parser = figures_parser()
     args = parser.parse_args(argv)
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,
                          args.effects, args.format, args.umap_files, args.seed, args.models_dir)

@@ -24,7 +24,6 @@ A "What to notice" section at the top reads those tables in sentences
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -40,6 +39,7 @@ from aesens.analysis.files import GLOBAL_R2_COLUMN, read_correlations_text
 from aesens.analysis.methods import GLOBAL_CCA, SV_THRESHOLDS, display_name
 from aesens.classification.results import ORIGINAL as ORIGINAL_SET
 from aesens.classification.results import load_results
+from aesens.cli.commands import report_parser
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
@@ -321,13 +321,7 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the summary report."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results-dir", default="results", help="default: results")
-    parser.add_argument("--plots-dir", default="plots", help="default: plots")
-    parser.add_argument("--embeddings-dir", default=None,
-                        help="folder of averaged/, for the embedding dimensions (default: "
-                             "embeddings beside the results folder)")
+    parser = report_parser()
     args = parser.parse_args(argv)
     print(f"wrote {write_summary(args.results_dir, args.plots_dir, args.embeddings_dir)}")
     return 0

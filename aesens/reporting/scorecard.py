@@ -24,7 +24,6 @@ best desensitisation method gives back. Missing values are shown as "—".
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -40,7 +39,7 @@ from aesens.analysis.files import GLOBAL_R2_COLUMN
 from aesens.analysis.methods import SV_THRESHOLD
 from aesens.analysis.sensitivity import direction_count
 from aesens.classification import results
-from aesens.cli.types import effect_names, embedding_names
+from aesens.cli.commands import scorecard_parser
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
@@ -344,25 +343,7 @@ def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the scorecard (CSV, Markdown, HTML and heat map)."""
-    parser = argparse.ArgumentParser(prog="python -m aesens.scorecard", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--embeddings-dir", default="embeddings",
-                        help="folder with grouped/ and averaged/ (default: embeddings)")
-    parser.add_argument("--results-dir", default="results",
-                        help="classification results result_<embedding>.csv per effect "
-                             "(default: results)")
-    parser.add_argument("--out", default=None,
-                        help="folder of the scorecard files (default: the results folder)")
-    parser.add_argument("--plots-dir", default=None,
-                        help="figures linked from the scorecard (default: plots beside the "
-                             "embeddings folder)")
-    parser.add_argument("--models-dir", default=None,
-                        help="classification pickles whose global CCA directions are used "
-                             "(default: models beside the embeddings folder)")
-    parser.add_argument("--embeddings", type=embedding_names, default=None,
-                        help="comma-separated embeddings (default: all present)")
-    parser.add_argument("--effects", type=effect_names, default=None,
-                        help="comma-separated effects (default: all present)")
+    parser = scorecard_parser()
     args = parser.parse_args(argv)
     card = scorecard(args.embeddings_dir, args.results_dir, args.models_dir, args.embeddings,
                      args.effects, progress=True)
