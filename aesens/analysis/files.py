@@ -45,10 +45,6 @@ GLOBAL_R2_COLUMN = "spearman_corr2"
 COMMENT_COLUMN = "comment"
 #: The published columns of ``correlations.csv``, in order; ours follow them.
 PUBLISHED_CORRELATION_COLUMNS = (*CORRELATION_KEYS, GLOBAL_R2_COLUMN, COMMENT_COLUMN)
-#: Columns of files written by earlier versions of this tool (no ``desensitization_method``)
-#: renamed to the columns of the same meaning: ``global_r2`` was the held-out R², and
-#: ``global_r2_train`` the paper's (in-sample) one.
-EARLIER_COLUMNS = {"global_r2_train": GLOBAL_R2_COLUMN, "global_r2": "global_r2_test"}
 
 
 def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -> Path:
@@ -69,9 +65,7 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
         other keys are kept in place, cell for cell; a row with the same key
         takes the new values in the table's columns and keeps its text in
         every other column (such as ``comment``); new keys are appended with
-        an empty ``comment``. A file of an earlier version of this tool
-        (without ``desensitization_method``) has its rows keyed as ``cca`` and
-        its columns renamed as :data:`EARLIER_COLUMNS` says.
+        an empty ``comment``.
 
     Raises
     ------
@@ -91,19 +85,12 @@ def merge_correlations(table: pd.DataFrame, results_dir: PathLike = "results") -
 def read_correlations_text(path: PathLike) -> pd.DataFrame:
     """``correlations.csv`` with every cell as the text it holds (empty cells as ``""``).
 
-    A file of an earlier version of this tool is brought to the published
-    key (see :func:`merge_correlations`).
-
     Raises
     ------
     AesensError
         If the file does not parse or lacks a key column.
     """
     old = read_csv(path, dtype=str, keep_default_na=False)
-    if "desensitization_method" not in old.columns:
-        old = old.rename(columns={name: new for name, new in EARLIER_COLUMNS.items()
-                                  if new not in old.columns})
-        old.insert(min(3, len(old.columns)), "desensitization_method", GLOBAL_CCA.name)
     missing = [key for key in CORRELATION_KEYS if key not in old.columns]
     if missing:
         raise AesensError(f"{path} lacks columns {', '.join(missing)}; move it away and "

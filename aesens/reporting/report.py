@@ -115,8 +115,7 @@ def read_correlations(path: PathLike) -> pd.DataFrame:
     """The global-CCA rows of ``correlations.csv``, numbers as numbers.
 
     Reads the published 3.1 notebook's file (only its columns) as well as
-    ours and those of earlier versions of this tool
-    (:func:`aesens.analysis.files.read_correlations_text`); rows of another
+    ours (:func:`aesens.analysis.files.read_correlations_text`); rows of another
     ``desensitization_method`` than ``cca`` are left out, and a column the
     file lacks (``global_r2_test``, ``samplewise_r2_median``) is NaN.
 

@@ -160,20 +160,17 @@ def test_the_published_notebook_reads_and_updates_our_file(outputs: Path,
         gain.instruments["cello"].global_r2
 
 
-def test_earlier_correlations_files_are_brought_to_the_published_key(outputs: Path,
-                                                                   tmp_path: Path) -> None:
-    """An earlier version's file: no method column, global_r2 (held out), global_r2_train."""
+def test_a_correlations_file_without_the_method_column_is_refused_and_kept(
+        outputs: Path, tmp_path: Path) -> None:
+    """The published key includes ``desensitization_method``: a file without it is not ours."""
+    path = tmp_path / "correlations.csv"
     pd.DataFrame({"embedding": ["toy"], "effect": ["gain"], "instrument": ["cello"],
-                  "global_r2": [0.25], "global_r2_train": [0.75], "comment": ["mine"]}
-                 ).to_csv(tmp_path / "correlations.csv", index=False)
+                  "global_r2": [0.25], "comment": ["mine"]}).to_csv(path, index=False)
+    before = path.read_bytes()
     result = analysis.analyse("toy", "bitcrush", outputs / "embeddings")
-    path = analysis_files.merge_correlations(result.table(), tmp_path)
-    table = pd.read_csv(path, keep_default_na=False)
-    assert list(table.columns[:6]) == PUBLISHED_COLUMNS
-    first = table.iloc[0]
-    assert (first["desensitization_method"], first["spearman_corr2"], first["global_r2_test"],
-            first["comment"]) == ("cca", 0.75, 0.25, "mine")
-    assert "global_r2" not in table and "global_r2_train" not in table
+    with pytest.raises(AesensError, match="correlations.csv lacks columns desensitization_method"):
+        analysis_files.merge_correlations(result.table(), tmp_path)
+    assert path.read_bytes() == before
 
 
 def test_correlations_bad_file(tmp_path: Path, outputs: Path) -> None:

@@ -369,13 +369,12 @@ def test_command_rejects_bad_options(option: list[str], message: str,
     assert message in err and "Traceback" not in err
 
 
-def test_report_reads_hand_edited_and_earlier_correlations(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture) -> None:
-    """A correlations.csv with a comment column, or of an earlier version, reads.
-
-    An earlier version's ``global_r2`` was the held-out R² (no in-sample column yet)."""
+def test_report_reads_hand_edited_correlations(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """A correlations.csv with a comment column and without the in-sample R² column reads."""
     rows = pd.DataFrame({"embedding": ["toy"] * 3, "effect": ["gain"] * 3,
-                         "instrument": list(INSTRUMENTS), "global_r2": [0.2, 0.4, ""],
+                         "instrument": list(INSTRUMENTS), "desensitization_method": ["cca"] * 3,
+                         "global_r2_test": [0.2, 0.4, ""],
                          "samplewise_r2_median": [0.9, 0.8, 0.7],
                          "comment": ["odd, check", "", "NA"]})
     rows.to_csv(tmp_path / "correlations.csv", index=False)
