@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import scipy.signal
 
 from aesens.errors import AesensError
 
@@ -50,6 +49,8 @@ def cheby_lowpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray | N
     if passband >= nyquist:
         return None
     stopband = min(stopband, 0.999 * nyquist)
+    import scipy.signal  # here: importing it takes about a second
+
     order, wn = scipy.signal.cheb2ord(passband, stopband, 3, 80, fs=sample_rate)
     return scipy.signal.cheby2(order, 80, wn, "lowpass", output="sos", fs=sample_rate)
 
@@ -83,13 +84,19 @@ def cheby_highpass_sos(cutoff: float, sample_rate: int = 44100) -> np.ndarray:
     if passband >= sample_rate / 2:
         raise AesensError(f"a {cutoff:g} Hz high-pass removes everything from audio at "
                           f"{sample_rate} Hz; use audio sampled above {2 * passband:.0f} Hz")
+    import scipy.signal  # here: importing it takes about a second
+
     order, wn = scipy.signal.cheb2ord(passband, stopband, 3, 80, fs=sample_rate)
     return scipy.signal.cheby2(order, 80, wn, "highpass", output="sos", fs=sample_rate)
 
 
 def _filter(sos: np.ndarray | None, audio: np.ndarray) -> np.ndarray:
     """scipy's ``sosfilt`` along the last axis (``audio`` itself when ``sos`` is None)."""
-    return audio if sos is None else scipy.signal.sosfilt(sos, audio, axis=-1)
+    if sos is None:
+        return audio
+    import scipy.signal
+
+    return scipy.signal.sosfilt(sos, audio, axis=-1)
 
 
 def _filter_batch(sos: np.ndarray | None, clips: np.ndarray, out: np.ndarray) -> np.ndarray:
