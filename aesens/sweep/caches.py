@@ -495,8 +495,16 @@ def average_all(split_csv: str | os.PathLike,
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m aesens.sweep.caches SPLIT_CSV EMBEDDINGS_DIR``: :func:`average_all`."""
-    split_csv, embeddings_dir = argv if argv is not None else sys.argv[1:]
-    written, current = average_all(split_csv, embeddings_dir)
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m aesens.sweep.caches",
+        description="Average every raw embeddings file there is, per audio file (the work of "
+                    "average_all_embeddings.sh); settings not extracted yet are left out.")
+    parser.add_argument("split_csv", help="the train/test split CSV")
+    parser.add_argument("embeddings_dir", help="folder of embeddings.h5 and the effected files")
+    args = parser.parse_args(argv)
+    written, current = average_all(args.split_csv, args.embeddings_dir)
     print(f"averaged {written} file(s), {current} already up to date")
     return 0
 
