@@ -334,11 +334,10 @@ def embedding_problem(h5: h5py.File, embedding: str) -> str | None:
     for part, member in (("features", features), ("keys", keys)):
         if not isinstance(member, h5py.Dataset):
             return f"{name}/{part} is a {_kind(member)}, not a dataset"
-    if features.ndim != 2 or features.dtype.kind not in "fiu":
-        return (f"{name}/features has shape {features.shape} ({features.dtype}), not rows x "
-                "dim numbers")
-    if keys.ndim != 1 or keys.dtype.kind not in "SOU":
-        return f"{name}/keys has shape {keys.shape} ({keys.dtype}), not one string per row"
+    if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1 \
+            or keys.dtype.kind not in "SOU":
+        return (f"{name} holds features of shape {features.shape} ({features.dtype}) and keys "
+                f"of shape {keys.shape}, not rows x dim and one key per row")
     if len(features) != len(keys):
         return f"{name} has {len(features)} feature rows but {len(keys)} keys"
     return None
