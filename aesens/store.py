@@ -294,7 +294,11 @@ def read_embeddings(path: str | os.PathLike, embedding: str) -> tuple[np.ndarray
             raise AesensError(f"{path}: {problem} (damaged or foreign file); {REEXTRACT}")
         group = h5[f"{DATASET_GROUP}/{embedding}"]
         features = group["features"][()]
-        keys = decode_keys(group["keys"][()])
+        try:
+            keys = decode_keys(group["keys"][()])
+        except UnicodeDecodeError as error:
+            raise AesensError(f"{path}: {DATASET_GROUP}/{embedding}/keys are not UTF-8 text "
+                              f"({error.reason}); {REEXTRACT}") from None
     return features, keys
 
 
