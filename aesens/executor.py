@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import signal
 import socket
+import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -347,22 +347,50 @@ def capped_workers(requested: int, option: str, tasks: int | None = None) -> int
     return limit
 
 
-@contextlib.contextmanager
-def _sigint_ignored_in_children() -> Iterator[None]:
-    """Start processes in the block with Ctrl-C (SIGINT) ignored; this process keeps it.
+#: Processes started by :func:`_spawn_in_new_session`, kept so that ``subprocess`` never
+#: reaps them (``multiprocessing`` waits for them itself).
+_SESSION_CHILDREN: list[subprocess.Popen] = []
 
-    A terminal's Ctrl-C reaches every process of its group: the workers of a
-    local cluster would print their own tracebacks. They are stopped by the
-    cluster's closing instead (Python keeps an inherited ignored SIGINT).
+
+def _spawn_in_new_session(path: str, args: list[str], passfds: Iterable[int]) -> int:
+    """``multiprocessing.util.spawnv_passfds`` whose process starts a session of its own."""
+    child = subprocess.Popen(args, executable=path, pass_fds=tuple(sorted(map(int, passfds))),
+                             close_fds=True, start_new_session=True)
+    _SESSION_CHILDREN.append(child)
+    return child.pid
+
+
+@contextlib.contextmanager
+def _workers_in_own_sessions() -> Iterator[None]:
+    """Processes that ``multiprocessing`` spawns in the block start sessions of their own.
+
+    A terminal's Ctrl-C reaches every process of its foreground group: the
+    workers of a local cluster would print their own tracebacks (four with
+    two workers) before this process's one line. In a session of their own
+    they never see it; this process stops them by closing the cluster.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from multiprocessing import util
+
+    original = util.spawnv_passfds
+    util.spawnv_passfds = _spawn_in_new_session
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        util.spawnv_passfds = original
+
+
+def _close_unfinished_clusters() -> None:
+    """Close the clusters whose start was interrupted, quietly.
+
+    Dask would close them at exit and print a traceback, as their workers
+    never finished starting.
+    """
+    from distributed.deploy.spec import SpecCluster
+
+    for cluster in list(SpecCluster._instances):
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=10)
+        SpecCluster._instances.discard(cluster)
 
 
 @contextlib.contextmanager
@@ -378,8 +406,11 @@ def open_executor(scheduler: str | None = None, workers: int | None = None,
     workers : int, optional
         Start a :class:`distributed.LocalCluster` of this many worker
         processes (at most the usable cores, :func:`capped_workers`), one
-        thread each, which ignore Ctrl-C (this process stops them), closed
-        on exit.
+        thread each, in sessions of their own (a terminal's Ctrl-C reaches
+        this process only, which stops them), closed on exit. Their logs
+        and the scheduler's are silenced but for critical ones: a failed
+        unit's error reaches this process, and the shutdown after Ctrl-C
+        would print heartbeat tracebacks of workers losing the scheduler.
     retries : int
         Retries of a failed work unit on a cluster.
 
@@ -406,10 +437,15 @@ def open_executor(scheduler: str | None = None, workers: int | None = None,
     elif workers:
         distributed = _import_distributed()
         workers = capped_workers(workers, "--workers")
-        with _sigint_ignored_in_children():
-            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                               processes=True, dashboard_address=None)
-        with cluster, distributed.Client(cluster) as client:
-            yield DaskExecutor(client, retries=retries)
+        with _workers_in_own_sessions():
+            try:
+                cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                   processes=True, dashboard_address=None,
+                                                   silence_logs=logging.CRITICAL)
+            except BaseException:  # Ctrl-C while the workers start
+                _close_unfinished_clusters()
+                raise
+            with cluster, distributed.Client(cluster) as client:
+                yield DaskExecutor(client, retries=retries)
     else:
         yield InProcessExecutor()
