@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from aesens import store
 from aesens.errors import AesensError
+from aesens.h5_access import open_h5
 from aesens.paths import refuse_overwriting_inputs
 from aesens.split import read_split
 from aesens.sweep import (
@@ -136,7 +137,7 @@ def _check_raw_layout(path: Path, embedding: str | None) -> None:
     if path.is_dir():
         raise AesensError(f"{path} is a folder; give the embeddings file (.h5) instead")
     try:
-        with store.open_h5(path) as h5:
+        with open_h5(path) as h5:
             top = h5.get(store.DATASET_GROUP)
             if top is not None and not isinstance(top, h5py.Group):
                 raise AesensError(f"{path}: {store.DATASET_GROUP} is not a group of embeddings "

@@ -27,9 +27,7 @@ setting file that cannot be read is set aside as ``<name>.damaged`` by
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import time
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
@@ -37,6 +35,7 @@ import h5py
 import numpy as np
 
 from aesens.errors import AesensError
+from aesens.h5_access import H5_FILE_OVERHEAD, H5_OBJECT_OVERHEAD, h5_size, open_h5
 from aesens.safe_files import atomic_file, exclusive_lock
 
 #: Top-level group of the embedding files.
@@ -92,7 +91,7 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
     from the copy of the existing file to the rename, and partial files that
     a killed writer of ``path`` left behind are removed first. An existing
     file that another process holds open for writing (its HDF5 file lock) is
-    waited for, then refused (:func:`open_h5`): it is never replaced under
+    waited for, then refused (:func:`~aesens.h5_access.open_h5`): it is never replaced under
     that process.
 
     Parameters
@@ -106,7 +105,7 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
         Paths of objects of the existing file not to copy (those the block
         replaces), so that the rewritten file holds no space of the old data.
     reserve : int
-        Bytes the block will write (:func:`h5_size`): if the disk has less
+        Bytes the block will write (:func:`~aesens.h5_access.h5_size`): if the disk has less
         room than that plus the kept file, the disk-full error is raised
         before anything is written (the HDF5 library may crash on a disk that
         fills up during a write).
@@ -151,48 +150,6 @@ def _copy_tree(source: h5py.Group, target: h5py.Group, drop: set[str], prefix: s
             source.copy(member, target, name=name)
 
 
-#: Seconds to wait for a file another process holds open for writing (its HDF5 file lock).
-LOCK_WAIT = 10.0
-#: Seconds between two attempts to open a file in use.
-LOCK_POLL = 0.2
-
-
-def _in_use(error: OSError) -> bool:
-    """Whether an HDF5 open failed on the file lock of another process (the file is in use)."""
-    text = str(error).lower()
-    return "unable to lock file" in text or error.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
-
-
-def open_h5(path: str | os.PathLike, mode: str = "r") -> h5py.File:
-    """Open an existing HDF5 file, waiting up to :data:`LOCK_WAIT` s while another process
-    holds it open for writing.
-
-    A file in use (HDF5's file lock held by a notebook's ``h5py.File(...,
-    "a")``, the published extraction script, another run) is not a damaged
-    file: it is never set aside nor written over.
-
-    Raises
-    ------
-    AesensError
-        If the file is still in use after the wait (one line naming it).
-    OSError
-        The library's error for a file that cannot be read otherwise.
-    """
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
-        try:
-            return h5py.File(path, mode)
-        except OSError as error:
-            if not _in_use(error):
-                raise
-            if time.monotonic() >= deadline:
-                raise AesensError(f"{path} is open for writing in another process (its HDF5 "
-                                  f"file lock is held; waited {LOCK_WAIT:g} s): close it there "
-                                  "(a notebook's h5py.File, another extraction) and rerun"
-                                  ) from None
-            time.sleep(LOCK_POLL)
-
-
 def _open_read(path: str | os.PathLike) -> h5py.File:
     path = Path(path)
     if not path.exists():
@@ -202,41 +159,6 @@ def _open_read(path: str | os.PathLike) -> h5py.File:
     except OSError as error:
         raise AesensError(f"{path} is not a readable HDF5 file ({error}); delete it and rerun "
                           "the stage that writes it") from None
-
-
-#: Bytes of an HDF5 file beyond its data: superblock, object headers, B-trees and heaps of a
-#: few groups and datasets with their attributes (measured: 12 KiB for one embedding),
-#: with room to spare.
-H5_FILE_OVERHEAD = 64 * 1024
-#: Bytes of each dataset's and group's own metadata (object header, attributes), with room.
-H5_OBJECT_OVERHEAD = 4 * 1024
-#: Bytes of one variable-length string beyond its UTF-8 text (rounded up to 8 bytes): its
-#: 16-byte reference in the dataset and its 16-byte global-heap object header.
-H5_STRING_OVERHEAD = 32
-
-
-def h5_size(arrays: Mapping[str, np.ndarray], attrs: Mapping[str, object] | None = None) -> int:
-    """Bytes that writing ``arrays`` (string arrays as variable-length UTF-8) adds to a file.
-
-    From the real element counts and dtypes: numbers take their ``nbytes``,
-    each string its UTF-8 length rounded up to 8 plus
-    :data:`H5_STRING_OVERHEAD`, each object :data:`H5_OBJECT_OVERHEAD`, and
-    the global heap's collections up to 1/16 more of the strings' space; an
-    upper bound, checked against written files of many shapes.
-    """
-    total = H5_OBJECT_OVERHEAD * (len(arrays) + 1)
-    for value in arrays.values():
-        value = np.asarray(value)
-        if value.dtype.kind in ("U", "O", "S"):
-            lengths = [len(str(item.decode("utf-8") if isinstance(item, bytes) else item)
-                           .encode("utf-8", "surrogateescape")) for item in value.ravel()]
-            strings = sum(-(-length // 8) * 8 + H5_STRING_OVERHEAD for length in lengths)
-            total += strings + strings // 16
-        else:
-            total += value.nbytes
-    for value in (attrs or {}).values():
-        total += len(str(value).encode("utf-8", "surrogateescape")) + 64
-    return total
 
 
 def write_embeddings(path: str | os.PathLike, embedding: str, features: np.ndarray,
@@ -412,7 +334,7 @@ def incomplete_reason(path: str | os.PathLike, embedding: str,
     Raises
     ------
     AesensError
-        If another process holds the file open for writing (:func:`open_h5`).
+        If another process holds the file open for writing (:func:`~aesens.h5_access.open_h5`).
     """
     path = Path(path)
     if not path.exists():
@@ -473,7 +395,7 @@ def damage_reason(path: str | os.PathLike, group: str | None = None) -> str | No
     Raises
     ------
     AesensError
-        If another process holds the file open for writing (:func:`open_h5`):
+        If another process holds the file open for writing (:func:`~aesens.h5_access.open_h5`):
         a file in use is not damaged.
     """
     path = Path(path)

@@ -194,9 +194,9 @@ HOLD_LOCK = textwrap.dedent("""
 
 WAIT = textwrap.dedent("""
     import sys
-    from aesens import store
+    from aesens import h5_access, store
     from aesens.errors import run_cli
-    store.LOCK_WAIT = 60
+    h5_access.LOCK_WAIT = 60
     print("waiting", flush=True)
     sys.exit(run_cli(lambda _: store.write_embeddings(sys.argv[1], "x", [[1.0]], ["a"]), []))
 """)

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 import pytest
 
-from aesens import safe_files, store
+from aesens import h5_access, safe_files, store
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, describe_os_error
@@ -55,7 +55,7 @@ def held_open(path: Path, mode: str, seconds: float = 30.0):
 @pytest.fixture
 def workdir(tmp_path, tiny_dataset, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(store, "LOCK_WAIT", 1.0)
+    monkeypatch.setattr(h5_access, "LOCK_WAIT", 1.0)
     return tmp_path
 
 
@@ -105,7 +105,7 @@ def test_a_file_held_open_for_writing_is_in_use_not_damaged(workdir, tiny_datase
 @pytest.mark.parametrize("release_after", [0.3, 0.8])
 def test_a_file_released_during_the_wait_is_used(workdir, tiny_dataset, monkeypatch,
                                                  release_after):
-    monkeypatch.setattr(store, "LOCK_WAIT", 10.0)
+    monkeypatch.setattr(h5_access, "LOCK_WAIT", 10.0)
     files = discover(tiny_dataset)
     _extract(files)
     path = Path("embeddings/embeddings_bitcrush_4.h5")
