@@ -206,7 +206,7 @@ def test_ctrl_c_with_local_workers_is_one_line(tmp_path, moment):
         tmp_path / "embeddings").exists() else True
 
 
-def test_read_split_keeps_refusing_nothing_new(tmp_path):
+def test_the_split_reader_accepts_one_instrument(tmp_path):
     """The split reader itself accepts one instrument (averaging works with it)."""
     from aesens.split import read_split
 
@@ -215,3 +215,57 @@ def test_read_split_keeps_refusing_nothing_new(tmp_path):
                   "file_name": ["[cel][cla]0001__1", "[cel][cla]0002__1"],
                   "split": ["train", "test"]}).to_csv(path, index=False)
     assert len(read_split(path)) == 2
+
+
+# --- the classification command: one-instrument splits, -k beyond the cores ----------------
+
+@pytest.fixture
+def classification_workdir(tmp_path, monkeypatch, tiny_effect):
+    """Raw embeddings of the tiny effect for two instruments (as tests/test_analysis_faults)."""
+    from conftest import write_published_h5, write_split_csv
+
+    from aesens import store
+
+    split = write_split_csv(tmp_path, {"clarinet": "cla", "organ": "org"}, 30, 3)
+    rng = np.random.default_rng(0)
+    originals = rng.standard_normal((len(split), 4)) + np.where(
+        split["instrument"].to_numpy() == "organ", 2.0, 0.0)[:, None]
+    keys = split["file_name"].to_numpy()
+    write_published_h5(store.original_path(tmp_path / "embeddings"), originals, keys)
+    for rank, param in enumerate(tiny_effect.param_strings):
+        write_published_h5(store.effected_path("tiny", param, tmp_path / "embeddings"),
+                           originals + rank + 0.1 * rng.standard_normal(originals.shape), keys)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, split
+
+
+@pytest.mark.parametrize("part", ["train", "test"])
+def test_the_classification_refuses_a_split_with_one_instrument(classification_workdir, capsys,
+                                                                part):
+    from conftest import load_script
+
+    from aesens.errors import run_cli
+
+    root, split = classification_workdir
+    keep = (split["split"] != part) | (split["instrument"] == "organ")
+    split[keep].to_csv(root / "train_test_split.csv", index=False)
+    script = load_script("desensitize_classif.py")
+    assert run_cli(script.main, ["-b", "openl3", "-e", "tiny", "-m", ",lda", "-k", "1",
+                                 "--solver", "fast", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"error: train_test_split.csv: its {part} rows hold a single "
+                          "instrument ('organ')")
+    assert not (root / "results").exists() or not list((root / "results").rglob("*.csv"))
+
+
+def test_k_beyond_the_cores_runs_on_the_cores_and_says_so(classification_workdir, capsys):
+    from conftest import load_script
+
+    from aesens.errors import run_cli
+
+    script = load_script("desensitize_classif.py")
+    assert run_cli(script.main, ["-b", "openl3", "-e", "tiny", "-m", "", "-k", "1000",
+                                 "--solver", "fast", "--quiet"]) == 0
+    cores = usable_cores()
+    assert f"-k 1000: starting {min(cores, 10)} worker(s), as " in capsys.readouterr().err
