@@ -269,3 +269,17 @@ def test_k_beyond_the_cores_runs_on_the_cores_and_says_so(classification_workdir
                                  "--solver", "fast", "--quiet"]) == 0
     cores = usable_cores()
     assert f"-k 1000: starting {min(cores, 10)} worker(s), as " in capsys.readouterr().err
+
+
+def _session() -> tuple[int, int]:
+    return os.getpid(), os.getsid(0)
+
+
+def test_local_workers_run_in_sessions_of_their_own():
+    """So that a terminal's Ctrl-C (sent to its foreground group) never reaches them."""
+    from aesens.executor import open_executor
+
+    with open_executor(workers=2) as running:
+        sessions = set(running.map_unordered(lambda _: _session(), range(6)))
+    assert sessions and all(pid != os.getpid() and session == pid for pid, session in sessions)
+    assert os.getsid(0) not in {session for _, session in sessions}
