@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
 from collections.abc import Mapping
 
@@ -34,8 +35,8 @@ def _in_use(error: OSError) -> bool:
 
 
 def open_h5(path: str | os.PathLike, mode: str = "r") -> h5py.File:
-    """Open an existing HDF5 file, waiting up to :data:`LOCK_WAIT` s while another process
-    holds it open for writing.
+    """Open an existing HDF5 file, waiting up to :data:`LOCK_WAIT` s (saying so on stderr)
+    while another process holds it open for writing.
 
     A file in use (HDF5's file lock held by a notebook's ``h5py.File(...,
     "a")``, the published extraction script, another run) is not a damaged
@@ -48,13 +49,17 @@ def open_h5(path: str | os.PathLike, mode: str = "r") -> h5py.File:
     OSError
         The library's error for a file that cannot be read otherwise.
     """
-    deadline = time.monotonic() + LOCK_WAIT
+    deadline = None
     while True:
         try:
             return h5py.File(path, mode)
         except OSError as error:
             if not _in_use(error):
                 raise
+            if deadline is None:
+                deadline = time.monotonic() + LOCK_WAIT
+                print(f"{path} is open for writing in another process; waiting up to "
+                      f"{LOCK_WAIT:g} s for it", file=sys.stderr)
             if time.monotonic() >= deadline:
                 raise AesensError(f"{path} is open for writing in another process (its HDF5 "
                                   f"file lock is held; waited {LOCK_WAIT:g} s): close it there "

@@ -81,8 +81,8 @@ def _write_arrays_over(files):
 
 @pytest.mark.parametrize("mode", ["a", "r+"])
 @pytest.mark.parametrize("stage", [_extract, _read, _write_other, _write_arrays_over])
-def test_a_file_held_open_for_writing_is_in_use_not_damaged(workdir, tiny_dataset, mode,
-                                                            stage):
+def test_a_file_held_open_for_writing_is_in_use_not_damaged(workdir, tiny_dataset, capsys,
+                                                            mode, stage):
     """Before: 2A.1/2A.2 renamed it to .damaged and wrote a file of the new embedding only."""
     files = discover(tiny_dataset)
     _extract(files)
@@ -97,6 +97,8 @@ def test_a_file_held_open_for_writing_is_in_use_not_damaged(workdir, tiny_datase
     assert message.startswith(f"{path} is open for writing in another process")
     assert "waited 1 s" in message and "close it there" in message and "\n" not in message
     assert 1.0 <= waited < 5.0
+    assert capsys.readouterr().err.startswith(  # the wait is stated
+        f"{path} is open for writing in another process; waiting up to 1 s for it\n")
     assert path.stat().st_ino == before[0]  # neither set aside nor written over
     np.testing.assert_array_equal(store.read_embeddings(path, "mfcc")[0], before[1])
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
