@@ -1,0 +1,140 @@
+"""Effect-strength probe: can a linear model read the effect's strength off an embedding?
+
+For one embedding and effect, every file (train and test) at every grid
+value gives a row: the effected embedding ``B`` (or the displacement ``B −
+A`` from the file's original) and its parameter rank. A ridge regression
+(features standardised, penalty chosen by :class:`sklearn.linear_model.RidgeCV`'s
+efficient leave-one-out on each training fold) predicts the rank; its
+out-of-fold predictions over :data:`N_FOLDS` group folds give the R² and the
+Spearman correlation with the true rank. Folds are by source recording (the
+4 digits before ``__`` in the file stem, as the train/test split groups
+them), so no recording's excerpts, and no file's settings, straddle training
+and testing; without file names each file is its own group.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from aesens.dataset import parse_stem
+from aesens.safe_files import atomic_file
+
+PathLike = str | os.PathLike
+#: Group folds of the cross-validation (fewer when there are fewer groups).
+N_FOLDS = 5
+#: Ridge penalties tried on each training fold.
+ALPHAS = tuple(10.0 ** k for k in range(-3, 6))
+#: What the probe reads: the effected embedding, or its displacement from the original.
+FEATURES = ("effected", "displacement")
+#: Columns of a probe table.
+COLUMNS = ["features", "r2", "spearman", "folds", "groups", "rows"]
+
+
+def recording_groups(file_names: np.ndarray | None, n_files: int) -> np.ndarray:
+    """Source recording of every file (its group in the split), or the file index without names."""
+    if file_names is None:
+        return np.arange(n_files).astype(str)
+    return np.array([parse_stem(str(name)).group for name in file_names])
+
+
+def probe_scores(features: np.ndarray, ranks: np.ndarray, groups: np.ndarray,
+                 n_folds: int = N_FOLDS,
+                 alphas: tuple[float, ...] = ALPHAS) -> dict[str, float]:
+    """Out-of-fold R² and Spearman correlation of a ridge probe of the rank.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(n_rows, dim)``.
+    ranks : numpy.ndarray
+        ``(n_rows,)`` the target.
+    groups : numpy.ndarray
+        ``(n_rows,)`` the group of every row; a group is never split across folds.
+    n_folds : int
+        Folds (at most the number of groups).
+    alphas : tuple of float
+        Ridge penalties.
+
+    Returns
+    -------
+    dict
+        ``r2``, ``spearman``, ``folds``, ``groups``, ``rows``.
+    """
+    ranks = np.asarray(ranks, dtype=np.float64)
+    n_groups = len(np.unique(groups))
+    folds = min(n_folds, n_groups)
+    if folds < 2:
+        raise ValueError(f"a cross-validated probe needs at least 2 groups, not {n_groups}")
+    predictions = np.empty_like(ranks)
+    for train, test in GroupKFold(n_splits=folds).split(features, ranks, groups):
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
+        model.fit(features[train], ranks[train])
+        predictions[test] = model.predict(features[test])
+    return {"r2": float(r2_score(ranks, predictions)),
+            "spearman": float(scipy.stats.spearmanr(predictions, ranks).statistic),
+            "folds": folds, "groups": n_groups, "rows": len(ranks)}
+
+
+def probe_table(originals: np.ndarray, effected: np.ndarray,
+                file_names: np.ndarray | None = None, n_folds: int = N_FOLDS) -> pd.DataFrame:
+    """The probe on the effected embeddings and on the displacements.
+
+    Parameters
+    ----------
+    originals : numpy.ndarray
+        ``(n_files, dim)``.
+    effected : numpy.ndarray
+        ``(n_params, n_files, dim)``, in grid order.
+    file_names : numpy.ndarray, optional
+        File stem of every file (for the recording groups).
+    n_folds : int
+        Group folds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per :data:`FEATURES` entry, :data:`COLUMNS`.
+    """
+    originals = np.asarray(originals, dtype=np.float64)
+    effected = np.asarray(effected, dtype=np.float64)
+    n_params, n_files, dim = effected.shape
+    ranks = np.repeat(np.arange(n_params), n_files)
+    groups = np.tile(recording_groups(file_names, n_files), n_params)
+    rows = []
+    for name in FEATURES:
+        values = effected - originals[None] if name == "displacement" else effected
+        rows.append({"features": name, **probe_scores(values.reshape(-1, dim), ranks, groups,
+                                                      n_folds)})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def sweep_file_names(sweep) -> np.ndarray | None:
+    """File stems of a sweep's train then test files (None when the files do not record them)."""
+    if sweep.file_name_train is None or sweep.file_name_test is None:
+        return None
+    return np.concatenate([sweep.file_name_train, sweep.file_name_test]).astype(str)
+
+
+def probe_path(results_dir: PathLike, effect: str, embedding: str) -> Path:
+    """``<results_dir>/<effect>/probe_<embedding>.csv``."""
+    return Path(results_dir) / effect / f"probe_{embedding}.csv"
+
+
+def write_probe_table(table: pd.DataFrame, results_dir: PathLike, effect: str,
+                      embedding: str) -> Path:
+    """Write a probe table atomically at :func:`probe_path`."""
+    path = probe_path(results_dir, effect, embedding)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
