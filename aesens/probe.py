@@ -3,8 +3,12 @@
 For one embedding and effect, every file (train and test) at every grid
 value gives a row: the effected embedding ``B`` (or the displacement ``B −
 A`` from the file's original) and its parameter rank. A ridge regression
-(features standardised, penalty chosen by :class:`sklearn.linear_model.RidgeCV`'s
-efficient leave-one-out on each training fold) predicts the rank; its
+(features standardised, penalty chosen among :data:`ALPHAS` by the efficient
+leave-one-out error on each training fold, as
+``make_pipeline(StandardScaler(), RidgeCV(alphas))`` chooses it;
+:class:`RidgeProbe` computes the same fit from the features' Gram matrix,
+about 8x faster for the demo's 10,000 rows of 256 dimensions) predicts the
+rank; its
 out-of-fold predictions over :data:`N_FOLDS` group folds give the R² and the
 Spearman correlation with the true rank. Folds are by source recording (the
 4 digits before ``__`` in the file stem, as the train/test split groups
@@ -20,11 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.stats
-from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from aesens.dataset import parse_stem
 from aesens.safe_files import atomic_file
@@ -45,6 +46,55 @@ def recording_groups(file_names: np.ndarray | None, n_files: int) -> np.ndarray:
     if file_names is None:
         return np.arange(n_files).astype(str)
     return np.array([parse_stem(str(name)).group for name in file_names])
+
+
+class RidgeProbe:
+    """Standardised ridge regression with the penalty chosen by leave-one-out error.
+
+    Predicts as ``make_pipeline(StandardScaler(), RidgeCV(alphas=alphas))``
+    does (tested against it): features centred and divided by their standard
+    deviation (1 where it is 0), the target centred, and for every penalty
+    ``α`` the leave-one-out residuals ``(y − ŷ) / (1 − h)`` of the ridge fit,
+    with ``h`` the diagonal of its hat matrix plus ``1/n`` for the intercept;
+    the penalty with the smallest mean squared residual wins (the first on a
+    tie). Everything comes from one eigendecomposition of the ``dim × dim``
+    Gram matrix, where scikit-learn takes a singular value decomposition of
+    the ``rows × dim`` features.
+    """
+
+    def __init__(self, alphas: tuple[float, ...] = ALPHAS) -> None:
+        self.alphas = tuple(alphas)
+
+    def fit(self, features: np.ndarray, target: np.ndarray) -> RidgeProbe:
+        """Fit on ``(n_rows, dim)`` features and an ``(n_rows,)`` target."""
+        features = np.asarray(features, dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)
+        self.mean_ = features.mean(axis=0)
+        scale = features.std(axis=0)
+        self.scale_ = np.where(scale == 0, 1.0, scale)
+        self.target_mean_ = target.mean()
+        standard = (features - self.mean_) / self.scale_
+        centred = target - self.target_mean_
+        eigenvalues, eigenvectors = np.linalg.eigh(standard.T @ standard)
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        rotated = standard @ eigenvectors
+        projected = rotated.T @ centred
+        squares = rotated ** 2
+        best = None
+        for alpha in self.alphas:
+            shrink = 1.0 / (eigenvalues + alpha)
+            fitted = rotated @ (projected * shrink)
+            leverage = squares @ shrink + 1.0 / len(target)
+            error = float(np.mean(((centred - fitted) / (1.0 - leverage)) ** 2))
+            if best is None or error < best[0]:
+                best = (error, alpha, eigenvectors @ (projected * shrink))
+        _, self.alpha_, self.coef_ = best
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Predicted target of ``(n_rows, dim)`` features."""
+        standard = (np.asarray(features, dtype=np.float64) - self.mean_) / self.scale_
+        return standard @ self.coef_ + self.target_mean_
 
 
 def probe_scores(features: np.ndarray, ranks: np.ndarray, groups: np.ndarray,
@@ -77,8 +127,7 @@ def probe_scores(features: np.ndarray, ranks: np.ndarray, groups: np.ndarray,
         raise ValueError(f"a cross-validated probe needs at least 2 groups, not {n_groups}")
     predictions = np.empty_like(ranks)
     for train, test in GroupKFold(n_splits=folds).split(features, ranks, groups):
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
-        model.fit(features[train], ranks[train])
+        model = RidgeProbe(alphas).fit(features[train], ranks[train])
         predictions[test] = model.predict(features[test])
     return {"r2": float(r2_score(ranks, predictions)),
             "spearman": float(scipy.stats.spearmanr(predictions, ranks).statistic),

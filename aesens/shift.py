@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy.spatial.distance
 
 from aesens.effects import Effect
 from aesens.safe_files import atomic_file
@@ -76,6 +77,8 @@ KAD_EPS = 1e-8
 #: Random halves of the originals for the distributional floor, and their seed.
 FLOOR_SPLITS = 10
 FLOOR_SEED = 0
+#: Rows per block of the n × n similarity and kernel matrices (bounds their memory).
+BLOCK_ROWS = 2048
 #: A setting "moves" the embedding when its statistic exceeds this many times the floor.
 FLOOR_FACTOR = 3.0
 
@@ -111,9 +114,13 @@ def identification_rate(originals: np.ndarray, effected: np.ndarray) -> float:
     Row ``i`` of ``effected`` is the effected version of row ``i`` of
     ``originals``; ties go to the lower row (as a stable argmin does).
     """
-    similarity = _unit_rows(effected) @ _unit_rows(originals).T
-    nearest = np.argmax(similarity, axis=1)
-    return float(np.mean(nearest == np.arange(len(originals))))
+    effected, originals = _unit_rows(effected), _unit_rows(originals)
+    hits = 0
+    for start in range(0, len(effected), BLOCK_ROWS):
+        rows = slice(start, start + BLOCK_ROWS)
+        nearest = np.argmax(effected[rows] @ originals.T, axis=1)
+        hits += int(np.sum(nearest == np.arange(len(originals))[rows]))
+    return hits / len(originals)
 
 
 # --------------------------------------------------------------------------- Fréchet
@@ -180,14 +187,20 @@ def _squared_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 def median_pairwise_distance(embeddings: np.ndarray) -> float:
     """Median Euclidean distance over all pairs of distinct rows (kadtk's bandwidth)."""
-    embeddings = _as_float(embeddings)
-    upper = np.triu_indices(len(embeddings), k=1)
-    return float(np.median(np.sqrt(_squared_distances(embeddings, embeddings)[upper])))
+    return float(np.median(scipy.spatial.distance.pdist(_as_float(embeddings))))
 
 
-def _mean_off_diagonal(kernel: np.ndarray) -> float:
-    n = len(kernel)
-    return float((kernel.sum() - np.trace(kernel)) / (n * (n - 1)))
+def _kernel_sum(first: np.ndarray, second: np.ndarray, gamma: float) -> float:
+    """Sum of ``exp(−γ‖x − y‖²)`` over all pairs of rows, in blocks of rows of ``first``."""
+    return float(sum(np.exp(-gamma * _squared_distances(first[start:start + BLOCK_ROWS],
+                                                        second)).sum()
+                     for start in range(0, len(first), BLOCK_ROWS)))
+
+
+def _mean_off_diagonal(embeddings: np.ndarray, gamma: float) -> float:
+    """Mean kernel value over pairs of distinct rows (the diagonal terms are all 1)."""
+    n = len(embeddings)
+    return (_kernel_sum(embeddings, embeddings, gamma) - n) / (n * (n - 1))
 
 
 def kernel_distance(reference: np.ndarray, target: np.ndarray,
@@ -212,10 +225,9 @@ def kernel_distance(reference: np.ndarray, target: np.ndarray,
     if bandwidth is None:
         bandwidth = median_pairwise_distance(reference)
     gamma = 1.0 / (2.0 * bandwidth ** 2 + KAD_EPS)
-    within_reference = _mean_off_diagonal(np.exp(-gamma * _squared_distances(reference,
-                                                                              reference)))
-    within_target = _mean_off_diagonal(np.exp(-gamma * _squared_distances(target, target)))
-    between = float(np.exp(-gamma * _squared_distances(reference, target)).mean())
+    within_reference = _mean_off_diagonal(reference, gamma)
+    within_target = _mean_off_diagonal(target, gamma)
+    between = _kernel_sum(reference, target, gamma) / (len(reference) * len(target))
     return KAD_SCALE * (within_reference + within_target - 2.0 * between)
 
 

@@ -97,3 +97,24 @@ def test_probe_folds_keep_recordings_together_and_match_a_direct_fit() -> None:
     expected = 1 - np.sum((ranks - predictions) ** 2) / np.sum((ranks - ranks.mean()) ** 2)
     assert scores["r2"] == pytest.approx(expected, rel=1e-9)
     assert scores["folds"] == 4 and scores["rows"] == 60
+
+
+@pytest.mark.parametrize("dim", [3, 40])
+def test_ridge_probe_equals_scikit_learn_ridgecv(dim: int) -> None:
+    """Same penalty and predictions as StandardScaler + RidgeCV (its own leave-one-out)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(dim)
+    features = rng.normal(size=(300, dim)) * rng.uniform(0.1, 10, dim) + rng.normal(size=dim)
+    features[:, 0] = 2.0  # a constant feature: scale 1, as StandardScaler sets it
+    target = features[:, 1:] @ rng.normal(size=dim - 1) + rng.normal(0, 3, 300)
+    new = rng.normal(size=(50, dim))
+    for alphas in ((1.0,), probe.ALPHAS, (1e2, 1e3, 1e4)):
+        ours = probe.RidgeProbe(alphas).fit(features, target)
+        reference = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
+        reference.fit(features, target)
+        assert ours.alpha_ == reference[-1].alpha_
+        np.testing.assert_allclose(ours.predict(new), reference.predict(new), rtol=1e-8,
+                                   atol=1e-8)

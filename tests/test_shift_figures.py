@@ -1,0 +1,54 @@
+"""The figures command writes the shift, held-out R² and probe tables and their figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from test_figures import EFFECTS, EMBEDDINGS, build_outputs  # noqa: E402
+
+from aesens import figures, heldout, probe, shift  # noqa: E402
+from aesens.cca import samplewise_cca_directions, samplewise_r2  # noqa: E402
+from aesens.effects import get_effect  # noqa: E402
+from aesens.sweep import Sweep  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = build_outputs(tmp_path_factory.mktemp("shift"))
+    figures.render_all(root / "embeddings", root / "results", root / "plots", umap_files=0,
+                       formats=("png",))
+    return root
+
+
+def test_tables_per_pair(rendered: Path) -> None:
+    for embedding in EMBEDDINGS:
+        for name in EFFECTS:
+            effect = get_effect(name)
+            sweep = Sweep.load(embedding, name, rendered / "embeddings")
+            table = shift.read_shift_table(rendered / "results", name, embedding)
+            assert list(table["kind"]) == ["setting"] * len(effect.grid) + ["floor",
+                                                                           "floor_high"]
+            expected = shift.sweep_shift_table(sweep, effect)
+            pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+            held = heldout.read_heldout_table(rendered / "results", name, embedding)
+            paths = sweep.paths()
+            assert np.allclose(held["samplewise_r2"],
+                               samplewise_r2(paths, samplewise_cca_directions(paths)))
+            assert np.allclose(held["samplewise_r2_heldout"],
+                               heldout.heldout_samplewise_r2(paths), equal_nan=True)
+            scores = pd.read_csv(probe.probe_path(rendered / "results", name, embedding))
+            assert list(scores["features"]) == list(probe.FEATURES)
+            # the synthetic paths move 3 units along one direction: the displacement shows it
+            assert scores.set_index("features").loc["displacement", "spearman"] > 0.9
+
+
+def test_figures_written(rendered: Path) -> None:
+    for name in ("shift_curves", "samplewise_r2_heldout_histograms"):
+        assert (rendered / "plots" / f"{name}.png").stat().st_size > 10_000
