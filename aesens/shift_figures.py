@@ -84,7 +84,7 @@ def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
                 if row == 0:
                     ax.set_title(name)
                 if row == len(shift.STATISTICS) - 1:
-                    plots.set_rank_axis(ax, effect)
+                    plots.set_rank_axis(ax, effect, identity=True)
         handles = [plt.Line2D([], [], color=colours[name], marker=".", label=name)
                    for name in embeddings]
         handles += [plt.Line2D([], [], color="grey", linestyle="--",

@@ -52,3 +52,23 @@ def test_tables_per_pair(rendered: Path) -> None:
 def test_figures_written(rendered: Path) -> None:
     for name in ("shift_curves", "samplewise_r2_heldout_histograms"):
         assert (rendered / "plots" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_scorecard_columns_read_the_tables(rendered: Path) -> None:
+    from aesens import scorecard, shift_scorecard
+
+    card = scorecard.scorecard(rendered / "embeddings", rendered / "results")
+    row = card[(card["embedding"] == "toy") & (card["effect"] == "gain")].iloc[0]
+    table = shift.read_shift_table(rendered / "results", "gain", "toy")
+    strongest = table[(table["kind"] == "setting") & (table["param"] == "-40.0")].iloc[0]
+    assert row["displacement_strongest"] == strongest["median_relative_displacement"]
+    assert row["identification_strongest"] == strongest["identification_rate"]
+    held = heldout.read_heldout_table(rendered / "results", "gain", "toy")
+    assert row["samplewise_r2_heldout"] == pytest.approx(
+        held.groupby("instrument")["samplewise_r2_heldout"].median().median())
+    scores = pd.read_csv(probe.probe_path(rendered / "results", "gain", "toy"))
+    assert row["probe_r2_displacement"] == scores.loc[1, "r2"]
+    written = scorecard.write_scorecard(card, rendered / "results", rendered / "plots")
+    markdown = written[1].read_text()
+    assert "sample-wise R² held-out" in markdown and "probe R² (B−A)" in markdown
+    assert shift_scorecard.DEFINITIONS[0].split(":")[0] in written[2].read_text()
