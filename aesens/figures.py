@@ -15,6 +15,8 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
 - ``roc_auc_<embedding>``: ROC AUC against the effect parameter (train orig /
   test effected, train effected / test orig), one curve per
   desensitisation method, from ``results/<effect>/result_<embedding>.csv``;
+- the shift curves, held-out sample-wise R² and effect-strength probe
+  (tables and figures, :mod:`aesens.shift_figures`);
 
 as PDF and PNG in ``plots/``, plus ``results/correlations.csv`` (merged
 into the existing file: other rows and hand-edited columns such as
