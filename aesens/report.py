@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens import reading, store
+from aesens import reading, shift_reading, store
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.plots import SV_THRESHOLDS, format_value, method_label, param_scale
@@ -261,6 +261,7 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     lines = ["# Sensitivity of audio embeddings to effects: summary", "",
              f"Generated {stamp} by `python -m aesens.report`.", ""]
     lines += reading.what_to_notice(correlations, numbers, dims)
+    lines += shift_reading.how_far_they_move(results_dir, setting_label)
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
         lines += [

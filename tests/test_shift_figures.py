@@ -72,3 +72,19 @@ def test_scorecard_columns_read_the_tables(rendered: Path) -> None:
     markdown = written[1].read_text()
     assert "sample-wise R² held-out" in markdown and "probe R² (B−A)" in markdown
     assert shift_scorecard.DEFINITIONS[0].split(":")[0] in written[2].read_text()
+
+
+def test_summary_reads_how_far_each_pair_moves(rendered: Path) -> None:
+    from aesens import report
+
+    summary = report.write_summary(rendered / "results", rendered / "plots",
+                                   rendered / "embeddings").read_text(encoding="utf-8")
+    section = summary.split("## How far the embeddings move", 1)[1].split("\n## ", 1)[0]
+    table = shift.read_shift_table(rendered / "results", "gain", "toy")
+    strongest = table[(table["kind"] == "setting") & (table["param"] == "-40.0")].iloc[0]
+    item = next(line for line in section.splitlines() if line.startswith("- **toy × gain**"))
+    assert f"At −40 dB the median file moves " \
+           f"{100 * strongest['median_relative_displacement']:.0f} %" in item
+    held = heldout.read_heldout_table(rendered / "results", "gain", "toy")
+    assert f"{np.nanmedian(held['samplewise_r2_heldout']):.2f} held-out" in item
+    assert section.count("- **") == len(EMBEDDINGS) * len(EFFECTS)
