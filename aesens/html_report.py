@@ -192,7 +192,7 @@ def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path
         parts += ["<h3>Shift against the noise floor</h3>",
                   "<p>One row per setting; the floor rows: paired statistics at the gentlest "
                   "setting, distributional ones between random halves of the original files "
-                  "(mean, and largest over the splits).</p>",
+                  "(largest over the splits, and their mean).</p>",
                   table_html(shift.read_shift_table(results_dir, effect, embedding))]
     path = probe.probe_path(results_dir, effect, embedding)
     if path.exists():

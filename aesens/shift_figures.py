@@ -44,9 +44,9 @@ def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
 
     Paired statistics are drawn as they are, with the floor (the gentlest
     setting's value) as a dashed line in the curve's colour; distributional
-    ones divided by their floor (the mean over random halves of the
-    originals), on a log axis, with the halves' range as a band in the
-    curve's colour and the 3× line dotted.
+    ones divided by their floor (the largest value between random halves of
+    the originals), on a log axis, with the band from the halves' mean to
+    that floor in the curve's colour and the 3× line dotted.
     """
     embeddings = list(dict.fromkeys(key[0] for key in tables))
     effects = list(dict.fromkeys(key[1] for key in tables))
@@ -59,7 +59,7 @@ def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
             column = effects.index(name)
             settings = table[table["kind"] == "setting"]
             floor = table[table["kind"] == "floor"].iloc[0]
-            high = table[table["kind"] == "floor_high"].iloc[0]
+            mean = table[table["kind"] == "floor_mean"].iloc[0]
             for row, statistic in enumerate(shift.STATISTICS):
                 ax = axes[row, column]
                 colour = colours[embedding]
@@ -70,8 +70,8 @@ def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
                     ax.plot(settings["rank"], ratio, color=colour, marker=".", markersize=3,
                             linewidth=1, label=embedding)
                     if scale > 0:
-                        ax.axhspan(1.0, max(float(high[statistic]) / scale, 1.0), color=colour,
-                                   alpha=0.15, linewidth=0)
+                        low = max(float(mean[statistic]) / scale, 1e-3)
+                        ax.axhspan(min(low, 1.0), 1.0, color=colour, alpha=0.15, linewidth=0)
                     ax.axhline(shift.FLOOR_FACTOR, color="grey", linestyle=":", linewidth=0.8)
                     ax.set_yscale("log")
                 else:
@@ -90,7 +90,7 @@ def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
         handles += [plt.Line2D([], [], color="grey", linestyle="--",
                                label="paired floor (gentlest setting)"),
                     plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3,
-                                  label="halves of the originals (mean to max)"),
+                                  label="halves of the originals (mean to max = floor)"),
                     plt.Line2D([], [], color="grey", linestyle=":",
                                label=f"{shift.FLOOR_FACTOR:g}× floor")]
         fig.legend(handles=handles, loc="outside lower center", ncols=3)

@@ -102,8 +102,9 @@ def how_far_they_move(results_dir: PathLike,
             "far. Here: the median relative displacement ‖B − A‖/‖A‖ and the share of effected "
             "files whose nearest original (cosine) is their own, at the strongest setting "
             "against the gentlest; the Fréchet and kernel distances of the effected set from "
-            "the originals against their noise floor (the same distance between random halves "
-            "of the original files); the published sample-wise R² beside a held-out one; and a "
-            "cross-validated ridge probe of the setting. Tables: `<effect>/shift_<embedding>.csv`, "
+            "the originals against their noise floor (the largest of the same distance between "
+            "random halves of the original files); the published sample-wise R² beside a "
+            "held-out one; and a cross-validated ridge probe of the setting. Tables: "
+            "`<effect>/shift_<embedding>.csv`, "
             "`<effect>/samplewise_r2_heldout_<embedding>.csv`, `<effect>/probe_<embedding>.csv`.",
             "", *(text for _, text in items), ""]

@@ -42,7 +42,8 @@ DEFINITIONS = [
     "nearest original (cosine) is their own.",
     "First > 3× floor: the first setting, from the uneffected audio towards the strongest, "
     f"whose statistic exceeds {shift.FLOOR_FACTOR:g} times its noise floor (Fréchet and "
-    "kernel distances: their mean between random halves of the original files); — if none.",
+    "kernel distances: their largest value between random halves of the original files); — "
+    "if none.",
     "Sample-wise R² held-out: the direction fitted on alternating grid values and scored on "
     "the others, both ways averaged; median per instrument, then over instruments (the "
     "published value is 1 by construction whenever the grid has at most dim + 1 values).",

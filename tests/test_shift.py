@@ -133,12 +133,12 @@ def test_shift_table_rows_and_floor() -> None:
     assert settings["median_relative_displacement"].is_monotonic_decreasing
     assert settings["identification_rate"].iloc[0] < settings["identification_rate"].iloc[-1]
     floor = table[table["kind"] == "floor"].iloc[0]
-    high = table[table["kind"] == "floor_high"].iloc[0]
+    mean = table[table["kind"] == "floor_mean"].iloc[0]
     gentlest = settings["median_relative_displacement"].iloc[-1]
     assert floor["median_relative_displacement"] == gentlest
     halves = shift.distributional_floor(originals, splits=4)
-    assert floor["frechet_distance"] == pytest.approx(halves["frechet_distance"].mean())
-    assert high["kernel_distance"] == pytest.approx(halves["kernel_distance"].max())
+    assert mean["frechet_distance"] == pytest.approx(halves["frechet_distance"].mean())
+    assert floor["kernel_distance"] == pytest.approx(halves["kernel_distance"].max())
     assert shift.first_above_floor(table, effect, "frechet_distance") in effect.param_strings
     assert shift.first_above_floor(table, effect, "median_relative_displacement") is not None
 

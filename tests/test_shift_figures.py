@@ -34,7 +34,7 @@ def test_tables_per_pair(rendered: Path) -> None:
             sweep = Sweep.load(embedding, name, rendered / "embeddings")
             table = shift.read_shift_table(rendered / "results", name, embedding)
             assert list(table["kind"]) == ["setting"] * len(effect.grid) + ["floor",
-                                                                           "floor_high"]
+                                                                           "floor_mean"]
             expected = shift.sweep_shift_table(sweep, effect)
             pd.testing.assert_frame_equal(table, expected, check_dtype=False)
             held = heldout.read_heldout_table(rendered / "results", name, embedding)
