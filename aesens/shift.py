@@ -360,9 +360,19 @@ def first_above_floor(table: pd.DataFrame, effect: Effect, statistic: str,
                       factor: float = FLOOR_FACTOR) -> str | None:
     """Parameter string of the first setting, going outward, whose statistic exceeds the floor.
 
-    "Exceeds" means more than ``factor`` times the ``floor`` row's value
-    (for the identification rate: a drop below one minus ``factor`` times the
-    floor's shortfall from 1). None if no setting does.
+    See :func:`first_rank_above_floor`; None if no setting does.
+    """
+    rank = first_rank_above_floor(table, effect, statistic, factor)
+    return None if rank is None else effect.param_strings[rank]
+
+
+def first_rank_above_floor(table: pd.DataFrame, effect: Effect, statistic: str,
+                           factor: float = FLOOR_FACTOR) -> int | None:
+    """Rank of the first setting, going outward (:func:`ranks_outward`), above the floor.
+
+    "Above" means more than ``factor`` times the ``floor`` row's value (for
+    the identification rate: a shortfall from 1 more than ``factor`` times
+    the floor's). None if no setting is.
     """
     settings = table[table["kind"] == "setting"].set_index("rank")
     floor = float(table.loc[table["kind"] == "floor", statistic].iloc[0])
@@ -371,5 +381,5 @@ def first_above_floor(table: pd.DataFrame, effect: Effect, statistic: str,
         moved = (1.0 - value > factor * (1.0 - floor) if statistic == "identification_rate"
                  else value > factor * floor)
         if moved:
-            return str(settings.loc[rank, "param"])
+            return rank
     return None

@@ -23,7 +23,7 @@ PathLike = str | os.PathLike
 
 
 def _percent(value: float) -> str:
-    return f"{100 * value:.0f} %"
+    return f"{100 * value:.2g} %" if abs(value) < 0.01 else f"{100 * value:.0f} %"
 
 
 def pair_sentence(embedding: str, effect: Effect, table: pd.DataFrame,
@@ -35,7 +35,7 @@ def pair_sentence(embedding: str, effect: Effect, table: pd.DataFrame,
     strongest = shift.ranks_outward(effect)[-1]
     at = settings.loc[strongest]
     gentlest = label(effect, int(floor["rank"]))
-    moved = {statistic: shift.first_above_floor(table, effect, statistic)
+    moved = {statistic: shift.first_rank_above_floor(table, effect, statistic)
              for statistic in ("median_relative_displacement", "frechet_distance",
                                "kernel_distance")}
     parts = [f"At {label(effect, strongest)} the median file moves "
@@ -50,7 +50,7 @@ def pair_sentence(embedding: str, effect: Effect, table: pd.DataFrame,
                      f"of the originals) at every setting (Fréchet {ratio:.2g}× at the "
                      "strongest).")
     else:
-        first = [f"{name} from {value}" for name, value in
+        first = [f"{name} from {label(effect, value)}" for name, value in
                  (("Fréchet", moved["frechet_distance"]), ("kernel", moved["kernel_distance"]))
                  if value is not None]
         parts.append(f"As sets they leave the noise floor (above 3× the distance between random "
