@@ -152,7 +152,8 @@ def probe_table(originals: np.ndarray, effected: np.ndarray,
     Returns
     -------
     pandas.DataFrame
-        One row per :data:`FEATURES` entry, :data:`COLUMNS`.
+        One row per :data:`FEATURES` entry, :data:`COLUMNS` (NaN scores with
+        fewer than 2 groups).
     """
     originals = np.asarray(originals, dtype=np.float64)
     effected = np.asarray(effected, dtype=np.float64)
@@ -160,8 +161,13 @@ def probe_table(originals: np.ndarray, effected: np.ndarray,
     ranks = np.repeat(np.arange(n_params), n_files)
     groups = np.tile(recording_groups(file_names, n_files), n_params)
     rows = []
+    n_groups = len(np.unique(groups))
     for name in FEATURES:
         values = effected - originals[None] if name == "displacement" else effected
+        if n_groups < 2:  # nothing to cross-validate on
+            rows.append({"features": name, "r2": np.nan, "spearman": np.nan, "folds": 0,
+                         "groups": n_groups, "rows": len(ranks)})
+            continue
         rows.append({"features": name, **probe_scores(values.reshape(-1, dim), ranks, groups,
                                                       n_folds)})
     return pd.DataFrame(rows, columns=COLUMNS)

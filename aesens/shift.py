@@ -188,7 +188,9 @@ def _squared_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def median_pairwise_distance(embeddings: np.ndarray) -> float:
-    """Median Euclidean distance over all pairs of distinct rows (kadtk's bandwidth)."""
+    """Median Euclidean distance over pairs of distinct rows (kadtk's bandwidth); NaN if none."""
+    if len(embeddings) < 2:
+        return np.nan
     return float(np.median(scipy.spatial.distance.pdist(_as_float(embeddings))))
 
 
@@ -200,8 +202,10 @@ def _kernel_sum(first: np.ndarray, second: np.ndarray, gamma: float) -> float:
 
 
 def _mean_off_diagonal(embeddings: np.ndarray, gamma: float) -> float:
-    """Mean kernel value over pairs of distinct rows (the diagonal terms are all 1)."""
+    """Mean kernel value over pairs of distinct rows (the diagonal terms are all 1; NaN if none)."""
     n = len(embeddings)
+    if n < 2:
+        return np.nan
     return (_kernel_sum(embeddings, embeddings, gamma) - n) / (n * (n - 1))
 
 
@@ -263,11 +267,14 @@ def distributional_floor(originals: np.ndarray, splits: int = FLOOR_SPLITS,
     Returns
     -------
     dict
-        Statistic name -> ``(splits,)`` values (seeded, so reproducible).
+        Statistic name -> ``(splits,)`` values (seeded, so reproducible; NaN
+        with fewer than 4 files).
     """
     originals = _as_float(originals)
     rng = np.random.default_rng(seed)
     half = len(originals) // 2
+    if half < 2:  # the kernel distance needs 2 files per set
+        return {name: np.full(splits, np.nan) for name in DISTRIBUTIONAL}
     values: dict[str, list[float]] = {name: [] for name in DISTRIBUTIONAL}
     for _ in range(splits):
         order = rng.permutation(len(originals))

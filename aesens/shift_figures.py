@@ -130,15 +130,18 @@ def compute_extras(sweep: Sweep, in_sample_r2: np.ndarray
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Shift, held-out R² and probe tables of one sweep.
 
-    ``in_sample_r2``: the published sample-wise R² of its train files.
+    ``in_sample_r2``: the published sample-wise R² of its train files. A grid
+    of fewer than ``2 * heldout.MIN_HALF`` values gets NaN held-out R².
     """
     effect = get_effect(sweep.effect)
     # Small matrices: one BLAS thread is fastest, and several lose badly on a busy machine.
     with threadpool_limits(limits=1, user_api="blas"):
         shift_table = shift.sweep_shift_table(sweep, effect)
-        held = heldout.heldout_table(in_sample_r2,
-                                     heldout.heldout_samplewise_r2(sweep.paths()),
-                                     sweep.Y_train, sweep.file_name_train)
+        paths = sweep.paths()
+        held_out = (heldout.heldout_samplewise_r2(paths)
+                    if paths.shape[1] >= 2 * heldout.MIN_HALF else np.full(len(paths), np.nan))
+        held = heldout.heldout_table(in_sample_r2, held_out, sweep.Y_train,
+                                     sweep.file_name_train)
         originals = np.concatenate([sweep.train_A, sweep.test_A])
         effected = np.concatenate([sweep.train_Bs, sweep.test_Bs], axis=1)
         probe_table = probe.probe_table(originals, effected, probe.sweep_file_names(sweep))

@@ -118,3 +118,11 @@ def test_ridge_probe_equals_scikit_learn_ridgecv(dim: int) -> None:
         assert ours.alpha_ == reference[-1].alpha_
         np.testing.assert_allclose(ours.predict(new), reference.predict(new), rtol=1e-8,
                                    atol=1e-8)
+
+
+def test_probe_with_one_recording_gives_nan() -> None:
+    rng = np.random.default_rng(5)
+    originals = rng.normal(size=(4, 3))
+    names = np.array([_stem(1, k) for k in range(4)])
+    table = probe.probe_table(originals, np.stack([originals + r for r in range(5)]), names)
+    assert table["r2"].isna().all() and (table["folds"] == 0).all()

@@ -154,3 +154,13 @@ def test_shift_table_round_trip(tmp_path) -> None:
     back = shift.read_shift_table(tmp_path, "gain", "toy")
     assert list(back["param"][:2]) == ["-40.0", "-38.5"]
     pd.testing.assert_frame_equal(back, table, check_dtype=False)
+
+
+def test_too_few_files_give_nan_not_errors() -> None:
+    effect = get_effect("bitcrush")
+    originals = np.arange(6.0).reshape(3, 2) + 1
+    table = shift.shift_table(originals, np.stack([originals * 1.1] * len(effect.grid)), effect,
+                              splits=2)
+    floor = table[table["kind"] == "floor"].iloc[0]
+    assert np.isnan(floor["frechet_distance"]) and np.isnan(floor["kernel_distance"])
+    assert np.isnan(shift.kernel_distance(originals[:1], originals))
