@@ -9,8 +9,9 @@ every figure embedded as a PNG data URI and no external resource:
 - the shift curves and the held-out sample-wise R² histograms;
 - the figures of the whole run (UMAP trajectories, global correlations,
   sample-wise R² histograms, singular values);
-- one section per embedding x effect: its shift table, its probe scores, and
-  its own figures (singular values per instrument, ROC AUC curves);
+- one section per embedding x effect: its shift table, its published and
+  held-out sample-wise R², its probe scores, and its own figures (singular
+  values per instrument, ROC AUC curves);
 
 with a table of contents and an embedding x effect grid of links. Missing
 inputs are skipped (the page says so).
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aesens import probe, shift
+from aesens import heldout, probe, shift
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
 from aesens.safe_files import atomic_file
@@ -194,6 +195,13 @@ def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path
                   "setting, distributional ones between random halves of the original files "
                   "(largest over the splits, and their mean).</p>",
                   table_html(shift.read_shift_table(results_dir, effect, embedding))]
+    if heldout.heldout_path(results_dir, effect, embedding).exists():
+        held = heldout.read_heldout_table(results_dir, effect, embedding)
+        parts += ["<h3>Sample-wise R², published and held-out</h3>",
+                  f"<p>Median over {len(held)} train files: "
+                  f"{held['samplewise_r2'].median():.3f} published (fitted and scored on the "
+                  f"same grid values), {held['samplewise_r2_heldout'].median():.3f} held-out "
+                  "(fitted on alternating grid values, scored on the others).</p>"]
     path = probe.probe_path(results_dir, effect, embedding)
     if path.exists():
         parts += ["<h3>Effect-strength probe</h3>", table_html(pd.read_csv(path))]

@@ -73,6 +73,7 @@ def test_report_is_self_contained(page: Path) -> None:
     internal = [link[1:] for link in parsed.links if link.startswith("#")]
     assert internal and set(internal) <= parsed.ids
     assert "What to notice" in text and "Shift against the noise floor" in text
+    assert "Sample-wise R², published and held-out" in text
     assert "sample-wise R² held-out" in text  # the scorecard's new section
 
 
