@@ -100,24 +100,32 @@ def test_probe_folds_keep_recordings_together_and_match_a_direct_fit() -> None:
 
 
 @pytest.mark.parametrize("dim", [3, 40])
-def test_ridge_probe_equals_scikit_learn_ridgecv(dim: int) -> None:
-    """Same penalty and predictions as StandardScaler + RidgeCV (its own leave-one-out)."""
-    from sklearn.linear_model import RidgeCV
+def test_ridge_probe_equals_a_grouped_grid_search(dim: int) -> None:
+    """Same penalty and predictions as GridSearchCV over StandardScaler + Ridge, group folds."""
+    from sklearn.model_selection import GridSearchCV, GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(dim)
     features = rng.normal(size=(300, dim)) * rng.uniform(0.1, 10, dim) + rng.normal(size=dim)
     features[:, 0] = 2.0  # a constant feature: scale 1, as StandardScaler sets it
-    target = features[:, 1:] @ rng.normal(size=dim - 1) + rng.normal(0, 3, 300)
+    groups = np.repeat(np.arange(30), 10)
+    # rows of a group share an offset, as the settings of one file do
+    target = (features[:, 1:] @ rng.normal(size=dim - 1) + rng.normal(0, 3, 300)
+              + np.repeat(rng.normal(0, 5, 30), 10))
     new = rng.normal(size=(50, dim))
+    chosen = set()
     for alphas in ((1.0,), probe.ALPHAS, (1e2, 1e3, 1e4)):
-        ours = probe.RidgeProbe(alphas).fit(features, target)
-        reference = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
-        reference.fit(features, target)
-        assert ours.alpha_ == reference[-1].alpha_
-        np.testing.assert_allclose(ours.predict(new), reference.predict(new), rtol=1e-8,
+        ours = probe.RidgeProbe(alphas).fit(features, target, groups)
+        search = GridSearchCV(make_pipeline(StandardScaler(), Ridge()),
+                              {"ridge__alpha": list(alphas)}, cv=GroupKFold(n_splits=3),
+                              scoring="neg_mean_squared_error")
+        search.fit(features, target, groups=groups)
+        assert ours.alpha_ == search.best_params_["ridge__alpha"]
+        np.testing.assert_allclose(ours.predict(new), search.predict(new), rtol=1e-8,
                                    atol=1e-8)
+        chosen.add(ours.alpha_)
+    assert len(chosen) > 1
 
 
 def test_probe_with_one_recording_gives_nan() -> None:
