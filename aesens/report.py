@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aesens import reading, store
+from aesens import reading, shift_reading, store
 from aesens.analysis_files import GLOBAL_CCA_METHOD, GLOBAL_R2_COLUMN, read_correlations_text
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
@@ -284,6 +284,7 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     lines = ["# Sensitivity of audio embeddings to effects: summary", "",
              f"Generated {stamp} by `python -m aesens.report`.", ""]
     lines += reading.what_to_notice(correlations, numbers, dims)
+    lines += shift_reading.how_far_they_move(results_dir, setting_label)
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
         lines += [

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from aesens import analysis, classification_figures, results, store
+from aesens import analysis, classification_figures, results, shift_scorecard, store
 from aesens.analysis_cli import effect_names, embedding_names
 from aesens.analysis_files import GLOBAL_R2_COLUMN
 from aesens.effects import EFFECTS, get_effect
@@ -276,8 +276,9 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
             info = get_effect(effect)
             row.update(strongest=info.param_strings[strongest_rank(info)],
                        strongest_label=setting_label(info, strongest_rank(info)))
+        row.update(shift_scorecard.extra_columns(embedding, effect, results_dir))
         rows.append(row)
-    card = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    card = pd.DataFrame(rows).reindex(columns=[*COLUMNS, *shift_scorecard.COLUMNS])
     for column in ("instruments_cca", "instruments_auc"):
         card[column] = card[column].astype("Int64")
     return card

@@ -23,7 +23,7 @@ from sklearn.cross_decomposition import CCA
 from sklearn.preprocessing import QuantileTransformer
 from test_figures import EFFECTS, EMBEDDINGS, INSTRUMENTS, build_outputs, write_results
 
-from aesens import analysis, results, scorecard, store
+from aesens import analysis, results, scorecard, shift_scorecard, store
 from aesens.effects import get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.scorecard_render import MISSING, heatmap_figure
@@ -75,7 +75,7 @@ def test_participation_ratio_and_counts() -> None:
 
 
 def test_pairs_and_columns(card: pd.DataFrame) -> None:
-    assert card.columns.tolist() == scorecard.COLUMNS
+    assert card.columns.tolist() == [*scorecard.COLUMNS, *shift_scorecard.COLUMNS]
     assert list(zip(card["embedding"], card["effect"], strict=True)) == [
         (embedding, effect) for embedding in sorted(EMBEDDINGS) for effect in EFFECTS]
     assert card["instruments_cca"].eq(len(INSTRUMENTS)).all()
