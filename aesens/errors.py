@@ -55,6 +55,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _is_csv_parse_error(error: Exception) -> bool:
+    """Whether ``error`` is pandas' (or the text decoder's) refusal of a damaged CSV file.
+
+    pandas is imported here, not before the command runs, so that a Ctrl-C while it
+    loads is caught as an interruption like any other.
+    """
+    import pandas as pd
+
+    return isinstance(error, (pd.errors.ParserError, pd.errors.EmptyDataError,
+                              UnicodeDecodeError))
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Run a command-line ``main`` and turn expected failures into a one-line message.
 
@@ -78,25 +90,23 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         The exit code: 0 on success, 2 for a user or file error, 130 on
         Ctrl-C, 1 for an unexpected error.
     """
-    import pandas as pd
-
     try:
         code = main(argv)
+    except KeyboardInterrupt:
+        print("interrupted: finished results are kept; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
     except AesensError as error:
         print(f"error: {_one_line(str(error))}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"error: {_one_line(describe_os_error(error))}", file=sys.stderr)
         return 2
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        print(f"error: a CSV file does not parse ({_one_line(str(error))}); check that it is a "
-              "complete comma-separated file with its header line", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished results are kept; rerun the same command to resume",
-              file=sys.stderr)
-        return 130
-    except Exception:  # noqa: BLE001 - the last resort of a command line
+    except Exception as error:  # noqa: BLE001 - the last resort of a command line
+        if _is_csv_parse_error(error):
+            print(f"error: a CSV file does not parse ({_one_line(str(error))}); check that it is "
+                  "a complete comma-separated file with its header line", file=sys.stderr)
+            return 2
         traceback.print_exc()
         print("error: an unexpected error (a bug in aesens); please report it with the "
               "command line and the traceback above", file=sys.stderr)
