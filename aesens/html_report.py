@@ -238,7 +238,7 @@ def render_report(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     overview = [figure(plots_dir / f"{stem}.png", stem) for stem in OVERVIEW_FIGURES
                 if (plots_dir / f"{stem}.png").exists()]
     overview += [figure(path, path.stem)
-                 for path in sorted(plots_dir.glob("global_correlation_*.png"))]
+                 for path in sorted((plots_dir / "corr").glob("corr_*.png"))]
     sections.append(("figures", "Figures of the whole run",
                      "\n".join(overview) or '<p class="note">No figures.</p>'))
     grid = ["<table class=\"grid\"><thead><tr><th></th>"
