@@ -51,7 +51,7 @@ WRITERS = {
         import pandas as pd
         from aesens import analysis_files
         table = pd.DataFrame([{"embedding": "openl3", "effect": "gain", "instrument": "cello",
-                               "global_r2": 0.5}])
+                               "desensitization_method": "cca", "spearman_corr2": 0.5}])
         analysis_files.merge_correlations(table, "results")
         """,
     "2A.3 split": """
