@@ -8,3 +8,7 @@ the effect directions out makes a downstream instrument classifier robust.
 """
 
 __version__ = "0.1.0"
+
+from aesens.jit_cache import use_writable_cache as _use_writable_cache
+
+_use_writable_cache()

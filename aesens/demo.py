@@ -67,6 +67,7 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,
                                           joined, "--effects", ",".join(effects)]))
     stages.append(("scorecard", [python, "-m", "aesens.scorecard", "--embeddings", joined,
                                  "--effects", ",".join(effects)]))
+    stages.append(("html report", [python, "-m", "aesens.html_report"]))
     return stages
 
 
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:<40s} {elapsed:8.1f} s")
     print(f"  {'total':<40s} {sum(t for _, t in timings):8.1f} s")
     print(f"outputs are in {workdir}/ (timings in {workdir}/timings.csv)")
+    print(f"report: {workdir / 'results' / 'report.html'}")
     return 0
 
 

@@ -1,28 +1,29 @@
 """Files written safely: atomically, with the default mode, under an inter-process lock.
 
-Every write goes to a temporary file beside the target which is renamed over
-it only once complete (:func:`atomic_file`), so an interrupted run never
-loses existing data; an operating-system error that names no file (disk
-full) is re-raised naming the target, and the partial file is removed. The
-renamed file gets the mode a plain ``open()`` gives (``0o666`` less the
-umask, :func:`set_default_mode`). A read-modify-write of one file
-(:func:`atomic_rewrite`) holds the file's :func:`exclusive_lock` from the
-read to the rename, removes the partial files a killed writer left behind
-and checks the free space first; the lock file is removed after use.
-Folders are created as needed, with a one-line error when they cannot be
-(:func:`check_writable` checks an output folder before any work). Files are read
-with a one-line error naming a file that does not parse (:func:`read_csv`,
-:func:`read_pickle`, :func:`read_json`).
+Every write goes through :func:`atomic_file`: to a temporary file beside the
+target which is renamed over it only once complete, so an interrupted run
+never loses existing data. The write holds the target's
+:func:`exclusive_lock` from before the block (which may read the existing
+file) to the rename, removes first the partial files a killed writer of the
+same target left behind, and checks the free space first when told how much
+it will write. Any error of the block while the disk is full (a library's
+own exception too) is re-raised as the disk-full error naming the target,
+and the partial file is removed. The renamed file gets the mode a plain
+``open()`` gives (``0o666`` less the umask, :func:`set_default_mode`); the
+lock file is removed after use. Folders are created as needed, with a
+one-line error when they cannot be (:func:`check_writable` checks an output
+folder before any work). Files are read with a one-line error naming a file
+that does not parse (:func:`read_csv`, :func:`read_pickle`, :func:`read_json`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import json
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import threading
@@ -37,38 +38,19 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix) renamed over it once the block succeeds.
+def atomic_file(path: str | os.PathLike, reserve: int = 0,
+                keep_existing: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix), renamed over it once the block succeeds.
 
-    The renamed file gets the default mode (:func:`set_default_mode`); an
-    operating-system error of the block that names no file (disk full) is
-    re-raised naming ``path``, and the partial file is removed.
-
-    Raises
-    ------
-    AesensError
-        If the folder cannot be created or written.
-    """
-    path = Path(path)
-    _make_folder(path.parent)
-    with _replacing(path, prefix=f".{path.stem}.", suffix=f".part{path.suffix}") as tmp:
-        yield tmp
-
-
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`)."""
-    with atomic_file(path) as tmp:
-        tmp.write_text(text, encoding=encoding)
-
-
-@contextlib.contextmanager
-def atomic_rewrite(path: str | os.PathLike, reserve: int = 0,
-                   keep_existing: bool = False) -> Iterator[Path]:
-    """:func:`atomic_file` for a read-modify-write, under the file's :func:`exclusive_lock`.
-
-    The lock is held from before the block (which may read the existing
-    file) to the rename. Partial files that a killed writer of ``path`` left
-    behind (``.<name>.*.part``) are removed first.
+    The one atomic write of the package. It holds the file's
+    :func:`exclusive_lock` from before the block (which may read the
+    existing file) to the rename, so every partial file of ``path`` found
+    meanwhile was left by a killed writer: those are removed first
+    (:func:`remove_stale_parts`). The renamed file gets the default mode
+    (:func:`set_default_mode`). An error of the block while the disk is full
+    (a library's own exception, or an operating-system error naming no file)
+    is re-raised as the disk-full error naming ``path``; the partial file is
+    removed.
 
     Parameters
     ----------
@@ -84,40 +66,35 @@ def atomic_rewrite(path: str | os.PathLike, reserve: int = 0,
     Yields
     ------
     Path
-        The temporary file (``.<name>.<random>.part``, empty), to write.
+        The temporary file (``.<stem>.<random>.part<suffix>``, empty), to write.
 
     Raises
     ------
     AesensError
         If the folder cannot be created or written.
     OSError
-        Naming ``path``: the disk-full error of the space check, or an error
-        of the block that names no file (the partial file is removed).
+        Naming ``path``: the disk-full error, or an error of the block that
+        names no file (the partial file is removed).
     """
     path = Path(path)
     _make_folder(path.parent)
     with exclusive_lock(path):
-        _remove_stale_parts(path)
+        remove_stale_parts(path)
         _check_space(path, reserve + (path.stat().st_size if keep_existing and path.exists()
                                       else 0))
-        with _replacing(path, prefix=f".{path.name}.", suffix=".part") as tmp:
-            yield tmp
+        tmp = _temporary(path, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
+        try:
+            with _naming_write_errors(path, tmp):
+                yield tmp
+                _replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def _replacing(path: Path, prefix: str, suffix: str) -> Iterator[Path]:
-    """A new temporary file beside ``path``, renamed over it once the block succeeds, else removed.
-
-    Operating-system errors of the block that name no file are re-raised
-    naming ``path`` (:func:`_naming_write_errors`).
-    """
-    tmp = _temporary(path, prefix=prefix, suffix=suffix)
-    try:
-        with _naming_write_errors(path):
-            yield tmp
-            _replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
 
 
 def _check_space(path: Path, needed: int) -> None:
@@ -153,29 +130,85 @@ def _replace(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
-@contextlib.contextmanager
-def _naming_write_errors(path: Path) -> Iterator[None]:
-    """Re-raise an operating-system error of the block (disk full, ...) with ``path`` as its file.
+#: Bytes a folder must still take for a failed write not to count as one of a full disk.
+FULL_DISK_PROBE = 64 * 1024
 
-    HDF5's own errors name no file; a disk-full error of the library comes
-    back with ``errno.ENOSPC`` so that the message says to free space.
+
+def disk_is_full(folder: str | os.PathLike) -> bool:
+    """Whether ``folder``'s file system refuses a :data:`FULL_DISK_PROBE`-byte write (full disk).
+
+    A write probe rather than the free-space figure: reserved blocks and
+    quotas make that figure differ from what a write gets.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(bytes(FULL_DISK_PROBE))
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return False
+
+
+@contextlib.contextmanager
+def _naming_write_errors(path: Path, tmp: Path) -> Iterator[None]:
+    """Re-raise an error of the block writing ``tmp`` as the disk-full error naming ``path``.
+
+    HDF5's own errors name no file (a disk-full error of the library comes
+    back with ``errno.ENOSPC`` so that the message says to free space), and
+    libraries writing to a full disk may fail with exceptions of their own
+    (matplotlib's ``AttributeError``, pedalboard's ``RuntimeError``): any
+    error while the disk is full (:func:`disk_is_full`, checked before the
+    partial file is removed) becomes the disk-full error naming ``path``.
+    Operating-system errors naming no file are re-raised naming ``path``.
     """
     try:
         yield
     except OSError as error:
-        if error.filename is not None:
+        if error.filename is not None and error.filename != str(tmp):
             raise
         code = error.errno
         reason = error.strerror or str(error)
-        if code is None and "no space left" in reason.lower():
+        if code not in (errno.ENOSPC, errno.EDQUOT) and (
+                "no space left" in reason.lower() or disk_is_full(path.parent)):
             code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
         raise OSError(code, reason, str(path)) from None
+    except AesensError:
+        raise
+    except Exception:
+        if disk_is_full(path.parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
 
 
-def _remove_stale_parts(path: Path) -> None:
-    """Remove the partial files of :func:`atomic_rewrite` of ``path`` (call with its lock held)."""
-    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+def _part_pattern(path: Path) -> re.Pattern:
+    """The names of :func:`atomic_file`'s temporary files of ``path`` (mkstemp: 8 characters)."""
+    return re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}\.part{re.escape(path.suffix)}")
+
+
+def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Remove the partial files a killed writer of ``path`` left (call with its lock held).
+
+    Those of :func:`atomic_file` (``.<stem>.<random>.part<suffix>``) and of
+    earlier versions' HDF5 writer (``.<name>.<random>.part``).
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    path = Path(path)
+    pattern = _part_pattern(path)
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    legacy = f".{path.name}."
+    stale = [path.parent / name for name in names
+             if pattern.fullmatch(name) or (name.startswith(legacy) and name.endswith(".part"))]
+    for part in stale:
         part.unlink(missing_ok=True)
+    return stale
 
 
 def check_writable(folder: str | os.PathLike) -> Path:
@@ -234,6 +267,10 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+#: The lock files this thread holds (:func:`exclusive_lock` is re-entrant per thread).
+_HELD_LOCKS = threading.local()
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
     """Serialise the read-modify-write of one file between processes of this machine.
@@ -242,10 +279,9 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
     before releasing it. A process that obtained the lock on a lock file
     removed meanwhile (its inode no longer at the path) tries again, so two
     processes never both hold the lock of one file. Threads of one process
-    exclude each other too. The lock is not re-entrant: inside the block, do
-    not call a function that takes the same file's lock (:func:`atomic_rewrite`
-    and the writers of :mod:`aesens.store`: ``atomic_h5``, ``write_embeddings``,
-    ``write_arrays``); :func:`atomic_file` and :func:`atomic_write_text` take none.
+    exclude each other too. A thread already holding the lock of a file takes
+    it again at once (re-entrant per thread), so a read-modify-write may hold
+    it around :func:`atomic_file` of the same file.
 
     Parameters
     ----------
@@ -258,6 +294,11 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
         yield
         return
     name = lock_path(path)
+    key = os.path.abspath(name)
+    held = _HELD_LOCKS.__dict__.setdefault("paths", set())
+    if key in held:
+        yield
+        return
     while True:
         handle = os.open(name, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -272,9 +313,11 @@ def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
             os.close(handle)
             raise
         os.close(handle)
+    held.add(key)
     try:
         yield
     finally:
+        held.discard(key)
         with contextlib.suppress(FileNotFoundError):
             name.unlink()
         os.close(handle)  # releases the lock

@@ -35,7 +35,8 @@ import h5py
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.safe_files import atomic_rewrite, exclusive_lock
+from aesens.h5_access import H5_FILE_OVERHEAD, H5_OBJECT_OVERHEAD, h5_size, open_h5
+from aesens.safe_files import atomic_file, exclusive_lock
 
 #: Top-level group of the embedding files.
 DATASET_GROUP = "irmas"
@@ -58,9 +59,12 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
               drop: Collection[str] = (), reserve: int = 0) -> Iterator[h5py.File]:
     """Open a new temporary HDF5 file for writing; rename it over ``path`` on success.
 
-    Through :func:`aesens.safe_files.atomic_rewrite`: the file's lock is held
+    Through :func:`aesens.safe_files.atomic_file`: the file's lock is held
     from the copy of the existing file to the rename, and partial files that
-    a killed writer of ``path`` left behind are removed first.
+    a killed writer of ``path`` left behind are removed first. An existing
+    file that another process holds open for writing (its HDF5 file lock) is
+    waited for, then refused (:func:`~aesens.h5_access.open_h5`): it is never replaced under
+    that process.
 
     Parameters
     ----------
@@ -73,9 +77,10 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
         Paths of objects of the existing file not to copy (those the block
         replaces), so that the rewritten file holds no space of the old data.
     reserve : int
-        Bytes the block will write: if the disk has less room than that plus
-        the kept file, the disk-full error is raised before anything is written
-        (the HDF5 library may crash on a disk that fills up during a write).
+        Bytes the block will write (:func:`~aesens.h5_access.h5_size`): if the disk has less
+        room than that plus the kept file, the disk-full error is raised
+        before anything is written (the HDF5 library may crash on a disk that
+        fills up during a write).
 
     Yields
     ------
@@ -85,16 +90,20 @@ def atomic_h5(path: str | os.PathLike, keep_existing: bool = True,
     Raises
     ------
     AesensError
-        If the folder cannot be created or written.
+        If the folder cannot be created or written, or the file is in use.
     OSError
         If the write fails (disk full): the partial file is removed and the
         error names ``path``.
     """
     path = Path(path)
-    with atomic_rewrite(path, reserve, keep_existing) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_file(path, reserve + H5_FILE_OVERHEAD, keep_existing) as tmp, \
+            h5py.File(tmp, "w") as h5:
         if keep_existing and path.exists():
             with _open_read(path) as old:
                 _copy_tree(old, h5, {name.strip("/") for name in drop}, "")
+        elif path.exists():
+            with contextlib.suppress(OSError), open_h5(path):
+                pass  # only waits for (or refuses) a file in use: a damaged one is replaced
         yield h5
 
 
@@ -118,7 +127,7 @@ def _open_read(path: str | os.PathLike) -> h5py.File:
     if not path.exists():
         raise AesensError(f"{path} does not exist; run the stage that writes it first")
     try:
-        return h5py.File(path, "r")
+        return open_h5(path)
     except OSError as error:
         raise AesensError(f"{path} is not a readable HDF5 file ({error}); delete it and rerun "
                           "the stage that writes it") from None
@@ -148,7 +157,7 @@ def write_embeddings(path: str | os.PathLike, embedding: str, features: np.ndarr
     if features.ndim != 2 or len(features) != len(keys):
         raise ValueError(f"features {features.shape} and keys ({len(keys)}) do not match")
     name = f"{DATASET_GROUP}/{embedding}"
-    size = features.nbytes + sum(len(str(key).encode("utf-8")) + 16 for key in keys)
+    size = h5_size({"features": features, "keys": keys}, attrs) + H5_OBJECT_OVERHEAD
     with atomic_h5(path, drop=[name], reserve=size) as h5:
         group = h5.create_group(name)
         group.create_dataset("features", data=features)
@@ -170,17 +179,75 @@ def read_embeddings(path: str | os.PathLike, embedding: str) -> tuple[np.ndarray
         If the file or the embedding is missing, or features and keys differ in length.
     """
     with _open_read(path) as h5:
-        name = f"{DATASET_GROUP}/{embedding}"
-        if name not in h5:
+        problem = embedding_problem(h5, embedding)
+        if problem == ABSENT:
             present = list_embeddings(path)
             raise AesensError(f"{path} has no embedding {embedding!r} (it has: "
                               f"{', '.join(present) or 'none'}); extract it first")
-        features = h5[name]["features"][()]
-        keys = decode_keys(h5[name]["keys"][()])
-    if len(features) != len(keys):
-        raise AesensError(f"{path}: {embedding} has {len(features)} feature rows but "
-                          f"{len(keys)} keys; the file is damaged, re-extract it")
+        if problem is not None:
+            raise AesensError(f"{path}: {problem} (damaged or foreign file); {REEXTRACT}")
+        group = h5[f"{DATASET_GROUP}/{embedding}"]
+        features = group["features"][()]
+        try:
+            keys = decode_keys(group["keys"][()])
+        except UnicodeDecodeError as error:
+            raise AesensError(f"{path}: {DATASET_GROUP}/{embedding}/keys are not UTF-8 text "
+                              f"({error.reason}); {REEXTRACT}") from None
     return features, keys
+
+
+#: :func:`embedding_problem`'s answer for an embedding the file does not hold.
+ABSENT = "is missing"
+#: What to do about an embedding that :func:`embedding_problem` refuses.
+REEXTRACT = "re-extract it (2A.1/2A.2) or give an embeddings file of this tool"
+
+
+def embedding_problem(h5: h5py.File, embedding: str) -> str | None:
+    """Why an open file does not hold a readable ``irmas/<embedding>``, or ``None`` if it does.
+
+    What every reader of the layout needs: ``irmas`` and ``irmas/<embedding>``
+    groups, a 2-D numeric ``features`` dataset and a 1-D ``keys`` dataset
+    (strings) of as many rows. Completeness (:func:`incomplete_reason`) and
+    damage (:func:`damage_reason`) check the same.
+
+    Returns
+    -------
+    str or None
+        :data:`ABSENT` when there is no such embedding (nor a ``features`` or
+        ``keys`` dataset in its group: a partial write), else a reason naming
+        the object.
+    """
+    name = f"{DATASET_GROUP}/{embedding}"
+    top = h5.get(DATASET_GROUP)
+    if top is not None and not isinstance(top, h5py.Group):
+        return f"{DATASET_GROUP} is not a group (not a file of this layout)"
+    group = None if top is None else top.get(embedding)
+    if group is None:
+        return ABSENT
+    if not isinstance(group, h5py.Group):
+        return f"{name} is a {_kind(group)}, not a group of features and keys"
+    features, keys = group.get("features"), group.get("keys")
+    if features is None or keys is None:
+        return ABSENT
+    for part, member in (("features", features), ("keys", keys)):
+        if not isinstance(member, h5py.Dataset):
+            return f"{name}/{part} is a {_kind(member)}, not a dataset"
+    if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1 \
+            or keys.dtype.kind not in "SOU":
+        return (f"{name} holds features of shape {features.shape} ({features.dtype}) and keys "
+                f"of shape {keys.shape}, not rows x dim and one key per row")
+    if len(features) != len(keys):
+        return f"{name} has {len(features)} feature rows but {len(keys)} keys"
+    return None
+
+
+def _kind(member: object) -> str:
+    """How an HDF5 object reads in a message: group, scalar dataset, dataset, or its type."""
+    if isinstance(member, h5py.Group):
+        return "group"
+    if isinstance(member, h5py.Dataset):
+        return "scalar dataset" if member.shape == () else "dataset"
+    return type(member).__name__
 
 
 def list_embeddings(path: str | os.PathLike) -> list[str]:
@@ -227,16 +294,23 @@ def incomplete_reason(path: str | os.PathLike, embedding: str,
     -------
     str or None
         A short reason (starting with :data:`MISMATCH_PREFIX` when settings
-        attributes differ or are missing), or ``None`` when complete.
+        attributes differ or are missing; :func:`embedding_problem`'s when
+        the readers would refuse the embedding), or ``None`` when complete.
+
+    Raises
+    ------
+    AesensError
+        If another process holds the file open for writing (:func:`~aesens.h5_access.open_h5`).
     """
     path = Path(path)
     if not path.exists():
         return "is missing"
     try:
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
+            problem = embedding_problem(h5, embedding)
+            if problem is not None:
+                return problem
             name = f"{DATASET_GROUP}/{embedding}"
-            if name not in h5 or "features" not in h5[name] or "keys" not in h5[name]:
-                return "is missing"
             attrs = dict(h5[name].attrs)
             for key, value in (expected_attrs or {}).items():
                 if key not in attrs:
@@ -247,7 +321,7 @@ def incomplete_reason(path: str | os.PathLike, embedding: str,
             if expected_keys is not None and set(decode_keys(h5[name]["keys"][()])) \
                     != expected_keys:
                 return "covers other files than the dataset's"
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return "is unreadable"
     return None
 
@@ -256,20 +330,28 @@ def damage_reason(path: str | os.PathLike, group: str | None = None) -> str | No
     """Why an existing HDF5 file cannot be read (not HDF5, truncated, a dataset unreadable).
 
     Every dataset's last element is read (its data must be in the file) and
-    every ``keys`` dataset in full.
+    every ``keys`` dataset in full (its strings must decode).
 
     Parameters
     ----------
     path : path
         The file.
     group : str, optional
-        A top-level name that must be a group where present (the layout's
-        :data:`DATASET_GROUP`).
+        A top-level name that must be a group where present; the layout's
+        :data:`DATASET_GROUP` also has each of its embeddings checked as the
+        readers check them (:func:`embedding_problem`; a partial one, without
+        features or keys, is incomplete rather than damaged).
 
     Returns
     -------
     str or None
-        The library's reason, or ``None`` for a readable file (or no file).
+        The reason, or ``None`` for a readable file (or no file).
+
+    Raises
+    ------
+    AesensError
+        If another process holds the file open for writing (:func:`~aesens.h5_access.open_h5`):
+        a file in use is not damaged.
     """
     path = Path(path)
     if not path.exists():
@@ -280,17 +362,24 @@ def damage_reason(path: str | os.PathLike, group: str | None = None) -> str | No
         if not isinstance(member, h5py.Dataset) or problems:
             return
         try:
-            if name.endswith("keys") or not member.shape:
+            if name.endswith("keys") and member.ndim == 1:
+                decode_keys(member[()])
+            elif name.endswith("keys") or not member.shape:
                 member[()]
             elif member.shape[0]:
                 member[-1]
-        except (OSError, RuntimeError, ValueError, KeyError) as error:
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
             problems.append(f"dataset {name}: {_first_line(error)}")
 
     try:
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             if group is not None and group in h5 and not isinstance(h5[group], h5py.Group):
                 return f"{group} is not a group (not a file of this layout)"
+            if group == DATASET_GROUP:
+                for embedding in h5.get(group, {}):
+                    problem = embedding_problem(h5, embedding)
+                    if problem not in (None, ABSENT):
+                        return problem
             h5.visititems(visit)
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         return _first_line(error)
@@ -343,7 +432,8 @@ def set_aside_if_damaged(path: str | os.PathLike,
 def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray],
                  keep_existing: bool = False, attrs: Mapping[str, object] | None = None) -> None:
     """Write named arrays (string arrays as UTF-8) and file attributes to HDF5 atomically."""
-    with atomic_h5(path, keep_existing=keep_existing, drop=list(arrays)) as h5:
+    with atomic_h5(path, keep_existing=keep_existing, drop=list(arrays),
+                   reserve=h5_size(arrays, attrs)) as h5:
         for name, value in arrays.items():
             value = np.asarray(value)
             if value.dtype.kind in ("U", "O", "S"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import threading
 
 import pytest
 
@@ -23,33 +24,60 @@ def test_atomic_file_leaves_nothing_behind_on_failure(tmp_path):
     assert target.read_bytes() == b"done" and sorted(target.parent.iterdir()) == [target]
 
 
-def test_atomic_rewrite_removes_stale_parts_under_the_lock(tmp_path):
-    target = tmp_path / "sub" / "data.bin"
+@pytest.mark.parametrize("name, stale, others", [
+    ("data.bin", [".data.x1y2k3m4.part.bin", ".data.bin.x1y2.part"],
+     [".other.x1y2k3m4.part.bin", ".data.x.x1y2k3m4.part.bin", ".data.x1y2k3m4.part.csv"]),
+    ("models_openl3.pkl", [".models_openl3.ab_9zz01.part.pkl"],
+     [".models_openl3_2.ab_9zz01.part.pkl", ".models_openl3.ab.part.pkl"]),
+    (".correlations.csv", ["..correlations.q1w2e3r4.part.csv"], [".correlations.csv.lock"]),
+    ("embeddings_[x]_1.h5", [".embeddings_[x]_1.k2j3l4m5.part.h5", ".embeddings_[x]_1.h5.a.part"],
+     [".embeddings_[y]_1.k2j3l4m5.part.h5"]),
+])
+def test_atomic_file_removes_stale_parts_of_its_file_under_the_lock(tmp_path, name, stale,
+                                                                    others):
+    """A killed writer's partial files go on the next write of the same file, no others."""
+    target = tmp_path / "sub" / name
     target.parent.mkdir()
-    stale = target.parent / ".data.bin.x1y2.part"
-    stale.write_bytes(b"killed writer")
-    other = target.parent / ".other.bin.x1y2.part"
-    other.write_bytes(b"another file's writer")
-    with safe_files.atomic_rewrite(target) as tmp:
-        assert tmp.parent == target.parent and tmp.name.startswith(".data.bin.")
-        assert tmp.suffix == ".part" and tmp.read_bytes() == b""
-        assert not stale.exists() and safe_files.lock_path(target).exists()
+    for part in [*stale, *others]:
+        (target.parent / part).write_bytes(b"killed writer")
+    with safe_files.atomic_file(target) as tmp:
+        assert tmp.parent == target.parent and tmp.name.startswith(f".{target.stem}.")
+        assert tmp.name.endswith(f".part{target.suffix}") and tmp.read_bytes() == b""
+        assert not any((target.parent / part).exists() for part in stale)
+        assert safe_files.lock_path(target).exists()
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new"
-    assert sorted(p.name for p in target.parent.iterdir()) == [".other.bin.x1y2.part",
-                                                                "data.bin"]
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([*others, name])
 
 
-def test_atomic_rewrite_checks_the_space_before_the_block(tmp_path, monkeypatch):
+def test_the_lock_is_re_entrant_in_a_thread_and_excludes_others(tmp_path):
+    target = tmp_path / "table.csv"
+    entered = []
+    with safe_files.exclusive_lock(target):
+        safe_files.atomic_write_text(target, "a\n")  # takes the same lock again: no deadlock
+
+        def enter() -> None:
+            with safe_files.exclusive_lock(target):
+                entered.append(True)
+
+        thread = threading.Thread(target=enter)
+        thread.start()
+        thread.join(timeout=0.3)
+        assert thread.is_alive() and not entered  # another thread waits
+    thread.join(timeout=5)
+    assert entered == [True] and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
+def test_atomic_file_checks_the_space_before_the_block(tmp_path, monkeypatch):
     target = tmp_path / "data.bin"
     target.write_bytes(b"x" * 20)
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(100, 90, 10))
     with pytest.raises(OSError) as caught, \
-            safe_files.atomic_rewrite(target, reserve=5, keep_existing=True):
+            safe_files.atomic_file(target, reserve=5, keep_existing=True):
         raise AssertionError("the block ran")
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(target)
     assert "(about 25 bytes needed)" in str(caught.value)
-    with safe_files.atomic_rewrite(target, reserve=5) as tmp:
+    with safe_files.atomic_file(target, reserve=5) as tmp:
         tmp.write_bytes(b"y")
     assert target.read_bytes() == b"y"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin"]

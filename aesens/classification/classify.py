@@ -63,8 +63,9 @@ from aesens.classification import results
 from aesens.classification.gridsearch import SOLVERS, grid_search, metrics_on_test_set
 from aesens.classification.results import ORIGINAL, RANDOMMIX
 from aesens.errors import AesensError
+from aesens.extraction.executor import capped_workers
 from aesens.sweep.caches import ensure_grouped
-from aesens.sweep.split import BALANCE_ORDER
+from aesens.sweep.split import BALANCE_ORDER, check_classifiable
 from aesens.sweep.sweep import FILE_NAMES, GROUPED_NAMES, LABEL_NAMES, Sweep
 
 #: Order of the classifiers and of the negatives' draw.
@@ -310,7 +311,9 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         Threshold of ``cca_samplewise_svd`` (any number; outside (0, 1] with a warning:
         0 or less removes every direction, more than 1 none).
     n_jobs : int
-        Parallel workers over (method, instrument, train set) tasks.
+        Parallel workers over (method, instrument, train set) tasks, at most
+        the usable cores and the tasks (:func:`aesens.executor.capped_workers`
+        says when it caps them); -1: joblib's backend decides.
     seed : int
         Seed of the randommix draws, one per method and instrument
         (:func:`randommix_choice`; recorded in ``extra_info_<embedding>.json``).
@@ -336,6 +339,8 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     if solver not in SOLVERS:
         raise AesensError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     results.check_outputs(results_dir, models_dir, effect, embedding)
+    if n_jobs > 0:
+        n_jobs = capped_workers(n_jobs, "-k")
     sweep = ensure_grouped(embedding, effect, split_csv, embeddings_dir, n_jobs=max(n_jobs, 1),
                            progress=progress)
     sweep.check_finite(str(layout.grouped_path(embedding, effect, embeddings_dir)))
@@ -344,6 +349,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
         samplewise = sweep.stored_directions(embeddings_dir)
     labels = sweep.Y_train
+    check_classifiable(labels, sweep.Y_test, split_csv)
     instruments = _instruments(labels)
     test_labels = {instrument: (sweep.Y_test == instrument).astype(int)
                    for instrument in instruments}
@@ -355,6 +361,8 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     pairs = [(method, instrument) for method in methods for instrument in instruments]
     mixes = {pair: randommix_choice(len(sweep.params), len(labels), len(sweep.Y_test), seed,
                                     *pair) for pair in pairs}
+    if n_jobs > 0:
+        n_jobs = capped_workers(n_jobs, "-k", len(pairs) * len(train_sets))
     with tempfile.TemporaryDirectory(prefix="aesens-") as folder:
         shared = sweep if n_jobs == 1 else _shared(sweep, Path(folder))
         computed = Parallel(n_jobs=n_jobs, return_as="generator")(

@@ -6,11 +6,11 @@ Each type turns a bad value into argparse's one-line usage error.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 
 from aesens.analysis.methods import METHODS, get_method, validate_threshold
 from aesens.errors import AesensError
+from aesens.executor import usable_cores
 
 #: Published default of ``desensitize_classif.py -m``: no method first, then all methods.
 DEFAULT_METHODS = ",".join(METHODS)
@@ -108,7 +108,4 @@ def method_list(value: str) -> list[str]:
 
 def all_cores() -> int:
     """Cores this process may run on (the published default of the classification threads)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return usable_cores()

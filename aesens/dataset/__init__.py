@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,13 +226,16 @@ def discover(dataset_dir: str | os.PathLike) -> list[Path]:
     Returns
     -------
     list of Path
-        Every ``<instrument>/*.wav``, in a deterministic order.
+        Every regular file ``<instrument>/*.wav`` (``.WAV`` too), in a
+        deterministic order; FIFOs, devices and folders named so are left out.
 
     Raises
     ------
     AesensError
         If the folder is missing, holds no instrument folder or no WAV file,
-        or a WAV file's name does not parse.
+        a WAV file's name does not parse, or two names differ only in case or
+        extension (``x.wav``, ``x.WAV``, ``x.wav.wav``: one key of the
+        embeddings files).
     """
     root = Path(dataset_dir)
     if not root.is_dir():
@@ -244,18 +248,34 @@ def discover(dataset_dir: str | os.PathLike) -> list[Path]:
         folder = root / code
         if folder.is_dir():
             files.extend(sorted(p for p in folder.iterdir()
-                                if p.suffix.lower() == ".wav" and not p.name.startswith(".")))
+                                if p.suffix.lower() == ".wav" and not p.name.startswith(".")
+                                and _is_regular_file(p)))
     if not files:
         raise AesensError(
             f"no WAV files in {root}/<instrument>/ (expected folders {', '.join(INSTRUMENTS)}); "
             "point --dataset-dir at IRMAS-TrainingData"
         )
+    seen: dict[str, Path] = {}
     for path in files:
         name = parse_stem(path.stem)
         if name.instrument != path.parent.name:
             raise AesensError(f"{path}: instrument tag [{name.instrument}] does not match its "
                               f"folder {path.parent.name}/; move the file")
+        other = seen.setdefault(name.stem.casefold(), path)
+        if other != path:
+            raise AesensError(f"{other} and {path} are two files of one name (they differ "
+                              "only in case or extension) and would be stored as one example; "
+                              "rename or remove one of them")
     return files
+
+
+def _is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (a link to one too): never a FIFO, device or folder,
+    whose opening may block or fail."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 _SCRATCH = threading.local()
@@ -306,15 +326,19 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
     Raises
     ------
     AesensError
-        If the file cannot be decoded, holds no samples, or holds NaN or
-        infinite samples (possible in float WAV files).
+        If the file is not a regular file (a FIFO), is truncated (its header
+        promises more frames than it holds), cannot be decoded, holds no
+        samples, or holds NaN or infinite samples (possible in float WAV
+        files).
     """
     if reader not in PCM16_SCALES:
         raise ValueError(f"unknown reader {reader!r}; choose one of {', '.join(PCM16_SCALES)}")
+    _check_regular(path)
     try:
-        with sf.SoundFile(str(path)) as audio_file:
+        with sf.SoundFile(os.fsencode(path)) as audio_file:
             sample_rate, frames = audio_file.samplerate, audio_file.frames
             channels, pcm16 = audio_file.channels, audio_file.subtype == "PCM_16"
+            _check_not_truncated(path, audio_file)
             if pcm16:
                 data = audio_file.read(dtype="int16", always_2d=True,
                                        out=_int16_scratch(frames, channels))
@@ -323,7 +347,7 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
         if not pcm16 and reader == "pedalboard":
             from pedalboard.io import AudioFile
 
-            with AudioFile(str(path)) as audio_file:
+            with open(path, "rb") as handle, AudioFile(handle) as audio_file:
                 data = audio_file.read(audio_file.frames).T
     except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as error:
         raise AesensError(f"{path}: cannot read audio ({str(error).splitlines()[0]}); "
@@ -344,6 +368,49 @@ def load_audio(path: str | os.PathLike, out: np.ndarray | None = None,
                           f"leave it out with {SKIP_OPTION} LIST.txt (one file name per line; "
                           "the skip is recorded in the embeddings' attributes)")
     return out, int(sample_rate)
+
+
+def _check_regular(path: str | os.PathLike) -> None:
+    """Refuse a path that is not a regular file (a FIFO would block its reader for good)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # the reader's own error says what is wrong
+    if not stat.S_ISREG(mode):
+        raise AesensError(f"{path}: not a regular file (a FIFO, device or folder); replace it "
+                          "with the audio file or remove it from the dataset")
+
+
+#: libsndfile's log line of a WAV data chunk longer than the file: ``data : <header> (should
+#: be <present>)``.
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_BLOCK_ALIGN = re.compile(r"^\s*Block Align\s*:\s*(\d+)", re.MULTILINE)
+#: Data sizes of a header written before its length was known (a stream): no promise.
+_STREAMED_SIZES = (0, 0xFFFFFFFF)
+
+
+def _check_not_truncated(path: str | os.PathLike, audio_file: sf.SoundFile) -> None:
+    """Refuse a file whose header promises more frames than it holds (cut short, or still
+    being copied), as libsndfile's log of the open reports it.
+
+    Raises
+    ------
+    AesensError
+        Naming the file, both frame counts and :data:`SKIP_OPTION`.
+    """
+    log = audio_file.extra_info
+    short = _SHORT_DATA.search(log)
+    if short is None:
+        return
+    promised, present = int(short.group(1)), int(short.group(2))
+    align = _BLOCK_ALIGN.search(log)
+    frame_bytes = max(1, int(align.group(1))) if align else 1
+    if promised in _STREAMED_SIZES or promised // frame_bytes <= present // frame_bytes:
+        return
+    raise AesensError(f"{path}: the file is truncated (its header promises "
+                      f"{promised // frame_bytes} frames, it holds {present // frame_bytes}: "
+                      "cut short, or still being copied); copy it again, or leave it out with "
+                      f"{SKIP_OPTION} LIST.txt (one file name per line)")
 
 
 def read_skip_list(list_path: str | os.PathLike, files: list[Path]) -> tuple[list[Path], list[str]]:

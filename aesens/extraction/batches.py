@@ -133,9 +133,31 @@ def prepare_batch(files: Sequence[Path], setting: Setting, turns: ChainTurns | N
     except AesensError as error:
         if any(str(path) in str(error) for path in files):
             raise
-        where = str(files[0]) if len(files) == 1 else (
+        culprit = files[0] if len(files) == 1 else _offending_file(files, setting)
+        where = str(culprit) if culprit is not None else (
             f"{files[0]} (or one of the {len(files) - 1} files after it)")
         raise AesensError(f"{where}, {setting.label}: {error}") from None
+
+
+def _offending_file(files: Sequence[Path], setting: Setting) -> Path | None:
+    """The first of ``files`` whose effect fails on its own (a fresh chain for a stateful
+    effect: what it refuses, a sample rate or channel count, does not depend on the state).
+
+    Only run once a batch has failed, to name the file in the error.
+    """
+    for path in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                audio, sample_rate = read_clip(path, reader=setting.reader)
+            chain = setting.new_chain()
+            if chain is not None:
+                chain.process(audio, sample_rate)
+            elif setting.effect is not None:
+                setting.effect.apply(audio, sample_rate, setting.value)
+        except AesensError:
+            return path
+    return None
 
 
 def _prepare_batch(files: Sequence[Path], setting: Setting, turns: ChainTurns | None,

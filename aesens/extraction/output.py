@@ -186,8 +186,8 @@ def write_effected_wavs(files: Sequence[Path], setting: Setting,
             audio = setting.effect.apply(audio, sample_rate, setting.value)
         if target.exists():
             continue
-        with safe_files.atomic_file(target) as tmp, \
-                AudioFile(str(tmp), "w", sample_rate, audio.shape[0]) as out:
+        with safe_files.atomic_file(target) as tmp, open(tmp, "wb") as handle, \
+                AudioFile(handle, "w", sample_rate, audio.shape[0], format="wav") as out:
             out.write(audio)
         written += 1
     return written

@@ -20,6 +20,8 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
 - ``roc_auc_<embedding>``: ROC AUC against the effect parameter (train orig /
   test effected, train effected / test orig), one curve per
   desensitisation method, from ``results/<effect>/result_<embedding>.csv``;
+- the shift curves, held-out sample-wise R² and effect-strength probe
+  (tables and figures, :mod:`aesens.reporting.shift_figures`);
 
 as PDF and PNG (the paper's 2B.1, 3.5 and 4 figures as PDF) in ``plots/``,
 plus ``results/correlations.csv`` (merged into the existing file: other
@@ -76,6 +78,7 @@ from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import paper_figures, plots
 from aesens.reporting.roc_figures import roc_auc_figure
+from aesens.reporting.shift_figures import render_extras
 from aesens.safe_files import atomic_file
 
 #: Output formats of :func:`render_all` by default.
@@ -396,6 +399,10 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     for (embedding, effect), analysis in analyses.items():
         written += save(singular_value_figure(analysis), plots_dir,
                         f"singular_values_{embedding}_{effect}", formats)
+    written += render_extras(pairs, lambda emb, eff: load(emb, eff, embeddings_dir),
+                             {key: analysis.all_samplewise_r2()
+                              for key, analysis in analyses.items()},
+                             results_dir, lambda fig, name: save(fig, plots_dir, name, formats))
     for embedding in dict.fromkeys(key[0] for key in pairs):
         tables = {effect: load_results(effect, embedding, results_dir)
                   for emb, effect in pairs

@@ -43,7 +43,7 @@ from aesens.cli.commands import report_parser
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
-from aesens.reporting import reading
+from aesens.reporting import reading, shift_reading
 from aesens.reporting.plots import format_value, param_scale
 from aesens.safe_files import atomic_file
 
@@ -284,6 +284,7 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     lines = ["# Sensitivity of audio embeddings to effects: summary", "",
              f"Generated {stamp} by `python -m aesens.report`.", ""]
     lines += reading.what_to_notice(correlations, numbers, dims)
+    lines += shift_reading.how_far_they_move(results_dir, setting_label)
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
         lines += [

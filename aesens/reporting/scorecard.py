@@ -44,6 +44,7 @@ from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import roc_figures as classification_figures
+from aesens.reporting import shift_scorecard
 from aesens.reporting.report import setting_label, strongest_rank
 from aesens.reporting.scorecard_render import (
     figure_links,
@@ -276,8 +277,9 @@ def scorecard(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = "
             info = get_effect(effect)
             row.update(strongest=info.param_strings[strongest_rank(info)],
                        strongest_label=setting_label(info, strongest_rank(info)))
+        row.update(shift_scorecard.extra_columns(embedding, effect, results_dir))
         rows.append(row)
-    card = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    card = pd.DataFrame(rows).reindex(columns=[*COLUMNS, *shift_scorecard.COLUMNS])
     for column in ("instruments_cca", "instruments_auc"):
         card[column] = card[column].astype("Int64")
     return card

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from aesens.analysis.methods import SV_THRESHOLD, display_name
 from aesens.effects import EFFECTS
 from aesens.layout import PathLike
-from aesens.reporting import plots
+from aesens.reporting import plots, shift_scorecard
 from aesens.reporting.report import markdown_table
 
 #: Shown for a missing value.
@@ -223,6 +223,7 @@ def render_html(card: pd.DataFrame, ranked: pd.DataFrame,
         "<h2>Scorecard</h2>",
         '<div class="scroll">',
         _html_table(display_table(card), extra=cells, extra_name="figures"), "</div>",
+        shift_scorecard.html_section(card),
         f"<h2>Definitions</h2><ul>{definitions}</ul>",
         f"<footer>Generated {html.escape(stamp)} by <code>python -m aesens.scorecard</code>; "
         f"{MISSING} marks a stage not yet run for the pair.</footer>",
@@ -245,6 +246,7 @@ def render_markdown(card: pd.DataFrame, ranked: pd.DataFrame,
              markdown_table(display_ranking(ranked)), "",
              *([f"*{note}*", ""] if (note := ranking_note(ranked)) else []),
              f"![mean ROC AUC drop, embeddings x effects]({heatmap_name})", "",
-             "## Scorecard", "", markdown_table(table), "", "## Definitions", ""]
+             "## Scorecard", "", markdown_table(table), "",
+             *shift_scorecard.markdown_section(card), "## Definitions", ""]
     lines += [f"- {text}" for text in DEFINITIONS]
     return "\n".join(lines) + "\n"

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from aesens import layout, store
 from aesens.errors import AesensError, first_few
+from aesens.h5_access import open_h5
 from aesens.layout import refuse_overwriting_inputs
 from aesens.sweep.split import read_split
 from aesens.sweep.sweep import (
@@ -134,36 +135,29 @@ def average_by_key(features: np.ndarray, keys: Sequence[str],
     return means[position]
 
 
-_REEXTRACT = "re-extract it (2A.1/2A.2) or give an embeddings file of this tool"
+_REEXTRACT = store.REEXTRACT
 
 
 def _check_raw_layout(path: Path, embedding: str | None) -> None:
     """Raise a one-line error if ``path`` (existing) is not an embeddings file in the
     published layout: ``irmas/`` a group and, when ``embedding`` is given and present,
-    ``irmas/<embedding>`` a group with 2-D numeric ``features`` and 1-D ``keys``."""
+    what :func:`aesens.store.embedding_problem` checks (as 2A.1/2A.2's completeness does)."""
     if path.is_dir():
         raise AesensError(f"{path} is a folder; give the embeddings file (.h5) instead")
     try:
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             top = h5.get(store.DATASET_GROUP)
             if top is not None and not isinstance(top, h5py.Group):
                 raise AesensError(f"{path}: {store.DATASET_GROUP} is not a group of embeddings "
                                   f"(foreign file); {_REEXTRACT}")
-            group = None if top is None or embedding is None else top.get(embedding)
-            if group is None:
+            if top is None or embedding is None or top.get(embedding) is None:
                 return
-            name = f"{store.DATASET_GROUP}/{embedding}"
-            absent = [part for part in ("features", "keys")
-                      if not isinstance(group, h5py.Group)
-                      or not isinstance(group.get(part), h5py.Dataset)]
-            if absent:
-                raise AesensError(f"{path}: {name} has no {' or '.join(absent)} dataset "
-                                  f"(damaged or foreign file); {_REEXTRACT}")
-            features, keys = group["features"], group["keys"]
-            if features.ndim != 2 or features.dtype.kind not in "fiu" or keys.ndim != 1:
-                raise AesensError(f"{path}: {name} holds features of shape {features.shape} "
-                                  f"({features.dtype}) and keys of shape {keys.shape}, not rows "
-                                  f"x dim and one key per row; {_REEXTRACT}")
+            problem = store.embedding_problem(h5, embedding)
+            if problem == store.ABSENT:
+                problem = (f"{store.DATASET_GROUP}/{embedding} has no features or keys dataset "
+                           "(damaged or foreign file)")
+            if problem is not None:
+                raise AesensError(f"{path}: {problem}; {_REEXTRACT}")
     except OSError as error:
         raise AesensError(f"{path} is not a readable HDF5 file ({error}); {_REEXTRACT}") from None
 

@@ -218,3 +218,25 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
                           f"({first_few(repeated, quoted=True)}); keep one row per file or "
                           f"{remake}")
     return split
+
+
+def check_classifiable(train_labels: Iterable[str], test_labels: Iterable[str],
+                       path: str | os.PathLike) -> None:
+    """Refuse a split whose train or test rows hold fewer than two instruments.
+
+    Each instrument's classifier is trained on its train rows against the
+    others' and scored (ROC AUC) on its test rows against the others': with
+    a single instrument in either part there is no "other" class.
+
+    Raises
+    ------
+    AesensError
+        Naming the split CSV, the part and its instruments.
+    """
+    for part, labels in (("train", train_labels), ("test", test_labels)):
+        present = sorted(set(labels))
+        if len(present) < 2:
+            raise AesensError(f"{path}: its {part} rows hold a single instrument "
+                              f"({first_few(present, quoted=True) or 'none'}); classification "
+                              "needs at least two in each part: add rows of other instruments or "
+                              "remake it with 2A.3_train_test_split.py")

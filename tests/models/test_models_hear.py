@@ -469,7 +469,7 @@ def test_demo_takes_hear_embeddings(tmp_path):
                for c in commands)
     for label in ("group", "3.2 cca dirs", "4 classify"):
         assert f"{label} hear+hearbaseline.torchcrepe gain" in [label for label, _ in stages]
-    assert commands[-1].endswith("--embeddings crepe,mfcc,hear+hearbaseline.torchcrepe "
-                                 "--effects gain")
+    scorecard = next(c for c in commands if "-m aesens.scorecard" in c)
+    assert scorecard.endswith("--embeddings crepe,mfcc,hear+hearbaseline.torchcrepe --effects gain")
     parsed = demo.embedding_names("crepe,mfcc,hear:hearbaseline.torchcrepe")
     assert parsed == ["crepe", "mfcc", "hear+hearbaseline.torchcrepe"]

@@ -27,7 +27,7 @@ from aesens import layout, store
 from aesens.analysis import sensitivity as analysis
 from aesens.effects import get_effect
 from aesens.errors import AesensError, run_cli
-from aesens.reporting import scorecard
+from aesens.reporting import scorecard, shift_scorecard
 from aesens.reporting.scorecard_render import MISSING, heatmap_figure
 
 #: Absolute tolerance of values recomputed independently (float64 arithmetic in another order).
@@ -77,7 +77,7 @@ def test_participation_ratio_and_counts() -> None:
 
 
 def test_pairs_and_columns(card: pd.DataFrame) -> None:
-    assert card.columns.tolist() == scorecard.COLUMNS
+    assert card.columns.tolist() == [*scorecard.COLUMNS, *shift_scorecard.COLUMNS]
     assert list(zip(card["embedding"], card["effect"], strict=True)) == [
         (embedding, effect) for embedding in sorted(EMBEDDINGS) for effect in EFFECTS]
     assert card["instruments_cca"].eq(len(INSTRUMENTS)).all()

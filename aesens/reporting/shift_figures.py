@@ -1,0 +1,187 @@
+"""Shift curves, held-out sample-wise R² and the effect-strength probe: tables and figures.
+
+:func:`render_extras` (called by ``python -m aesens.figures``) writes, for
+every embedding and effect it is given:
+
+- ``results/<effect>/shift_<embedding>.csv`` (:mod:`aesens.analysis.shift`);
+- ``results/<effect>/samplewise_r2_heldout_<embedding>.csv`` (:mod:`aesens.analysis.heldout`);
+- ``results/<effect>/probe_<embedding>.csv`` (:mod:`aesens.analysis.probe`);
+
+and the figures ``plots/shift_curves`` (statistics, rows, against the
+setting, effects in columns, one curve per embedding, its noise floor as a
+band) and ``plots/samplewise_r2_heldout_histograms`` (published in-sample
+against held-out sample-wise R², effects x embeddings).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
+
+from aesens.analysis import heldout, probe, shift
+from aesens.effects import get_effect
+from aesens.reporting import plots
+from aesens.sweep.sweep import Sweep
+
+PathLike = str | os.PathLike
+#: Axis label of every statistic of the shift figure.
+LABELS = {"median_relative_displacement": "median ‖B−A‖/‖A‖",
+          "mean_cosine_distance": "mean cosine distance",
+          "identification_rate": "identification rate",
+          "frechet_distance": "Fréchet distance / floor",
+          "kernel_distance": "kernel distance / floor"}
+
+
+def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
+    """Statistics (rows) against the setting, effects (columns), one curve per embedding.
+
+    Paired statistics are drawn as they are, with the floor (the gentlest
+    setting's value) as a dashed line in the curve's colour; distributional
+    ones divided by their floor (the largest value between random halves of
+    the originals), on a log axis, with the band from the halves' mean to
+    that floor in the curve's colour and the 3× line dotted.
+    """
+    embeddings = list(dict.fromkeys(key[0] for key in tables))
+    effects = list(dict.fromkeys(key[1] for key in tables))
+    colours = {name: f"C{index}" for index, name in enumerate(embeddings)}
+    with plt.rc_context(plots.style()):
+        fig, axes = plots.figure_grid(len(shift.STATISTICS), len(effects), (2.3, 1.5),
+                                      sharex="col")
+        for (embedding, name), table in tables.items():
+            effect = get_effect(name)
+            column = effects.index(name)
+            settings = table[table["kind"] == "setting"]
+            floor = table[table["kind"] == "floor"].iloc[0]
+            mean = table[table["kind"] == "floor_mean"].iloc[0]
+            for row, statistic in enumerate(shift.STATISTICS):
+                ax = axes[row, column]
+                colour = colours[embedding]
+                values = settings[statistic].to_numpy(dtype=float)
+                if statistic in shift.DISTRIBUTIONAL:
+                    scale = float(floor[statistic])
+                    ratio = values / scale if scale > 0 else np.full_like(values, np.nan)
+                    ax.plot(settings["rank"], ratio, color=colour, marker=".", markersize=3,
+                            linewidth=1, label=embedding)
+                    if scale > 0:
+                        low = max(float(mean[statistic]) / scale, 1e-3)
+                        ax.axhspan(min(low, 1.0), 1.0, color=colour, alpha=0.15, linewidth=0)
+                    ax.axhline(shift.FLOOR_FACTOR, color="grey", linestyle=":", linewidth=0.8)
+                    ax.set_yscale("log")
+                else:
+                    ax.plot(settings["rank"], values, color=colour, marker=".", markersize=3,
+                            linewidth=1, label=embedding)
+                    ax.axhline(float(floor[statistic]), color=colour, linestyle="--",
+                               linewidth=0.8, alpha=0.7)
+                if column == 0:
+                    ax.set_ylabel(LABELS[statistic])
+                if row == 0:
+                    ax.set_title(name)
+                if row == len(shift.STATISTICS) - 1:
+                    plots.set_rank_axis(ax, effect, identity=True)
+        handles = [plt.Line2D([], [], color=colours[name], marker=".", label=name)
+                   for name in embeddings]
+        handles += [plt.Line2D([], [], color="grey", linestyle="--",
+                               label="paired floor (gentlest setting)"),
+                    plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3,
+                                  label="halves of the originals (mean to max = floor)"),
+                    plt.Line2D([], [], color="grey", linestyle=":",
+                               label=f"{shift.FLOOR_FACTOR:g}× floor")]
+        fig.legend(handles=handles, loc="outside lower center", ncols=3)
+        fig.suptitle("Shift of the embeddings with the effect setting, against its noise floor")
+    return fig
+
+
+def heldout_histogram_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
+    """Published (in-sample) and held-out sample-wise R², effects (rows) x embeddings."""
+    embeddings = list(dict.fromkeys(key[0] for key in tables))
+    effects = list(dict.fromkeys(key[1] for key in tables))
+    bins = np.linspace(0, 1, 21)
+    with plt.rc_context(plots.style()):
+        fig, axes = plots.figure_grid(len(effects), len(embeddings), (2.3, 1.6), sharex=True)
+        for (embedding, effect), table in tables.items():
+            ax = axes[effects.index(effect), embeddings.index(embedding)]
+            title = []
+            for column, label, colour in (
+                    ("samplewise_r2", "in-sample (published)", "tab:blue"),
+                    ("samplewise_r2_heldout", "held-out", "tab:orange")):
+                values = table[column].to_numpy(dtype=float)
+                values = values[np.isfinite(values)]
+                ax.hist(values, bins=bins, color=colour, alpha=0.6, label=label)
+                if len(values):
+                    title.append(f"{np.median(values):.2f}")
+            ax.set_title(f"{embedding}, {effect}: medians {' / '.join(title)}")
+            ax.set_xlim(0, 1)
+            ax.set_ylabel("files")
+        for ax in axes[-1]:
+            ax.set_xlabel("sample-wise R²")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    return fig
+
+
+def compute_extras(sweep: Sweep, in_sample_r2: np.ndarray
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Shift, held-out R² and probe tables of one sweep.
+
+    ``in_sample_r2``: the published sample-wise R² of its train files. A grid
+    of fewer than ``2 * heldout.MIN_HALF`` values gets NaN held-out R².
+    """
+    effect = get_effect(sweep.effect)
+    # Small matrices: one BLAS thread is fastest, and several lose badly on a busy machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        shift_table = shift.sweep_shift_table(sweep, effect)
+        paths = sweep.paths()
+        held_out = (heldout.heldout_samplewise_r2(paths)
+                    if paths.shape[1] >= 2 * heldout.MIN_HALF else np.full(len(paths), np.nan))
+        held = heldout.heldout_table(in_sample_r2, held_out, sweep.Y_train,
+                                     sweep.file_name_train)
+        originals = np.concatenate([sweep.train_A, sweep.test_A])
+        effected = np.concatenate([sweep.train_Bs, sweep.test_Bs], axis=1)
+        probe_table = probe.probe_table(originals, effected, probe.sweep_file_names(sweep))
+    return shift_table, held, probe_table
+
+
+def render_extras(pairs: Sequence[tuple[str, str]], load_sweep: Callable[[str, str], Sweep],
+                  in_sample_r2: Mapping[tuple[str, str], np.ndarray],
+                  results_dir: PathLike,
+                  save_figure: Callable[[Figure, str], list[Path]]) -> list[Path]:
+    """Write the three tables of every pair and the two figures; returns the files written.
+
+    Parameters
+    ----------
+    pairs : sequence of tuple
+        ``(embedding, effect)`` pairs, each loaded in turn with ``load_sweep``
+        (so only one pair's embeddings are held at a time).
+    load_sweep : callable
+        ``load_sweep(embedding, effect) -> Sweep``.
+    in_sample_r2 : mapping
+        ``(embedding, effect) ->`` the published sample-wise R² of the train files.
+    results_dir : path
+        Where the tables go.
+    save_figure : callable
+        ``save_figure(figure, name) -> files written`` (and closes the figure).
+    """
+    start = time.perf_counter()
+    written: list[Path] = []
+    shifts, helds = {}, {}
+    for embedding, effect in pairs:
+        key = (embedding, effect)
+        shifts[key], helds[key], probe_table = compute_extras(load_sweep(embedding, effect),
+                                                              in_sample_r2[key])
+        written += [shift.write_shift_table(shifts[key], results_dir, effect, embedding),
+                    heldout.write_heldout_table(helds[key], results_dir, effect, embedding),
+                    probe.write_probe_table(probe_table, results_dir, effect, embedding)]
+    if shifts:
+        written += save_figure(shift_curve_grid(shifts), "shift_curves")
+        written += save_figure(heldout_histogram_grid(helds), "samplewise_r2_heldout_histograms")
+    print(f"shift curves, held-out R² and probe of {len(pairs)} pairs: "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+    return written
