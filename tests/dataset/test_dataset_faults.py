@@ -33,7 +33,7 @@ from aesens.extraction.run import extract
 from aesens.extraction.setting import Setting
 from aesens.models import get_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 stage1 = load_script("2A.1_featureExtract_original.py")
 
 

@@ -30,7 +30,7 @@ from aesens.extraction import executor
 from aesens.extraction.executor import capped_workers, dask_client, usable_cores
 from aesens.sweep.split import check_classifiable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _server(answer: bytes | None, wait_for_request: bool = False, close: bool = False) -> int:

@@ -23,7 +23,7 @@ from conftest import load_script
 
 from aesens.errors import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 WRITERS = {
     "figure": """
