@@ -312,7 +312,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         0 or less removes every direction, more than 1 none).
     n_jobs : int
         Parallel workers over (method, instrument, train set) tasks, at most
-        the usable cores and the tasks (:func:`aesens.executor.capped_workers`
+        the usable cores and the tasks (:func:`aesens.extraction.executor.capped_workers`
         says when it caps them); -1: joblib's backend decides.
     seed : int
         Seed of the randommix draws, one per method and instrument
