@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# The CPU build of torch 2.13.0; any other spec downloads a multi-GB CUDA build.
+# Pinned torch: pip takes a local CPU wheel of this version where its settings offer one, else
+# PyPI's default wheel (CUDA on Linux); see the README (PyTorch: CPU or CUDA build).
 TORCH := torch==2.13.0
 EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,hear,dev
 PER_CLASS ?= 40

@@ -28,7 +28,7 @@ from aesens.safe_files import atomic_file
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EMBEDDINGS = ("crepe", "mfcc")
 #: Files per class of the demo's dataset: 444 files, of which the 4-fold group split keeps
-#: 22 train files per class after balancing (and 7-10 test files), so that the counts of
+#: 21 train files per class after balancing (and 5-15 test files), so that the counts of
 #: directions and the classifiers' differences can mean something.
 DEFAULT_PER_CLASS = 40
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="demo", help="folder to run in (default: demo)")
     parser.add_argument("--per-class", type=positive_int, default=DEFAULT_PER_CLASS,
                         help="generated files per instrument (default: "
-                        f"{DEFAULT_PER_CLASS}: 22 train files per class after balancing)")
+                        f"{DEFAULT_PER_CLASS}: 21 train files per class after balancing)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="dataset seed (default: 0)")
     parser.add_argument("--embeddings", type=embedding_names,
