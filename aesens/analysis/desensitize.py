@@ -215,6 +215,8 @@ DIRECTIONS: dict[str, DirectionMethod] = {
     "cca": cca_direction,
     "cca_samplewise_svd": samplewise_svd_directions,
 }
+
+
 def threshold_warning(threshold: float) -> str | None:
     """What an SVD threshold outside (0, 1] does, for a warning (None inside (0, 1])."""
     if threshold <= 0:

@@ -50,7 +50,7 @@ import numpy as np
 from aesens.errors import AesensError
 from aesens.models._compat import stub_torchaudio
 from aesens.models.hear_names import LOADER_PREFIX, PREFIX, HearName, parse_name
-from aesens.models.preprocessing import map_clips, resample, to_mono
+from aesens.models.preprocessing import indices_by_length, map_clips, resample, to_mono
 from aesens.models.torch_model import TorchModel
 from aesens.models.weights import file_sha256
 
@@ -255,9 +255,7 @@ class HearModel(TorchModel):
         if not batch:
             return []
         signals = map_clips(lambda audio: self.preprocess(audio, sample_rate), batch)
-        by_length: dict[int, list[int]] = {}
-        for index, signal in enumerate(signals):
-            by_length.setdefault(len(signal), []).append(index)
+        by_length = indices_by_length(signals)
         rows: list[np.ndarray | None] = [None] * len(signals)
         for indices in by_length.values():
             for start in range(0, len(indices), self.batch_size):

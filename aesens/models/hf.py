@@ -55,7 +55,7 @@ import numpy as np
 
 from aesens.errors import AesensError
 from aesens.models.hf_names import LOADER_PREFIX, PREFIX, HfName, parse_name
-from aesens.models.preprocessing import map_clips, resample, to_mono
+from aesens.models.preprocessing import indices_by_length, map_clips, resample, to_mono
 from aesens.models.torch_model import TorchModel
 from aesens.models.weights import ALLOW_DOWNLOAD_ENV, file_sha256, library_version
 
@@ -313,9 +313,7 @@ class HfModel(TorchModel):
         if not batch:
             return []
         signals = map_clips(lambda audio: self.preprocess(audio, sample_rate), batch)
-        by_length: dict[int, list[int]] = {}
-        for index, signal in enumerate(signals):
-            by_length.setdefault(len(signal), []).append(index)
+        by_length = indices_by_length(signals)
         rows: list[np.ndarray | None] = [None] * len(signals)
         for n_samples, indices in by_length.items():
             for start in range(0, len(indices), self.batch_size):

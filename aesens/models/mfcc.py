@@ -24,7 +24,7 @@ import librosa
 import numpy as np
 import scipy.fft
 
-from aesens.models.preprocessing import map_clips, to_mono
+from aesens.models.preprocessing import indices_by_length, map_clips, to_mono
 
 #: Number of cepstral coefficients.
 N_MFCC = 20
@@ -106,9 +106,7 @@ class MfccModel:
         threads; a clip's row does not depend on the others in its batch.
         """
         monos = [to_mono(clip) for clip in batch]
-        by_length: dict[int, list[int]] = {}
-        for index, mono in enumerate(monos):
-            by_length.setdefault(len(mono), []).append(index)
+        by_length = indices_by_length(monos)
         calls = [indices[start:start + CLIPS_PER_CALL] for indices in by_length.values()
                  for start in range(0, len(indices), CLIPS_PER_CALL)]
         results = map_clips(lambda indices: mfcc_stats(np.stack([monos[i] for i in indices]),

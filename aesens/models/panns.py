@@ -28,7 +28,7 @@ import numpy as np
 
 from aesens.errors import AesensError
 from aesens.models._compat import import_submodule, stub_modules
-from aesens.models.preprocessing import librosa_resample, map_clips, to_mono
+from aesens.models.preprocessing import indices_by_length, librosa_resample, map_clips, to_mono
 from aesens.models.weights import (
     WeightedModel,
     WeightsFile,
@@ -91,9 +91,7 @@ class PannsModel(WeightedModel):
         """Embed float32 ``(channels, samples)`` clips; one 2048-d row each."""
         clips = map_clips(
             lambda audio: librosa_resample(to_mono(audio), sample_rate, SAMPLE_RATE), batch)
-        by_length: dict[int, list[int]] = {}
-        for index, clip in enumerate(clips):
-            by_length.setdefault(len(clip), []).append(index)
+        by_length = indices_by_length(clips)
         rows: list[np.ndarray] = [np.empty((0, DIM), np.float32)] * len(clips)
         for indices in by_length.values():
             embeddings = self.forward_chunks(lambda chunk: self.network(chunk, None)["embedding"],

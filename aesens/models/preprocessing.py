@@ -40,6 +40,15 @@ def map_clips(function: Callable[[Item], Prepared], clips: Sequence[Item]) -> li
     return list(_preprocessing_pool().map(function, clips))
 
 
+def indices_by_length(signals: Sequence[np.ndarray]) -> dict[int, list[int]]:
+    """Positions of the signals of each length (in first-seen order), so that clips of one
+    length go through a model together, unpadded."""
+    groups: dict[int, list[int]] = {}
+    for index, signal in enumerate(signals):
+        groups.setdefault(len(signal), []).append(index)
+    return groups
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Average the channels of ``(channels, samples)`` audio into a 1-D float32 signal."""
     audio = np.asarray(audio, dtype=np.float32)

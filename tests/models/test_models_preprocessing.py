@@ -195,3 +195,10 @@ def test_clap_resamples_as_msclap_before_concatenating_channels():
     expected = np.tile(signal, math.ceil(clap.CLIP_SAMPLES / len(signal)))[:clap.CLIP_SAMPLES]
     np.testing.assert_array_equal(clap.preprocess(audio, 48000), expected)
     assert resampled.shape == (2, 44101)
+
+
+def test_indices_by_length_groups_positions_in_first_seen_order() -> None:
+    signals = [np.zeros(n) for n in (5, 3, 5, 7, 3, 5)]
+    groups = preprocessing.indices_by_length(signals)
+    assert list(groups.items()) == [(5, [0, 2, 5]), (3, [1, 4]), (7, [3])]
+    assert preprocessing.indices_by_length([]) == {}
