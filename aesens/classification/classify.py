@@ -1,6 +1,6 @@
 """Stage 4: one-vs-rest instrument classifiers on (desensitised) original and effected embeddings.
 
-Protocol of the paper (see SPEC):
+Protocol of the paper, as the published code ran it:
 
 - Instruments in the order of :data:`INSTRUMENT_ORDER`. For each, the train
   set is all its train files (positives) plus, from every other instrument in

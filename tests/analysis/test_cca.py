@@ -293,13 +293,13 @@ def test_the_constant_path_warning_names_the_first_five_files():
 # ----------------------------------------------------------------------
 # The CCA target and directions against scikit-learn, with the target built independently.
 #
-# SPEC: the target of a path is the ranks ``0 .. n-1`` passed through
+# As published: the target of a path is the ranks ``0 .. n-1`` passed through
 # ``QuantileTransformer(n_quantiles=n)``. Here that target is built from
 # scikit-learn directly (never from :func:`aesens.analysis.cca.rank_target`), so a wrong
 # target in the package changes the directions compared below.
 
 def sklearn_target(n_params: int) -> np.ndarray:
-    """SPEC's target, from scikit-learn alone."""
+    """The published target, from scikit-learn alone."""
     ranks = np.arange(n_params, dtype=np.float64).reshape(-1, 1)
     return QuantileTransformer(n_quantiles=n_params).fit_transform(ranks)[:, 0]
 

@@ -105,7 +105,7 @@ def test_small_classes_still_get_one_negative_per_other_instrument():
 # ----------------------------------------------------------------------
 # Behaviour of the "randommix" sets: each file's grid value drawn uniformly, train and test apart.
 #
-# SPEC: in randommix every file gets a random grid value. Checked here by the
+# As published: in randommix every file gets a random grid value. Checked here by the
 # distribution of the draw (chi-square tests from scipy, on many files and many
 # seeds), by the per-file pairing of the train and test draws, by the matrices
 # the classifiers see, and end to end: on a tiny sweep whose classifiers differ

@@ -1,7 +1,7 @@
 """Tests of the Chebyshev II filters (aesens.effects.filters) against scipy, and their
 behaviour measured.
 
-SPEC: ``cheb2ord(p / 1.1, p * 1.1, 3, 80, fs=44100)`` then ``cheby2(order, 80, ...)``:
+As published: ``cheb2ord(p / 1.1, p * 1.1, 3, 80, fs=44100)`` then ``cheby2(order, 80, ...)``:
 at least 80 dB of attenuation from the stopband edge ``p * 1.1`` up. The checks
 measure the response (scipy's ``sosfreqz`` and a sine through the effect) and
 require 79 dB, which a 60-dB design (a typo of the 80) cannot reach. The high-pass
@@ -74,7 +74,7 @@ def test_a_sine_in_the_stopband_comes_out_80_db_lower(cutoff):
 
 
 def scipy_design(passband: float, stopband: float, btype: str, fs: int) -> np.ndarray:
-    """scipy's Chebyshev II design of SPEC: 3 dB passband ripple, 80 dB stopband."""
+    """scipy's Chebyshev II design as published: 3 dB passband ripple, 80 dB stopband."""
     order, wn = scipy.signal.cheb2ord(passband, stopband, 3, 80, fs=fs)
     return scipy.signal.cheby2(order, 80, wn, btype, output="sos", fs=fs)
 

@@ -7,7 +7,7 @@ The paper's file holds real IRMAS names but not the whole dataset (its train
 set was balanced, so dropped train files are missing, and the published order
 came from a Python set), so the paper's exact rows cannot be recomputed from
 it. What is checked: :func:`aesens.sweep.split.make_split` on the file's stems equals
-SPEC's procedure written out with scikit-learn and ``random`` directly, the
+the published procedure written out with scikit-learn and ``random`` directly, the
 outcome depends on the fold seed (another ``random_state`` gives another test
 set), and the split keeps the paper's properties (groups kept together,
 balanced train set, about a quarter of the recordings in the test set).
@@ -30,9 +30,9 @@ from aesens.errors import AesensError
 from aesens.sweep.split import make_split, published_group_fold_test_rows, read_split, write_split
 
 PAPER_SPLIT = Path(__file__).resolve().parents[2] / "train_test_split.csv"
-#: SPEC's seeds and the balancing order.
+#: The published seeds and the balancing order.
 FOLD_SEED, BALANCE_SEED = 20220419, 42
-#: sha256 of the "split,file_name" lines of SPEC's procedure on the paper stems, computed
+#: sha256 of the "split,file_name" lines of the published procedure on the paper stems, computed
 #: with scikit-learn 1.2.2's StratifiedGroupKFold (the published analysis environment).
 FINGERPRINT = "dcb1a00134e8f61cd665fdd17db066c9bc6d055f4fd4e17459e0246a8515433c"
 #: scikit-learn 1.8 changed StratifiedGroupKFold's shuffle (pull request 32540): from
@@ -53,7 +53,7 @@ def ours(paper_stems) -> pd.DataFrame:
 
 
 def spec_test_set(stems: list[str], random_state: int) -> list[str]:
-    """Test stems of SPEC's step 4, from scikit-learn directly."""
+    """Test stems of the published split's step 4, from scikit-learn directly."""
     stems = sorted(stem for stem in set(stems) if parse_stem(stem).genre != "lat_sou")
     labels = [parse_stem(stem).instrument_name for stem in stems]
     groups = [parse_stem(stem).group for stem in stems]
@@ -63,7 +63,7 @@ def spec_test_set(stems: list[str], random_state: int) -> list[str]:
 
 
 def spec_train_set(stems: list[str], test: list[str]) -> list[str]:
-    """Train stems of SPEC's step 5 (seeded shuffles in the published order), in order."""
+    """Train stems of the published step 5 (seeded shuffles in the published order), in order."""
     test = set(test)
     per_label: dict[str, list[str]] = {}
     for stem in sorted(set(stems)):
