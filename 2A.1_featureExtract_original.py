@@ -23,6 +23,7 @@ from aesens.cli.options import (
     executor_from_args,
     model_names,
     model_specs,
+    stored_names,
 )
 from aesens.dataset import SKIP_OPTION, discover, read_skip_list
 from aesens.errors import run_cli
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     target = Setting().output_path(args.embeddings_dir)
     left_out = f", {len(skipped)} skipped" if skipped else ""
     print(f"{'wrote' if written else 'already complete (use --force to redo)'}: {target} "
-          f"[{', '.join(spec.name for spec in models)}, {len(files)} files{left_out}]")
+          f"[{stored_names(models)}, {len(files)} files{left_out}]")
     return 0
 
 

@@ -37,6 +37,7 @@ from aesens.cli.options import (
     executor_from_args,
     model_names,
     model_specs,
+    stored_names,
 )
 from aesens.dataset import SKIP_OPTION, discover, read_skip_list
 from aesens.effects import EFFECTS, get_effect
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         written = extract(files, models, settings, embeddings_dir=args.embeddings_dir,
                           batch_size=args.batch_size, force=args.force, progress=not args.quiet,
                           executor=executor, shard_size=args.shard_size, skipped=skipped)
-    stored = ", ".join(spec.name for spec in models)
+    stored = stored_names(models)
     print(f"{effect.name} ranks {ranks.start}..{ranks.stop - 1}: wrote {len(written)} file(s), "
           f"{len(settings) - len(written)} already complete [{stored}, "
           f"{len(files)} files{left_out}]")

@@ -12,8 +12,15 @@ from aesens.effects import PUBLISHED, SEMANTICS
 from aesens.errors import AesensError
 from aesens.extraction.executor import DEFAULT_RETRIES, Executor, open_executor
 from aesens.extraction.run import DEFAULT_SHARD_SIZE
-from aesens.models import ModelSpec, canonical_name, hear_names, is_model, known_names
-from aesens.models.hf_names import OUTPUTS, is_hf_name, parse_name
+from aesens.models import (
+    ModelSpec,
+    canonical_name,
+    hear_names,
+    is_model,
+    known_names,
+    output_names,
+)
+from aesens.models.hf_names import ALL_LAYERS, OUTPUTS, is_hf_name, parse_name
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +44,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         "an hf:<model id> embedding, a folder saved with save_pretrained; for "
                         "a hear:<module> embedding, the model_file_path of its load_model")
     parser.add_argument("--layer", help="hf embeddings: hidden state N (0 = input of the first "
-                        "transformer layer), mean (over all) or last (default)")
+                        "transformer layer), mean (over all), last (default), or all: every "
+                        "hidden state from one forward pass per batch, each stored as the "
+                        "embedding --layer N writes (<name>+layer0, +layer1, ...)")
     parser.add_argument("--hf-output", choices=OUTPUTS, help="hf embeddings: clip (one row per "
                         "file, the mean over its frames; default) or frames (one row per frame)")
     parser.add_argument("--hear-output", choices=hear_names.OUTPUTS, help="hear embeddings: "
@@ -103,6 +112,10 @@ def apply_hf_options(names: list[str], args: argparse.Namespace) -> list[str]:
     if layer is None and output is None:
         return names
     if not any(is_hf_name(name) for name in names):
+        if layer == ALL_LAYERS:
+            raise AesensError(f"--layer all extracts the hidden layers of hf:<model id> "
+                              f"embeddings only, and {', '.join(names)} has none; give an hf "
+                              "encoder (e.g. hf:facebook/wav2vec2-base) or drop --layer")
         raise AesensError("--layer and --hf-output apply to hf:<model id> embeddings only")
     return [parse_name(name).with_options(layer, output).name if is_hf_name(name) else name
             for name in names]
@@ -140,6 +153,11 @@ def model_specs(names: list[str], args: argparse.Namespace) -> list[ModelSpec]:
     return [ModelSpec.for_name(name, device=args.device, batch_size=args.batch_size,
                                weights=args.weights, tf32=args.allow_tf32)
             for name in names]
+
+
+def stored_names(specs: list[ModelSpec]) -> str:
+    """The embeddings the specs store, for a script's last line (``--layer all``: every layer)."""
+    return ", ".join(name for spec in specs for name in output_names(spec))
 
 
 def add_executor_options(parser: argparse.ArgumentParser) -> None:

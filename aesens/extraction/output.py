@@ -32,7 +32,7 @@ from aesens import safe_files, store
 from aesens.errors import AesensError
 from aesens.extraction.batches import read_clip
 from aesens.extraction.setting import Setting, expected_attributes
-from aesens.models import EmbeddingModel, ModelSpec
+from aesens.models import EmbeddingModel, ModelSpec, output_names
 
 #: Attribute listing the dataset files a skip list left out (a JSON list of stems).
 SKIPPED_ATTR = "skipped_files"
@@ -54,16 +54,22 @@ def set_aside_damaged_file(path: Path) -> None:
 
 def is_complete(path: Path, model: ModelSpec | EmbeddingModel, setting: Setting,
                 expected: set[str], skip_attrs: dict[str, str]) -> bool:
-    """Whether ``path`` holds the model's complete embedding under the expected settings.
+    """Whether ``path`` holds every embedding of the model, complete, under the expected settings.
 
-    An embedding computed under other settings attributes is reported on
-    stderr in one line (it is then redone).
+    A model with several outputs (:func:`aesens.models.output_names`, e.g.
+    every layer of an ``hf`` encoder) is complete only when each output is;
+    otherwise its one call recomputes them all. An embedding computed under
+    other settings attributes is reported on stderr in one line (it is then
+    redone).
     """
-    reason = store.incomplete_reason(path, model.name, expected,
-                                     {**expected_attributes(setting, model), **skip_attrs})
-    if reason is not None and reason.startswith(store.MISMATCH_PREFIX):
-        print(f"{path}: {model.name} {reason}; recomputing it", file=sys.stderr)
-    return reason is None
+    attributes = {**expected_attributes(setting, model), **skip_attrs}
+    complete = True
+    for name in output_names(model):
+        reason = store.incomplete_reason(path, name, expected, attributes)
+        if reason is not None and reason.startswith(store.MISMATCH_PREFIX):
+            print(f"{path}: {name} {reason}; recomputing it", file=sys.stderr)
+        complete = complete and reason is None
+    return complete
 
 
 def check_finite(setting: Setting, name: str, features: np.ndarray, keys: np.ndarray,
@@ -97,12 +103,12 @@ def write_setting(setting: Setting, embeddings: dict[str, tuple[np.ndarray, np.n
     setting : Setting
         The effect setting.
     embeddings : dict
-        Model name -> ``(features (rows, dim) float32, keys (rows,) str)``,
+        Embedding name -> ``(features (rows, dim) float32, keys (rows,) str)``,
         rows in dataset order.
     attributes : dict
-        Model name -> metadata stored next to its features.
+        Embedding name -> metadata stored next to its features.
     settings_attrs : dict
-        Model name -> the settings attributes of
+        Embedding name -> the settings attributes of
         :func:`~aesens.extraction.setting.expected_attributes`.
     embeddings_dir : path
         Output folder.

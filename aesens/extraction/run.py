@@ -72,7 +72,14 @@ from aesens.extraction.output import (
     write_setting,
 )
 from aesens.extraction.setting import Setting, expected_attributes
-from aesens.models import EmbeddingModel, ModelSpec, loaded_model
+from aesens.models import (
+    EmbeddingModel,
+    ModelSpec,
+    embed_outputs,
+    loaded_model,
+    output_metadata,
+    output_names,
+)
 
 #: Files per work unit (rounded up to whole batches).
 DEFAULT_SHARD_SIZE = 512
@@ -169,11 +176,13 @@ class UnitResult:
     n_files : int
         Files embedded.
     embeddings : dict
-        Model name -> ``(features (rows, dim) float32, keys (rows,) str)``.
+        Embedding name -> ``(features (rows, dim) float32, keys (rows,) str)``;
+        a model with several outputs (:func:`aesens.models.output_names`) has
+        one entry per output.
     attributes : dict
-        Model name -> metadata stored next to its features.
+        Embedding name -> metadata stored next to its features.
     settings_attributes : dict
-        Model name -> the settings attributes of :func:`expected_attributes`.
+        Embedding name -> the settings attributes of :func:`expected_attributes`.
     """
 
     setting_index: int
@@ -196,8 +205,9 @@ def run_unit(unit: WorkUnit) -> UnitResult:
     """
     models = [loaded_model(model) if isinstance(model, ModelSpec) else model
               for model in unit.models]
-    rows: dict[str, list[np.ndarray]] = {model.name: [] for model in models}
-    keys: dict[str, list[str]] = {model.name: [] for model in models}
+    names = [name for model in models for name in output_names(model)]
+    rows: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    keys: dict[str, list[str]] = {name: [] for name in names}
     chain = unit.chain if unit.chain is None or unit.chain_in_order else unit.chain.copy()
     batches = prepared_batches(unit.files, unit.setting, unit.batch_size, unit.prepare_threads,
                                chain)
@@ -205,21 +215,23 @@ def run_unit(unit: WorkUnit) -> UnitResult:
         for stems, clips, sample_rate in batches:
             for model in models:
                 with _MODEL_CALLS:
-                    embeddings = list(model.embed(clips, sample_rate))
-                for stem, embedding in zip(stems, embeddings, strict=True):
-                    rows[model.name].append(embedding)
-                    keys[model.name].extend([stem] * len(embedding))
+                    outputs = embed_outputs(model, clips, sample_rate)
+                for name in output_names(model):
+                    for stem, embedding in zip(stems, outputs[name], strict=True):
+                        rows[name].append(embedding)
+                        keys[name].extend([stem] * len(embedding))
     result = UnitResult(unit.setting_index, unit.shard_index, len(unit.files))
     for model in models:
-        result.embeddings[model.name] = (np.concatenate(rows[model.name]).astype(np.float32),
-                                         np.array(keys[model.name]))
-        result.attributes[model.name] = {**model.metadata(),
-                                         "frame_level": bool(model.frame_level)}
-        result.settings_attributes[model.name] = expected_attributes(unit.setting, model)
-        if str(result.attributes[model.name].get("device", "")).startswith("cuda"):
-            import torch
+        for name in output_names(model):
+            result.embeddings[name] = (np.concatenate(rows[name]).astype(np.float32),
+                                       np.array(keys[name]))
+            result.attributes[name] = {**output_metadata(model, name),
+                                       "frame_level": bool(model.frame_level)}
+            result.settings_attributes[name] = expected_attributes(unit.setting, model)
+            if str(result.attributes[name].get("device", "")).startswith("cuda"):
+                import torch
 
-            result.attributes[model.name]["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+                result.attributes[name]["cudnn_tf32"] = bool(torch.backends.cudnn.allow_tf32)
     return result
 
 

@@ -10,6 +10,14 @@ published experiment (with the shared helpers of
 stored next to the features (model, library and version, weights hash,
 sample rate, hop, device).
 
+A model may give several embeddings from one call (an ``hf`` encoder's
+every hidden layer, ``--layer all``): it then has ``outputs``, the names
+they are stored under, ``embed_outputs(batch, sample_rate) -> {name: list
+of arrays}`` and ``metadata(output)`` (:class:`MultiOutputModel`). The
+extraction stages handle both kinds through :func:`output_names`,
+:func:`embed_outputs` and :func:`output_metadata`; a :class:`ModelSpec`
+knows its output names before its model is built (``outputs``).
+
 A model module may define ``SETTINGS_ATTRIBUTES``, a dict of the settings
 its rows depend on (e.g. OpenL3's framing); they are stored with the
 features, and an embedding stored with other values (or none) is not taken
@@ -74,6 +82,45 @@ class EmbeddingModel(Protocol):
     def metadata(self) -> dict[str, str | int | float]:
         """Attributes describing the model, stored next to its features."""
         ...
+
+
+@runtime_checkable
+class MultiOutputModel(Protocol):
+    """A model that gives several embeddings, each stored under its own name, from one call."""
+
+    name: str
+    sample_rate: int
+    frame_level: bool
+    dim: int
+    #: Names the embeddings are stored under, in the order they are computed.
+    outputs: tuple[str, ...]
+
+    def embed_outputs(self, batch: Sequence[np.ndarray],
+                      sample_rate: int) -> dict[str, list[np.ndarray]]:
+        """Every output of a batch: name -> one float32 ``(rows, dim)`` array per clip."""
+        ...
+
+    def metadata(self, output: str | None = None) -> dict[str, str | int | float]:
+        """Attributes stored next to the features of ``output``."""
+        ...
+
+
+def output_names(model: ModelSpec | EmbeddingModel | MultiOutputModel) -> tuple[str, ...]:
+    """The names a model's embeddings are stored under (its own name for a one-output model)."""
+    return tuple(getattr(model, "outputs", None) or (model.name,))
+
+
+def embed_outputs(model: EmbeddingModel | MultiOutputModel, batch: Sequence[np.ndarray],
+                  sample_rate: int) -> dict[str, list[np.ndarray]]:
+    """Every embedding of a batch, by stored name, from one call of the model."""
+    if hasattr(model, "embed_outputs"):
+        return model.embed_outputs(batch, sample_rate)
+    return {model.name: list(model.embed(batch, sample_rate))}
+
+
+def output_metadata(model: EmbeddingModel | MultiOutputModel, output: str) -> dict:
+    """The attributes stored next to the features of one of the model's outputs."""
+    return model.metadata(output) if hasattr(model, "embed_outputs") else model.metadata()
 
 
 def is_model(name: object) -> bool:
@@ -173,6 +220,9 @@ class ModelSpec:
         5e-4 relative difference) rather than in full float32 as the
         paper's T4 did (the default). Set in the process that builds the
         model.
+    outputs : tuple of str
+        Names the model's embeddings are stored under, when it gives several
+        (``hf`` ``+all``: one per layer); empty: its :attr:`name` alone.
     """
 
     name: str
@@ -181,6 +231,7 @@ class ModelSpec:
     batch_size: int = 32
     weights: str | None = None
     tf32: bool = False
+    outputs: tuple[str, ...] = ()
 
     @classmethod
     def for_name(cls, name: str, device: str = "auto", batch_size: int = 32,
@@ -189,7 +240,11 @@ class ModelSpec:
         name = canonical_name(name)
         if not is_model(name):
             raise AesensError(f"unknown embedding {name!r}; choose one of {known_names()}")
-        return cls(name, loader_path(name), device, batch_size, weights, tf32)
+        family = _family(name)
+        outputs = (family.output_names(name, weights)
+                   if hasattr(family, "output_names") else (name,))
+        return cls(name, loader_path(name), device, batch_size, weights, tf32,
+                   outputs if outputs != (name,) else ())
 
     def build(self) -> EmbeddingModel:
         """Import the loader and build the model (prefer :func:`loaded_model`, which caches)."""

@@ -32,6 +32,13 @@ equals the row of the clip embedded alone, within float tolerance. CLAP's
 feature extractor marks one clip of each call at random as "longer"; it is
 called once per clip under a fixed seed, which equals one clip at a time.
 
+Layers: ``+layerN``, ``+mean`` and ``+last`` give one embedding each;
+``+all`` runs the network once per batch with ``output_hidden_states`` and
+gives every hidden state ``0..n_layers`` as an embedding of its own, named
+and computed as ``+layerN`` is (:attr:`HfModel.outputs`,
+:meth:`HfModel.embed_outputs`): the rows of each equal those of
+``+layerN`` bit for bit.
+
 Weights: ``--weights DIR`` (a folder with ``config.json``, the weights and
 ``preprocessor_config.json``, as ``save_pretrained`` writes), else the local
 Hugging Face cache (``$HF_HOME``, ``$HF_HUB_CACHE``). Nothing is downloaded
@@ -54,7 +61,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aesens.errors import AesensError
-from aesens.models.hf_names import LOADER_PREFIX, PREFIX, HfName, parse_name
+from aesens.models.hf_names import (
+    ALL_LAYERS,
+    LOADER_PREFIX,
+    PREFIX,
+    HfName,
+    layer_names,
+    parse_name,
+)
 from aesens.models.preprocessing import indices_by_length, map_clips, resample, to_mono
 from aesens.models.torch_model import TorchModel
 from aesens.models.weights import ALLOW_DOWNLOAD_ENV, file_sha256, library_version
@@ -177,6 +191,10 @@ def _weight_files(folder: Path) -> list[Path]:
 class HfModel(TorchModel):
     """An audio encoder from transformers behind the embedding interface.
 
+    A model of ``+all`` layers gives several embeddings from one forward pass
+    (:attr:`outputs`, :meth:`embed_outputs`, :meth:`metadata` of each);
+    the others give one, its :attr:`name`.
+
     Parameters
     ----------
     hf_name : HfName
@@ -224,10 +242,16 @@ class HfModel(TorchModel):
         self.dim = int(config.projection_dim if self.model_type == "clap"
                        else getattr(config, "d_model", None) or config.hidden_size)
         if isinstance(hf_name.layer, int):
-            n_layers = int(getattr(config, "encoder_layers", None) or config.num_hidden_layers)
+            n_layers = n_hidden_layers(config)
             if hf_name.layer > n_layers:
                 raise AesensError(f"{self.name}: hf:{hf_name.model_id} has hidden states 0.."
-                                  f"{n_layers}; choose --layer 0..{n_layers}, last or mean")
+                                  f"{n_layers}; choose --layer 0..{n_layers}, last, mean or all")
+        if hf_name.layer == ALL_LAYERS:
+            self.layers = tuple(range(n_hidden_layers(config) + 1))
+            self.outputs = layer_names(self.name, len(self.layers) - 1)
+        else:
+            self.layers = (hf_name.layer,)
+            self.outputs = (self.name,)
         self._hashes = {path.name: file_sha256(path) for path in _weight_files(folder)}
 
     # -- preprocessing -------------------------------------------------------------------------
@@ -253,17 +277,23 @@ class HfModel(TorchModel):
 
     # -- forward -------------------------------------------------------------------------------
 
-    def _hidden(self, network: torch.nn.Module, **inputs: torch.Tensor) -> torch.Tensor:
-        """The chosen layer ``(clips, steps, dim)``; hidden states only computed when needed."""
+    def _hidden(self, network: torch.nn.Module, **inputs: torch.Tensor) -> list[torch.Tensor]:
+        """The chosen layers, each ``(clips, steps, dim)``, from one call of ``network``.
+
+        Hidden states are only asked for when a layer other than the last is chosen.
+        """
         import torch
 
-        layer = self.hf_name.layer
-        outputs = network(**inputs, output_hidden_states=layer != "last")
-        if layer == "last":
-            return outputs.last_hidden_state
-        if layer == "mean":
-            return torch.stack(tuple(outputs.hidden_states)).mean(dim=0)
-        return outputs.hidden_states[layer]
+        outputs = network(**inputs, output_hidden_states=self.layers != ("last",))
+        chosen = []
+        for layer in self.layers:
+            if layer == "last":
+                chosen.append(outputs.last_hidden_state)
+            elif layer == "mean":
+                chosen.append(torch.stack(tuple(outputs.hidden_states)).mean(dim=0))
+            else:
+                chosen.append(outputs.hidden_states[layer])
+        return chosen
 
     def _check_length(self, n_samples: int) -> None:
         """Refuse, in one line, a clip too short for a waveform encoder's convolutions."""
@@ -274,28 +304,32 @@ class HfModel(TorchModel):
             raise AesensError(f"{self.name}: a clip of {n_samples} samples at {self.sample_rate} "
                               "Hz is shorter than the model's first frame; use longer clips")
 
-    def forward(self, inputs: dict[str, torch.Tensor], n_samples: int) -> np.ndarray:
-        """Rows ``(clips, frames, dim)`` (clip output: one frame) of one equal-length chunk."""
+    def forward(self, inputs: dict[str, torch.Tensor], n_samples: int) -> list[np.ndarray]:
+        """Rows ``(clips, frames, dim)`` (clip output: one frame) of one equal-length chunk.
+
+        One array per output (:attr:`outputs`), all from one forward pass.
+        """
         import torch
 
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
         with torch.no_grad():
             if self.model_type == "clap":
                 outputs = self.model.get_audio_features(**inputs)
-                return outputs.pooler_output[:, None, :].float().cpu().numpy()
+                return [outputs.pooler_output[:, None, :].float().cpu().numpy()]
             if self.model_type == "whisper":
                 mask = inputs.pop("attention_mask")
                 hidden = self._hidden(self.encoder, input_features=inputs["input_features"])
                 valid = int(self.encoder._get_feat_extract_output_lengths(mask.sum(-1))[0])
-                frames = hidden[:, :valid]
+                chosen = [layer[:, :valid] for layer in hidden]
             elif self.model_type == "audio-spectrogram-transformer":
-                frames = self._ast_columns(self._hidden(self.model, **inputs), n_samples)
+                chosen = [self._ast_columns(layer, n_samples)
+                          for layer in self._hidden(self.model, **inputs)]
             else:
                 self._check_length(n_samples)
-                frames = self._hidden(self.model, **inputs)
+                chosen = self._hidden(self.model, **inputs)
             if not self.frame_level:
-                frames = frames.mean(dim=1, keepdim=True)
-            return frames.float().cpu().numpy()
+                chosen = [frames.mean(dim=1, keepdim=True) for frames in chosen]
+            return [frames.float().cpu().numpy() for frames in chosen]
 
     def _ast_columns(self, hidden: torch.Tensor, n_samples: int) -> torch.Tensor:
         """AST patch tokens as time columns (mean over frequency), the clip's columns only."""
@@ -308,24 +342,43 @@ class HfModel(TorchModel):
         valid = max(1, min(n_time, -(-n_frames // config.time_stride)))
         return patches.mean(dim=1)[:, :valid]
 
-    def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
-        """Embed float32 ``(channels, samples)`` clips; ``(rows, dim)`` float32 per clip."""
+    def embed_outputs(self, batch: Sequence[np.ndarray],
+                      sample_rate: int) -> dict[str, list[np.ndarray]]:
+        """Embed float32 ``(channels, samples)`` clips; per output, ``(rows, dim)`` per clip.
+
+        One forward pass per chunk of equal-length clips gives every output.
+        """
+        rows: dict[str, list[np.ndarray | None]] = {name: [None] * len(batch)
+                                                    for name in self.outputs}
         if not batch:
-            return []
+            return rows
         signals = map_clips(lambda audio: self.preprocess(audio, sample_rate), batch)
-        by_length = indices_by_length(signals)
-        rows: list[np.ndarray | None] = [None] * len(signals)
-        for n_samples, indices in by_length.items():
+        for n_samples, indices in indices_by_length(signals).items():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
                 out = self.forward(self.features([signals[i] for i in chunk]), n_samples)
-                for index, clip_rows in zip(chunk, out, strict=True):
-                    rows[index] = np.ascontiguousarray(clip_rows, dtype=np.float32)
+                for name, layer_rows in zip(self.outputs, out, strict=True):
+                    for index, clip_rows in zip(chunk, layer_rows, strict=True):
+                        rows[name][index] = np.ascontiguousarray(clip_rows, dtype=np.float32)
         return rows
 
-    def metadata(self) -> dict[str, str | int | float]:
-        """Model description stored next to the features."""
-        layer = self.hf_name.layer
+    def embed(self, batch: Sequence[np.ndarray], sample_rate: int) -> list[np.ndarray]:
+        """Embed float32 ``(channels, samples)`` clips; ``(rows, dim)`` float32 per clip.
+
+        Raises
+        ------
+        AesensError
+            For a model of ``+all`` layers, which gives several embeddings
+            (:meth:`embed_outputs`).
+        """
+        if len(self.outputs) > 1:
+            raise AesensError(f"{self.name} gives one embedding per layer "
+                              f"({', '.join(self.outputs)}); use embed_outputs")
+        return self.embed_outputs(batch, sample_rate)[self.name]
+
+    def metadata(self, output: str | None = None) -> dict[str, str | int | float]:
+        """Model description stored next to the features of ``output`` (default: :attr:`name`)."""
+        layer = self.hf_name.layer if output is None else parse_name(output).layer
         return {
             "model": f"hf:{self.hf_name.model_id} ({type(self.model).__name__})",
             "model_id": self.hf_name.model_id,
@@ -350,6 +403,59 @@ def _cached_folder(model_id: str) -> Path | None:
 
     found = try_to_load_from_cache(model_id, "config.json")
     return Path(found).parent if isinstance(found, str) else None
+
+
+def _source(hf_name: HfName, weights: str | None) -> tuple[str, bool]:
+    """Where the model is read from (``--weights`` folder or model id) and whether only locally.
+
+    Raises
+    ------
+    AesensError
+        If ``weights`` is not a model folder.
+    """
+    if weights:
+        source = Path(weights).expanduser()
+        if not (source / "config.json").is_file():
+            raise AesensError(f"--weights {source} is not a model folder (no config.json); give "
+                              f"the folder that save_pretrained wrote or `hf download "
+                              f"{hf_name.model_id} --local-dir DIR` fills")
+        return str(source), True
+    return hf_name.model_id, os.environ.get(ALLOW_DOWNLOAD_ENV) != "1"
+
+
+def n_hidden_layers(config: Any) -> int:
+    """The transformer layers of a configuration: its hidden states are ``0..n``."""
+    return int(getattr(config, "encoder_layers", None) or config.num_hidden_layers)
+
+
+def hidden_state_count(name: str, weights: str | None = None) -> int:
+    """The last hidden-state index of an ``hf`` model, read from its configuration alone.
+
+    Used to name the embeddings of ``+all`` before the model is loaded
+    (:func:`aesens.models.hf_names.output_names`).
+
+    Raises
+    ------
+    AesensError
+        If transformers is missing, the configuration is found neither in
+        ``weights`` nor in the cache, or the model has no layers to choose (CLAP).
+    """
+    hf_name = parse_name(name)
+    transformers = import_transformers()
+    where, local = _source(hf_name, weights)
+    try:
+        with _quiet(transformers):
+            config = transformers.AutoConfig.from_pretrained(where, local_files_only=local)
+    except (OSError, ValueError) as error:
+        if weights:
+            detail = " ".join(str(error).split())[:200]
+            raise AesensError(f"--weights {where}: cannot read the configuration of "
+                              f"hf:{hf_name.model_id} ({detail})") from None
+        raise _missing(hf_name.model_id) from None
+    if config.model_type == "clap":
+        raise AesensError(f"{hf_name.name}: CLAP gives one projected row per clip; drop the "
+                          "layer and output options")
+    return n_hidden_layers(config)
 
 
 def load(name: str, device: str = "cpu", batch_size: int = 32,
@@ -377,16 +483,8 @@ def load(name: str, device: str = "cpu", batch_size: int = 32,
     """
     hf_name = parse_name(name)
     transformers = import_transformers()
+    where, local = _source(hf_name, weights)
     allow = os.environ.get(ALLOW_DOWNLOAD_ENV) == "1"
-    if weights:
-        source = Path(weights).expanduser()
-        if not (source / "config.json").is_file():
-            raise AesensError(f"--weights {source} is not a model folder (no config.json); give "
-                              f"the folder that save_pretrained wrote or `hf download "
-                              f"{hf_name.model_id} --local-dir DIR` fills")
-        where, local = str(source), True
-    else:
-        where, local = hf_name.model_id, not allow
     try:
         with _quiet(transformers):
             model = transformers.AutoModel.from_pretrained(where, local_files_only=local)

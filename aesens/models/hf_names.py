@@ -3,7 +3,9 @@
 ``hf:<model id>`` (e.g. ``hf:facebook/wav2vec2-base``), optionally followed
 by ``+<option>``s: ``+layer<N>`` (hidden state ``N`` of ``output_hidden_states``;
 0 is the input of the first transformer layer), ``+mean`` (mean over all
-hidden states, 0 to the last), ``+last`` (the model's output
+hidden states, 0 to the last), ``+all`` (every hidden state from one forward
+pass, each stored as the embedding ``+layer<N>`` would be: :func:`output_names`),
+``+last`` (the model's output
 ``last_hidden_state``, the default: the last hidden state, for AST after its
 final layer norm) and ``+frames`` (one
 row per encoder frame, keys repeated, as OpenL3) or ``+clip`` (the mean over
@@ -36,7 +38,9 @@ INPUT_PREFIXES = ("hf:", PREFIX)
 #: Separator of the name's options.
 OPTION_SEPARATOR = "+"
 #: Layer choices besides an integer.
-LAYERS = ("last", "mean")
+LAYERS = ("last", "mean", "all")
+#: The layer choice of every hidden state at once (stored as one embedding per layer).
+ALL_LAYERS = "all"
 #: Output choices: one row per frame or one per clip.
 OUTPUTS = ("clip", "frames")
 #: One part of a model id (organisation or model name), as the Hugging Face hub allows it.
@@ -52,7 +56,7 @@ class HfName:
     model_id : str
         Hugging Face model id, ``org/name`` or ``name``.
     layer : str or int
-        ``"last"``, ``"mean"`` or a hidden-state index.
+        ``"last"``, ``"mean"``, ``"all"`` (every hidden state) or a hidden-state index.
     output : str
         ``"clip"`` or ``"frames"``.
     """
@@ -66,10 +70,14 @@ class HfName:
         """The canonical embedding name (group and file names)."""
         parts = [PREFIX + self.model_id.replace("/", "--")]
         if self.layer != "last":
-            parts.append("mean" if self.layer == "mean" else f"layer{self.layer}")
+            parts.append(self.layer if isinstance(self.layer, str) else f"layer{self.layer}")
         if self.output != "clip":
             parts.append(self.output)
         return OPTION_SEPARATOR.join(parts)
+
+    def with_layer(self, layer: int) -> HfName:
+        """This name at hidden state ``layer`` (one of the embeddings of ``+all``)."""
+        return replace(self, layer=layer)
 
     def with_options(self, layer: str | None = None, output: str | None = None) -> HfName:
         """This name with the command line's ``--layer`` / ``--hf-output``, which must agree.
@@ -102,7 +110,7 @@ def is_hf_name(name: str) -> bool:
 
 
 def parse_layer(value: str) -> str | int:
-    """``last``, ``mean`` or a non-negative integer (``6`` or ``layer6``).
+    """``last``, ``mean``, ``all`` or a non-negative integer (``6`` or ``layer6``).
 
     Raises
     ------
@@ -114,8 +122,8 @@ def parse_layer(value: str) -> str | int:
         return value
     if text.isdigit():
         return int(text)
-    raise AesensError(f"layer {value!r}: use last, mean or a hidden-state number (0 = input of "
-                      "the first transformer layer)")
+    raise AesensError(f"layer {value!r}: use last, mean, all or a hidden-state number (0 = input "
+                      "of the first transformer layer)")
 
 
 def parse_name(name: str) -> HfName:
@@ -139,13 +147,13 @@ def parse_name(name: str) -> HfName:
     layers = [option for option in options if option not in OUTPUTS]
     outputs = [option for option in options if option in OUTPUTS]
     if len(layers) > 1 or len(outputs) > 1:
-        raise AesensError(f"{name!r}: give at most one layer (+last, +mean, +layerN) and one "
+        raise AesensError(f"{name!r}: give at most one layer (+last, +mean, +all, +layerN) and one "
                           "output (+clip, +frames)")
     if layers:
         try:
             layer = parse_layer(layers[0])
         except AesensError:
-            raise AesensError(f"{name!r}: unknown option +{layers[0]}; use +last, +mean, "
+            raise AesensError(f"{name!r}: unknown option +{layers[0]}; use +last, +mean, +all, "
                               "+layerN, +clip or +frames") from None
         parsed = replace(parsed, layer=layer)
     if outputs:
@@ -156,6 +164,31 @@ def parse_name(name: str) -> HfName:
 def canonical_name(name: str) -> str:
     """The canonical form of an ``hf`` name (see the module docstring)."""
     return parse_name(name).name
+
+
+def layer_names(name: str, n_layers: int) -> tuple[str, ...]:
+    """The embeddings of hidden states ``0..n_layers`` of an ``hf`` name (``+layer0`` ...)."""
+    parsed = parse_name(name)
+    return tuple(parsed.with_layer(layer).name for layer in range(n_layers + 1))
+
+
+def output_names(name: str, weights: str | None = None) -> tuple[str, ...]:
+    """The embeddings a canonical ``hf`` name stores: itself, or one per layer for ``+all``.
+
+    For ``+all`` the number of hidden states is read from the model's
+    configuration (``--weights`` folder or the local cache), without loading
+    its weights.
+
+    Raises
+    ------
+    AesensError
+        If the configuration cannot be found, or the model has no layers to choose (CLAP).
+    """
+    if parse_name(name).layer != ALL_LAYERS:
+        return (name,)
+    from aesens.models.hf import hidden_state_count
+
+    return layer_names(name, hidden_state_count(name, weights))
 
 
 #: The module whose loaders build the ``hf`` models (see :func:`loader_path`).
