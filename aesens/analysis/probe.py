@@ -209,3 +209,8 @@ def write_probe_table(table: pd.DataFrame, results_dir: PathLike, effect: str,
     with atomic_file(path) as tmp:
         table.to_csv(tmp, index=False)
     return path
+
+
+def read_probe_table(results_dir: PathLike, effect: str, embedding: str) -> pd.DataFrame:
+    """Read a table written by :func:`write_probe_table`."""
+    return pd.read_csv(probe_path(results_dir, effect, embedding))

@@ -27,6 +27,7 @@ The model behind a name is :mod:`aesens.models.hf`.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, replace
 
@@ -186,9 +187,9 @@ def output_names(name: str, weights: str | None = None) -> tuple[str, ...]:
     """
     if parse_name(name).layer != ALL_LAYERS:
         return (name,)
-    from aesens.models.hf import hidden_state_count
-
-    return layer_names(name, hidden_state_count(name, weights))
+    # The model module (transformers) is imported by name, as the loaders are.
+    count = importlib.import_module(MODEL_MODULE).hidden_state_count(name, weights)
+    return layer_names(name, count)
 
 
 #: The module whose loaders build the ``hf`` models (see :func:`loader_path`).

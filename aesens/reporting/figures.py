@@ -22,6 +22,9 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
   desensitisation method, from ``results/<effect>/result_<embedding>.csv``;
 - the shift curves, held-out sample-wise R² and effect-strength probe
   (tables and figures, :mod:`aesens.reporting.shift_figures`);
+- ``layer_profile_<model>``: every statistic against the hidden state, for
+  each Hugging Face encoder with two or more layer embeddings
+  (:mod:`aesens.reporting.layer_profiles`);
 
 as PDF and PNG (the paper's 2B.1, 3.5 and 4 figures as PDF) in ``plots/``,
 plus ``results/correlations.csv`` (merged into the existing file: other
@@ -77,6 +80,7 @@ from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import paper_figures, plots
+from aesens.reporting.layer_profiles import render_layer_profiles
 from aesens.reporting.roc_figures import roc_auc_figure
 from aesens.reporting.shift_figures import render_extras
 from aesens.safe_files import atomic_file
@@ -403,6 +407,8 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
                              {key: analysis.all_samplewise_r2()
                               for key, analysis in analyses.items()},
                              results_dir, lambda fig, name: save(fig, plots_dir, name, formats))
+    written += render_layer_profiles(pairs, results_dir,
+                                     lambda fig, name: save(fig, plots_dir, name, formats))
     for embedding in dict.fromkeys(key[0] for key in pairs):
         tables = {effect: load_results(effect, embedding, results_dir)
                   for emb, effect in pairs

@@ -9,6 +9,8 @@ every figure embedded as a PNG data URI and no external resource:
 - the shift curves and the held-out sample-wise R² histograms;
 - the figures of the whole run (UMAP trajectories, global correlations,
   sample-wise R² histograms, singular values);
+- the layer profiles of Hugging Face encoders extracted at several layers
+  (:mod:`aesens.reporting.layer_profiles`), or how to make them;
 - one section per embedding x effect: its shift table, its published and
   held-out sample-wise R², its probe scores, and its own figures (singular
   values per instrument, ROC AUC curves);
@@ -34,6 +36,7 @@ import pandas as pd
 from aesens.analysis import heldout, probe, shift
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
+from aesens.reporting import layer_profiles
 from aesens.safe_files import atomic_file
 
 PathLike = str | os.PathLike
@@ -212,6 +215,26 @@ def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path
     return "\n".join(parts)
 
 
+def layer_profile_section(results_dir: Path, plots_dir: Path) -> str:
+    """The layer profiles: each model's figure and table, or how to run them."""
+    parts = []
+    for png in layer_profiles.find_profiles(plots_dir):
+        model = png.stem[len(layer_profiles.PREFIX):]
+        parts.append(figure(png, f"{model}: every statistic against the hidden state, one "
+                                 "curve per effect"))
+        table = layer_profiles.table_path(results_dir, model)
+        if table.exists():
+            parts.append(table_html(pd.read_csv(table)))
+    if parts:
+        return "\n".join(parts)
+    return ('<p class="note">No layer profiles: they are drawn for a Hugging Face encoder '
+            "extracted at two or more layers. Extract every hidden state in one pass with "
+            "<code>--layer all</code> (e.g. <code>python 2A.1_featureExtract_original.py "
+            "hf:facebook/wav2vec2-base --layer all</code>, and the same option for 2A.2), run "
+            "the later stages for the <code>+layerN</code> embeddings, then "
+            "<code>python -m aesens.figures</code>.</p>")
+
+
 def _markdown_file(path: Path, drop: Iterable[str] = ()) -> str:
     text = path.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^# .*$", "", text, count=1)  # the page has its own title
@@ -241,6 +264,8 @@ def render_report(results_dir: PathLike = "results", plots_dir: PathLike = "plot
                  for path in sorted((plots_dir / "corr").glob("corr_*.png"))]
     sections.append(("figures", "Figures of the whole run",
                      "\n".join(overview) or '<p class="note">No figures.</p>'))
+    sections.append(("layers", "Layer profiles of Hugging Face encoders",
+                     layer_profile_section(results_dir, plots_dir)))
     grid = ["<table class=\"grid\"><thead><tr><th></th>"
             + "".join(f"<th>{html.escape(name)}</th>" for name in effects) + "</tr></thead><tbody>"]
     for embedding in embeddings:
