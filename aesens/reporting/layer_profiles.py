@@ -77,6 +77,9 @@ STATISTICS = {
 COLUMNS = ["effect", "layer", "embedding", *STATISTICS]
 #: Statistics drawn on a log axis (ratios to a floor).
 LOG_SCALE = ("frechet_over_floor", "kernel_over_floor")
+#: Statistics within [0, 1], drawn on that whole range (small differences between layers are
+#: not magnified); the probe's R² may be negative, the distances start at 0.
+UNIT_RANGE = ("identification_rate", "samplewise_r2_heldout", "global_r2", "global_r2_test")
 
 
 def layer_variants(embeddings: Iterable[str]) -> dict[str, dict[int, str]]:
@@ -197,6 +200,14 @@ def profile_figure(table: pd.DataFrame, model: str) -> Figure:
             if statistic in LOG_SCALE:
                 ax.set_yscale("log")
                 ax.axhline(shift.FLOOR_FACTOR, color="grey", linestyle=":", linewidth=0.8)
+                low, high = ax.get_ylim()
+                ax.set_ylim(min(low, 0.5), max(high, 2 * shift.FLOOR_FACTOR))
+            elif statistic in UNIT_RANGE:
+                ax.set_ylim(-0.02, 1.02)
+            elif statistic.startswith("probe_r2"):
+                ax.set_ylim(top=1.02, bottom=min(-0.02, ax.get_ylim()[0]))
+            else:
+                ax.set_ylim(0, 1.1 * ax.get_ylim()[1])
             ax.set_title(label)
             ax.set_xticks(sorted(set(table["layer"])))
         for ax in axes.flat[len(STATISTICS):]:
