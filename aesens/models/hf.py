@@ -451,7 +451,10 @@ def hidden_state_count(name: str, weights: str | None = None) -> int:
             detail = " ".join(str(error).split())[:200]
             raise AesensError(f"--weights {where}: cannot read the configuration of "
                               f"hf:{hf_name.model_id} ({detail})") from None
-        raise _missing(hf_name.model_id) from None
+        if local:
+            raise _missing(hf_name.model_id) from None
+        raise AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
+                          f"`hf download {hf_name.model_id}`") from None
     if config.model_type == "clap":
         raise AesensError(f"{hf_name.name}: CLAP gives one projected row per clip; drop the "
                           "layer and output options")
@@ -484,7 +487,6 @@ def load(name: str, device: str = "cpu", batch_size: int = 32,
     hf_name = parse_name(name)
     transformers = import_transformers()
     where, local = _source(hf_name, weights)
-    allow = os.environ.get(ALLOW_DOWNLOAD_ENV) == "1"
     try:
         with _quiet(transformers):
             model = transformers.AutoModel.from_pretrained(where, local_files_only=local)
@@ -496,7 +498,7 @@ def load(name: str, device: str = "cpu", batch_size: int = 32,
             raise AesensError(f"--weights {where}: cannot load hf:{hf_name.model_id} ({detail}); "
                               "save the model and its feature extractor there with "
                               "save_pretrained") from None
-        if not allow:
+        if local:
             raise _missing(hf_name.model_id) from None
         raise AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
                           f"`hf download {hf_name.model_id}`") from None

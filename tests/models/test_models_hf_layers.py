@@ -228,6 +228,16 @@ def test_layer_all_of_clap_is_refused_in_one_line(tmp_path):
     assert "\n" not in str(error.value)
 
 
+def test_layer_all_of_a_missing_model_names_the_fetch_command(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AESENS_ALLOW_DOWNLOAD", raising=False)
+    with pytest.raises(AesensError, match="hf download nobody/no-such-model") as error:
+        ModelSpec.for_name("hf:nobody/no-such-model+all", device="cpu")
+    assert "\n" not in str(error.value)
+
+
 def test_help_documents_layer_all(capsys):
     for script in ("2A.1_featureExtract_original.py", "2A.2_featureExtract_audioEffects.py"):
         with pytest.raises(SystemExit):
