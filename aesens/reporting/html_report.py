@@ -84,7 +84,7 @@ def _inline(text: str, base: Path | None) -> str:
 
 
 def markdown_to_html(text: str, base: Path | None = None, level_offset: int = 1) -> str:
-    """Render the Markdown the reports write: headings, lists, tables, paragraphs.
+    """Render the Markdown the reports write: headings, lists (numbered too), tables, paragraphs.
 
     ``base``: folder of the Markdown file, where its PNG images are read and
     embedded; ``level_offset`` is added to every heading level.
@@ -112,6 +112,13 @@ def markdown_to_html(text: str, base: Path | None = None, level_offset: int = 1)
                            + "</tr>" for row in rows[1:])
             blocks.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
                           f"<tbody>{body}</tbody></table></div>")
+        elif re.match(r"\s*\d+\.\s+", line):
+            items = []
+            while index < len(lines) and re.match(r"\s*\d+\.\s+", lines[index]):
+                items.append(re.sub(r"^\s*\d+\.\s+", "", lines[index]))
+                index += 1
+            blocks.append("<ol>" + "".join(f"<li>{_inline(item, base)}</li>" for item in items)
+                          + "</ol>")
         elif re.match(r"\s*[-*]\s+", line):
             items = []
             while index < len(lines) and (re.match(r"\s*[-*]\s+", lines[index])
@@ -127,7 +134,7 @@ def markdown_to_html(text: str, base: Path | None = None, level_offset: int = 1)
         else:
             paragraph = []
             while index < len(lines) and lines[index].strip() and not re.match(
-                    r"(#+\s|\s*\||\s*[-*]\s+)", lines[index]):
+                    r"(#+\s|\s*\||\s*[-*]\s+|\s*\d+\.\s+)", lines[index]):
                 paragraph.append(lines[index].strip())
                 index += 1
             blocks.append(f"<p>{_inline(' '.join(paragraph), base)}</p>")

@@ -90,7 +90,7 @@ def rules() -> str:
         "nearest their own original (cosine) at the strongest setting, against the same at "
         "the gentlest setting (the floor); moves beyond the floor when the displacement "
         f"exceeds {shift.FLOOR_FACTOR:g}× it, far when fewer than "
-        f"{FAR_IDENTIFICATION:.0%} of files are still nearest their own original. Shared "
+        f"{percent(FAR_IDENTIFICATION)} of files are still nearest their own original. Shared "
         "direction: the global R² in-sample (as published: the direction is fitted on the "
         "same train paths it scores) and held out (the test files), medians over "
         f"instruments; held out ≥ {SHARED_R2:g}: one shared direction; ≤ {UNSHARED_R2:g}: "
@@ -421,13 +421,17 @@ def _threshold_line(classification: pd.DataFrame) -> str:
         return ("F1 and accuracy: no pair keeps its ROC AUC while losing F1 or accuracy "
                 "beyond noise.")
     _, embedding, effect, column, auc, others, setting = max(found, key=lambda item: item[0])
-    quoted = " and ".join(_moved(robustness.METRICS[metric], drop)
-                          for metric, drop in others.items())
-    more = f" (and in {len(found) - 1} more pair conditions)" if len(found) > 1 else ""
+    before, after, change = robustness.consistent_strings(auc.first, auc.second,
+                                                          auc.difference)
+    quoted = " and ".join(_moved(f"{robustness.METRICS[metric]} falls", drop)
+                          for metric, drop in others.items()
+                          if drop.beyond_noise and drop.difference > 0)
+    more = (f" ({len(found) - 1} more embedding × effect conditions show the same)"
+            if len(found) > 1 else "")
     return (f"F1 and accuracy: {embedding} under {effect} at {setting}, "
-            f"{_condition_words(column)}, keeps its ROC AUC ({_moved('ROC AUC', auc)}, within "
-            f"noise) while {quoted}: the effect moves the decision threshold, not the "
-            f"ranking{more}.")
+            f"{_condition_words(column)}, keeps its ROC AUC ({before} → {after}, drop {change}, "
+            f"within noise) while {quoted}, beyond noise: the effect moves the decision "
+            f"threshold, not the ranking{more}.")
 
 
 def _movement_line(shifts: Mapping[tuple[str, str], pd.DataFrame],

@@ -261,18 +261,24 @@ def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
     return items
 
 
-def statistics_link(from_dir: PathLike) -> str:
-    """A Markdown link to ``docs/statistics.md`` relative to ``from_dir``.
+def statistics_href(from_dir: PathLike) -> str | None:
+    """The relative link from ``from_dir`` to ``docs/statistics.md``, where there is one.
 
-    Where ``from_dir`` is outside the source checkout holding the page (or
-    there is none: an installed package), its name in the repository as
-    plain text.
+    None where ``from_dir`` is outside the source checkout holding the page
+    (or there is none: an installed package).
     """
     root = Path(__file__).resolve().parents[2]
     page, here = root / "docs" / "statistics.md", Path(from_dir).resolve()
     if not page.is_file() or not here.is_relative_to(root):
-        return "`docs/statistics.md` of the aesens repository"
-    return f"[docs/statistics.md]({Path(os.path.relpath(page, here)).as_posix()})"
+        return None
+    return Path(os.path.relpath(page, here)).as_posix()
+
+
+def statistics_link(from_dir: PathLike) -> str:
+    """A Markdown link to ``docs/statistics.md`` (:func:`statistics_href`), else its name."""
+    href = statistics_href(from_dir)
+    return ("`docs/statistics.md` of the aesens repository" if href is None
+            else f"[docs/statistics.md]({href})")
 
 
 def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plots",

@@ -8,18 +8,23 @@ output folder (default: the results folder):
 
 - ``scorecard.csv``: the columns of :data:`COLUMNS`, NaN where a stage has
   not run for the pair;
-- ``scorecard.md``: the ranking and the scorecard as Markdown tables;
+- ``scorecard.md``: the ranking and the scorecard's tables (sensitivity,
+  robustness, desensitisation) as Markdown;
 - ``scorecard.html``: the same as one self-contained page (inline CSS, the
   heat map embedded as a PNG data URI, no external resource), with relative
   links to the pair's figures in ``plots/`` when they exist;
 - ``scorecard_heatmap.png``: mean drop of ROC AUC, embeddings x effects.
 
-The columns (each defined in :func:`scorecard`) measure, per pair: how
-linearly the effect moves the embeddings (global and sample-wise CCA R²),
-in how many directions (count and participation ratio of the singular
-values of the sample-wise CCA directions), how much the instrument
-classifiers lose at the strongest setting of the effect, and how much the
-best desensitisation method gives back. Missing values are shown as "—".
+The columns (each defined in :func:`scorecard`) measure, per pair: whether
+the effect moves the embeddings along a shared direction (global CCA R²
+in-sample and held out, sample-wise R²), in how many directions (count and
+participation ratio of the singular values of the sample-wise CCA
+directions), what the instrument classifiers lose at the strongest setting
+of the effect (ROC AUC, F1 and accuracy, with standard errors and the noise
+flag, through :mod:`aesens.reporting.robustness`, which the summary report
+shares), and, where ROC AUC was lost beyond noise, how much the best
+desensitisation method gives back. Models are ranked by the share of their
+ROC AUC above chance lost (:func:`ranking`). Missing values are shown as "—".
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import robustness, shift_scorecard
-from aesens.reporting.report import embedding_dims, setting_label
+from aesens.reporting.report import embedding_dims, setting_label, statistics_href
 from aesens.reporting.robustness import strongest_rank
 from aesens.reporting.scorecard_render import (
     figure_links,
@@ -405,11 +410,13 @@ def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
     with atomic_file(png_path) as tmp:
         fig.savefig(tmp, format="png", dpi=150)
     png = png_path.read_bytes()
+    statistics = statistics_href(out_dir)
     with atomic_file(md_path) as tmp:
-        tmp.write_text(render_markdown(card, ranked, links, png_path.name, stamp),
+        tmp.write_text(render_markdown(card, ranked, links, png_path.name, stamp, statistics),
                        encoding="utf-8")
     with atomic_file(html_path) as tmp:
-        tmp.write_text(render_html(card, ranked, links, png, stamp), encoding="utf-8")
+        tmp.write_text(render_html(card, ranked, links, png, stamp, statistics),
+                       encoding="utf-8")
     return [csv_path, md_path, html_path, png_path]
 
 

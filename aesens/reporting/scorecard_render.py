@@ -252,8 +252,6 @@ CAVEATS = [
 ]
 
 DEFINITIONS = [
-    "Every statistic is defined in one line, with its reference, in docs/statistics.md of the "
-    "aesens repository.",
     "Global R²: the paper's global correlation: squared Spearman correlation between the "
     "parameter values and the instrument's train paths projected on its global CCA direction "
     "(fitted on those paths: in-sample, as published), all settings pooled; held out: the same "
@@ -333,8 +331,11 @@ SECTIONS = (
 
 def render_html(card: pd.DataFrame, ranked: pd.DataFrame,
                 links: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
-                heatmap_png: bytes, stamp: str) -> str:
-    """The self-contained HTML page: inline CSS, heat map as a data URI, relative figure links."""
+                heatmap_png: bytes, stamp: str, statistics: str | None = None) -> str:
+    """The self-contained HTML page: inline CSS, heat map as a data URI, relative links.
+
+    ``statistics``: relative link to ``docs/statistics.md`` (None: named only).
+    """
     cells = {}
     for index, (embedding, effect) in enumerate(zip(card["embedding"], card["effect"],
                                                     strict=True)):
@@ -343,7 +344,11 @@ def render_html(card: pd.DataFrame, ranked: pd.DataFrame,
                                    for label, href in found)
                         or f'<span class="missing">{MISSING}</span>')
     image = base64.b64encode(heatmap_png).decode("ascii")
+    page = ("<code>docs/statistics.md</code> of the aesens repository" if statistics is None
+            else f'<a href="{html.escape(quote(statistics))}">docs/statistics.md</a>')
     definitions = "".join(f"<li>{html.escape(text)}</li>" for text in DEFINITIONS)
+    definitions = (f"<li>Every statistic is defined in one line, with its reference, in {page}."
+                   f"</li>{definitions}")
     sections = []
     for index, (title, table, notes) in enumerate(SECTIONS):
         sections += [f"<h2>{html.escape(title)}</h2>", '<div class="scroll">',
@@ -372,8 +377,11 @@ def render_html(card: pd.DataFrame, ranked: pd.DataFrame,
 
 def render_markdown(card: pd.DataFrame, ranked: pd.DataFrame,
                     links: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
-                    heatmap_name: str, stamp: str) -> str:
-    """The Markdown report: ranking, heat map, the three tables (figure links), definitions."""
+                    heatmap_name: str, stamp: str, statistics: str | None = None) -> str:
+    """The Markdown report: ranking, heat map, the three tables (figure links), definitions.
+
+    ``statistics``: relative link to ``docs/statistics.md`` (None: named only).
+    """
     lines = ["# Sensitivity of audio embeddings to effects: scorecard", "",
              f"Generated {stamp} by `python -m aesens.scorecard`; {MISSING} marks a stage not "
              "yet run for the pair.", "",
@@ -390,6 +398,9 @@ def render_markdown(card: pd.DataFrame, ranked: pd.DataFrame,
                                                              strict=True)]
         lines += [f"## {title}", "", markdown_table(shown), "", *(f"- {note}" for note in notes),
                   ""]
-    lines += [*shift_scorecard.markdown_section(card), "## Definitions", ""]
+    page = ("`docs/statistics.md` of the aesens repository" if statistics is None
+            else f"[docs/statistics.md]({statistics})")
+    lines += [*shift_scorecard.markdown_section(card), "## Definitions", "",
+              f"- Every statistic is defined in one line, with its reference, in {page}."]
     lines += [f"- {text}" for text in DEFINITIONS]
     return "\n".join(lines) + "\n"

@@ -63,6 +63,8 @@ def test_markdown_to_html() -> None:
     assert "<strong>bold</strong>" in out and '<a href="a.md">link</a>' in out
     assert "<li>one more</li><li>two</li>" in out
     assert "<th>a</th><th>b</th>" in out and "<td>1</td><td>2</td>" in out
+    numbered = html_report.markdown_to_html("Lead\n1. first\n2. second\n\nAfter")
+    assert numbered == "<p>Lead</p>\n<ol><li>first</li><li>second</li></ol>\n<p>After</p>"
     assert html_report.drop_section("# T\n## A\nx\n## B\ny\n", "A") == "# T\n## B\ny\n"
 
 

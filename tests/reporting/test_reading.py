@@ -311,9 +311,9 @@ def test_in_short_names_the_largest_loss_and_the_threshold_case() -> None:
         "testing effected: ROC AUC 0.900 → 0.600 (drop +0.300), beyond noise; 2 of 3 embedding "
         "× effect pairs lose ROC AUC beyond noise in at least one condition.",
         "2. F1 and accuracy: crepe under gain at −40 dB, training on original and testing "
-        "effected, keeps its ROC AUC (ROC AUC 0.900 → 0.900 (drop 0), within noise) while F1 "
-        "0.500 → 0.133 (drop +0.367) and accuracy 0.800 → 0.800 (drop 0): the effect moves the "
-        "decision threshold, not the ranking."]
+        "effected, keeps its ROC AUC (0.900 → 0.900, drop 0, within noise) while F1 falls "
+        "0.500 → 0.133 (drop +0.367), beyond noise: the effect moves the decision threshold, "
+        "not the ranking."]
     calm = reading.in_short(None, aucs("none", [0.9], [0.9]), {}, report.setting_label)
     assert calm[0] == ("1. ROC AUC: no embedding loses ROC AUC beyond noise at the strongest "
                        "setting (1 embedding × effect pairs, both conditions).")
