@@ -211,8 +211,9 @@ def display_recovery(card: pd.DataFrame) -> pd.DataFrame:
             "condition": _text(row.best_condition),
             "best method": display_name(row.best_method) if lost else MISSING,
             "ROC AUC": _number(row.best_auc) if lost else MISSING,
-            "AUC recovered": (_with_se(row.auc_recovered, row.se_auc_recovered,
-                                       row.recovered_beyond_noise) if lost else MISSING),
+            "AUC recovered": (f"{_with_se(row.auc_recovered, row.se_auc_recovered)}, "
+                              f"{'beyond' if row.recovered_beyond_noise else 'within'} noise"
+                              if lost else MISSING),
             "why no method": ("" if lost or not has_drop else NOTHING_LOST)})
     return pd.DataFrame(rows)
 
