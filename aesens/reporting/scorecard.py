@@ -190,8 +190,9 @@ def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object
         ``relative_drop`` and ``se_relative_drop`` (``mean_drop`` as a share of
         orig/orig above chance, 0.5); the same values and drops for F1 and
         accuracy (``f1_*``, ``accuracy_*``); ``best_condition``, the condition
-        of the larger no-method ROC AUC drop (``"orig/eff"`` on a tie);
-        where that drop is a loss beyond noise: ``best_method``, the method
+        of the larger no-method ROC AUC loss beyond noise (of the larger drop
+        where neither is; ``"orig/eff"`` on a tie); where it is a loss beyond
+        noise: ``best_method``, the method
         (any but none, SVD thresholds separately) that recovers the most ROC
         AUC there (its value minus no method's, per instrument), ``best_auc``
         its ROC AUC, ``auc_recovered`` and ``se_auc_recovered`` the
@@ -228,9 +229,12 @@ def classification_columns(table: pd.DataFrame, effect: str) -> dict[str, object
             columns[f"se_{prefix}_drop_{suffix}"] = drop.se
     finite = {key: drop.difference for key, drop in drops.items()
               if np.isfinite(drop.difference)}
-    condition = max(finite, key=finite.get) if finite else None
+    losses = {key: value for key, value in finite.items()
+              if value > 0 and drops[key].beyond_noise}
+    read = losses or finite
+    condition = max(read, key=read.get) if read else None
     columns["best_condition"] = CONDITION_NAMES[condition] if condition else np.nan
-    if condition is None or not (drops[condition].beyond_noise and finite[condition] > 0):
+    if not losses:
         return columns
     auc_all = numbers[numbers["metric"] == "roc_auc"]
     recoveries = {}

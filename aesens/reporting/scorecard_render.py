@@ -270,9 +270,9 @@ DEFINITIONS = [
     "per instrument, ± their standard error over instruments. ROC AUC measures the ranking, F1 "
     "and accuracy the decisions at the threshold: a uniform shift can lower them while ROC AUC "
     "holds.",
-    "Best method: read only where the no-method ROC AUC drop is a loss beyond noise, in the "
-    "condition of the larger drop: the desensitisation method whose ROC AUC there exceeds no "
-    "method's by the most (per instrument); AUC recovered = that excess ± its SE.",
+    "Best method: read only where a no-method ROC AUC drop is a loss beyond noise, in the "
+    "condition of the larger such loss: the desensitisation method whose ROC AUC there exceeds "
+    "no method's by the most (per instrument); AUC recovered = that excess ± its SE.",
 ]
 
 STYLE = """
@@ -325,7 +325,8 @@ SECTIONS = (
       f"max({robustness.NOISE_FLOOR:g}, {robustness.NOISE_SE:g} SE); {MARKS[True]}: a loss "
       f"beyond noise, {MARKS[False]}: a rise beyond noise."]),
     ("Desensitisation where ROC AUC was lost", display_recovery,
-     [f"{NOTHING_LOST}: the no-method ROC AUC drop is within noise (or a rise) in both "
+     [f"Condition: that of the larger no-method ROC AUC loss beyond noise (else of the larger "
+      f"drop). {NOTHING_LOST}: the no-method ROC AUC drop is within noise (or a rise) in both "
       "conditions, so there is nothing to recover and no method is named."]),
 )
 

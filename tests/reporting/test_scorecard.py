@@ -29,7 +29,7 @@ from aesens.analysis import sensitivity as analysis
 from aesens.effects import get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.reporting import scorecard, shift_scorecard
-from aesens.reporting.scorecard_render import MISSING, heatmap_figure
+from aesens.reporting.scorecard_render import MISSING, display_sensitivity, heatmap_figure
 
 #: Absolute tolerance of values recomputed independently (float64 arithmetic in another order).
 ATOL = 1e-9
@@ -413,3 +413,79 @@ def test_first_setting_above_the_floor_shows_its_unit() -> None:
         "first_moving_frechet": [np.nan, "8", "-40.0"]}))
     assert shown.iloc[:, 2].tolist() == ["12.2 kHz", "14 bits", "−2.5 dB"]
     assert shown.iloc[:, 3].tolist() == [MISSING, "8 bits", "−40 dB"]
+
+
+def test_classification_columns_of_a_hand_made_table() -> None:
+    """Values written out from ``test_robustness.hand_table`` (organ has no positives)."""
+    from test_robustness import hand_table
+
+    columns = scorecard.classification_columns(hand_table(), "gain")
+    # orig/eff.: drops 0.10, 0.05, 0.05 over a, b, c; eff./orig: 0.05, 0.15 over a, b
+    assert columns["drop_orig_eff"] == pytest.approx(0.2 / 3)
+    assert columns["se_drop_orig_eff"] == pytest.approx(
+        statistics.stdev([0.10, 0.05, 0.05]) / np.sqrt(3))
+    assert columns["drop_eff_orig"] == pytest.approx(0.10)
+    assert columns["auc_orig_orig"] == pytest.approx((0.90 + 0.75 + 0.95) / 3)
+    assert columns["instruments_auc"] == 3
+    assert columns["f1_drop_orig_eff"] == pytest.approx((0.4 + 0.35 + 0.0) / 3)
+    assert columns["accuracy_drop_orig_eff"] == pytest.approx((0.3 + 0.25 + 0.0) / 3)
+    # both conditions per instrument: a 0.075, b 0.10; share of (0.825 - 0.5)
+    assert columns["mean_drop"] == pytest.approx(0.0875)
+    assert columns["relative_drop"] == pytest.approx(0.0875 / 0.325)
+    # 0.0875 beyond max(0.02, 2 x SE of (0.075, 0.10) = 0.025)
+    assert columns["drop_beyond_noise"]
+    assert columns["best_condition"] == "eff/orig"  # 0.10 > 0.0667
+
+
+def test_best_method_where_roc_auc_was_lost() -> None:
+    from test_robustness import hand_table, result_rows
+
+    table = hand_table()
+    lost = (table["instrument"] == "a") & (table["train_set"] == "-40.0") & (table["method"] == "")
+    table.loc[lost, "roc_auc"] = 0.70
+    table = pd.concat([table, pd.DataFrame(
+        result_rows("lda", "a", {("-40.0", "orig"): (0.80, 0.6, 0.8)})
+        + result_rows("lda", "b", {("-40.0", "orig"): (0.66, 0.6, 0.8)}))])
+    columns = scorecard.classification_columns(table, "gain")
+    # eff./orig drops: a 0.90 - 0.70, b 0.75 - 0.60: 0.175, SE 0.025, beyond max(0.02, 0.05)
+    assert columns["drop_eff_orig"] == pytest.approx(0.175)
+    assert columns["best_condition"] == "eff/orig" and columns["best_method"] == "lda"
+    # lda minus none: a 0.80 - 0.70, b 0.66 - 0.60
+    assert columns["auc_recovered"] == pytest.approx(0.08)
+    assert columns["se_auc_recovered"] == pytest.approx(statistics.stdev([0.10, 0.06])
+                                                        / np.sqrt(2))
+    assert columns["best_auc"] == pytest.approx(0.73)
+    assert columns["recovered_beyond_noise"]  # 0.08 > max(0.02, 2 x 0.02)
+
+
+def test_sensitivity_cells_carry_the_caveats() -> None:
+    card = pd.DataFrame({
+        "embedding": ["crepe", "crepe", "mfcc"], "effect": ["bitcrush", "gain", "gain"],
+        "n_train": [21, 21, 21], "dim": [256, 256, 40], "global_r2": [0.99, 0.9, 0.99],
+        "global_r2_test": [0.0, 0.0, 0.92], "samplewise_r2": [1.0, 1.0, 1.0],
+        "n_directions": [21, 21, 2], "participation_ratio": [17.0, 18.0, 2.5]})
+    shown = display_sensitivity(card)
+    # 21 x 12 bit depths = 252 <= 257 rows: exact; 21 x 31 gain values = 651 > 257: not
+    assert shown.iloc[:, 2].tolist() == ["0.990 (by construction)", "0.900", "0.990"]
+    # 12 and 31 grid values <= 257; 31 <= 41
+    assert shown.iloc[:, 4].str.endswith("(by construction)").all()
+    assert shown.iloc[:, 5].tolist() == ["21.0 (capped)", "21.0 (capped)", "2.0"]
+
+
+def test_best_method_is_read_in_the_condition_with_a_loss_beyond_noise() -> None:
+    """The larger drop within noise (spread), the smaller beyond: the smaller's condition."""
+    from test_robustness import result_rows
+
+    rows = []
+    for instrument, test_effected, train_effected in (("a", 0.90, 0.85), ("b", 0.70, 0.84),
+                                                      ("c", 0.80, 0.86)):
+        rows += result_rows("", instrument, {("orig", "orig"): (0.90, 0.5, 0.8),
+                                             ("orig", "-40.0"): (test_effected, 0.5, 0.8),
+                                             ("-40.0", "orig"): (train_effected, 0.5, 0.8)})
+        rows += result_rows("lda", instrument, {("-40.0", "orig"): (0.89, 0.5, 0.8)})
+    columns = scorecard.classification_columns(pd.DataFrame(rows), "gain")
+    # orig/eff.: 0, 0.2, 0.1: 0.1 with SE 0.058 (within); eff./orig: 0.05, 0.06, 0.04:
+    # 0.05 with SE 0.0058 (beyond max(0.02, 0.012))
+    assert columns["drop_orig_eff"] > columns["drop_eff_orig"]
+    assert columns["best_condition"] == "eff/orig" and columns["best_method"] == "lda"
+    assert columns["auc_recovered"] == pytest.approx(0.89 - (0.85 + 0.84 + 0.86) / 3)
