@@ -512,14 +512,16 @@ def what_to_notice(correlations: pd.DataFrame | None, classification: pd.DataFra
     shifts : mapping, optional
         Shift table per ``(embedding, effect)``.
     label : callable, optional
-        ``label(effect, rank)`` names a setting with its unit (needed with ``shifts``).
+        ``label(effect, rank)`` names a setting with its unit; without it the
+        shift tables and the three-line summary are left out.
 
     Returns
     -------
     list of str
         Markdown lines, ending with a blank line.
     """
-    dims, shifts = dims or {}, shifts or {}
+    dims = dims or {}
+    shifts = shifts if shifts and label is not None else {}
     texts: dict[tuple[str, str], list[str]] = {}
     for (embedding, effect), table in shifts.items():
         texts.setdefault((embedding, effect), []).append(
