@@ -25,7 +25,8 @@ answers it:
   (:mod:`aesens.reporting.robustness`), and what the best desensitisation
   method recovers where there was a loss.
 
-:func:`in_short` states the strongest findings in three lines first.
+:mod:`aesens.reporting.findings` states the strongest findings in three lines
+first.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def _directions_sentence(group: pd.DataFrame, dim: int | None,
     return f"It moves along {count} directions ({values}{possible})."
 
 
-def _medians(group: pd.DataFrame, column: str) -> tuple[pd.Series, float]:
+def shown_median(group: pd.DataFrame, column: str) -> tuple[pd.Series, float]:
     """The finite values of a column and their median as shown (2 decimals; NaN if none)."""
     values = (pd.to_numeric(group[column], errors="coerce").dropna() if column in group
               else pd.Series(dtype=float))
@@ -207,8 +208,8 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
     held-out value exists); thresholds compare the values as shown (rounded
     to 2 decimals, as in the tables).
     """
-    in_sample, fitted = _medians(group, GLOBAL_R2_COLUMN)
-    held_out, held = _medians(group, "global_r2_test")
+    in_sample, fitted = shown_median(group, GLOBAL_R2_COLUMN)
+    held_out, held = shown_median(group, "global_r2_test")
     if in_sample.empty and held_out.empty:
         return "Direction: no global R² (no instrument has a value)."
     n_train = (pd.to_numeric(group["n_train"], errors="coerce") if "n_train" in group
@@ -239,7 +240,7 @@ def sensitivity_sentence(embedding: str, effect: str, group: pd.DataFrame,
         text += ("; the in-sample value is near 1 by construction (no instrument has more "
                  "train rows, files × grid values, than the dimension plus one) and shows "
                  "nothing")
-    samplewise, own = _medians(group, "samplewise_r2_median")
+    samplewise, own = shown_median(group, "samplewise_r2_median")
     if n_params is not None and dim is not None and n_params <= dim + 1 and np.isfinite(own):
         text += (f"; the sample-wise R² ({own:.2f}) is 1 by construction ({n_params} grid "
                  f"values in {dim} dimensions: each file's path is fitted exactly) and shows "
@@ -293,7 +294,8 @@ def movement_sentence(effect: Effect, table: pd.DataFrame, label: Label) -> str:
     return text + "."
 
 
-def _rows(group: pd.DataFrame, method: str, metric: str) -> pd.DataFrame:
+def method_rows(group: pd.DataFrame, method: str, metric: str) -> pd.DataFrame:
+    """Rows of one method and metric (of :func:`aesens.reporting.report.classification_numbers`)."""
     return group[(group["method"] == method) & (group["metric"] == metric)]
 
 
@@ -303,7 +305,8 @@ def _quoted(name: str, drop: Paired) -> str:
     return f"{name} drop {change} ({before} → {after})"
 
 
-def _moved(name: str, drop: Paired) -> str:
+def before_after(name: str, drop: Paired) -> str:
+    """``'<name> 0.910 → 0.681 (drop +0.229)'`` with consistent decimals."""
     before, after, change = robustness.consistent_strings(drop.first, drop.second,
                                                           drop.difference)
     return f"{name} {before} → {after} (drop {change})"
@@ -311,9 +314,9 @@ def _moved(name: str, drop: Paired) -> str:
 
 def threshold_loss(group: pd.DataFrame, column: str) -> tuple[Paired, dict[str, Paired]]:
     """No method's ROC AUC drop in a condition, and the threshold metrics' drops beside it."""
-    auc = robustness.condition_drop(_rows(group, NO_METHOD, "roc_auc"), column)
-    others = {metric: robustness.condition_drop(_rows(group, NO_METHOD, metric), column)
-              for metric in THRESHOLD_METRICS if not _rows(group, NO_METHOD, metric).empty}
+    auc = robustness.condition_drop(method_rows(group, NO_METHOD, "roc_auc"), column)
+    others = {metric: robustness.condition_drop(method_rows(group, NO_METHOD, metric), column)
+              for metric in THRESHOLD_METRICS if not method_rows(group, NO_METHOD, metric).empty}
     return auc, {metric: drop for metric, drop in others.items() if drop.instruments}
 
 
@@ -326,12 +329,12 @@ def moves_threshold(auc: Paired, others: Mapping[str, Paired]) -> bool:
 def _recovery_clause(group: pd.DataFrame, column: str, drop: Paired) -> str:
     if not (drop.beyond_noise and drop.difference > 0):
         return "no ROC AUC loss beyond noise, so nothing to recover"
-    none = _rows(group, NO_METHOD, "roc_auc")
+    none = method_rows(group, NO_METHOD, "roc_auc")
     recoveries = []
     for method in dict.fromkeys(group["method"]):
         if method == NO_METHOD:
             continue
-        gained = robustness.recovery(_rows(group, method, "roc_auc"), none, column)
+        gained = robustness.recovery(method_rows(group, method, "roc_auc"), none, column)
         if gained.instruments:
             recoveries.append((gained.difference, method, gained))
     if not recoveries:
@@ -347,7 +350,7 @@ def _recovery_clause(group: pd.DataFrame, column: str, drop: Paired) -> str:
 
 
 def _condition_sentence(group: pd.DataFrame, column: str, wording: str) -> str:
-    if _rows(group, NO_METHOD, "roc_auc").empty:
+    if method_rows(group, NO_METHOD, "roc_auc").empty:
         return f"{wording}: no results without desensitisation, so no drop or recovery to read."
     auc, others = threshold_loss(group, column)
     if not auc.instruments:
@@ -379,126 +382,10 @@ def classification_sentences(group: pd.DataFrame) -> str:
                     for column, wording in SETTINGS)
 
 
-def _condition_words(column: str) -> str:
-    return ("training on original and testing effected" if column == "orig/eff."
-            else "training effected and testing on original")
-
-
-def _loss_line(classification: pd.DataFrame) -> str:
-    losses, pairs = [], set()
-    for (embedding, effect), group in classification.groupby(["embedding", "effect"],
-                                                             sort=False):
-        for column, _ in SETTINGS:
-            auc = robustness.condition_drop(_rows(group, NO_METHOD, "roc_auc"), column)
-            if auc.instruments:
-                pairs.add((embedding, effect))
-            if auc.beyond_noise and auc.difference > 0:
-                losses.append((auc.difference, embedding, effect, column, auc,
-                               group["strongest"].iloc[0]))
-    if not losses:
-        return (f"ROC AUC: no embedding loses ROC AUC beyond noise at the strongest setting "
-                f"({len(pairs)} embedding × effect pairs, both conditions).")
-    _, embedding, effect, column, auc, setting = max(losses, key=lambda item: item[0])
-    losing = len({(item[1], item[2]) for item in losses})
-    return (f"ROC AUC: the largest loss is {embedding} under {effect} at {setting}, "
-            f"{_condition_words(column)}: {_moved('ROC AUC', auc)}, beyond noise; "
-            f"{losing} of {len(pairs)} embedding × effect pairs lose ROC AUC beyond noise in "
-            "at least one condition.")
-
-
-def _threshold_line(classification: pd.DataFrame) -> str:
-    found = []
-    for (embedding, effect), group in classification.groupby(["embedding", "effect"],
-                                                             sort=False):
-        for column, _ in SETTINGS:
-            auc, others = threshold_loss(group, column)
-            if moves_threshold(auc, others):
-                largest = max(drop.difference for drop in others.values()
-                              if drop.beyond_noise)
-                found.append((largest, embedding, effect, column, auc, others,
-                              group["strongest"].iloc[0]))
-    if not found:
-        return ("F1 and accuracy: no pair keeps its ROC AUC while losing F1 or accuracy "
-                "beyond noise.")
-    _, embedding, effect, column, auc, others, setting = max(found, key=lambda item: item[0])
-    before, after, change = robustness.consistent_strings(auc.first, auc.second,
-                                                          auc.difference)
-    quoted = " and ".join(_moved(f"{robustness.METRICS[metric]} falls", drop)
-                          for metric, drop in others.items()
-                          if drop.beyond_noise and drop.difference > 0)
-    more = (f" ({len(found) - 1} more embedding × effect conditions show the same)"
-            if len(found) > 1 else "")
-    return (f"F1 and accuracy: {embedding} under {effect} at {setting}, "
-            f"{_condition_words(column)}, keeps its ROC AUC ({before} → {after}, drop {change}, "
-            f"within noise) while {quoted}, beyond noise: the effect moves the decision "
-            f"threshold, not the ranking{more}.")
-
-
-def _movement_line(shifts: Mapping[tuple[str, str], pd.DataFrame],
-                   correlations: pd.DataFrame | None, label: Label) -> str:
-    parts = []
-    reached = []
-    for (embedding, effect), table in shifts.items():
-        info = EFFECTS[effect]
-        strongest = shift.ranks_outward(info)[-1]
-        at = table[(table["kind"] == "setting") & (table["rank"] == strongest)].iloc[0]
-        reached.append((float(at["identification_rate"]),
-                        float(at["median_relative_displacement"]), embedding, effect,
-                        label(info, strongest)))
-    if reached:
-        far, near = min(reached), max(reached, key=lambda item: (item[0], -item[1]))
-        parts.append(f"{far[2]} moves farthest under {far[3]} (at {far[4]} "
-                     f"{percent(far[0])} of files are still nearest their own original, median "
-                     f"displacement {percent(far[1])} of the norm); {near[2]} least under "
-                     f"{near[3]} ({percent(near[0])}, {percent(near[1])} at {near[4]})")
-    if correlations is not None and "global_r2_test" in correlations:
-        fitted = []
-        for (embedding, effect), group in correlations.groupby(["embedding", "effect"],
-                                                               sort=False):
-            _, in_sample = _medians(group, GLOBAL_R2_COLUMN)
-            _, held = _medians(group, "global_r2_test")
-            if in_sample >= SHARED_R2 and held <= UNSHARED_R2:
-                fitted.append((embedding, effect, in_sample, held))
-        for embedding in dict.fromkeys(item[0] for item in fitted):
-            mine = [item for item in fitted if item[0] == embedding]
-            low, high = min(item[2] for item in mine), max(item[2] for item in mine)
-            held_low, held_high = min(item[3] for item in mine), max(item[3] for item in mine)
-            effects = ", ".join(item[1] for item in mine)
-            parts.append(f"{embedding}'s global R² is {_span(low, high)} in-sample but "
-                         f"{_span(held_low, held_high)} held out under {effects}: its direction "
-                         "is fitted to the train paths, not shared")
-    if not parts:
-        return ""
-    text = "; ".join(parts)
-    return f"Movement: {text}."
-
-
-def _span(low: float, high: float) -> str:
-    return f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}"
-
-
-def in_short(correlations: pd.DataFrame | None, classification: pd.DataFrame,
-             shifts: Mapping[tuple[str, str], pd.DataFrame], label: Label) -> list[str]:
-    """The three lines of the strongest findings: loss, threshold metrics, movement.
-
-    Returns
-    -------
-    list of str
-        Markdown list items (fewer when an input is missing).
-    """
-    lines = []
-    if not classification.empty:
-        lines += [_loss_line(classification), _threshold_line(classification)]
-    movement = _movement_line(shifts, correlations, label)
-    if movement:
-        lines.append(movement)
-    return [f"{index}. {line}" for index, line in enumerate(lines, start=1)]
-
-
 def what_to_notice(correlations: pd.DataFrame | None, classification: pd.DataFrame,
                    dims: Mapping[str, int] | None = None,
                    shifts: Mapping[tuple[str, str], pd.DataFrame] | None = None,
-                   label: Label | None = None) -> list[str]:
+                   label: Label | None = None, short: Sequence[str] = ()) -> list[str]:
     """The report's "What to notice" section: the findings in short, the rules, one item per pair.
 
     Parameters
@@ -513,7 +400,10 @@ def what_to_notice(correlations: pd.DataFrame | None, classification: pd.DataFra
         Shift table per ``(embedding, effect)``.
     label : callable, optional
         ``label(effect, rank)`` names a setting with its unit; without it the
-        shift tables and the three-line summary are left out.
+        shift tables are left out.
+    short : sequence of str
+        The strongest findings (:func:`aesens.reporting.findings.in_short`),
+        shown first.
 
     Returns
     -------
@@ -541,7 +431,6 @@ def what_to_notice(correlations: pd.DataFrame | None, classification: pd.DataFra
                                             if pair[1] in order else len(order)))
     items = [f"- **{embedding} × {effect}**: " + " ".join(texts[embedding, effect])
              for embedding, effect in pairs]
-    short = in_short(correlations, classification, shifts, label) if label else []
     head = ["**In short**", "", *short, ""] if short else []
     return ["## What to notice", "", *head, rules(), "",
             *(items or ["Nothing to read yet."]), ""]

@@ -22,7 +22,7 @@ collects, from ``results/correlations.csv`` (merged by
 
 A "What to notice" section at the top reads those tables and the shift
 tables in sentences (:mod:`aesens.reporting.reading`), the strongest findings
-in three lines first.
+in three lines first (:mod:`aesens.reporting.findings`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from aesens.cli.commands import report_parser
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
-from aesens.reporting import reading, robustness, shift_reading
+from aesens.reporting import findings, reading, robustness, shift_reading
 from aesens.reporting.plots import format_value, param_scale
 from aesens.reporting.robustness import strongest_rank
 from aesens.safe_files import atomic_file
@@ -325,7 +325,8 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
                                       for path in (results_dir / effect).glob("shift_*.csv"))}
     lines += [f"Every statistic is defined in one line, with its reference, in "
               f"{statistics_link(results_dir)}.", ""]
-    lines += reading.what_to_notice(correlations, numbers, dims, shifts, setting_label)
+    short = findings.in_short(correlations, numbers, shifts, setting_label)
+    lines += reading.what_to_notice(correlations, numbers, dims, shifts, setting_label, short)
     lines += shift_reading.how_far_they_move(results_dir, setting_label)
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
