@@ -192,6 +192,17 @@ def _anchor(*parts: str) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9]+", "_", part) for part in parts)
 
 
+def _with_settings(table: pd.DataFrame, effect: str) -> pd.DataFrame:
+    """A shift table with the setting of each row named with its unit, after ``rank``."""
+    from aesens.reporting.report import setting_label  # matplotlib: not for --help
+
+    info = EFFECTS[effect]
+    named = table.copy()
+    named.insert(int(named.columns.get_loc("rank")) + 1, "setting",
+                 [setting_label(info, int(rank)) for rank in named["rank"]])
+    return named
+
+
 def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path) -> str:
     """The section of one embedding and effect."""
     parts = [f'<h2 id="{_anchor("pair", embedding, effect)}">{html.escape(embedding)}, '
@@ -201,7 +212,8 @@ def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path
                   "<p>One row per setting; the floor rows: paired statistics at the gentlest "
                   "setting, distributional ones between random halves of the original files "
                   "(largest over the splits, and their mean).</p>",
-                  table_html(shift.read_shift_table(results_dir, effect, embedding))]
+                  table_html(_with_settings(shift.read_shift_table(results_dir, effect,
+                                                                   embedding), effect))]
     if heldout.heldout_path(results_dir, effect, embedding).exists():
         held = heldout.read_heldout_table(results_dir, effect, embedding)
         parts += ["<h3>Sample-wise R², published and held-out</h3>",

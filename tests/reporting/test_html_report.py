@@ -114,3 +114,10 @@ def test_demo_writes_the_report_last() -> None:
 
     label, command = demo.pipeline(("mfcc",), 4, 0)[-1]
     assert label == "html report" and command[1:] == ["-m", "aesens.html_report"]
+
+
+def test_shift_tables_name_each_setting_with_its_unit(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert "<th>rank</th><th>setting</th><th>param</th>" in text
+    assert "<td>0</td><td>−40 dB</td><td>-40.0</td>" in text  # gain's grid starts at -40 dB
+    assert "<td>0</td><td>4 bits</td><td>4</td>" in text
