@@ -87,7 +87,7 @@ def _inline(text: str, base: Path | None) -> str:
 
 
 def markdown_to_html(text: str, base: Path | None = None, level_offset: int = 1) -> str:
-    """Render the Markdown the reports write: headings, lists, tables, paragraphs.
+    """Render the Markdown the reports write: headings, lists (numbered too), tables, paragraphs.
 
     ``base``: folder of the Markdown file, where its PNG images are read and
     embedded; ``level_offset`` is added to every heading level.
@@ -115,6 +115,13 @@ def markdown_to_html(text: str, base: Path | None = None, level_offset: int = 1)
                            + "</tr>" for row in rows[1:])
             blocks.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
                           f"<tbody>{body}</tbody></table></div>")
+        elif re.match(r"\s*\d+\.\s+", line):
+            items = []
+            while index < len(lines) and re.match(r"\s*\d+\.\s+", lines[index]):
+                items.append(re.sub(r"^\s*\d+\.\s+", "", lines[index]))
+                index += 1
+            blocks.append("<ol>" + "".join(f"<li>{_inline(item, base)}</li>" for item in items)
+                          + "</ol>")
         elif re.match(r"\s*[-*]\s+", line):
             items = []
             while index < len(lines) and (re.match(r"\s*[-*]\s+", lines[index])
@@ -130,7 +137,7 @@ def markdown_to_html(text: str, base: Path | None = None, level_offset: int = 1)
         else:
             paragraph = []
             while index < len(lines) and lines[index].strip() and not re.match(
-                    r"(#+\s|\s*\||\s*[-*]\s+)", lines[index]):
+                    r"(#+\s|\s*\||\s*[-*]\s+|\s*\d+\.\s+)", lines[index]):
                 paragraph.append(lines[index].strip())
                 index += 1
             blocks.append(f"<p>{_inline(' '.join(paragraph), base)}</p>")
@@ -188,6 +195,17 @@ def _anchor(*parts: str) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9]+", "_", part) for part in parts)
 
 
+def _with_settings(table: pd.DataFrame, effect: str) -> pd.DataFrame:
+    """A shift table with the setting of each row named with its unit, after ``rank``."""
+    from aesens.reporting.report import setting_label  # matplotlib: not for --help
+
+    info = EFFECTS[effect]
+    named = table.copy()
+    named.insert(int(named.columns.get_loc("rank")) + 1, "setting",
+                 [setting_label(info, int(rank)) for rank in named["rank"]])
+    return named
+
+
 def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path) -> str:
     """The section of one embedding and effect."""
     parts = [f'<h2 id="{_anchor("pair", embedding, effect)}">{html.escape(embedding)}, '
@@ -197,7 +215,8 @@ def pair_section(embedding: str, effect: str, results_dir: Path, plots_dir: Path
                   "<p>One row per setting; the floor rows: paired statistics at the gentlest "
                   "setting, distributional ones between random halves of the original files "
                   "(largest over the splits, and their mean).</p>",
-                  table_html(shift.read_shift_table(results_dir, effect, embedding))]
+                  table_html(_with_settings(shift.read_shift_table(results_dir, effect,
+                                                                   embedding), effect))]
     if heldout.heldout_path(results_dir, effect, embedding).exists():
         held = heldout.read_heldout_table(results_dir, effect, embedding)
         parts += ["<h3>Sample-wise R², published and held-out</h3>",

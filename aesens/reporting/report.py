@@ -15,11 +15,14 @@ collects, from ``results/correlations.csv`` (merged by
 - robustness per embedding, effect and desensitisation method: ROC AUC
   (mean over instruments) for orig/orig and for the strongest effect
   setting (train orig / test effected and train effected / test orig),
-  with the drops and their standard errors over instruments;
+  with the drops and their standard errors over instruments
+  (:mod:`aesens.reporting.robustness`, the definition the scorecard shares);
+  F1 and accuracy beside ROC AUC without desensitisation;
 - links to every figure under ``plots/``.
 
-A "What to notice" section at the top reads those tables in sentences
-(:mod:`aesens.reporting.reading`).
+A "What to notice" section at the top reads those tables and the shift
+tables in sentences (:mod:`aesens.reporting.reading`), the strongest findings
+in three lines first (:mod:`aesens.reporting.findings`).
 """
 
 from __future__ import annotations
@@ -35,22 +38,18 @@ import numpy as np
 import pandas as pd
 
 from aesens import layout, store
+from aesens.analysis import shift
 from aesens.analysis.files import GLOBAL_R2_COLUMN, read_correlations_text
 from aesens.analysis.methods import GLOBAL_CCA, SV_THRESHOLDS, display_name
-from aesens.classification.results import ORIGINAL as ORIGINAL_SET
 from aesens.classification.results import load_results
 from aesens.cli.commands import report_parser
 from aesens.effects import EFFECTS, Effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
-from aesens.reporting import reading, shift_reading
+from aesens.reporting import findings, reading, robustness, shift_reading
 from aesens.reporting.plots import format_value, param_scale
+from aesens.reporting.robustness import strongest_rank
 from aesens.safe_files import atomic_file
-
-
-def strongest_rank(effect: Effect) -> int:
-    """Grid rank farthest from the uneffected audio (e.g. 4 bits, −40 dB, 1.6 kHz, room 1.0)."""
-    return int(np.argmax(np.abs(np.arange(len(effect.grid)) - effect.identity_rank)))
 
 
 def setting_label(effect: Effect, rank: int) -> str:
@@ -153,64 +152,81 @@ def embedding_dims(embeddings: Iterable[str], embeddings_dir: PathLike) -> dict[
     return dims
 
 
-def _instrument_auc(table: pd.DataFrame, train_set: str, test_set: str) -> pd.Series:
-    rows = table[(table["train_set"] == train_set) & (table["test_set"] == test_set)]
-    return rows.groupby("instrument", sort=False)["roc_auc"].mean()
-
-
 def classification_numbers(results_dir: PathLike = "results") -> pd.DataFrame:
-    """Per embedding, effect, method and instrument: ROC AUC at orig/orig and the strongest setting.
+    """Per embedding, effect, method, metric and instrument: values at orig/orig and the strongest.
 
-    Columns ``embedding``, ``effect``, ``strongest`` (the setting, with its
-    unit), ``method`` (display name), ``instrument``, and the ROC AUC of
-    ``orig/orig``, ``orig/eff.`` (train original, test the strongest
-    setting) and ``eff./orig`` (the reverse); NaN where a combination was
-    not run.
+    :func:`aesens.reporting.robustness.strongest_numbers` of every results
+    file, with the columns ``embedding``, ``effect``, ``strongest`` (the
+    setting, with its unit) and ``method`` as its display name.
     """
-    rows = []
+    frames = []
     for name, effect in EFFECTS.items():
         folder = Path(results_dir) / name
         for path in sorted(folder.glob("result_*.csv")) if folder.is_dir() else ():
             embedding = path.stem[len("result_"):]
-            table = load_results(name, embedding, results_dir)
-            strongest = effect.param_strings[strongest_rank(effect)]
-            shown = setting_label(effect, strongest_rank(effect))
-            for method, group in table.groupby("method", sort=False):
-                aucs = pd.DataFrame({
-                    "orig/orig": _instrument_auc(group, ORIGINAL_SET, ORIGINAL_SET),
-                    "orig/eff.": _instrument_auc(group, ORIGINAL_SET, strongest),
-                    "eff./orig": _instrument_auc(group, strongest, ORIGINAL_SET)})
-                for instrument, auc in aucs.iterrows():
-                    rows.append({"embedding": embedding, "effect": name, "strongest": shown,
-                                 "method": display_name(method), "instrument": instrument,
-                                 **auc.to_dict()})
-    columns = ["embedding", "effect", "strongest", "method", "instrument", "orig/orig",
-               "orig/eff.", "eff./orig"]
-    return pd.DataFrame(rows, columns=columns)
+            numbers = robustness.strongest_numbers(load_results(name, embedding, results_dir),
+                                                   effect)
+            numbers["method"] = [display_name(method) for method in numbers["method"]]
+            frames.append(numbers.assign(
+                embedding=embedding, effect=name,
+                strongest=setting_label(effect, strongest_rank(effect))))
+    columns = ["embedding", "effect", "strongest", "method", "metric", "instrument",
+               "orig/orig", *robustness.CONDITIONS]
+    return (pd.concat(frames, ignore_index=True)[columns] if frames
+            else pd.DataFrame(columns=columns))
+
+
+def _condition_cells(rows: pd.DataFrame, prefix: str = "") -> dict[str, str]:
+    """Cells of one method and metric: orig/orig, each condition's value, drop and SE."""
+    drops = {condition: robustness.condition_drop(rows, condition)
+             for condition in robustness.CONDITIONS}
+    digits = max(robustness.consistent_digits(drop.first, drop.second, drop.difference)
+                 for drop in drops.values())
+    first = next((drop.first for drop in drops.values() if np.isfinite(drop.first)), np.nan)
+    cells = {f"{prefix}orig/orig": robustness.unsigned(first, digits)}
+    for condition, drop in drops.items():
+        cells[f"{prefix}{condition}"] = robustness.unsigned(drop.second, digits)
+        cells[f"{prefix}drop ({condition})"] = robustness.signed(drop.difference, digits)
+        cells[f"{prefix}SE ({condition})"] = robustness.unsigned(drop.se)
+    return cells
 
 
 def format_classification(numbers: pd.DataFrame) -> pd.DataFrame:
-    """The shown classification table of :func:`classification_numbers`' rows.
+    """The shown ROC AUC table of :func:`classification_numbers`' rows, one row per method.
 
-    ROC AUC values are means over instruments; the drops are orig/orig minus
-    the effected value (positive: the effect hurts); ``SE drop``: the
-    standard error of the drop over the instruments that have both values
-    (``n/a`` with fewer than two).
+    Values are means over instruments; a drop is orig/orig minus the
+    effected value per instrument, averaged over the instruments that have
+    both (positive: the effect hurts), with its standard error over them
+    (:mod:`aesens.reporting.robustness`). Values and drops share their
+    decimals, so the shown orig/orig minus the shown value is the shown drop.
     """
     rows = []
-    for (embedding, effect, shown, method), group in numbers.groupby(
+    auc = numbers[numbers["metric"] == "roc_auc"]
+    for (embedding, effect, shown, method), group in auc.groupby(
             ["embedding", "effect", "strongest", "method"], sort=False):
-        base = group["orig/orig"].mean()
-        row = {"embedding": embedding, "effect": effect, "strongest": shown, "method": method,
-               "orig/orig": f"{base:.3f}"}
-        errors = {}
-        for column, drop in (("orig/eff.", "drop (orig/eff.)"), ("eff./orig", "drop (eff./orig)")):
-            value = group[column].mean()
-            row[column] = f"{value:.3f}"
-            row[drop] = reading.signed(base - value)
-            error = reading.standard_error(group["orig/orig"] - group[column])
-            errors[f"SE {drop}"] = f"{error:.3f}" if np.isfinite(error) else "n/a"
-        rows.append({**row, "instruments": len(group), **errors})
+        rows.append({"embedding": embedding, "effect": effect, "strongest": shown,
+                     "method": method, **_condition_cells(group),
+                     "instruments": int(group["orig/orig"].notna().sum())})
+    return pd.DataFrame(rows)
+
+
+def format_threshold_metrics(numbers: pd.DataFrame) -> pd.DataFrame:
+    """F1 and accuracy beside ROC AUC without desensitisation, one row per embedding and effect."""
+    rows = []
+    none = numbers[numbers["method"] == reading.NO_METHOD]
+    for (embedding, effect, shown), group in none.groupby(["embedding", "effect", "strongest"],
+                                                          sort=False):
+        row = {"embedding": embedding, "effect": effect, "strongest": shown}
+        for metric, label in robustness.METRICS.items():
+            rows_of = group[group["metric"] == metric]
+            for condition in robustness.CONDITIONS:
+                drop = robustness.condition_drop(rows_of, condition)
+                before, after, change = robustness.consistent_strings(
+                    drop.first, drop.second, drop.difference)
+                row[f"{label} {condition}"] = (
+                    f"{before} → {after} (drop {change}, {reading.noise_word(drop)})"
+                    if drop.instruments else "n/a")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -243,6 +259,26 @@ def figure_links(plots_dir: PathLike, relative_to: PathLike) -> list[str]:
             item += f" ([pdf]({Path(link).with_suffix('.pdf').as_posix()}))"
         items.append(item)
     return items
+
+
+def statistics_href(from_dir: PathLike) -> str | None:
+    """The relative link from ``from_dir`` to ``docs/statistics.md``, where there is one.
+
+    None where ``from_dir`` is outside the source checkout holding the page
+    (or there is none: an installed package).
+    """
+    root = Path(__file__).resolve().parents[2]
+    page, here = root / "docs" / "statistics.md", Path(from_dir).resolve()
+    if not page.is_file() or not here.is_relative_to(root):
+        return None
+    return Path(os.path.relpath(page, here)).as_posix()
+
+
+def statistics_link(from_dir: PathLike) -> str:
+    """A Markdown link to ``docs/statistics.md`` (:func:`statistics_href`), else its name."""
+    href = statistics_href(from_dir)
+    return ("`docs/statistics.md` of the aesens repository" if href is None
+            else f"[docs/statistics.md]({href})")
 
 
 def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plots",
@@ -283,7 +319,14 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# Sensitivity of audio embeddings to effects: summary", "",
              f"Generated {stamp} by `python -m aesens.report`.", ""]
-    lines += reading.what_to_notice(correlations, numbers, dims)
+    shifts = {(embedding, effect): shift.read_shift_table(results_dir, effect, embedding)
+              for effect in EFFECTS if (results_dir / effect).is_dir()
+              for embedding in sorted(path.stem[len("shift_"):]
+                                      for path in (results_dir / effect).glob("shift_*.csv"))}
+    lines += [f"Every statistic is defined in one line, with its reference, in "
+              f"{statistics_link(results_dir)}.", ""]
+    short = findings.in_short(correlations, numbers, shifts, setting_label)
+    lines += reading.what_to_notice(correlations, numbers, dims, shifts, setting_label, short)
     lines += shift_reading.how_far_they_move(results_dir, setting_label)
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
@@ -308,9 +351,21 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
     else:
         lines += [
             "Mean ROC AUC over instruments. orig/eff.: train on original audio, test on the "
-            "strongest setting; eff./orig: the reverse. Drops are orig/orig minus the "
-            "effected value; SE: their standard error over instruments.", "",
-            markdown_table(format_classification(numbers)), ""]
+            "strongest setting; eff./orig: the reverse. A drop is orig/orig minus the "
+            "effected value per instrument, averaged over the instruments that have both "
+            "(positive: the effect hurts); SE: its standard error over them. Values and drops "
+            "share their decimals (3, more where needed for the shown values to subtract to "
+            "the shown drop). An instrument whose test set holds no positive example has no "
+            "ROC AUC or F1 and is left out of every metric.", "",
+            markdown_table(format_classification(numbers)), "",
+            "### Threshold metrics beside ROC AUC (no desensitisation)", "",
+            "ROC AUC measures the ranking of the test files, F1 and accuracy the decisions at "
+            "the classifier's threshold: a uniform shift of the embeddings can move every "
+            "score past the threshold while keeping their order, so F1 and accuracy fall "
+            "where ROC AUC holds. Means over the same instruments, orig/orig → strongest "
+            f"setting (drop; beyond noise when larger than max({robustness.NOISE_FLOOR:g}, "
+            f"{robustness.NOISE_SE:g} SE)).", "",
+            markdown_table(format_threshold_metrics(numbers)), ""]
     lines += ["## Figures", ""]
     lines += figure_links(plots_dir, results_dir) or [f"No figures in {plots_dir}."]
     path = results_dir / "summary.md"

@@ -18,12 +18,9 @@ import pandas as pd
 
 from aesens.analysis import heldout, probe, shift
 from aesens.effects import EFFECTS, Effect
+from aesens.reporting.reading import percent
 
 PathLike = str | os.PathLike
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.2g} %" if abs(value) < 0.01 else f"{100 * value:.0f} %"
 
 
 def pair_sentence(embedding: str, effect: Effect, table: pd.DataFrame,
@@ -39,9 +36,9 @@ def pair_sentence(embedding: str, effect: Effect, table: pd.DataFrame,
              for statistic in ("median_relative_displacement", "frechet_distance",
                                "kernel_distance")}
     parts = [f"At {label(effect, strongest)} the median file moves "
-             f"{_percent(at['median_relative_displacement'])} of its norm "
-             f"({_percent(floor['median_relative_displacement'])} at {gentlest}, the gentlest "
-             f"setting) and {_percent(at['identification_rate'])} of effected files are still "
+             f"{percent(at['median_relative_displacement'])} of its norm "
+             f"({percent(floor['median_relative_displacement'])} at {gentlest}, the gentlest "
+             f"setting) and {percent(at['identification_rate'])} of effected files are still "
              f"nearest their own original."]
     ratio = at["frechet_distance"] / floor["frechet_distance"] if floor["frechet_distance"] > 0 \
         else np.nan

@@ -17,6 +17,8 @@ import pandas as pd
 
 from aesens.analysis import heldout, probe, shift
 from aesens.effects import get_effect
+from aesens.reporting import robustness
+from aesens.reporting.report import setting_label
 
 PathLike = str | os.PathLike
 #: Columns added to ``scorecard.csv``, in order.
@@ -91,16 +93,34 @@ def _cell(value: object) -> str:
         return value
     if value is None or pd.isna(value):
         return "\N{EM DASH}"
-    text = f"{float(value):.3f}"
-    return "0.000" if text == "-0.000" else text
+    return robustness.unsigned(float(value)).replace("-", "\N{MINUS SIGN}")
+
+
+def _setting(effect: str, param: object) -> str:
+    """A parameter string of the effect's grid as the report names it (``'12.2 kHz'``)."""
+    if param is None or (not isinstance(param, str) and pd.isna(param)):
+        return "\N{EM DASH}"
+    info = get_effect(effect)
+    strings = [str(value) for value in info.param_strings]
+    if str(param) in strings:
+        return setting_label(info, strings.index(str(param)))
+    close = np.flatnonzero(np.isclose(np.asarray(info.grid, dtype=float), float(param)))
+    return setting_label(info, int(close[0])) if len(close) else str(param)
 
 
 def display_table(card: pd.DataFrame) -> pd.DataFrame:
-    """The columns of this module (and the published sample-wise R² beside the held-out one)."""
+    """The columns of this module (and the published sample-wise R² beside the held-out one).
+
+    Settings show with their units, as the report names them.
+    """
     shown = [name for name in HEADERS if name in card.columns]
     table = card[shown].copy()
     for column in shown[2:]:
-        table[column] = [_cell(value) for value in table[column]]
+        if column.startswith("first_moving_"):
+            table[column] = [_setting(effect, value)
+                             for effect, value in zip(card["effect"], card[column], strict=True)]
+        else:
+            table[column] = [_cell(value) for value in table[column]]
     return table.rename(columns=HEADERS)
 
 

@@ -63,6 +63,8 @@ def test_markdown_to_html() -> None:
     assert "<strong>bold</strong>" in out and '<a href="a.md">link</a>' in out
     assert "<li>one more</li><li>two</li>" in out
     assert "<th>a</th><th>b</th>" in out and "<td>1</td><td>2</td>" in out
+    numbered = html_report.markdown_to_html("Lead\n1. first\n2. second\n\nAfter")
+    assert numbered == "<p>Lead</p>\n<ol><li>first</li><li>second</li></ol>\n<p>After</p>"
     assert html_report.drop_section("# T\n## A\nx\n## B\ny\n", "A") == "# T\n## B\ny\n"
 
 
@@ -112,3 +114,10 @@ def test_demo_writes_the_report_last() -> None:
 
     label, command = demo.pipeline(("mfcc",), 4, 0)[-1]
     assert label == "html report" and command[1:] == ["-m", "aesens.html_report"]
+
+
+def test_shift_tables_name_each_setting_with_its_unit(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert "<th>rank</th><th>setting</th><th>param</th>" in text
+    assert "<td>0</td><td>−40 dB</td><td>-40.0</td>" in text  # gain's grid starts at -40 dB
+    assert "<td>0</td><td>4 bits</td><td>4</td>" in text
