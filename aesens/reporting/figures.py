@@ -280,7 +280,9 @@ def save(fig: Figure, plots_dir: PathLike, name: str,
          formats: Sequence[str] = DEFAULT_FORMATS, close: bool = True) -> list[Path]:
     """Save a figure as ``<plots_dir>/<name>.<format>`` for each format (and close it).
 
-    Each file is written to a temporary file renamed over the target once complete.
+    Each file is written to a temporary file renamed over the target once
+    complete, at :data:`aesens.reporting.plots.PNG_DPI` (the resolution of PNGs
+    and of anything rasterised in a PDF).
     """
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +290,7 @@ def save(fig: Figure, plots_dir: PathLike, name: str,
     for fmt in formats:
         path = plots_dir / f"{name}.{fmt}"
         with atomic_file(path) as tmp:
-            fig.savefig(tmp, format=fmt)
+            fig.savefig(tmp, format=fmt, dpi=plots.PNG_DPI)
         paths.append(path)
     if close:
         plt.close(fig)

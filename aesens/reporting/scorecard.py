@@ -45,6 +45,7 @@ from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import roc_figures as classification_figures
 from aesens.reporting import shift_scorecard
+from aesens.reporting.plots import PNG_DPI
 from aesens.reporting.report import setting_label, strongest_rank
 from aesens.reporting.scorecard_render import (
     figure_links,
@@ -330,7 +331,7 @@ def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
         card.to_csv(tmp, index=False, na_rep="NaN")
     fig = heatmap_figure(card, list(ranked["embedding"]))
     with atomic_file(png_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
+        fig.savefig(tmp, format="png", dpi=PNG_DPI)
     png = png_path.read_bytes()
     with atomic_file(md_path) as tmp:
         tmp.write_text(render_markdown(card, ranked, links, png_path.name, stamp),
