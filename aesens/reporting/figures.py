@@ -87,13 +87,26 @@ from aesens.safe_files import atomic_file
 # --------------------------------------------------------------------------- figures
 
 
-def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]]) -> Figure:
+#: Suptitle of :func:`umap_grid` when it says how to read the panels.
+OWN_LAYOUT_NOTE = ("Each panel is its own UMAP layout: positions and distances are not "
+                   "comparable across panels")
+
+
+def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+              displacements: Mapping[tuple[str, str], str] | None = None,
+              own_layout_note: bool = True) -> Figure:
     """UMAP trajectories, embeddings (rows) x effects (columns), a colour bar per effect.
 
     Parameters
     ----------
     coordinates : mapping
         ``(embedding, effect) -> (paths_2d, originals_2d)`` from :func:`umap_coordinates`.
+    displacements : mapping, optional
+        ``(embedding, effect) ->`` a line written in the panel's corner, e.g.
+        :func:`displacement_notes` (how far the files move, which a UMAP layout cannot show).
+    own_layout_note : bool
+        Say in the title that every panel is its own layout (the paper's 2B.1
+        figure, drawn as published, says nothing).
     """
     embeddings = list(dict.fromkeys(key[0] for key in coordinates))
     effects = list(dict.fromkeys(key[1] for key in coordinates))
@@ -112,11 +125,49 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
                                                   title=name if row == 0 else "")
                 if col == 0:
                     ax.set_ylabel(embedding)
+                if displacements and (embedding, name) in displacements:
+                    ax.text(0.02, 0.02, displacements[embedding, name], transform=ax.transAxes,
+                            fontsize=plots.FONT_SIZE - 2, va="bottom", ha="left", zorder=4,
+                            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0,
+                                  "pad": 1.0})
             if mappable is not None:
                 plots.param_colorbar(fig, mappable, axes[:, col], effect)
         handles, labels = axes[0, 0].get_legend_handles_labels()
+        if own_layout_note:
+            lines = [OWN_LAYOUT_NOTE]
+            if displacements:
+                lines.append("corner: median relative displacement ‖B−A‖/‖A‖ over all files "
+                             "at the strongest setting (and at the gentlest, the floor)")
+            fig.suptitle("\n".join(lines))
         fig.legend(handles, labels, loc="outside upper right")
     return fig
+
+
+def displacement_notes(pairs: Sequence[tuple[str, str]],
+                       results_dir: PathLike) -> dict[tuple[str, str], str]:
+    """How far each pair's files move, for :func:`umap_grid`, from its shift table.
+
+    ``'‖B−A‖/‖A‖ 1.2 at −40 dB (floor 0.016)'``: the median relative
+    displacement over all files at the strongest setting
+    (:func:`aesens.analysis.shift.ranks_outward`) and at the gentlest (the
+    paired floor). Pairs without ``results/<effect>/shift_<embedding>.csv`` are left out.
+    """
+    from aesens.analysis import shift
+    from aesens.reporting.report import setting_label
+
+    notes = {}
+    for embedding, name in pairs:
+        if not shift.shift_path(results_dir, name, embedding).exists():
+            continue
+        effect = get_effect(name)
+        table = shift.read_shift_table(results_dir, name, embedding)
+        settings = table[table["kind"] == "setting"].set_index("rank")
+        strongest = shift.ranks_outward(effect)[-1]
+        value = float(settings.loc[strongest, "median_relative_displacement"])
+        floor = float(table.loc[table["kind"] == "floor", "median_relative_displacement"].iloc[0])
+        notes[embedding, name] = (f"‖B−A‖/‖A‖ {value:.2g} at {setting_label(effect, strongest)}"
+                                  f"\n(floor {floor:.2g})")
+    return notes
 
 
 def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
@@ -382,8 +433,6 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     coordinates = (umap_grid_coordinates(pairs, embeddings_dir, umap_files, seed)
                    if umap_files else {})
     written = write_correlations(analyses, results_dir)
-    if coordinates:
-        written += save(umap_grid(coordinates), plots_dir, "umap_trajectories", formats)
     instruments = present_instruments(name for analysis in analyses.values()
                                       for name in analysis.instruments)
     paper_figures.make_plot_folders(plots_dir)
@@ -405,6 +454,9 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
                              {key: analysis.all_samplewise_r2()
                               for key, analysis in analyses.items()},
                              results_dir, lambda fig, name: save(fig, plots_dir, name, formats))
+    if coordinates:
+        written += save(umap_grid(coordinates, displacement_notes(pairs, results_dir)),
+                        plots_dir, "umap_trajectories", formats)
     for embedding in dict.fromkeys(key[0] for key in pairs):
         tables = {effect: load_results(effect, embedding, results_dir)
                   for emb, effect in pairs
@@ -447,7 +499,8 @@ def paper_figure_files(embeddings_dir: PathLike = "embeddings",
             warnings.simplefilter("ignore", UserWarning)
             coordinates = paper_figures.umap_panels(pairs, instrument,
                                                     embeddings_dir=embeddings_dir, seed=seed)
-        written += save(umap_grid(coordinates), plots_dir / paper_figures.UMAP_FOLDER,
+        written += save(umap_grid(coordinates, own_layout_note=False),
+                        plots_dir / paper_figures.UMAP_FOLDER,
                         paper_figures.umap_name(instrument), ["pdf"])
     written += save(paper_figures.svd_figure(paper_figures.svd_triples(embeddings_dir, embeddings),
                                              embeddings_dir, models_dir),

@@ -20,7 +20,7 @@ from aesens.analysis import (
 )
 from aesens.analysis.cca import samplewise_cca_directions, samplewise_r2  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
-from aesens.reporting import figures  # noqa: E402
+from aesens.reporting import figures, shift_figures  # noqa: E402
 from aesens.sweep.sweep import Sweep  # noqa: E402
 
 
@@ -93,3 +93,55 @@ def test_summary_reads_how_far_each_pair_moves(rendered: Path) -> None:
     held = heldout.read_heldout_table(rendered / "results", "gain", "toy")
     assert f"{np.nanmedian(held['samplewise_r2_heldout']):.2f} held-out" in item
     assert section.count("- **") == len(EMBEDDINGS) * len(EFFECTS)
+
+
+def _demo_like_tables(rendered: Path) -> dict[tuple[str, str], pd.DataFrame]:
+    """The rendered tables, with toy's kernel distances at every setting negative (as paired
+    files give them) and mfcc's displacements a thousand times smaller than toy's."""
+    tables = {(embedding, name): shift.read_shift_table(rendered / "results", name, embedding)
+              for embedding in EMBEDDINGS for name in EFFECTS}
+    for (embedding, _), table in tables.items():
+        if embedding == "toy":
+            settings = table["kind"] == "setting"
+            table.loc[settings, "kernel_distance"] = -np.abs(
+                table.loc[settings, "kernel_distance"]) - 0.1
+        else:
+            table["median_relative_displacement"] *= 1e-3
+    return tables
+
+
+def test_shift_grid_rows_share_a_scale_that_holds_every_value(rendered: Path) -> None:
+    tables = _demo_like_tables(rendered)
+    fig = shift_figures.shift_curve_grid(tables)
+    axes = np.array(fig.axes).reshape(len(shift.STATISTICS), len(EFFECTS))
+    for row, statistic in enumerate(shift.STATISTICS):
+        assert len({ax.get_ylim() for ax in axes[row]}) == 1, statistic
+        low, high = axes[row, 0].get_ylim()
+        for column, name in enumerate(EFFECTS):
+            curves = [line for line in axes[row, column].get_lines()
+                      if not line.get_label().startswith("_")]
+            assert [line.get_label() for line in curves] == list(EMBEDDINGS)
+            for line, embedding in zip(curves, EMBEDDINGS, strict=True):
+                table = tables[embedding, name]
+                values = table.loc[table["kind"] == "setting", statistic].to_numpy(dtype=float)
+                if statistic in shift.DISTRIBUTIONAL:  # drawn against the floor
+                    values = values / table.loc[table["kind"] == "floor", statistic].iloc[0]
+                np.testing.assert_allclose(line.get_ydata(), values, rtol=1e-12)
+                assert (values >= low).all() and (values <= high).all()  # negatives included
+    scales = [axes[row, 0].get_yscale() for row in range(len(shift.STATISTICS))]
+    # displacements spanning more than two decades, and the distributional rows: symmetric log
+    assert scales == ["symlog", "linear", "linear", "symlog", "symlog"]
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert legend[:len(EMBEDDINGS)] == list(EMBEDDINGS)
+    assert "symmetric-log" in fig.get_suptitle()
+
+
+def test_row_scale() -> None:
+    assert shift_figures.row_scale("mean_cosine_distance", np.array([0.0, 0.5, 0.01])) \
+        == {"value": "linear"}
+    assert shift_figures.row_scale("median_relative_displacement",
+                                   np.array([0.0, 1.23, 2e-5])) == {
+        "value": "symlog", "linthresh": pytest.approx(1e-5), "linscale": 0.5}
+    assert shift_figures.row_scale("identification_rate", np.array([1e-4, 1.0]))["value"] \
+        == "linear"
+    assert shift_figures.row_scale("kernel_distance", np.array([-3.0, 100.0]))["linthresh"] == 1
