@@ -39,6 +39,7 @@ they draw (cached per embedding and effect).
 from __future__ import annotations
 
 import sys
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -102,7 +103,7 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
     coordinates : mapping
         ``(embedding, effect) -> (paths_2d, originals_2d)`` from :func:`umap_coordinates`.
     displacements : mapping, optional
-        ``(embedding, effect) ->`` a line written in the panel's corner, e.g.
+        ``(embedding, effect) ->`` a text written below the panel, e.g.
         :func:`displacement_notes` (how far the files move, which a UMAP layout cannot show).
     own_layout_note : bool
         Say in the title that every panel is its own layout (the paper's 2B.1
@@ -126,20 +127,22 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
                 if col == 0:
                     ax.set_ylabel(embedding)
                 if displacements and (embedding, name) in displacements:
-                    ax.text(0.02, 0.02, displacements[embedding, name], transform=ax.transAxes,
-                            fontsize=plots.FONT_SIZE - 2, va="bottom", ha="left", zorder=4,
-                            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0,
-                                  "pad": 1.0})
+                    # below the panel (UMAP axes carry no ticks), where it hides no path
+                    ax.set_xlabel(displacements[embedding, name], fontsize=plots.FONT_SIZE - 1)
             if mappable is not None:
                 plots.param_colorbar(fig, mappable, axes[:, col], effect)
         handles, labels = axes[0, 0].get_legend_handles_labels()
         if own_layout_note:
-            lines = [OWN_LAYOUT_NOTE]
+            lines = [OWN_LAYOUT_NOTE + "."]
             if displacements:
-                lines.append("corner: median relative displacement ‖B−A‖/‖A‖ over all files "
-                             "at the strongest setting (and at the gentlest, the floor)")
-            fig.suptitle("\n".join(lines))
-        fig.legend(handles, labels, loc="outside upper right")
+                lines.append("Below each panel: the median relative displacement ‖B−A‖/‖A‖ of "
+                             "all files at the strongest setting (floor: at the gentlest).")
+            # wrapped to the figure's width (about 13 characters an inch at this font size)
+            width = int(13 * fig.get_figwidth())
+            fig.suptitle("\n".join(textwrap.fill(line, width) for line in lines))
+            fig.legend(handles, labels, loc="outside lower center")
+        else:
+            fig.legend(handles, labels, loc="outside upper right")
     return fig
 
 

@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 matplotlib.use("Agg")
 
@@ -276,6 +277,12 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     assert "| toy | gain |" in summary and "../plots/umap_trajectories.png" in summary
     assert "- [corr/corr_flute](../plots/corr/corr_flute.png)" in summary
     assert "(../plots/svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf)" in summary
+    # every PNG, ours and the paper's corr/ figures, at 200 dpi or more (read back by Pillow)
+    pngs = sorted(plots_dir.rglob("*.png"))
+    assert len(pngs) > len(expected)
+    for path in pngs:
+        with Image.open(path) as image:
+            assert min(image.info["dpi"]) >= 199.9, path
 
 
 def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:

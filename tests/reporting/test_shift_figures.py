@@ -8,6 +8,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 matplotlib.use("Agg")
 
@@ -74,6 +75,8 @@ def test_scorecard_columns_read_the_tables(rendered: Path) -> None:
     scores = pd.read_csv(probe.probe_path(rendered / "results", "gain", "toy"))
     assert row["probe_r2_displacement"] == scores.loc[1, "r2"]
     written = scorecard.write_scorecard(card, rendered / "results", rendered / "plots")
+    with Image.open(written[3]) as image:  # the heat map, at the figures' resolution
+        assert min(image.info["dpi"]) >= 199.9
     markdown = written[1].read_text()
     assert "sample-wise R² held-out" in markdown and "probe R² (B−A)" in markdown
     assert shift_scorecard.DEFINITIONS[0].split(":")[0] in written[2].read_text()
@@ -145,3 +148,24 @@ def test_row_scale() -> None:
     assert shift_figures.row_scale("identification_rate", np.array([1e-4, 1.0]))["value"] \
         == "linear"
     assert shift_figures.row_scale("kernel_distance", np.array([-3.0, 100.0]))["linthresh"] == 1
+
+
+def test_umap_grid_says_each_panel_is_its_own_layout_and_how_far_files_move(
+        rendered: Path) -> None:
+    pairs = [(embedding, name) for embedding in EMBEDDINGS for name in EFFECTS]
+    rng = np.random.default_rng(1)
+    coordinates = {(e, f): (rng.normal(size=(2, len(get_effect(f)), 2)), rng.normal(size=(2, 2)))
+                   for e, f in pairs}
+    notes = figures.displacement_notes([*pairs, ("toy", "reverb")], rendered / "results")
+    assert set(notes) == set(pairs)  # no shift table of reverb: no note
+    fig = figures.umap_grid(coordinates, notes)
+    assert "its own UMAP layout" in fig.get_suptitle()
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    # the strongest settings of the synthetic grids: 4 bits and −40 dB, both rank 0
+    for ax, (embedding, name) in zip(panels, pairs, strict=True):
+        table = pd.read_csv(rendered / "results" / name / f"shift_{embedding}.csv")
+        value = table.loc[(table["kind"] == "setting") & (table["rank"] == 0),
+                          "median_relative_displacement"].iloc[0]
+        floor = table.loc[table["kind"] == "floor", "median_relative_displacement"].iloc[0]
+        setting = {"bitcrush": "4 bits", "gain": "\N{MINUS SIGN}40 dB"}[name]
+        assert ax.get_xlabel() == f"‖B−A‖/‖A‖ {value:.2g} at {setting}\n(floor {floor:.2g})"
