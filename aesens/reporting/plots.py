@@ -342,13 +342,13 @@ def curve_style(index: int, n_points: int, n_curves: int) -> dict:
 
 
 def standard_error_band(ax: Axes, x: np.ndarray, mean: np.ndarray, error: np.ndarray,
-                        color: str) -> None:
+                        color: str, alpha: float = BAND_ALPHA) -> None:
     """Shade ``mean ± error`` (nothing where the error is not finite), labelled ``_se_band``."""
     mean, error = np.asarray(mean, dtype=float), np.asarray(error, dtype=float)
     where = np.isfinite(mean) & np.isfinite(error)
     if where.any():
         ax.fill_between(x, mean - error, mean + error, where=where, color=color,
-                        alpha=BAND_ALPHA, linewidth=0, label="_se_band")
+                        alpha=alpha, linewidth=0, label="_se_band")
 
 
 def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[str, float],
@@ -393,7 +393,9 @@ def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[
         ax.plot(ranks, auc, color=color, linewidth=1.1,
                 label=(labels or {}).get(method, display_name(method)), **style)
         if errors is not None and method in errors:
-            standard_error_band(ax, ranks, auc, errors[method], color)
+            # fainter when many bands overlap, so that the curves stay readable
+            standard_error_band(ax, ranks, auc, errors[method], color,
+                                alpha=BAND_ALPHA * min(1.0, 4 / len(curves)))
         if method in identity and np.isfinite(identity[method]):
             error = (identity_errors or {}).get(method, np.nan)
             ax.errorbar([effect.identity_rank], [identity[method]],
