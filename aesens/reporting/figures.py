@@ -331,12 +331,14 @@ def samplewise_correlation_figure(embedding: str, effect: str, index: int,
 
 
 def save(fig: Figure, plots_dir: PathLike, name: str,
-         formats: Sequence[str] = DEFAULT_FORMATS, close: bool = True) -> list[Path]:
+         formats: Sequence[str] = DEFAULT_FORMATS, close: bool = True,
+         dpi: float = plots.PNG_DPI) -> list[Path]:
     """Save a figure as ``<plots_dir>/<name>.<format>`` for each format (and close it).
 
     Each file is written to a temporary file renamed over the target once
-    complete, at :data:`aesens.reporting.plots.PNG_DPI` (the resolution of PNGs
-    and of anything rasterised in a PDF).
+    complete, at ``dpi`` dots per inch (the resolution of a PNG and of
+    anything rasterised in a PDF; default :data:`aesens.reporting.plots.PNG_DPI`,
+    matplotlib's own default is 100).
     """
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -344,7 +346,7 @@ def save(fig: Figure, plots_dir: PathLike, name: str,
     for fmt in formats:
         path = plots_dir / f"{name}.{fmt}"
         with atomic_file(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=plots.PNG_DPI)
+            fig.savefig(tmp, format=fmt, dpi=dpi)
         paths.append(path)
     if close:
         plt.close(fig)

@@ -218,8 +218,13 @@ def test_figure_functions_draw_every_panel(outputs: Path) -> None:
     assert [ax.get_title() for ax in umap.axes[:2]] == list(EFFECTS)
     assert [ax.get_ylabel() for ax in umap.axes[::2][:2]] == list(EMBEDDINGS)
     assert any("bits" in ax.get_xlabel() for ax in umap.axes)  # colour bar label
-    paths = figures.save(grids[1], outputs / "plots_unit", "global", ["png", "pdf"])
+    paths = figures.save(grids[1], outputs / "plots_unit", "global", ["png", "pdf"],
+                         close=False)
     assert all(path.stat().st_size > 0 for path in paths)
+    low = figures.save(grids[1], outputs / "plots_unit", "global_100", ["png"], dpi=100)[0]
+    for path, dpi in ((paths[0], plots.PNG_DPI), (low, 100)):
+        with Image.open(path) as image:
+            assert np.allclose(image.info["dpi"], dpi, atol=0.01)
 
 
 def test_report_tables(outputs: Path) -> None:
