@@ -259,10 +259,21 @@ def correlation_panel(ax: Axes, projections: np.ndarray, r2: float, effect: Effe
     ax.set_ylabel("projection")
 
 
+def unit_interval(values: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
+    """Finite R² values with rounding past 0 or 1 (within ``tolerance``) clipped onto [0, 1].
+
+    A squared correlation of 1 can come out as 1 + 4e-16; a histogram on
+    [0, 1] would leave such files out of its last bin.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    rounding = (values > -tolerance) & (values < 1 + tolerance)
+    return np.where(rounding, np.clip(values, 0.0, 1.0), values)
+
+
 def r2_histogram_panel(ax: Axes, r2: np.ndarray, title: str = "", bins: int = 20) -> None:
     """Histogram of sample-wise R² values on [0, 1] with their median marked."""
-    r2 = np.asarray(r2, dtype=float)
-    r2 = r2[np.isfinite(r2)]
+    r2 = unit_interval(r2)
     ax.hist(r2, bins=np.linspace(0, 1, bins + 1), color="tab:blue", edgecolor="white",
             linewidth=0.4)
     if len(r2):

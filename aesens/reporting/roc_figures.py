@@ -3,9 +3,11 @@
 Read from :func:`aesens.classification.results.load_results`.
 
 :func:`roc_auc_curves` reads the ROC AUC along the effect's grid per
-desensitisation method out of a results table; :func:`roc_auc_figure` draws
-them with :mod:`aesens.reporting.plots`, one row of panels per effect (train orig /
-test effected, train effected / test orig). ``python -m aesens.figures``
+desensitisation method out of a results table (the mean over instruments),
+:func:`roc_auc_standard_errors` its standard error over the instruments;
+:func:`roc_auc_figure` draws them with :mod:`aesens.reporting.plots`, one row of
+panels per effect (train orig / test effected, train effected / test orig)
+on one stated ROC AUC range, the standard errors shaded. ``python -m aesens.figures``
 saves one per embedding (``roc_auc_<embedding>``); the classification
 notebook draws :func:`default_method_groups` separately.
 """

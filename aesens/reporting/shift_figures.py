@@ -159,24 +159,30 @@ def shift_curve_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
 
 
 def heldout_histogram_grid(tables: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
-    """Published (in-sample) and held-out sample-wise R², effects (rows) x embeddings."""
+    """Published (in-sample) and held-out sample-wise R², effects (rows) x embeddings.
+
+    The published values filled, the held-out ones as an outline over them,
+    so both show where they share a bin; values a rounding past 1 count in
+    the last bin (:func:`aesens.reporting.plots.unit_interval`).
+    """
     embeddings = list(dict.fromkeys(key[0] for key in tables))
     effects = list(dict.fromkeys(key[1] for key in tables))
     bins = np.linspace(0, 1, 21)
     with plt.rc_context(plots.style()):
-        fig, axes = plots.figure_grid(len(effects), len(embeddings), (2.3, 1.6), sharex=True)
+        fig, axes = plots.figure_grid(len(effects), len(embeddings), (2.6, 1.7), sharex=True)
         for (embedding, effect), table in tables.items():
             ax = axes[effects.index(effect), embeddings.index(embedding)]
-            title = []
-            for column, label, colour in (
-                    ("samplewise_r2", "in-sample (published)", "tab:blue"),
-                    ("samplewise_r2_heldout", "held-out", "tab:orange")):
-                values = table[column].to_numpy(dtype=float)
-                values = values[np.isfinite(values)]
-                ax.hist(values, bins=bins, color=colour, alpha=0.6, label=label)
-                if len(values):
-                    title.append(f"{np.median(values):.2f}")
-            ax.set_title(f"{embedding}, {effect}: medians {' / '.join(title)}")
+            medians = []
+            for column, label, draw in (
+                    ("samplewise_r2", "in-sample (published)",
+                     {"color": "tab:blue", "alpha": 0.5}),
+                    ("samplewise_r2_heldout", "held-out",
+                     {"color": "tab:orange", "histtype": "step", "linewidth": 1.4})):
+                values = plots.unit_interval(table[column])
+                ax.hist(values, bins=bins, label=label, **draw)
+                medians.append(f"{np.median(values):.2f}" if len(values) else "n/a")
+            ax.set_title(f"{embedding}, {effect}\nmedian {medians[0]} published, "
+                         f"{medians[1]} held-out")
             ax.set_xlim(0, 1)
             ax.set_ylabel("files")
         for ax in axes[-1]:

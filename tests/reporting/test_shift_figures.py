@@ -169,3 +169,18 @@ def test_umap_grid_says_each_panel_is_its_own_layout_and_how_far_files_move(
         floor = table.loc[table["kind"] == "floor", "median_relative_displacement"].iloc[0]
         setting = {"bitcrush": "4 bits", "gain": "\N{MINUS SIGN}40 dB"}[name]
         assert ax.get_xlabel() == f"‖B−A‖/‖A‖ {value:.2g} at {setting}\n(floor {floor:.2g})"
+
+
+def test_r2_a_rounding_past_one_stays_in_the_histograms() -> None:
+    from aesens.reporting import plots
+
+    r2 = np.array([1.0 + 4.4e-16, 1.0 + 4.4e-16, 0.5, -1e-17, np.nan])
+    assert plots.unit_interval(r2).tolist() == [1.0, 1.0, 0.5, 0.0]
+    assert plots.unit_interval(np.array([1.5])).tolist() == [1.5]  # not a rounding: kept
+    table = pd.DataFrame({"samplewise_r2": r2, "samplewise_r2_heldout": r2[::-1]})
+    fig = shift_figures.heldout_histogram_grid({("toy", "reverb"): table})
+    ax = fig.axes[0]
+    filled = [patch.get_height() for patch in ax.patches if patch.get_label() != "held-out"
+              and hasattr(patch, "get_height")]
+    assert sum(filled) == 4  # every finite value counted, the two 1 + 4e-16 in the last bin
+    assert "median 0.75 published, 0.75 held-out" in ax.get_title()
