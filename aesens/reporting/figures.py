@@ -11,7 +11,9 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
   ``svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf`` (3.5) and
   ``rocauc_curves/rocauc_two_paper.pdf`` with its legend (4);
 - ``umap_trajectories``: UMAP trajectories of a few random train files,
-  embeddings (rows) x effects (columns);
+  embeddings (rows) x effects (columns), each panel its own layout (the
+  title says so), under each the median relative displacement of all files
+  at the strongest setting from ``shift_<embedding>.csv``;
 - ``samplewise_r2_histograms``: sample-wise R² of every train file, effects x embeddings;
 - ``singular_values``: normalised singular values of the sample-wise CCA
   directions against those of the centred original data (median and range
@@ -50,7 +52,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aesens import layout, store
-from aesens.analysis import DEFAULT_UMAP_FILES
+from aesens.analysis import DEFAULT_UMAP_FILES, shift
 from aesens.analysis.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -78,6 +80,7 @@ from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import paper_figures, plots
+from aesens.reporting.report import setting_label, write_summary
 from aesens.reporting.roc_figures import roc_auc_figure
 from aesens.reporting.shift_figures import render_extras
 from aesens.safe_files import atomic_file
@@ -150,14 +153,11 @@ def displacement_notes(pairs: Sequence[tuple[str, str]],
                        results_dir: PathLike) -> dict[tuple[str, str], str]:
     """How far each pair's files move, for :func:`umap_grid`, from its shift table.
 
-    ``'‖B−A‖/‖A‖ 1.2 at −40 dB (floor 0.016)'``: the median relative
-    displacement over all files at the strongest setting
+    ``'‖B−A‖/‖A‖ 1.2 at −40 dB'`` over ``'(floor 0.016)'``: the median
+    relative displacement over all files at the strongest setting
     (:func:`aesens.analysis.shift.ranks_outward`) and at the gentlest (the
     paired floor). Pairs without ``results/<effect>/shift_<embedding>.csv`` are left out.
     """
-    from aesens.analysis import shift
-    from aesens.reporting.report import setting_label
-
     notes = {}
     for embedding, name in pairs:
         if not shift.shift_path(results_dir, name, embedding).exists():
@@ -522,8 +522,6 @@ def paper_figure_files(embeddings_dir: PathLike = "embeddings",
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: render every figure, the correlation tables and the summary report."""
-    from aesens.reporting.report import write_summary
-
     parser = figures_parser()
     args = parser.parse_args(argv)
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,
