@@ -205,7 +205,7 @@ def roc_auc_figure(tables: Mapping[str, pd.DataFrame], embedding: str,
     same = coinciding({method: [np.append(panel[3][method], panel[4][method])
                                 if method in panel[3] else np.full(1, np.nan)
                                 for panel in panels] for method in drawn})
-    labels = {method: display_name(method) + (f" (same curves as {display_name(same[method])})"
+    labels = {method: display_name(method) + (f": same curves as {display_name(same[method])}"
                                               if method in same else "")
               for method in drawn}
     if ylim is None:

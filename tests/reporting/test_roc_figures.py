@@ -132,7 +132,7 @@ def test_one_shared_stated_range_and_every_method_in_the_legend() -> None:
             assert (y[np.isfinite(y)] >= low).all() and (y[np.isfinite(y)] <= high).all()
     assert f"shared by all panels: {low:.2f}–{high:.2f}" in fig.get_suptitle()
     legend = [text.get_text() for text in fig.legends[0].get_texts()]
-    assert legend[:4] == ["none", "LDA", "PCA", "PCA (normalised) (same curves as PCA)"]
+    assert legend[:4] == ["none", "LDA", "PCA", "PCA (normalised): same curves as PCA"]
     assert "± 1 standard error over instruments" in legend
 
 
@@ -140,7 +140,7 @@ def test_coinciding_curves_get_distinct_styles() -> None:
     fig = roc_auc_figure({"bitcrush": _small_table()}, "toy")
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()
              if not line.get_label().startswith("_")}
-    first, second = lines["PCA"], lines["PCA (normalised) (same curves as PCA)"]
+    first, second = lines["PCA"], lines["PCA (normalised): same curves as PCA"]
     assert np.array_equal(first.get_ydata(), second.get_ydata())
     assert first.get_linestyle() != second.get_linestyle()
     assert first.get_marker() != second.get_marker()
