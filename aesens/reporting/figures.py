@@ -11,7 +11,9 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
   ``svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf`` (3.5) and
   ``rocauc_curves/rocauc_two_paper.pdf`` with its legend (4);
 - ``umap_trajectories``: UMAP trajectories of a few random train files,
-  embeddings (rows) x effects (columns);
+  embeddings (rows) x effects (columns), each panel its own layout (the
+  title says so), under each the median relative displacement of all files
+  at the strongest setting from ``shift_<embedding>.csv``;
 - ``samplewise_r2_histograms``: sample-wise R² of every train file, effects x embeddings;
 - ``singular_values``: normalised singular values of the sample-wise CCA
   directions against those of the centred original data (median and range
@@ -42,6 +44,7 @@ they draw (cached per embedding and effect).
 from __future__ import annotations
 
 import sys
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,7 +55,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aesens import layout, store
-from aesens.analysis import DEFAULT_UMAP_FILES
+from aesens.analysis import DEFAULT_UMAP_FILES, shift
 from aesens.analysis.cca import (
     ConstantPathWarning,
     global_cca_direction,
@@ -81,6 +84,7 @@ from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import paper_figures, plots
 from aesens.reporting.layer_profiles import render_layer_profiles
+from aesens.reporting.report import setting_label, write_summary
 from aesens.reporting.roc_figures import roc_auc_figure
 from aesens.reporting.shift_figures import render_extras
 from aesens.safe_files import atomic_file
@@ -91,13 +95,26 @@ from aesens.safe_files import atomic_file
 # --------------------------------------------------------------------------- figures
 
 
-def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]]) -> Figure:
+#: Suptitle of :func:`umap_grid` when it says how to read the panels.
+OWN_LAYOUT_NOTE = ("Each panel is its own UMAP layout: positions and distances are not "
+                   "comparable across panels")
+
+
+def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+              displacements: Mapping[tuple[str, str], str] | None = None,
+              own_layout_note: bool = True) -> Figure:
     """UMAP trajectories, embeddings (rows) x effects (columns), a colour bar per effect.
 
     Parameters
     ----------
     coordinates : mapping
         ``(embedding, effect) -> (paths_2d, originals_2d)`` from :func:`umap_coordinates`.
+    displacements : mapping, optional
+        ``(embedding, effect) ->`` a text written below the panel, e.g.
+        :func:`displacement_notes` (how far the files move, which a UMAP layout cannot show).
+    own_layout_note : bool
+        Say in the title that every panel is its own layout (the paper's 2B.1
+        figure, drawn as published, says nothing).
     """
     embeddings = list(dict.fromkeys(key[0] for key in coordinates))
     effects = list(dict.fromkeys(key[1] for key in coordinates))
@@ -116,11 +133,48 @@ def umap_grid(coordinates: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray
                                                   title=name if row == 0 else "")
                 if col == 0:
                     ax.set_ylabel(embedding)
+                if displacements and (embedding, name) in displacements:
+                    # below the panel (UMAP axes carry no ticks), where it hides no path
+                    ax.set_xlabel(displacements[embedding, name], fontsize=plots.FONT_SIZE - 1)
             if mappable is not None:
                 plots.param_colorbar(fig, mappable, axes[:, col], effect)
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside upper right")
+        if own_layout_note:
+            lines = [OWN_LAYOUT_NOTE + "."]
+            if displacements:
+                lines.append("Below each panel: the median relative displacement ‖B−A‖/‖A‖ of "
+                             "all files at the strongest setting (floor: at the gentlest).")
+            # wrapped to the figure's width (about 13 characters an inch at this font size)
+            width = int(13 * fig.get_figwidth())
+            fig.suptitle("\n".join(textwrap.fill(line, width) for line in lines))
+            fig.legend(handles, labels, loc="outside lower center")
+        else:
+            fig.legend(handles, labels, loc="outside upper right")
     return fig
+
+
+def displacement_notes(pairs: Sequence[tuple[str, str]],
+                       results_dir: PathLike) -> dict[tuple[str, str], str]:
+    """How far each pair's files move, for :func:`umap_grid`, from its shift table.
+
+    ``'‖B−A‖/‖A‖ 1.2 at −40 dB'`` over ``'(floor 0.016)'``: the median
+    relative displacement over all files at the strongest setting
+    (:func:`aesens.analysis.shift.ranks_outward`) and at the gentlest (the
+    paired floor). Pairs without ``results/<effect>/shift_<embedding>.csv`` are left out.
+    """
+    notes = {}
+    for embedding, name in pairs:
+        if not shift.shift_path(results_dir, name, embedding).exists():
+            continue
+        effect = get_effect(name)
+        table = shift.read_shift_table(results_dir, name, embedding)
+        settings = table[table["kind"] == "setting"].set_index("rank")
+        strongest = shift.ranks_outward(effect)[-1]
+        value = float(settings.loc[strongest, "median_relative_displacement"])
+        floor = float(table.loc[table["kind"] == "floor", "median_relative_displacement"].iloc[0])
+        notes[embedding, name] = (f"‖B−A‖/‖A‖ {value:.2g} at {setting_label(effect, strongest)}"
+                                  f"\n(floor {floor:.2g})")
+    return notes
 
 
 def global_correlation_grid(analyses: Mapping[tuple[str, str], Analysis],
@@ -281,10 +335,14 @@ def samplewise_correlation_figure(embedding: str, effect: str, index: int,
 
 
 def save(fig: Figure, plots_dir: PathLike, name: str,
-         formats: Sequence[str] = DEFAULT_FORMATS, close: bool = True) -> list[Path]:
+         formats: Sequence[str] = DEFAULT_FORMATS, close: bool = True,
+         dpi: float = plots.PNG_DPI) -> list[Path]:
     """Save a figure as ``<plots_dir>/<name>.<format>`` for each format (and close it).
 
-    Each file is written to a temporary file renamed over the target once complete.
+    Each file is written to a temporary file renamed over the target once
+    complete, at ``dpi`` dots per inch (the resolution of a PNG and of
+    anything rasterised in a PDF; default :data:`aesens.reporting.plots.PNG_DPI`,
+    matplotlib's own default is 100).
     """
     plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -292,7 +350,7 @@ def save(fig: Figure, plots_dir: PathLike, name: str,
     for fmt in formats:
         path = plots_dir / f"{name}.{fmt}"
         with atomic_file(path) as tmp:
-            fig.savefig(tmp, format=fmt)
+            fig.savefig(tmp, format=fmt, dpi=dpi)
         paths.append(path)
     if close:
         plt.close(fig)
@@ -384,8 +442,6 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     coordinates = (umap_grid_coordinates(pairs, embeddings_dir, umap_files, seed)
                    if umap_files else {})
     written = write_correlations(analyses, results_dir)
-    if coordinates:
-        written += save(umap_grid(coordinates), plots_dir, "umap_trajectories", formats)
     instruments = present_instruments(name for analysis in analyses.values()
                                       for name in analysis.instruments)
     paper_figures.make_plot_folders(plots_dir)
@@ -407,6 +463,9 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
                              {key: analysis.all_samplewise_r2()
                               for key, analysis in analyses.items()},
                              results_dir, lambda fig, name: save(fig, plots_dir, name, formats))
+    if coordinates:
+        written += save(umap_grid(coordinates, displacement_notes(pairs, results_dir)),
+                        plots_dir, "umap_trajectories", formats)
     written += render_layer_profiles(pairs, results_dir,
                                      lambda fig, name: save(fig, plots_dir, name, formats))
     for embedding in dict.fromkeys(key[0] for key in pairs):
@@ -451,7 +510,8 @@ def paper_figure_files(embeddings_dir: PathLike = "embeddings",
             warnings.simplefilter("ignore", UserWarning)
             coordinates = paper_figures.umap_panels(pairs, instrument,
                                                     embeddings_dir=embeddings_dir, seed=seed)
-        written += save(umap_grid(coordinates), plots_dir / paper_figures.UMAP_FOLDER,
+        written += save(umap_grid(coordinates, own_layout_note=False),
+                        plots_dir / paper_figures.UMAP_FOLDER,
                         paper_figures.umap_name(instrument), ["pdf"])
     written += save(paper_figures.svd_figure(paper_figures.svd_triples(embeddings_dir, embeddings),
                                              embeddings_dir, models_dir),
@@ -468,8 +528,6 @@ def paper_figure_files(embeddings_dir: PathLike = "embeddings",
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: render every figure, the correlation tables and the summary report."""
-    from aesens.reporting.report import write_summary
-
     parser = figures_parser()
     args = parser.parse_args(argv)
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,

@@ -27,6 +27,16 @@ from aesens.effects import Effect
 FONT_SIZE = 8
 #: Colour map of parameter values (the published 2B.1 notebook's).
 PARAM_CMAP = "coolwarm"
+#: Resolution of every PNG the tool saves (figures, scorecard heat map), dots per inch.
+PNG_DPI = 200
+#: Markers and dash patterns given to the curves of a panel in turn, so that curves which
+#: coincide (mfcc's two PCA directions give the same ROC AUC) both stay visible.
+CURVE_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "h")
+CURVE_DASHES = ("-", "--", "-.", ":")
+#: Opacity of standard-error and noise-floor bands.
+BAND_ALPHA = 0.12
+
+
 @dataclass(frozen=True)
 class ParamScale:
     """How the parameter values of an effect are shown.
@@ -249,10 +259,21 @@ def correlation_panel(ax: Axes, projections: np.ndarray, r2: float, effect: Effe
     ax.set_ylabel("projection")
 
 
+def unit_interval(values: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
+    """Finite R² values with rounding past 0 or 1 (within ``tolerance``) clipped onto [0, 1].
+
+    A squared correlation of 1 can come out as 1 + 4e-16; a histogram on
+    [0, 1] would leave such files out of its last bin.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    rounding = (values > -tolerance) & (values < 1 + tolerance)
+    return np.where(rounding, np.clip(values, 0.0, 1.0), values)
+
+
 def r2_histogram_panel(ax: Axes, r2: np.ndarray, title: str = "", bins: int = 20) -> None:
     """Histogram of sample-wise R² values on [0, 1] with their median marked."""
-    r2 = np.asarray(r2, dtype=float)
-    r2 = r2[np.isfinite(r2)]
+    r2 = unit_interval(r2)
     ax.hist(r2, bins=np.linspace(0, 1, bins + 1), color="tab:blue", edgecolor="white",
             linewidth=0.4)
     if len(r2):
@@ -303,9 +324,51 @@ def singular_value_panel(ax: Axes, sv_directions: np.ndarray, sv_originals: np.n
     ax.set_ylabel("σ / σ₁")
 
 
+def curve_style(index: int, n_points: int, n_curves: int) -> dict:
+    """Line style, marker and marker spacing of the ``index``-th of ``n_curves`` curves.
+
+    Curves that coincide stay visible: each gets its own dash pattern and
+    marker (:data:`CURVE_DASHES`, :data:`CURVE_MARKERS`), and markers every
+    few points starting at an offset of its own, so the markers of two equal
+    curves alternate along them.
+
+    Parameters
+    ----------
+    index : int
+        Position of the curve (the same curve keeps the same index in every panel).
+    n_points : int
+        Points of the curve.
+    n_curves : int
+        Curves that may share a panel.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :meth:`matplotlib.axes.Axes.plot`.
+    """
+    step = max(2, min(n_curves, n_points // 3))
+    return {"linestyle": CURVE_DASHES[index % len(CURVE_DASHES)],
+            "marker": CURVE_MARKERS[index % len(CURVE_MARKERS)],
+            "markevery": (index % step, step), "markersize": 3.5}
+
+
+def standard_error_band(ax: Axes, x: np.ndarray, mean: np.ndarray, error: np.ndarray,
+                        color: str, alpha: float = BAND_ALPHA) -> None:
+    """Shade ``mean ± error`` (nothing where the error is not finite), labelled ``_se_band``."""
+    mean, error = np.asarray(mean, dtype=float), np.asarray(error, dtype=float)
+    where = np.isfinite(mean) & np.isfinite(error)
+    if where.any():
+        ax.fill_between(x, mean - error, mean + error, where=where, color=color,
+                        alpha=alpha, linewidth=0, label="_se_band")
+
+
 def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[str, float],
                   effect: Effect, title: str = "",
-                  colors: Mapping[str, str] | None = None) -> None:
+                  colors: Mapping[str, str] | None = None,
+                  errors: Mapping[str, np.ndarray] | None = None,
+                  identity_errors: Mapping[str, float] | None = None,
+                  styles: Mapping[str, dict] | None = None,
+                  labels: Mapping[str, str] | None = None) -> None:
     """ROC AUC against the effect parameter, one curve per desensitisation method.
 
     Parameters
@@ -324,17 +387,32 @@ def roc_auc_panel(ax: Axes, curves: Mapping[str, np.ndarray], identity: Mapping[
         Panel title.
     colors : mapping, optional
         Method to colour (default: the colour cycle in the order of ``curves``).
+    errors, identity_errors : mapping, optional
+        Method to the standard error of each point of its curve and of its
+        star: shaded around the curve (:func:`standard_error_band`), an error
+        bar on the star.
+    styles : mapping, optional
+        Method to :func:`curve_style` keywords (default: by position in ``curves``).
+    labels : mapping, optional
+        Method to its legend label (default: :func:`display_name`).
     """
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     ranks = np.arange(len(effect.grid))
     for index, (method, auc) in enumerate(curves.items()):
         color = (colors or {}).get(method, cycle[index % len(cycle)])
-        style = "--" if method == "" else "-"
-        ax.plot(ranks, auc, style, color=color, linewidth=1.1,
-                label=display_name(method))
+        style = (styles or {}).get(method) or curve_style(index, len(ranks), len(curves))
+        ax.plot(ranks, auc, color=color, linewidth=1.1,
+                label=(labels or {}).get(method, display_name(method)), **style)
+        if errors is not None and method in errors:
+            # fainter when many bands overlap, so that the curves stay readable
+            standard_error_band(ax, ranks, auc, errors[method], color,
+                                alpha=BAND_ALPHA * min(1.0, 4 / len(curves)))
         if method in identity and np.isfinite(identity[method]):
-            ax.plot([effect.identity_rank], [identity[method]], marker="*", markersize=7,
-                    color=color, linestyle="none")
+            error = (identity_errors or {}).get(method, np.nan)
+            ax.errorbar([effect.identity_rank], [identity[method]],
+                        yerr=[error] if np.isfinite(error) else None, marker="*",
+                        markersize=7, color=color, linestyle="none", elinewidth=0.8,
+                        label="_orig_orig")
     ax.axvline(effect.identity_rank, color="0.6", linestyle=":", linewidth=0.8)
     set_rank_axis(ax, effect, identity=True)
     ax.set_ylabel("ROC AUC")
@@ -355,4 +433,4 @@ def style() -> dict:
     return {"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE, "axes.labelsize": FONT_SIZE,
             "xtick.labelsize": FONT_SIZE - 1, "ytick.labelsize": FONT_SIZE - 1,
             "legend.fontsize": FONT_SIZE - 1, "figure.titlesize": FONT_SIZE + 1,
-            "savefig.dpi": 200, "pdf.fonttype": 42}
+            "savefig.dpi": PNG_DPI, "pdf.fonttype": 42}

@@ -49,6 +49,7 @@ from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError, run_cli
 from aesens.layout import PathLike
 from aesens.reporting import robustness, shift_scorecard
+from aesens.reporting.plots import PNG_DPI
 from aesens.reporting.report import embedding_dims, setting_label, statistics_href
 from aesens.reporting.robustness import strongest_rank
 from aesens.reporting.scorecard_render import (
@@ -412,7 +413,7 @@ def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
         card.to_csv(tmp, index=False, na_rep="NaN")
     fig = heatmap_figure(card, list(ranked["embedding"]))
     with atomic_file(png_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
+        fig.savefig(tmp, format="png", dpi=PNG_DPI)
     png = png_path.read_bytes()
     statistics = statistics_href(out_dir)
     with atomic_file(md_path) as tmp:

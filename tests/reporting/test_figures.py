@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 matplotlib.use("Agg")
 
@@ -217,8 +218,13 @@ def test_figure_functions_draw_every_panel(outputs: Path) -> None:
     assert [ax.get_title() for ax in umap.axes[:2]] == list(EFFECTS)
     assert [ax.get_ylabel() for ax in umap.axes[::2][:2]] == list(EMBEDDINGS)
     assert any("bits" in ax.get_xlabel() for ax in umap.axes)  # colour bar label
-    paths = figures.save(grids[1], outputs / "plots_unit", "global", ["png", "pdf"])
+    paths = figures.save(grids[1], outputs / "plots_unit", "global", ["png", "pdf"],
+                         close=False)
     assert all(path.stat().st_size > 0 for path in paths)
+    low = figures.save(grids[1], outputs / "plots_unit", "global_100", ["png"], dpi=100)[0]
+    for path, dpi in ((paths[0], plots.PNG_DPI), (low, 100)):
+        with Image.open(path) as image:
+            assert np.allclose(image.info["dpi"], dpi, atol=0.01)
 
 
 def test_report_tables(outputs: Path) -> None:
@@ -276,6 +282,12 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
     assert "| toy | gain |" in summary and "../plots/umap_trajectories.png" in summary
     assert "- [corr/corr_flute](../plots/corr/corr_flute.png)" in summary
     assert "(../plots/svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf)" in summary
+    # every PNG, ours and the paper's corr/ figures, at 200 dpi or more (read back by Pillow)
+    pngs = sorted(plots_dir.rglob("*.png"))
+    assert len(pngs) > len(expected)
+    for path in pngs:
+        with Image.open(path) as image:
+            assert min(image.info["dpi"]) >= 199.9, path
 
 
 def test_load_results_reads_published_and_earlier_labels(outputs: Path, tmp_path: Path) -> None:

@@ -110,8 +110,11 @@ def test_umap_panels_draw_each_path_through_transform(paper: Path,
         np.testing.assert_array_equal(drawn, reducer.transform(path))
     assert paper_figures.umap_name("flute", (0, 2)) == "umap_flute_0_2"
     assert paper_figures.umap_name("flute") == "umap_flute_0"
-    fig = figures.umap_grid(paper_figures.umap_panels(pairs, "flute", (0,), embeddings_dir))
+    fig = figures.umap_grid(paper_figures.umap_panels(pairs, "flute", (0,), embeddings_dir),
+                            own_layout_note=False)
+    assert fig.get_suptitle() == ""  # as published: no note of ours
     panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.has_data()]
+    assert not any(ax.get_xlabel() for ax in panels)
     assert len(panels) == 12
     assert [ax.get_title() for ax in panels[:4]] == ["lowpass_cheby", "gain", "reverb",
                                                      "bitcrush"]
