@@ -63,7 +63,7 @@ from aesens.classification import results
 from aesens.classification.gridsearch import SOLVERS, grid_search, metrics_on_test_set
 from aesens.classification.results import ORIGINAL, RANDOMMIX
 from aesens.errors import AesensError
-from aesens.extraction.executor import capped_workers
+from aesens.extraction.cluster import capped_workers
 from aesens.sweep.averaged import FILE_NAMES, LABEL_NAMES
 from aesens.sweep.grouped import GROUPED_NAMES
 from aesens.sweep.split import BALANCE_ORDER, check_classifiable
@@ -313,7 +313,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         0 or less removes every direction, more than 1 none).
     n_jobs : int
         Parallel workers over (method, instrument, train set) tasks, at most
-        the usable cores and the tasks (:func:`aesens.extraction.executor.capped_workers`
+        the usable cores and the tasks (:func:`aesens.extraction.cluster.capped_workers`
         says when it caps them); -1: joblib's backend decides.
     seed : int
         Seed of the randommix draws, one per method and instrument
