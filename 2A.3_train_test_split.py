@@ -18,7 +18,7 @@ from aesens.cli.commands import plain
 from aesens.cli.types import embedding_name
 from aesens.errors import AesensError, run_cli
 from aesens.layout import refuse_overwriting_inputs
-from aesens.sweep.caches import list_raw_embeddings, read_raw_embeddings
+from aesens.sweep.averaged import list_raw_embeddings, read_raw_embeddings
 from aesens.sweep.split import make_split, write_split
 
 

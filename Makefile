@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 # PyPI's default wheel (CUDA on Linux); see the README (PyTorch: CPU or CUDA build).
 TORCH := torch==2.13.0
 EXTRAS := crepe,synth,analysis,notebooks,dask,openl3,panns,clap,hf,hear,dev
-PER_CLASS ?= 40
+PER_CLASS ?= 32
 
 # The published analysis environment's library versions (the paper's
 # environments/environment.yml): `make test-published-env` installs them beside the

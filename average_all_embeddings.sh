@@ -42,4 +42,4 @@ fi
 # One Python process averages every available input (starting one process per
 # file, as the published loop over average_embeddings.py did, costs about a
 # second each); effected settings not extracted yet are reported and left out.
-exec "$python" -m aesens.sweep.caches "$split_csv" "$embeddings_dir"
+exec "$python" -m aesens.sweep.averaged "$split_csv" "$embeddings_dir"

@@ -23,7 +23,7 @@ from aesens.cli.commands import plain
 from aesens.cli.types import embedding_name
 from aesens.errors import run_cli
 from aesens.layout import refuse_overwriting_inputs
-from aesens.sweep.caches import average_file
+from aesens.sweep.averaged import average_file
 
 
 def main(argv: list[str] | None = None) -> int:

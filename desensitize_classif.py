@@ -43,7 +43,7 @@ from aesens.cli.types import (
 )
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
-from aesens.extraction.executor import joblib_on_dask
+from aesens.extraction.cluster import joblib_on_dask
 from aesens.layout import refuse_overwriting_inputs
 
 

@@ -23,7 +23,7 @@ from aesens.cli.types import embedding_name, positive_int
 from aesens.effects import EFFECTS
 from aesens.errors import run_cli
 from aesens.layout import refuse_overwriting_inputs
-from aesens.sweep.caches import ensure_grouped
+from aesens.sweep.sweep import ensure_grouped
 
 
 def main(argv: list[str] | None = None) -> int:

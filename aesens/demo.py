@@ -27,10 +27,10 @@ from aesens.safe_files import atomic_file
 #: The repository root, where the numbered stage scripts live.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EMBEDDINGS = ("crepe", "mfcc")
-#: Files per class of the demo's dataset: 444 files, of which the 4-fold group split keeps
-#: 21 train files per class after balancing (and 5-15 test files), so that the counts of
-#: directions and the classifiers' differences can mean something.
-DEFAULT_PER_CLASS = 40
+#: Files per class of the demo's dataset: 352 files and one 2-file lat_sou recording; the
+#: 2A.3 split drops the lat_sou files and keeps all others, 24 train and 8 test files per
+#: class, so that the counts of directions and the classifiers' differences can mean something.
+DEFAULT_PER_CLASS = 32
 
 
 def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,
@@ -71,13 +71,15 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,
     return stages
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The demo's command line."""
     parser = argparse.ArgumentParser(prog="python -m aesens.demo", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default="demo", help="folder to run in (default: demo)")
     parser.add_argument("--per-class", type=positive_int, default=DEFAULT_PER_CLASS,
                         help="generated files per instrument (default: "
-                        f"{DEFAULT_PER_CLASS}: 21 train files per class after balancing)")
+                        f"{DEFAULT_PER_CLASS}: 24 train and 8 test files per class after the "
+                        "2A.3 split)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="dataset seed (default: 0)")
     parser.add_argument("--embeddings", type=embedding_names,
@@ -87,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated effects (default: the paper's "
                         f"{','.join(PAPER_EFFECTS)}; others: "
                         f"{','.join(name for name in EFFECTS if name not in PAPER_EFFECTS)})")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     timings = []

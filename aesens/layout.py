@@ -9,7 +9,8 @@ One argument order throughout: embedding, effect, parameter, then the folder
 - ``embeddings/averaged/<embedding>/embeddings[_<effect>_<param>].h5``,
   ``embeddings/grouped/<embedding>/<effect>.h5`` and
   ``embeddings/averaged/<embedding>/ccadirs_<effect>.h5``: the caches of a
-  sweep (:mod:`aesens.sweep.caches`, :mod:`aesens.analysis.directions`);
+  sweep (:mod:`aesens.sweep.averaged`, :mod:`aesens.sweep.grouped`,
+  :mod:`aesens.analysis.directions`);
 - ``results/<effect>/result_<embedding>.csv``, ``results/<effect>/cca_r2s_<embedding>.txt``,
   ``models/<effect>/{deformdir,models}_<embedding>.pkl`` and
   ``models/<effect>/extra_info_<embedding>.json``: stages 3 and 4.

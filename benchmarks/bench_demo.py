@@ -42,6 +42,8 @@ from common import make_dataset, median_seconds, report
 from threadpoolctl import threadpool_limits
 
 from aesens.dataset import INSTRUMENTS, discover
+from aesens.dataset.plan import EXCERPTS_PER_RECORDING, class_layout
+from aesens.demo import DEFAULT_PER_CLASS
 from aesens.effects import EFFECTS, PAPER_EFFECTS
 from aesens.effects.roundtrip import pcm16_roundtrip
 from aesens.extraction.batches import read_clip
@@ -139,7 +141,7 @@ def print_parts(per_clip: dict[str, float], per_class: int) -> None:
                  if label.startswith(("read", "16-bit", "crepe: ", "crepe network, ours",
                                       "mfcc, ours")))
     settings = {name: len(EFFECTS[name].grid) for name in PAPER_EFFECTS}
-    n_files = per_class * len(INSTRUMENTS)
+    n_files = class_layout(per_class)[0] * len(INSTRUMENTS) + min(EXCERPTS_PER_RECORDING)
     total = 0.0
     print(f"\nprojected 2A.2 CPU time, {n_files} files ({per_class} per class), crepe + mfcc:")
     for name, count in settings.items():
@@ -214,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=32, help="clips timed (default: 32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes (default: 3)")
-    parser.add_argument("--per-class", type=int, default=40,
-                        help="files per class of the projected sweep (default: 40, the demo's)")
+    parser.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
+                        help="files per class of the projected sweep (default: "
+                        f"{DEFAULT_PER_CLASS}, the demo's)")
     parser.add_argument("--workdir", type=Path, default=Path("demo"),
                         help="demo folder whose timings.csv is summarised (default: demo)")
     parser.add_argument("--settings", type=int, default=2,

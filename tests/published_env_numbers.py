@@ -20,7 +20,7 @@ import numpy as np
 
 from aesens.analysis import cca, desensitize
 from aesens.classification import gridsearch
-from aesens.sweep import caches as aggregate
+from aesens.sweep import averaged
 from aesens.sweep.split import make_split, read_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def numbers() -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     keys = np.repeat([f"f{index}" for index in range(40)], rng.integers(1, 140, 40))
     features = (rng.standard_normal((len(keys), 16)) + 3).astype(np.float32)
-    out["averaged"] = aggregate.average_by_key(features, keys[rng.permutation(len(keys))],
+    out["averaged"] = averaged.average_by_key(features, keys[rng.permutation(len(keys))],
                                                [f"f{index}" for index in range(40)])
     split = make_split(list(read_split(ROOT / "train_test_split.csv")["file_name"]))
     out["split"] = (split["split"] + "," + split["file_name"]).to_numpy(dtype=str)

@@ -12,7 +12,7 @@ import pytest
 from aesens.cli.commands import plain
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["demo", "figures", "report", "scorecard", "dataset", "sweep.caches"]
+MODULES = ["demo", "figures", "report", "scorecard", "dataset", "sweep.averaged"]
 SCRIPTS = sorted(path.name for path in ROOT.glob("*.py")
                  if re.match(r"\d|average_|desensitize_|group_", path.name))
 MARKUP = re.compile(r"``|:(func|mod|class|meth|data|attr):`")

@@ -6,8 +6,9 @@ grid value, ``(n_params, n_files, dim)``), and returns the directions to
 remove as an orthonormal ``(k, dim)`` array (``k = 0``: nothing to remove).
 :func:`project_out` then removes them from any train or test matrix.
 
-Methods, by their published names (:data:`DIRECTIONS`; their names, keys and labels:
-:mod:`aesens.analysis.methods`):
+Methods, by their published names (:data:`aesens.analysis.methods.METHODS`, the
+registry of their names, keys and labels; each function below registers as the
+directions of one of them with :func:`directions_of`, collected in :data:`DIRECTIONS`):
 
 - ``''`` (none): identity.
 - ``lda``: shrinkage LDA (solver eigen, shrinkage auto) of A (label 0)
@@ -37,7 +38,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from aesens.analysis.cca import global_cca_direction
-from aesens.analysis.methods import SV_THRESHOLD, get_method, validate_threshold
+from aesens.analysis.methods import METHODS, SV_THRESHOLD, get_method, validate_threshold
 from aesens.sweep.sweep import as_paths
 
 #: Default singular-value threshold of ``cca_samplewise_svd``.
@@ -45,6 +46,25 @@ DEFAULT_THRESHOLD = SV_THRESHOLD
 
 #: ``method(a_pos, bs_pos, *, a_all, samplewise_dirs, threshold) -> (k, dim)``.
 DirectionMethod = Callable[..., np.ndarray]
+
+#: The direction function of every method of :data:`aesens.analysis.methods.METHODS` (filled
+#: by :func:`directions_of`, checked complete below the functions).
+DIRECTIONS: dict[str, DirectionMethod] = {}
+
+
+def directions_of(name: str) -> Callable[[DirectionMethod], DirectionMethod]:
+    """Register the decorated function as the directions of the method ``name``.
+
+    ``name`` must be a published name of :data:`aesens.analysis.methods.METHODS`
+    (else :class:`AesensError` at import), which stays the one list of methods.
+    """
+    method = get_method(name)
+
+    def register(function: DirectionMethod) -> DirectionMethod:
+        DIRECTIONS[method.name] = function
+        return function
+
+    return register
 
 
 #: Relative size below which a difference of centroids counts as rounding noise.
@@ -107,6 +127,7 @@ def _displacements(a_pos: np.ndarray, bs_pos: np.ndarray) -> np.ndarray:
             - np.asarray(a_pos, dtype=np.float64)[None]).reshape(-1, a_pos.shape[-1])
 
 
+@directions_of("")
 def no_projection(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | None = None,
                   samplewise_dirs: np.ndarray | None = None,
                   threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -114,6 +135,7 @@ def no_projection(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | 
     return np.zeros((0, a_pos.shape[-1]))
 
 
+@directions_of("lda")
 def lda_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | None = None,
                   samplewise_dirs: np.ndarray | None = None,
                   threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -125,6 +147,7 @@ def lda_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | 
     return _unit_row(lda.coef_[0])
 
 
+@directions_of("avgdirproj")
 def average_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *,
                       a_all: np.ndarray | None = None,
                       samplewise_dirs: np.ndarray | None = None,
@@ -141,6 +164,7 @@ def average_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *,
                      scale=np.linalg.norm(centroid_a) + np.linalg.norm(centroid_b))
 
 
+@directions_of("pcaproj_nonnorm")
 def pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | None = None,
                   samplewise_dirs: np.ndarray | None = None,
                   threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -149,6 +173,7 @@ def pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | 
     return components[:1]
 
 
+@directions_of("pcaproj_norm")
 def normalised_pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *,
                              a_all: np.ndarray | None = None,
                              samplewise_dirs: np.ndarray | None = None,
@@ -170,6 +195,7 @@ def normalised_pca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *,
     return components[best:best + 1]
 
 
+@directions_of("cca")
 def cca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | None = None,
                   samplewise_dirs: np.ndarray | None = None,
                   threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
@@ -177,6 +203,7 @@ def cca_direction(a_pos: np.ndarray, bs_pos: np.ndarray, *, a_all: np.ndarray | 
     return _unit_row(global_cca_direction(as_paths(bs_pos)))
 
 
+@directions_of("cca_samplewise_svd")
 def samplewise_svd_directions(a_pos: np.ndarray, bs_pos: np.ndarray, *,
                               a_all: np.ndarray | None = None,
                               samplewise_dirs: np.ndarray | None = None,
@@ -205,16 +232,10 @@ def samplewise_svd_directions(a_pos: np.ndarray, bs_pos: np.ndarray, *,
     return right_vectors[singular_values / singular_values[0] >= threshold]
 
 
-#: The direction function of every method of :data:`aesens.analysis.methods.METHODS`.
-DIRECTIONS: dict[str, DirectionMethod] = {
-    "": no_projection,
-    "lda": lda_direction,
-    "avgdirproj": average_direction,
-    "pcaproj_nonnorm": pca_direction,
-    "pcaproj_norm": normalised_pca_direction,
-    "cca": cca_direction,
-    "cca_samplewise_svd": samplewise_svd_directions,
-}
+if set(DIRECTIONS) != set(METHODS):
+    raise RuntimeError("no direction function for the desensitisation method(s) "
+                       f"{', '.join(repr(name) for name in METHODS if name not in DIRECTIONS)}: "
+                       "decorate one with @directions_of(name) in aesens.analysis.desensitize")
 
 
 def threshold_warning(threshold: float) -> str | None:

@@ -1,8 +1,9 @@
 """The sample-wise CCA directions file of a sweep (``ccadirs_<effect>.h5``, stage 3.2).
 
-:func:`ensure_ccadirs` computes it from the averaged files and keeps it as a
-cache beside the averaged and grouped files of :mod:`aesens.sweep.caches`;
-:func:`aesens.sweep.sweep.read_ccadirs` reads it.
+:func:`ensure_ccadirs` computes it from the averaged files
+(:mod:`aesens.sweep.averaged`) and keeps it as a cache (:mod:`aesens.sweep.records`);
+:func:`read_ccadirs` reads it and :func:`stored_directions` checks it against a
+:class:`~aesens.sweep.sweep.Sweep`.
 """
 
 from __future__ import annotations
@@ -15,19 +16,69 @@ import numpy as np
 
 from aesens import layout
 from aesens.analysis.cca import ConstantPathWarning, samplewise_cca_directions
-from aesens.sweep.caches import (
-    ensure_sweep_averaged,
-    recorded_sources,
-    sources_of,
-    write_cache,
-)
-from aesens.sweep.sweep import (
-    CONSTANT_PATHS_ATTR,
+from aesens.errors import AesensError
+from aesens.sweep.averaged import (
     FILE_NAMES,
+    check_file_names,
     check_same_rows,
+    ensure_sweep_averaged,
     read_averaged,
-    read_ccadirs,
 )
+from aesens.sweep.records import recorded_sources, sources_of, write_cache
+from aesens.sweep.sweep import Sweep
+
+#: HDF5 attribute of a ``ccadirs_<effect>.h5`` file: the train files whose path does not vary
+#: with the effect (e.g. silent files), whose ``cca_dirs`` rows are zeros (no direction).
+CONSTANT_PATHS_ATTR = "constant_paths"
+
+
+def read_ccadirs(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sample-wise CCA directions of a ``ccadirs_<effect>.h5`` file.
+
+    A row of zeros is no direction (a path that does not vary with the effect:
+    see :data:`CONSTANT_PATHS_ATTR`) and comes back as NaN, which the R² and
+    SVD statistics leave out.
+
+    Returns
+    -------
+    tuple
+        ``(n_train_files, dim)`` directions and the file name of every row
+        (None when the file does not record them).
+    """
+    arrays = read_averaged(path, ["cca_dirs"])
+    directions = np.array(arrays["cca_dirs"], dtype=np.float64)
+    if directions.ndim == 2:
+        directions[~np.any(directions != 0, axis=1)] = np.nan
+    return directions, arrays.get("file_name_train")
+
+
+def stored_directions(sweep: Sweep, embeddings_dir: str | os.PathLike = "embeddings"
+                      ) -> np.ndarray:
+    """The sample-wise CCA directions of a sweep's train files stored by stage 3.2.
+
+    Reads ``averaged/<embedding>/ccadirs_<effect>.h5`` (:func:`read_ccadirs`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_train_files, dim)``, NaN rows for paths that do not vary.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, or holds directions of another shape
+        than the train set or of other files (where both record them).
+    """
+    path = layout.ccadirs_path(sweep.embedding, sweep.effect, embeddings_dir)
+    directions, file_names = read_ccadirs(path)
+    if directions.shape != sweep.train_A.shape:
+        raise AesensError(f"{path} holds {directions.shape} directions for "
+                          f"{sweep.train_A.shape} train files; rerun "
+                          f"3.2_extract_samplewise_cca_dirs.py {sweep.embedding} {sweep.effect}")
+    if file_names is not None and sweep.file_name_train is not None:
+        check_file_names(layout.grouped_path(sweep.embedding, sweep.effect, embeddings_dir),
+                         sweep.file_name_train, path, file_names, "train")
+    return directions
 
 
 def ensure_ccadirs(embedding: str, effect: str,
@@ -47,8 +98,8 @@ def ensure_ccadirs(embedding: str, effect: str,
     there and its 3.5 notebook takes the SVD of every row, so the file gets a
     row of zeros, which the published readers accept and which adds nothing
     to that SVD; the files are named in the attribute
-    :data:`~aesens.sweep.sweep.CONSTANT_PATHS_ATTR` and in a
-    :class:`~aesens.analysis.cca.ConstantPathWarning`. :func:`~aesens.sweep.sweep.read_ccadirs`
+    :data:`CONSTANT_PATHS_ATTR` and in a
+    :class:`~aesens.analysis.cca.ConstantPathWarning`. :func:`read_ccadirs`
     gives those rows back as NaN, which every statistic of this tool leaves out.
 
     Returns

@@ -6,10 +6,10 @@ through the pickles (key ``"-lda"``), the results CSV (``embedding`` column
 (``method`` column ``lda``, ``cca_samplewise_svd:0.3`` with its threshold)
 to the legends (``LDA``); :class:`Method` derives every one of these from
 the published name. The directions themselves are computed by
-:mod:`aesens.analysis.desensitize` (``DIRECTIONS``, by the same names).
+:mod:`aesens.analysis.desensitize`, whose functions register under these names.
 
-Adding a method: a direction function and its ``DIRECTIONS`` line in
-:mod:`aesens.analysis.desensitize`, and one line in :data:`METHODS` here.
+Adding a method: one line in :data:`METHODS` here, and its direction function in
+:mod:`aesens.analysis.desensitize` decorated with ``@directions_of("<name>")``.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from aesens.analysis.cca import (
     singular_value_profiles,
     umap_trajectories,
 )
+from aesens.analysis.directions import stored_directions
 from aesens.analysis.files import (
     GLOBAL_R2_COLUMN,
     read_global_directions,
@@ -162,7 +163,7 @@ def samplewise_directions(embedding: str, effect: str,
     """Sample-wise CCA directions of the train files, ``(n_train, dim)``.
 
     Read from ``averaged/<embedding>/ccadirs_<effect>.h5`` (stage 3.2) when it
-    exists (:meth:`aesens.sweep.sweep.Sweep.stored_directions`), else computed with
+    exists (:func:`aesens.analysis.directions.stored_directions`), else computed with
     :func:`aesens.analysis.cca.samplewise_cca_directions`.
 
     Raises
@@ -172,7 +173,7 @@ def samplewise_directions(embedding: str, effect: str,
     """
     sweep = load(embedding, effect, embeddings_dir)
     if layout.ccadirs_path(embedding, effect, embeddings_dir).exists():
-        return sweep.stored_directions(embeddings_dir)
+        return stored_directions(sweep, embeddings_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantPathWarning)
         return samplewise_cca_directions(sweep.paths())

@@ -57,16 +57,17 @@ from aesens.analysis.desensitize import (
     project_out,
     threshold_warning,
 )
-from aesens.analysis.directions import ensure_ccadirs
+from aesens.analysis.directions import ensure_ccadirs, stored_directions
 from aesens.analysis.methods import METHODS, get_method, validate_threshold
 from aesens.classification import results
 from aesens.classification.gridsearch import SOLVERS, grid_search, metrics_on_test_set
 from aesens.classification.results import ORIGINAL, RANDOMMIX
 from aesens.errors import AesensError
-from aesens.extraction.executor import capped_workers
-from aesens.sweep.caches import ensure_grouped
+from aesens.extraction.cluster import capped_workers
+from aesens.sweep.averaged import FILE_NAMES, LABEL_NAMES
+from aesens.sweep.grouped import GROUPED_NAMES
 from aesens.sweep.split import BALANCE_ORDER, check_classifiable
-from aesens.sweep.sweep import FILE_NAMES, GROUPED_NAMES, LABEL_NAMES, Sweep
+from aesens.sweep.sweep import Sweep, ensure_grouped
 
 #: Order of the classifiers and of the negatives' draw.
 INSTRUMENT_ORDER: tuple[str, ...] = BALANCE_ORDER
@@ -304,7 +305,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         split CSV as published, through the averaged, grouped and (for
         ``cca_samplewise_svd``) sample-wise CCA files, which are built or
         rebuilt when missing or older than their inputs
-        (:func:`aesens.sweep.caches.ensure_grouped`).
+        (:func:`aesens.sweep.sweep.ensure_grouped`).
     methods : sequence of str
         Desensitisation methods (:data:`aesens.analysis.desensitize.METHODS`).
     threshold : float
@@ -312,7 +313,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
         0 or less removes every direction, more than 1 none).
     n_jobs : int
         Parallel workers over (method, instrument, train set) tasks, at most
-        the usable cores and the tasks (:func:`aesens.extraction.executor.capped_workers`
+        the usable cores and the tasks (:func:`aesens.extraction.cluster.capped_workers`
         says when it caps them); -1: joblib's backend decides.
     seed : int
         Seed of the randommix draws, one per method and instrument
@@ -347,7 +348,7 @@ def run_classification(embedding: str, effect: str, methods: Sequence[str],
     samplewise = None
     if "cca_samplewise_svd" in methods:
         ensure_ccadirs(embedding, effect, split_csv, embeddings_dir)
-        samplewise = sweep.stored_directions(embeddings_dir)
+        samplewise = stored_directions(sweep, embeddings_dir)
     labels = sweep.Y_train
     check_classifiable(labels, sweep.Y_test, split_csv)
     instruments = _instruments(labels)

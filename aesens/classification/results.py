@@ -2,7 +2,10 @@
 
 ``results/<effect>/result_<embedding>.csv`` names a desensitisation method
 in its ``embedding`` column: the model name alone for no method
-(``openl3``), else ``<model>-<method>`` (``openl3-lda``). The pickles under
+(``openl3``), else ``<model>-<method>`` (``openl3-lda``). Stage 4 as
+published labels a row with the model name plus ``-<method>``, which for no
+method is ``openl3-``, and an empty parameter dict may stand as ``{}``: the
+readers take ``openl3-`` as ``openl3`` and ``{}`` as empty. The pickles under
 ``models/<effect>/`` key their entries by method key: ``""`` for no method,
 ``"-<method>"`` otherwise, with the SVD threshold appended for the SVD
 method (``"-cca_samplewise_svd-0.3"``).
@@ -60,7 +63,7 @@ def _blank(value: object) -> bool:
 
 
 def _canonical_params(value: object) -> str:
-    """``embedding_params`` in the published spelling (``{}`` of earlier versions: empty)."""
+    """``embedding_params`` in the published spelling (``{}``, an empty dict: empty)."""
     if _blank(value):
         return ""
     try:
@@ -122,12 +125,11 @@ def update_results_csv(path: str | os.PathLike, rows: pd.DataFrame,
     path : path
         ``results/<effect>/result_<embedding>.csv``; created if missing.
         A file written by the published script (with or without its unnamed
-        index column) or by earlier versions of this tool is read.
+        index column, ``openl3-`` labels or ``{}`` parameters) is read.
     rows : pandas.DataFrame
         New rows with the columns of :data:`RESULT_COLUMNS`.
     embedding : str
-        Model name, to read the ``embedding`` labels of earlier versions
-        (``openl3-`` for no method).
+        Model name, to read the ``embedding`` label ``openl3-`` (no method).
 
     Returns
     -------
@@ -263,10 +265,9 @@ def load_results(effect: str, embedding: str,
                  results_dir: str | os.PathLike = "results") -> pd.DataFrame:
     """Classification results of one effect and embedding, with a ``method`` column.
 
-    Reads the published conventions (``embedding`` is ``openl3`` for no
-    method, ``openl3-lda`` ...; ``embedding_params`` empty except
-    ``{"svd_thr": 0.3}``) and those of earlier versions of this tool
-    (``openl3-`` for no method, ``{}`` for no parameters). ``train_set`` and
+    Reads the published conventions (``embedding`` is ``openl3`` or
+    ``openl3-`` for no method, ``openl3-lda`` ...; ``embedding_params`` empty
+    or ``{}`` except ``{"svd_thr": 0.3}``). ``train_set`` and
     ``test_set`` are read as strings (parameter strings such as ``'4'`` or
     ``'-40.0'`` stay as written); ``method`` is the method name (``''`` for
     none, see :func:`aesens.analysis.methods.method_of_label`), followed by

@@ -10,7 +10,7 @@ import re
 
 from aesens.analysis.methods import METHODS, get_method, validate_threshold
 from aesens.errors import AesensError
-from aesens.extraction.executor import usable_cores
+from aesens.extraction.cluster import usable_cores
 
 #: Published default of ``desensitize_classif.py -m``: no method first, then all methods.
 DEFAULT_METHODS = ",".join(METHODS)

@@ -40,7 +40,6 @@ from pathlib import Path
 from aesens.dataset import INSTRUMENTS, discover
 from aesens.dataset.plan import (
     DEFAULT_PER_CLASS,
-    MIN_RECORDINGS_PER_CLASS,
     RecordingPlan,
     plan_dataset,
 )
@@ -88,9 +87,9 @@ def generate(out_dir: str | os.PathLike, per_class: int = DEFAULT_PER_CLASS, see
     out_dir : path
         Output folder (``IRMAS-TrainingData`` layout: one folder per class).
     per_class : int
-        Approximate number of 3-s files per class (at least
-        :data:`~aesens.dataset.plan.MIN_RECORDINGS_PER_CLASS` recordings are
-        made per class).
+        Requested number of 3-s files per class, rounded up as
+        :func:`~aesens.dataset.plan.class_layout` says (whole quarters, one per
+        fold of the published split).
     seed : int
         Dataset seed; the same seed gives byte-identical files.
     jobs : int
@@ -156,8 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--out", required=True, type=Path,
                       help="output folder, e.g. datasets/IRMAS-TrainingData")
     make.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
-                      help=f"approximate number of files per class (default {DEFAULT_PER_CLASS}; "
-                           f"at least {MIN_RECORDINGS_PER_CLASS} recordings per class)")
+                      help=f"files per class (default {DEFAULT_PER_CLASS}), rounded up to whole "
+                           "quarters of equal recordings so that the 2A.3 split keeps them all; "
+                           "plus one short lat_sou recording, which the split drops")
     make.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     make.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                       help="parallel processes; the output does not depend on it "

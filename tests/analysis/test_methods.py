@@ -6,6 +6,7 @@ The expected strings are those the published scripts wrote (results CSV
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from aesens.analysis import desensitize
@@ -50,3 +51,24 @@ def test_every_method_has_its_directions_and_an_unknown_one_is_an_error():
     assert get_method("none") is METHODS[""]
     with pytest.raises(AesensError, match="unknown desensitisation method 'pca'"):
         get_method("pca")
+
+
+def test_a_new_method_is_one_registry_line_and_one_decorated_function(monkeypatch):
+    from aesens.analysis.methods import Method
+
+    monkeypatch.setitem(METHODS, "firstaxis", Method("firstaxis", "first axis"))
+    monkeypatch.setattr(desensitize, "DIRECTIONS", dict(desensitize.DIRECTIONS))
+
+    @desensitize.directions_of("firstaxis")
+    def first_axis(a_pos, bs_pos, **_):
+        return np.eye(a_pos.shape[-1])[:1]
+
+    a_pos = np.arange(6.0).reshape(2, 3)
+    directions = desensitize.deformation_directions("firstaxis", a_pos, np.stack([a_pos] * 4))
+    np.testing.assert_array_equal(directions, [[1.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(desensitize.project_out(a_pos, directions)[:, 0], 0.0)
+    method = get_method("firstaxis")
+    assert (method.key(), method.label("openl3"), display_name("firstaxis")) == (
+        "-firstaxis", "openl3-firstaxis", "first axis")
+    with pytest.raises(AesensError, match="unknown desensitisation method 'secondaxis'"):
+        desensitize.directions_of("secondaxis")

@@ -159,3 +159,29 @@ def test_result_files_honour_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert [p.name for p in path.parent.iterdir()] == ["result_x.csv"]
+
+
+def test_a_published_csv_with_model_dash_labels_and_empty_dict_params_is_read(tmp_path):
+    """Stage 4 as published labels a row with the model name plus ``-<method>`` (``openl3-``
+    for no method) and may write an empty parameter dict as ``{}``; written by pandas'
+    ``to_csv`` with its index column."""
+    body = ['0,cello,orig,orig,0.5,1.0,0.6,8.0,0.7,0.91,0.8,,openl3-,{},2024-01-02 03:04:05.678',
+            '1,cello,orig,-40.0,0.5,1.0,0.6,8.0,0.7,0.81,0.8,,openl3-,{},2024-01-02 03:04:05.678',
+            '2,cello,orig,orig,0.5,1.0,0.6,8.0,0.7,0.92,0.8,,openl3-lda,{},2024-01-02 03:04:05.678',
+            '3,organ,-40.0,orig,0.5,1.0,0.6,8.0,0.7,0.93,0.8,,openl3-cca_samplewise_svd,'
+            '"{""svd_thr"": 0.3}",2024-01-02 03:04:05.678']
+    path = layout.results_csv_path("openl3", "gain", tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(["," + PUBLISHED_HEADER, *body]) + "\n")
+    table = results.load_results("gain", "openl3", tmp_path)
+    assert table["method"].tolist() == ["", "", "lda", "cca_samplewise_svd:0.3"]
+    assert table["test_set"].tolist() == ["orig", "-40.0", "orig", "orig"]
+    assert table["train_set"].tolist() == ["orig", "orig", "orig", "-40.0"]
+    np.testing.assert_array_equal(table["roc_auc"], [0.91, 0.81, 0.92, 0.93])
+    # A rerun's rows (``openl3``, empty parameters) replace the published rows of the same key.
+    written = results.update_results_csv(path, new_rows("cello", "", 0.5), "openl3")
+    assert written["roc_auc"].astype(float).tolist() == [0.92, 0.93, 0.5, 0.5]
+    assert written["embedding"].tolist() == ["openl3-lda", "openl3-cca_samplewise_svd",
+                                             "openl3", "openl3"]
+    assert results.load_results("gain", "openl3", tmp_path)["method"].tolist() == [
+        "lda", "cca_samplewise_svd:0.3", "", ""]

@@ -21,7 +21,8 @@ pytest.importorskip("pretty_midi")
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: The tiny rendering shared by the tests: one class, 5 recordings of 2 excerpts.
+#: The tiny rendering shared by the tests: one class, 4 recordings of 2 excerpts and one
+#: lat_sou recording of 2.
 TINY = {"per_class": 2, "seed": 3, "instruments": ["gel"]}
 
 #: The generator's modules, each of which must import on its own.

@@ -25,11 +25,11 @@ from aesens import store
 from aesens.dataset import discover
 from aesens.effects import EFFECTS
 from aesens.errors import AesensError, run_cli
+from aesens.extraction.cluster import joblib_on_dask
 from aesens.extraction.executor import (
     DaskExecutor,
     InProcessExecutor,
     iterated_ahead,
-    joblib_on_dask,
     open_executor,
 )
 from aesens.extraction.run import extract

@@ -26,8 +26,8 @@ from conftest import write_tiny_dataset
 
 from aesens import layout
 from aesens.errors import AesensError
-from aesens.extraction import executor
-from aesens.extraction.executor import capped_workers, dask_client, usable_cores
+from aesens.extraction import cluster as cluster_module
+from aesens.extraction.cluster import capped_workers, dask_client, usable_cores
 from aesens.sweep.split import check_classifiable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ HTTP = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
 def test_a_port_where_something_else_answers_is_a_one_line_error(monkeypatch, answer, wait,
                                                                   close, message):
     """Before: no return at all, or a MemoryError of 3 EiB."""
-    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 1.0)
     port = _server(answer, wait, close)
     started = time.monotonic()
     with pytest.raises(AesensError) as caught, dask_client(f"tcp://127.0.0.1:{port}"):
@@ -79,7 +79,7 @@ def test_a_port_where_something_else_answers_is_a_one_line_error(monkeypatch, an
 
 
 def test_a_closed_port_is_a_one_line_error(monkeypatch):
-    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", 1.0)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

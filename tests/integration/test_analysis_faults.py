@@ -29,8 +29,7 @@ from aesens.analysis.methods import METHODS
 from aesens.classification import classify, results
 from aesens.errors import AesensError, run_cli
 from aesens.layout import refuse_overwriting_inputs, same_file
-from aesens.sweep import caches as aggregate
-from aesens.sweep.sweep import Sweep
+from aesens.sweep.sweep import Sweep, ensure_grouped
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTRUMENTS = {"clarinet": "cla", "organ": "org"}
@@ -353,7 +352,7 @@ def write_averaged_sweep(root: Path, split: pd.DataFrame, params, file_names=Tru
 def test_published_averaged_files_without_file_names_still_group(workdir, tiny_effect):
     root, split = workdir
     write_averaged_sweep(root, split, tiny_effect.param_strings, file_names=False)
-    data = aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
+    data = ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
     assert data.train_Bs.shape == (3, 2 * N_TRAIN, DIM)
     assert data.file_name_train is None
     directions = cca_files.ensure_ccadirs("openl3", "tiny", "train_test_split.csv",
@@ -363,7 +362,7 @@ def test_published_averaged_files_without_file_names_still_group(workdir, tiny_e
 
 def test_grouped_files_record_and_return_the_file_of_every_row(workdir, tiny_effect):
     root, split = workdir
-    data = aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
+    data = ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
     for part in ("train", "test"):
         expected = split[split["split"] == part]["file_name"].tolist()
         assert getattr(data, f"file_name_{part}").tolist() == expected
@@ -392,7 +391,7 @@ def test_settings_with_the_same_labels_but_other_files_are_refused(workdir, caps
 
 def test_a_grouped_file_of_other_files_is_refused(workdir, tiny_effect):
     root, split = workdir
-    aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
+    ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
     grouped = layout.grouped_path("openl3", "tiny", root / "embeddings")
     names = store.read_arrays(grouped, ["file_name_test"])["file_name_test"]
     store.write_arrays(grouped, {"file_name_test": names[::-1]}, keep_existing=True)
@@ -543,14 +542,14 @@ def test_samplewise_directions_of_other_files_are_refused(workdir, capsys):
 
 def test_a_damaged_averaged_file_leaves_no_thread_behind(workdir, tiny_effect):
     root, _ = workdir
-    aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
+    ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings")
     layout.effected_path("tiny", "2.0", root / "embeddings").unlink()  # the cache is all there is
     damaged = layout.averaged_path("openl3", "tiny", "2.0", root / "embeddings")
     damaged.write_bytes(b"junk")
     layout.grouped_path("openl3", "tiny", root / "embeddings").unlink()
     before = threading.active_count()
     with pytest.raises(AesensError, match="embeddings_tiny_2.0.h5 is not a readable HDF5 file"):
-        aggregate.ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings",
+        ensure_grouped("openl3", "tiny", "train_test_split.csv", root / "embeddings",
                                  n_jobs=3)
     # Was: joblib's threads kept waiting, and the command hung at exit after its message.
     assert threading.active_count() == before

@@ -15,10 +15,11 @@ import pytest
 from aesens import layout, store
 from aesens.analysis import directions as cca_files
 from aesens.errors import AesensError
-from aesens.sweep import caches as aggregate
-from aesens.sweep import sweep
+from aesens.sweep import averaged as averaged_files
+from aesens.sweep import grouped as grouped_files
+from aesens.sweep import records
 from aesens.sweep.split import COLUMNS, read_split
-from aesens.sweep.sweep import Sweep
+from aesens.sweep.sweep import Sweep, ensure_grouped
 
 DIM = 5
 FRAMES = 4  # OpenL3-like: several rows per file
@@ -74,7 +75,7 @@ def test_average_by_key_matches_a_loop_in_requested_order():
     stems = ["b", "a", "c", "d"]
     features, keys, means = frame_rows(stems)
     order = ["c", "a", "d"]
-    averaged = aggregate.average_by_key(features, keys, order)
+    averaged = averaged_files.average_by_key(features, keys, order)
     # float64, as the published averaging stored the means (was: the features' float32).
     assert averaged.dtype == np.float64 and averaged.shape == (3, DIM)
     np.testing.assert_allclose(averaged, [means[stem] for stem in order], rtol=1e-6)
@@ -101,7 +102,7 @@ def test_average_by_key_is_the_published_float32_mean_bit_for_bit(dim):
         features[:, 1] = -0.0  # a dead unit of negative zeros
         features[::3, 2] = np.float32(1e30)  # huge values among small ones
     order = [stems[index] for index in rng.permutation(len(stems))][:-2] + [stems[0]]
-    averaged = aggregate.average_by_key(features, keys, order)
+    averaged = averaged_files.average_by_key(features, keys, order)
     assert_same_bits(averaged, published_means(features, keys, order))
     # In float32, not float64: the rounding differs from a float64 mean somewhere.
     float64_means = published_means(features.astype(np.float64), keys, order)
@@ -114,7 +115,7 @@ def test_average_by_key_averages_other_dtypes_as_np_mean_does():
     keys = np.repeat(["a", "b", "c"], [26, 9, 130])
     for features in (rng.standard_normal((len(keys), 4)) * 1e3 + 1e8,
                      rng.integers(-2**40, 2**40, size=(len(keys), 4))):
-        averaged = aggregate.average_by_key(features, keys, ["c", "a", "b"])
+        averaged = averaged_files.average_by_key(features, keys, ["c", "a", "b"])
         assert_same_bits(averaged, published_means(features, keys, ["c", "a", "b"]))
 
 
@@ -122,9 +123,9 @@ def test_average_by_key_names_missing_keys():
     features, keys, _ = frame_rows(["a", "b"])
     with pytest.raises(AesensError, match=r"^4 of 5 files have no embedding rows "
                                           r"\(w, x, y, \.\.\.\)$"):
-        aggregate.average_by_key(features, keys, ["a", "w", "x", "y", "z"])
+        averaged_files.average_by_key(features, keys, ["a", "w", "x", "y", "z"])
     with pytest.raises(AesensError, match="1 of 1 files"):
-        aggregate.average_by_key(np.zeros((0, DIM)), np.array([], dtype=str), ["a"])
+        averaged_files.average_by_key(np.zeros((0, DIM)), np.array([], dtype=str), ["a"])
 
 
 def test_average_file_reads_published_layout(tmp_path):
@@ -134,10 +135,10 @@ def test_average_file_reads_published_layout(tmp_path):
     write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
     write_published_h5(tmp_path / "embeddings.h5", "panns", features[:, :3], keys)
     output = tmp_path / "averaged" / "openl3" / "embeddings.h5"
-    aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3", output)
+    averaged_files.average_file(split_csv, tmp_path / "embeddings.h5", "openl3", output)
     arrays = store.read_arrays(output)
     # The published datasets, plus the file of every row (additive).
-    assert sorted(arrays) == sorted(aggregate.AVERAGED_NAMES + sweep.FILE_NAMES)
+    assert sorted(arrays) == sorted(averaged_files.AVERAGED_NAMES + averaged_files.FILE_NAMES)
     with h5py.File(output, "r") as h5:
         assert h5["X_train"].dtype == np.float64 and h5["X_test"].dtype == np.float64
     train, test = split[split["split"] == "train"], split[split["split"] == "test"]
@@ -157,7 +158,7 @@ def test_split_naming_absent_files_is_one_line_error(tmp_path):
     features, keys, _ = frame_rows(split["file_name"][1:])   # first train file never extracted
     write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
     with pytest.raises(AesensError) as error:
-        aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3",
+        averaged_files.average_file(split_csv, tmp_path / "embeddings.h5", "openl3",
                                tmp_path / "out.h5")
     message = str(error.value)
     assert "\n" not in message
@@ -174,7 +175,7 @@ def test_effected_file_with_other_keys_is_refused(tmp_path):
     write_published_h5(tmp_path / "effected.h5", "openl3", extra_features, extra_keys)
     with pytest.raises(AesensError, match=r"hold different files: 0 missing \(\), 1 extra "
                                           r"\(\[cel\]\[cla\]0999__1\)"):
-        aggregate.average_file(split_csv, tmp_path / "effected.h5", "openl3",
+        averaged_files.average_file(split_csv, tmp_path / "effected.h5", "openl3",
                                tmp_path / "out.h5", original_h5=tmp_path / "embeddings.h5")
 
 
@@ -185,7 +186,7 @@ def test_non_finite_rows_are_refused(tmp_path):
     features[7, 0] = np.inf
     write_published_h5(tmp_path / "embeddings.h5", "openl3", features, keys)
     with pytest.raises(AesensError, match="2 rows of 2 files hold NaN or inf"):
-        aggregate.average_file(split_csv, tmp_path / "embeddings.h5", "openl3",
+        averaged_files.average_file(split_csv, tmp_path / "embeddings.h5", "openl3",
                                tmp_path / "out.h5")
 
 
@@ -209,7 +210,7 @@ def test_group_effect_stacks_grid_in_order_and_loads_with_labels(tmp_path, tiny_
     write_averaged(tmp_path, "openl3", None, None, 0.0)
     for rank, param in enumerate(tiny_effect.param_strings):
         write_averaged(tmp_path, "openl3", "tiny", param, rank + 1.0)
-    output = aggregate.group_effect("openl3", "tiny", tmp_path, n_jobs=2)
+    output = grouped_files.group_effect("openl3", "tiny", tmp_path, n_jobs=2)
     assert output == tmp_path / "grouped" / "openl3" / "tiny.h5"
     data = Sweep.load("openl3", "tiny", tmp_path)
     assert data.train_Bs.shape == (3, 3, DIM) and data.test_Bs.shape == (3, 2, DIM)
@@ -226,7 +227,7 @@ def test_group_effect_names_missing_averaged_files(tmp_path, tiny_effect):
     write_averaged(tmp_path, "openl3", "tiny", "1.0", 1.0)
     with pytest.raises(AesensError, match="2 averaged files of openl3/tiny are missing .*"
                                           "embeddings_tiny_2.0.h5.*average_all_embeddings.sh"):
-        aggregate.group_effect("openl3", "tiny", tmp_path)
+        grouped_files.group_effect("openl3", "tiny", tmp_path)
 
 
 def test_group_effect_refuses_files_of_another_split(tmp_path, tiny_effect):
@@ -236,7 +237,7 @@ def test_group_effect_refuses_files_of_another_split(tmp_path, tiny_effect):
                        labels=("flute", "cello", "cello") if param == "3.0" else
                        ("cello", "flute", "cello"))
     with pytest.raises(AesensError, match="different Y_train"):
-        aggregate.group_effect("openl3", "tiny", tmp_path)
+        grouped_files.group_effect("openl3", "tiny", tmp_path)
 
 
 def write_raw_sweep(tmp_path: Path, effect, offset: float = 0.0) -> tuple[Path, pd.DataFrame]:
@@ -257,23 +258,23 @@ def modification_times(folder: Path) -> dict[str, int]:
 
 def test_grouping_right_after_extraction_builds_float64_caches(tmp_path, tiny_effect):
     split_csv, split = write_raw_sweep(tmp_path, tiny_effect)
-    data = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path, n_jobs=2)
+    data = ensure_grouped("openl3", "tiny", split_csv, tmp_path, n_jobs=2)
     features, keys = store.read_embeddings(layout.original_path(tmp_path), "openl3")
     train = split[split["split"] == "train"]["file_name"]
-    expected = aggregate.average_by_key(features, keys, train.to_numpy())
+    expected = averaged_files.average_by_key(features, keys, train.to_numpy())
     np.testing.assert_array_equal(data.train_A, expected)
     np.testing.assert_allclose(data.train_Bs[2], 4 * expected, rtol=1e-6)
     with h5py.File(layout.grouped_path("openl3", "tiny", tmp_path), "r") as h5:
-        assert all(h5[name].dtype == np.float64 for name in sweep.GROUPED_NAMES)
+        assert all(h5[name].dtype == np.float64 for name in grouped_files.GROUPED_NAMES)
 
 
 def test_caches_are_reused_while_their_inputs_are_unchanged(tmp_path, tiny_effect):
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
-    aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     before = modification_times(tmp_path / "averaged")
     before.update(modification_times(tmp_path / "grouped"))
-    aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     after = modification_times(tmp_path / "averaged")
     after.update(modification_times(tmp_path / "grouped"))
@@ -282,7 +283,7 @@ def test_caches_are_reused_while_their_inputs_are_unchanged(tmp_path, tiny_effec
 
 def test_stale_caches_are_rebuilt(tmp_path, tiny_effect):
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
-    first = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    first = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     directions = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     # Re-extraction of one setting: the raw file changes, its averaged file and the
     # grouped file are rebuilt from it.
@@ -290,15 +291,15 @@ def test_stale_caches_are_rebuilt(tmp_path, tiny_effect):
     features, keys = store.read_embeddings(changed, "openl3")
     changed.unlink()
     write_published_h5(changed, "openl3", features + 1, keys)
-    second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    second = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     np.testing.assert_allclose(second.train_Bs[1], first.train_Bs[1] + 1, rtol=1e-6)
     np.testing.assert_array_equal(second.train_Bs[0], first.train_Bs[0])
     rebuilt = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
     assert not np.allclose(rebuilt, directions)
     # A grouped file without the record (published scripts, earlier versions) is rebuilt.
     grouped = layout.grouped_path("openl3", "tiny", tmp_path)
-    store.write_arrays(grouped, {name: np.zeros(1) for name in sweep.GROUPED_NAMES})
-    third = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    store.write_arrays(grouped, {name: np.zeros(1) for name in grouped_files.GROUPED_NAMES})
+    third = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     np.testing.assert_array_equal(third.train_Bs, second.train_Bs)
 
 
@@ -306,7 +307,7 @@ def test_averaged_files_without_raw_inputs_are_used_as_they_are(tmp_path, tiny_e
     write_averaged(tmp_path, "openl3", None, None, 0.0)
     for rank, param in enumerate(tiny_effect.param_strings):
         write_averaged(tmp_path, "openl3", "tiny", param, rank + 1.0)
-    data = aggregate.ensure_grouped("openl3", "tiny", tmp_path / "absent.csv", tmp_path)
+    data = ensure_grouped("openl3", "tiny", tmp_path / "absent.csv", tmp_path)
     np.testing.assert_array_equal(data.train_Bs[:, 0, 0], [1.0, 2.0, 3.0])
 
 
@@ -315,14 +316,14 @@ def test_average_by_key_names_up_to_three_missing_keys_in_full(missing, shown):
     features, keys, _ = frame_rows(["a"])
     with pytest.raises(AesensError, match=rf"^{len(missing)} of {len(missing) + 1} files have "
                                           rf"no embedding rows \({shown}\)$"):
-        aggregate.average_by_key(features, keys, ["a", *missing])
+        averaged_files.average_by_key(features, keys, ["a", *missing])
 
 
 @pytest.mark.parametrize("extra", [-1, 1])
 def test_average_by_key_refuses_other_numbers_of_rows_and_keys(extra):
     features, keys, _ = frame_rows(["a", "b"])
     with pytest.raises(ValueError, match="feature rows but"):
-        aggregate.average_by_key(features, keys[:len(keys) + extra] if extra < 0
+        averaged_files.average_by_key(features, keys[:len(keys) + extra] if extra < 0
                                  else np.r_[keys, keys[:1]], ["a"])
 
 
@@ -331,7 +332,7 @@ def test_a_split_without_train_or_test_rows_is_refused(tmp_path, part):
     path, split = tiny_split(tmp_path)
     split[split["split"] != part].to_csv(path, index=False)
     with pytest.raises(AesensError, match=f"holds no {part} rows; remake it"):
-        aggregate.average_file(path, tmp_path / "embeddings.h5", "openl3", tmp_path / "out.h5")
+        averaged_files.average_file(path, tmp_path / "embeddings.h5", "openl3", tmp_path / "out.h5")
 
 
 def test_ccadirs_are_the_samplewise_directions_of_every_grid_value(tmp_path, tiny_effect):
@@ -340,7 +341,7 @@ def test_ccadirs_are_the_samplewise_directions_of_every_grid_value(tmp_path, tin
     from aesens.analysis.cca import samplewise_cca_directions
 
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
-    grouped = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    grouped = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     expected = samplewise_cca_directions(grouped.paths("train"))
     for _ in range(2):  # computed, then reused
         directions = cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path)
@@ -368,7 +369,7 @@ def test_raw_files_not_of_rows_with_one_key_each_are_refused(tmp_path, features,
                f"({features.dtype}) and keys of shape "
                f"{keys.shape}, not rows x dim and one key per row; re-extract it")
     with pytest.raises(AesensError, match=f"^{re.escape(message)}"):
-        aggregate.read_raw_embeddings(path, "openl3")
+        averaged_files.read_raw_embeddings(path, "openl3")
 
 
 def test_a_damaged_averaged_file_is_rebuilt_from_its_raw_input(tmp_path, tiny_effect):
@@ -377,13 +378,13 @@ def test_a_damaged_averaged_file_is_rebuilt_from_its_raw_input(tmp_path, tiny_ef
     output = layout.averaged_path("openl3", embeddings_dir=tmp_path)
     output.parent.mkdir(parents=True)
     output.write_bytes(b"junk, not HDF5")
-    assert aggregate.recorded_sources(output) is None
-    assert aggregate.recorded_sources(tmp_path / "absent.h5") is None
-    assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    assert records.recorded_sources(output) is None
+    assert records.recorded_sources(tmp_path / "absent.h5") is None
+    assert averaged_files.ensure_averaged(split_csv, raw, "openl3", output)
     features, keys = store.read_embeddings(raw, "openl3")
     train = split[split["split"] == "train"]["file_name"].to_numpy()
-    np.testing.assert_array_equal(sweep.read_averaged(output)["X_train"],
-                                  aggregate.average_by_key(features, keys, train))
+    np.testing.assert_array_equal(averaged_files.read_averaged(output)["X_train"],
+                                  averaged_files.average_by_key(features, keys, train))
 
 
 @pytest.mark.parametrize("shift_ns", [-10**12, 10**12], ids=["older", "newer"])
@@ -393,13 +394,13 @@ def test_an_averaged_file_is_rebuilt_when_its_input_is_touched(tmp_path, tiny_ef
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
     raw = layout.original_path(tmp_path)
     output = layout.averaged_path("openl3", embeddings_dir=tmp_path)
-    assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    assert averaged_files.ensure_averaged(split_csv, raw, "openl3", output)
     first = output.stat().st_ino
-    assert not aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    assert not averaged_files.ensure_averaged(split_csv, raw, "openl3", output)
     assert output.stat().st_ino == first
     status = raw.stat()
     os.utime(raw, ns=(status.st_atime_ns, status.st_mtime_ns + shift_ns))
-    assert aggregate.ensure_averaged(split_csv, raw, "openl3", output)
+    assert averaged_files.ensure_averaged(split_csv, raw, "openl3", output)
     assert output.stat().st_ino != first
 
 
@@ -407,12 +408,12 @@ def test_a_grouped_file_without_its_inputs_is_used_as_it_is(tmp_path, tiny_effec
     """No raw file and no averaged file of a setting: only the labels (the averaged
     original) are left beside the grouped file."""
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
-    first = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    first = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     for path in tmp_path.glob("embeddings*.h5"):
         path.unlink()
     for param in tiny_effect.param_strings:
         layout.averaged_path("openl3", "tiny", param, tmp_path).unlink()
-    second = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    second = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     np.testing.assert_array_equal(second.train_Bs, first.train_Bs)
     np.testing.assert_array_equal(second.test_A, first.test_A)
 
@@ -423,17 +424,17 @@ def test_missing_raw_and_averaged_input_is_a_one_line_error(
     """The raw files left could be newer than the grouped file: it is not used blindly."""
     split_csv, _ = write_raw_sweep(tmp_path, tiny_effect)
     if grouped:
-        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+        ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     layout.effected_path("tiny", "3.0", tmp_path).unlink()
     layout.averaged_path("openl3", "tiny", "3.0", tmp_path).unlink(missing_ok=True)
     with pytest.raises(AesensError, match=r"embeddings_tiny_3.0.h5 does not exist \(nor "):
-        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+        ensure_grouped("openl3", "tiny", split_csv, tmp_path)
 
 
 def test_nothing_to_group_from_is_an_error(tmp_path, tiny_effect):
     split_csv, _ = tiny_split(tmp_path)
     with pytest.raises(AesensError, match=r"embeddings.h5 does not exist \(nor "):
-        aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+        ensure_grouped("openl3", "tiny", split_csv, tmp_path)
 
 
 def test_a_failing_item_cancels_the_queued_ones():
@@ -448,11 +449,11 @@ def test_a_failing_item_cancels_the_queued_ones():
         return item
 
     with pytest.raises(AesensError, match="item 0 is damaged"):
-        aggregate.in_threads(work, list(range(20)), 1, "working", False)
+        records.in_threads(work, list(range(20)), 1, "working", False)
     # Normally 2 calls (the one running when the failure is seen); without cancelling,
     # all 20. The margin allows a machine under load to start a few more.
     assert calls[0] == 0 and len(calls) < 10
-    assert aggregate.in_threads(lambda item: item * 2, [3, 1, 2], 3, "working", False) == [6, 2, 4]
+    assert records.in_threads(lambda item: item * 2, [3, 1, 2], 3, "working", False) == [6, 2, 4]
 
 
 def test_a_constant_path_gets_a_zero_row_the_published_svd_reads(tmp_path, tiny_effect):
@@ -478,7 +479,7 @@ def test_a_constant_path_gets_a_zero_row_the_published_svd_reads(tmp_path, tiny_
     with h5py.File(path, "r") as h5:
         stored = h5["cca_dirs"][()]
         names = [name.decode() if isinstance(name, bytes) else name
-                 for name in h5.attrs[sweep.CONSTANT_PATHS_ATTR]]
+                 for name in h5.attrs[cca_files.CONSTANT_PATHS_ATTR]]
         row_names = h5["file_name_train"][()].astype(str).tolist()
     assert names == [silent]
     row = row_names.index(silent)
@@ -490,11 +491,11 @@ def test_a_constant_path_gets_a_zero_row_the_published_svd_reads(tmp_path, tiny_
     np.testing.assert_array_equal(np.delete(stored, row, 0), np.delete(directions, row, 0))
     # Read back (cached file, and the sweep's reader): the row is no direction again.
     for again in (cca_files.ensure_ccadirs("openl3", "tiny", split_csv, tmp_path),
-                  aggregate.ensure_grouped("openl3", "tiny", split_csv,
-                                           tmp_path).stored_directions(tmp_path)):
+                  cca_files.stored_directions(ensure_grouped("openl3", "tiny", split_csv,
+                                                             tmp_path), tmp_path)):
         np.testing.assert_array_equal(np.isnan(again).any(axis=1), np.arange(3) == row)
     # Our statistics leave the row out: R² NaN, singular values those of the other rows...
-    grouped = aggregate.ensure_grouped("openl3", "tiny", split_csv, tmp_path)
+    grouped = ensure_grouped("openl3", "tiny", split_csv, tmp_path)
     r2 = samplewise_r2(grouped.paths(), directions)
     assert np.isnan(r2[row]) and np.isfinite(np.delete(r2, row)).all()
     cello = grouped.Y_train == "cello"

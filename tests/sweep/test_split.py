@@ -26,8 +26,9 @@ import sklearn
 from sklearn.model_selection import StratifiedGroupKFold
 
 from aesens.dataset import parse_stem
+from aesens.dataset.folds import published_group_fold_test_rows
 from aesens.errors import AesensError
-from aesens.sweep.split import make_split, published_group_fold_test_rows, read_split, write_split
+from aesens.sweep.split import make_split, read_split, write_split
 
 PAPER_SPLIT = Path(__file__).resolve().parents[2] / "train_test_split.csv"
 #: The published seeds and the balancing order.

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from aesens import effects, layout, store
+from aesens.analysis.directions import stored_directions
 from aesens.errors import AesensError
-from aesens.sweep.sweep import Sweep, as_paths, check_file_names, check_same_rows, nonfinite_rows
+from aesens.sweep.averaged import check_file_names, check_same_rows, nonfinite_rows
+from aesens.sweep.sweep import Sweep, as_paths
 
 DIM, N_TRAIN, N_TEST = 4, 5, 3
 
@@ -90,17 +92,17 @@ def test_stored_directions_are_checked_against_the_train_set(tmp_path, tiny_effe
     ccadirs = layout.ccadirs_path("openl3", "tiny", tmp_path)
     directions = np.random.default_rng(1).standard_normal((N_TRAIN, DIM))
     store.write_arrays(ccadirs, {"cca_dirs": directions})
-    np.testing.assert_array_equal(sweep.stored_directions(tmp_path), directions)
+    np.testing.assert_array_equal(stored_directions(sweep, tmp_path), directions)
     store.write_arrays(ccadirs, {"cca_dirs": directions,
                                  "file_name_train": written["file_name_train"][::-1]})
     with pytest.raises(AesensError, match="ccadirs_tiny.h5: train row 0 is 'train4' but "
                                           "'train0' in .*tiny.h5"):
-        sweep.stored_directions(tmp_path)
+        stored_directions(sweep, tmp_path)
     store.write_arrays(ccadirs, {"cca_dirs": directions[:-1]})
     with pytest.raises(AesensError, match=r"holds \(4, 4\) directions for \(5, 4\) train "
                                           "files; rerun 3.2_extract_samplewise_cca_dirs.py "
                                           "openl3 tiny"):
-        sweep.stored_directions(tmp_path)
+        stored_directions(sweep, tmp_path)
 
 
 def test_check_file_names_names_the_first_differing_row_whatever_the_order():
@@ -173,7 +175,7 @@ def test_stored_directions_of_more_files_or_dimensions_are_refused(tmp_path, tin
     store.write_arrays(layout.ccadirs_path("openl3", "tiny", tmp_path),
                        {"cca_dirs": np.zeros(shape)})
     with pytest.raises(AesensError, match=rf"holds \{shape}".replace(")", r"\)")):
-        sweep.stored_directions(tmp_path)
+        stored_directions(sweep, tmp_path)
 
 
 def test_a_sweep_cannot_be_changed_in_place(tmp_path, tiny_effect):

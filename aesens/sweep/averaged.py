@@ -1,34 +1,24 @@
-"""Per-file averaging of embeddings and grouping of one effect's parameter sweep.
+"""The averaged files of a sweep: per-file means of the raw embeddings (read and written here).
 
 - :func:`average_file`: mean of all rows (frames) of each file, in the order
   of the split CSV, written as ``X_train, Y_train, X_test, Y_test,
-  genre_train, genre_test`` (``embeddings/averaged/<embedding>/...``).
-- :func:`group_effect`: the averaged original and every averaged effected
-  file of one effect stacked into ``train_A, test_A, train_Bs, test_Bs``
-  (``embeddings/grouped/<embedding>/<effect>.h5``).
-- :func:`ensure_averaged`, :func:`ensure_grouped` (and
-  :func:`aesens.analysis.directions.ensure_ccadirs`):
-  the later stages read the raw embeddings and the split CSV, as the
-  published scripts did, through these files used as caches. Each written
-  file records the name, size, modification time and inode of its inputs (HDF5
-  attribute :data:`SOURCES_ATTR`); it is reused only while they still match,
-  else rebuilt. A file without the record (written by the published scripts
-  or earlier versions) is rebuilt when its inputs exist and used as it is
-  when they do not.
-
-Averaged and grouped arrays are float64, as the published averaging stored them.
-:mod:`aesens.sweep.sweep` reads them (:class:`aesens.sweep.sweep.Sweep`).
+  genre_train, genre_test`` (``embeddings/averaged/<embedding>/...``), float64
+  as the published averaging stored them, with the file stem of every row
+  (:data:`FILE_NAMES`).
+- :func:`read_averaged` reads them; :func:`check_file_names` and
+  :func:`check_same_rows` check that two of them hold the same files in the
+  same order.
+- :func:`ensure_averaged`, :func:`ensure_sweep_averaged` and
+  :func:`average_all` (``average_all_embeddings.sh``, through :func:`main`)
+  keep them up to date as caches (:mod:`aesens.sweep.records`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import h5py
 import numpy as np
@@ -38,26 +28,29 @@ from aesens import layout, store
 from aesens.errors import AesensError, first_few
 from aesens.h5_access import open_h5
 from aesens.layout import refuse_overwriting_inputs
+from aesens.sweep.records import in_threads, recorded_sources, sources_of, write_cache
 from aesens.sweep.split import read_split
-from aesens.sweep.sweep import (
-    FILE_NAMES,
-    Sweep,
-    check_same_rows,
-    nonfinite_rows,
-    read_averaged,
-)
 
 # aesens.effects is imported inside the functions that need it: it pulls in
 # scipy.signal and pedalboard, which would double the start-up time of
 # average_embeddings.py (run once per file).
 
-T = TypeVar("T")
-R = TypeVar("R")
-
 #: Datasets of an averaged file in the published layout.
 AVERAGED_NAMES = ("X_train", "Y_train", "X_test", "Y_test", "genre_train", "genre_test")
-#: HDF5 attribute of a cache file: its inputs' names, sizes and modification times (JSON).
-SOURCES_ATTR = "aesens_sources"
+
+#: Datasets this tool adds to averaged and grouped files: the file stem of every row (files
+#: written by the published scripts lack them and are still read).
+FILE_NAMES = ("file_name_train", "file_name_test")
+
+#: Labels read from the averaged original file by :meth:`aesens.sweep.sweep.Sweep.load`.
+LABEL_NAMES = ("Y_train", "Y_test", "genre_train", "genre_test")
+
+_REALIGN = "rerun average_all_embeddings.sh (or group_effect_params.py) with one split CSV"
+
+
+def nonfinite_rows(features: np.ndarray) -> np.ndarray:
+    """Mask of the rows (vectors along the last axis) that hold NaN or inf."""
+    return ~np.isfinite(features).all(axis=-1)
 
 
 def require_finite(features: np.ndarray, keys: np.ndarray, source: str) -> None:
@@ -251,30 +244,83 @@ def average_file(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embe
                 sources_of([input_h5, split_csv], embedding=embedding))
 
 
-def sources_of(paths: Sequence[str | os.PathLike], **extra: str) -> str:
-    """The record of a cache file's inputs (JSON): name, size, modification time and inode of
-    each (an atomic rewrite always changes the inode, even within the clock's resolution)."""
-    files = []
-    for path in map(Path, paths):
-        status = path.stat()
-        files.append([path.name, status.st_size, status.st_mtime_ns, status.st_ino])
-    return json.dumps({"files": files, **extra}, sort_keys=True)
+def read_averaged(path: str | os.PathLike,
+                  names: Sequence[str] = ("X_train", "X_test", "Y_train", "Y_test"),
+                  ) -> dict[str, np.ndarray]:
+    """Datasets of an averaged file, with its file names (:data:`FILE_NAMES`) when it has them.
+
+    Raises
+    ------
+    AesensError
+        If the file is missing, unreadable or lacks one of ``names``.
+    """
+    present: set[str] = set()
+    if Path(path).exists():
+        try:
+            with h5py.File(path, "r") as h5:
+                present = set(h5.keys())
+        except OSError:
+            pass  # read_arrays names the unreadable file
+    return store.read_arrays(path, [*names, *(name for name in FILE_NAMES if name in present)])
 
 
-def recorded_sources(path: str | os.PathLike) -> str | None:
-    """The inputs recorded in a cache file (None if it is missing, unreadable or has none)."""
-    try:
-        with h5py.File(path, "r") as h5:
-            value = h5.attrs.get(SOURCES_ATTR)
-    except OSError:
-        return None
-    return value.decode() if isinstance(value, bytes) else value
+def check_file_names(reference_path: str | os.PathLike, expected: np.ndarray,
+                     path: str | os.PathLike, found: np.ndarray, part: str) -> None:
+    """Check that two files list the same files in the same order.
+
+    Parameters
+    ----------
+    reference_path, path : path
+        The two files, named in the message.
+    expected, found : numpy.ndarray
+        The file name of every row of the ``part`` set in each.
+    part : str
+        ``train`` or ``test``.
+
+    Raises
+    ------
+    AesensError
+        Naming the first row where the lists differ (or where one ends).
+    """
+    expected, found = np.asarray(expected), np.asarray(found)
+    if np.array_equal(expected, found):
+        return
+    length = min(len(expected), len(found))
+    differ = np.flatnonzero(expected[:length] != found[:length])
+    row = int(differ[0]) if len(differ) else length
+    seen = repr(str(found[row])) if row < len(found) else "no row"
+    wanted = repr(str(expected[row])) if row < len(expected) else "no row"
+    raise AesensError(f"{path}: {part} row {row} is {seen} but {wanted} in {reference_path} "
+                      f"(other files or another order); {_REALIGN}")
 
 
-def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], sources: str,
-                attrs: Mapping[str, object] | None = None) -> None:
-    """Write named arrays atomically (strings as UTF-8) with the record of their inputs."""
-    store.write_arrays(path, arrays, attrs={SOURCES_ATTR: sources, **(attrs or {})})
+def check_same_rows(reference_path: str | os.PathLike, reference: Mapping[str, np.ndarray],
+                    path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Check that two averaged files hold the same files in the same order.
+
+    Compares the file name of every row where both files record them
+    (:data:`FILE_NAMES`; files of the published scripts do not), the
+    instrument labels, and the shapes of ``X_train`` and ``X_test`` (when
+    both arrays hold them).
+
+    Raises
+    ------
+    AesensError
+        Naming both files and the first row that differs.
+    """
+    for part in ("train", "test"):
+        names = f"file_name_{part}"
+        if names in reference and names in arrays:
+            check_file_names(reference_path, reference[names], path, arrays[names], part)
+        labels = f"Y_{part}"
+        if not np.array_equal(arrays[labels], reference[labels]):
+            raise AesensError(f"{path} and {reference_path} hold different {labels} (another "
+                              f"split?); {_REALIGN}")
+        features = f"X_{part}"
+        if features in arrays and features in reference \
+                and arrays[features].shape != reference[features].shape:
+            raise AesensError(f"{path}: {features} has shape {arrays[features].shape}, "
+                              f"{reference_path} {reference[features].shape}; {_REALIGN}")
 
 
 def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, embedding: str,
@@ -310,7 +356,7 @@ def ensure_averaged(split_csv: str | os.PathLike, input_h5: str | os.PathLike, e
     return True
 
 
-def _sweep_files(embedding: str, effect: str,
+def sweep_files(embedding: str, effect: str,
                  embeddings_dir: str | os.PathLike) -> list[tuple[Path, Path, Path | None]]:
     """(raw input, averaged output, original raw file or None) of the original and each value."""
     from aesens.effects import get_effect
@@ -325,29 +371,6 @@ def _sweep_files(embedding: str, effect: str,
     return jobs
 
 
-def in_threads(function: Callable[[T], R], items: Sequence[T], n_jobs: int, desc: str,
-               progress: bool) -> list[R]:
-    """``[function(item) for item in items]`` on ``n_jobs`` threads (all cores if < 1), in order.
-
-    The first exception is raised once the running calls have finished, the
-    threads shut down: a failing input never leaves threads behind that keep
-    the process from exiting.
-    """
-    workers = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
-        futures = [pool.submit(function, item) for item in items]
-        done = []
-        try:
-            with tqdm(total=len(futures), desc=desc, disable=not progress) as bar:
-                for future in futures:
-                    done.append(future.result())
-                    bar.update()
-        finally:
-            for future in futures:
-                future.cancel()
-    return done
-
-
 def ensure_sweep_averaged(embedding: str, effect: str,
                           split_csv: str | os.PathLike = "train_test_split.csv",
                           embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
@@ -359,93 +382,10 @@ def ensure_sweep_averaged(embedding: str, effect: str,
     list of Path
         The averaged files, original first, then the grid in order.
     """
-    jobs = _sweep_files(embedding, effect, embeddings_dir)
+    jobs = sweep_files(embedding, effect, embeddings_dir)
     in_threads(lambda job: ensure_averaged(split_csv, job[0], embedding, job[1], job[2]), jobs,
                n_jobs, f"averaging {embedding}/{effect}", progress)
     return [output for _, output, _ in jobs]
-
-
-def ensure_grouped(embedding: str, effect: str,
-                   split_csv: str | os.PathLike = "train_test_split.csv",
-                   embeddings_dir: str | os.PathLike = "embeddings", n_jobs: int = 1,
-                   progress: bool = False) -> Sweep:
-    """The sweep of one embedding and effect, from the raw embeddings and the split.
-
-    Builds (or rebuilds) the averaged files and the grouped file that are
-    missing or older than their inputs, then returns :meth:`aesens.sweep.sweep.Sweep.load`.
-    A grouped file whose inputs are all absent (no raw embeddings file of
-    the sweep, some averaged files missing) is used as it is.
-    """
-    output = layout.grouped_path(embedding, effect, embeddings_dir)
-    try:
-        averaged = ensure_sweep_averaged(embedding, effect, split_csv, embeddings_dir, n_jobs,
-                                         progress)
-    except AesensError:
-        raw = [source for source, _, _ in _sweep_files(embedding, effect, embeddings_dir)]
-        if output.exists() and not any(path.exists() for path in raw):
-            # Neither raw nor all averaged inputs: the grouped file is all there is.
-            return Sweep.load(embedding, effect, embeddings_dir)
-        raise
-    if not output.exists() or recorded_sources(output) != sources_of(averaged):
-        group_effect(embedding, effect, embeddings_dir, n_jobs, progress)
-    return Sweep.load(embedding, effect, embeddings_dir)
-
-
-def group_effect(embedding: str, effect: str, embeddings_dir: str | os.PathLike = "embeddings",
-                 n_jobs: int = 1, progress: bool = False) -> Path:
-    """Stack the averaged original and effected embeddings of one effect.
-
-    Parameters
-    ----------
-    embedding : str
-        Embedding name.
-    effect : str
-        Effect name (its grid gives the parameter order).
-    embeddings_dir : path
-        Folder holding ``averaged/``; ``grouped/`` is written beside it.
-    n_jobs : int
-        Averaged files read in parallel (threads).
-    progress : bool
-        Show a tqdm progress bar over the files read.
-
-    Returns
-    -------
-    Path
-        The grouped file, with ``train_A, test_A`` ``(n_files, dim)`` and
-        ``train_Bs, test_Bs`` ``(n_params, n_files, dim)``.
-
-    Raises
-    ------
-    AesensError
-        If averaged files are missing or do not hold the same files and labels.
-    """
-    from aesens.effects import get_effect
-
-    params = get_effect(effect).param_strings
-    original = layout.averaged_path(embedding, embeddings_dir=embeddings_dir)
-    effected = [layout.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir)
-                for param in params]
-    missing = [param for param, path in zip(params, effected, strict=True) if not path.exists()]
-    if not original.exists() or missing:
-        absent = ([str(original)] if not original.exists() else []) + [
-            str(layout.averaged_path(embedding, effect, param, embeddings_dir=embeddings_dir))
-            for param in missing]
-        raise AesensError(f"{len(absent)} averaged files of {embedding}/{effect} are missing "
-                          f"({first_few(absent)}); run average_all_embeddings.sh first")
-    reference = read_averaged(original)
-    sweep = in_threads(read_averaged, effected, n_jobs, f"reading {embedding}/{effect}",
-                       progress)
-    for path, arrays in zip(effected, sweep, strict=True):
-        check_same_rows(original, reference, path, arrays)
-    output = layout.grouped_path(embedding, effect, embeddings_dir)
-    write_cache(output, {
-        "train_A": np.asarray(reference["X_train"], dtype=np.float64),
-        "test_A": np.asarray(reference["X_test"], dtype=np.float64),
-        "train_Bs": np.stack([arrays["X_train"] for arrays in sweep]).astype(np.float64),
-        "test_Bs": np.stack([arrays["X_test"] for arrays in sweep]).astype(np.float64),
-        **{name: reference[name] for name in FILE_NAMES if name in reference},
-    }, sources_of([original, *effected]))
-    return output
 
 
 def average_all(split_csv: str | os.PathLike,
@@ -471,7 +411,7 @@ def average_all(split_csv: str | os.PathLike,
                      layout.averaged_path(embedding, embeddings_dir=embeddings_dir), None))
         for effect in EFFECTS.values():
             missing = []
-            for source, output, reference in _sweep_files(embedding, effect.name,
+            for source, output, reference in sweep_files(embedding, effect.name,
                                                           embeddings_dir)[1:]:
                 if embedding not in list_raw_embeddings(source):
                     missing.append(str(source))
@@ -488,11 +428,11 @@ def average_all(split_csv: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m aesens.sweep.caches SPLIT_CSV EMBEDDINGS_DIR``: :func:`average_all`."""
+    """``python -m aesens.sweep.averaged SPLIT_CSV EMBEDDINGS_DIR``: :func:`average_all`."""
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m aesens.sweep.caches",
+        prog="python -m aesens.sweep.averaged",
         description="Average every raw embeddings file there is, per audio file (the work of "
                     "average_all_embeddings.sh); settings not extracted yet are left out.")
     parser.add_argument("split_csv", help="the train/test split CSV")
