@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 #: What to do about an operating-system error, by ``errno``.
 OS_ERROR_HINTS = {
@@ -62,6 +65,42 @@ def _is_csv_error(error: Exception) -> bool:
     return isinstance(error, (UnicodeDecodeError, *csv_errors))
 
 
+#: Set by Ctrl-C while :func:`run_cli` runs a command (see :func:`raise_if_interrupted`).
+_INTERRUPTED = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGINT handler: remember the Ctrl-C, then raise it as Python's own handler does."""
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C came during this command.
+
+    Python reports and then ignores an exception raised inside a garbage
+    collector callback (Dask's, for one); a Ctrl-C that lands there would
+    otherwise be lost and the command would run on to the end. Long loops call
+    this between their steps.
+    """
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _remembering_interrupts() -> Iterator[None]:
+    """Install :func:`_interrupt` for SIGINT (main thread only), restoring the previous one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _INTERRUPTED.clear()
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Run a command-line ``main`` and turn expected failures into a one-line message.
 
@@ -86,7 +125,9 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         Ctrl-C, 1 for an unexpected error.
     """
     try:
-        code = main(argv)
+        with _remembering_interrupts():
+            code = main(argv)
+            raise_if_interrupted()
     except AesensError as error:
         print(f"error: {_one_line(str(error))}", file=sys.stderr)
         return 2

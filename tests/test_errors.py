@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import signal
 
 import h5py
 import pandas as pd
@@ -76,3 +77,25 @@ def test_success_and_interrupt(capsys):
     assert run_cli(lambda argv: 3) == 3
     assert run_cli(_failing(KeyboardInterrupt())) == 130
     assert "rerun the same command" in capsys.readouterr().err
+
+
+def _swallowing_a_ctrl_c(argv):
+    """A command during which Ctrl-C lands where a library ignores the exception.
+
+    Python reports and ignores an exception raised in a garbage-collector
+    callback; this stands in for it with an ``except`` that drops it.
+    """
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def test_a_ctrl_c_that_a_library_swallowed_still_stops_the_command(capsys):
+    before = signal.getsignal(signal.SIGINT)
+    assert run_cli(_swallowing_a_ctrl_c) == 130
+    assert _lines(capsys.readouterr().err) == [
+        "interrupted: finished results are kept; rerun the same command to resume"]
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
+    assert run_cli(lambda argv: 0) == 0  # the next command starts afresh

@@ -62,7 +62,7 @@ from tqdm.auto import tqdm
 from aesens import safe_files
 from aesens.effects.filters import MIN_KERNEL_CLIPS
 from aesens.effects.paper import ReverbChain
-from aesens.errors import AesensError
+from aesens.errors import AesensError, raise_if_interrupted
 from aesens.extraction.batches import prepared_batches
 from aesens.extraction.executor import Executor, InProcessExecutor, iterated_ahead
 from aesens.extraction.output import (
@@ -417,6 +417,7 @@ def extract(files: Sequence[Path], models: Sequence[EmbeddingModel | ModelSpec],
     with tqdm(total=len(files) * len(n_shards), desc="extract", unit="file",
               disable=not progress or not todo) as bar, one_blas_thread:
         for result in executor.map_unordered(run_unit, units, lane=_setting_of):
+            raise_if_interrupted()
             bar.update(result.n_files)
             shards = received[result.setting_index]
             shards.append(result)
