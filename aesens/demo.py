@@ -27,6 +27,12 @@ from aesens.safe_files import atomic_file
 #: The repository root, where the numbered stage scripts live.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EMBEDDINGS = ("crepe", "mfcc")
+#: The stage that renders the figures, and where it writes the time of its parts.
+FIGURES_STAGE, PARTS_FILE = "figures and report", ".figures_timings.csv"
+
+#: Start of the ``timings.csv`` label of a part of a stage (its time is within the stage's).
+PART_PREFIX = "(part of "
+
 #: Files per class of the demo's dataset: 352 files and one 2-file lat_sou recording; the
 #: 2A.3 split drops the lat_sou files and keeps all others, 24 train and 8 test files per
 #: class, so that the counts of directions and the classifiers' differences can mean something.
@@ -63,12 +69,27 @@ def pipeline(embeddings: tuple[str, ...], per_class: int, seed: int,
                 script, *rest = arguments(embedding, name)
                 stages.append((f"{label} {embedding} {name}",
                                [python, str(REPO_ROOT / script), *rest]))
-    stages.append(("figures and report", [python, "-m", "aesens.figures", "--embeddings",
-                                          joined, "--effects", ",".join(effects)]))
+    stages.append((FIGURES_STAGE, [python, "-m", "aesens.figures", "--embeddings", joined,
+                                   "--effects", ",".join(effects), "--timings", PARTS_FILE]))
     stages.append(("scorecard", [python, "-m", "aesens.scorecard", "--embeddings", joined,
                                  "--effects", ",".join(effects)]))
     stages.append(("html report", [python, "-m", "aesens.html_report"]))
     return stages
+
+
+def parts_of(stage: str, path: Path) -> list[tuple[str, float]]:
+    """The timed parts a stage wrote to ``path`` (then removed), as ``timings.csv`` rows.
+
+    Their labels start with :data:`PART_PREFIX`: they are within the stage's
+    own row, not added to it.
+    """
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        rows = [(f"{PART_PREFIX}{stage}) {row['part']}", float(row["seconds"]))
+                for row in csv.DictReader(handle)]
+    path.unlink()
+    return rows
 
 
 def parser() -> argparse.ArgumentParser:
@@ -104,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         result = subprocess.run(command, cwd=workdir, env={**os.environ, "PYTHON": sys.executable})
         elapsed = time.perf_counter() - start
         timings.append((label, elapsed))
+        timings += parts_of(label, workdir / PARTS_FILE)
         if result.returncode != 0:
             raise AesensError(f"demo stage '{label}' failed (exit {result.returncode}); see the "
                               "message above, fix it and rerun make demo (finished stages are "

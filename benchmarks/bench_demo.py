@@ -43,7 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from aesens.dataset import INSTRUMENTS, discover
 from aesens.dataset.plan import EXCERPTS_PER_RECORDING, class_layout
-from aesens.demo import DEFAULT_PER_CLASS
+from aesens.demo import DEFAULT_PER_CLASS, PART_PREFIX
 from aesens.effects import EFFECTS, PAPER_EFFECTS
 from aesens.effects.roundtrip import pcm16_roundtrip
 from aesens.extraction.batches import read_clip
@@ -158,13 +158,17 @@ def print_stages(timings: Path) -> None:
     with open(timings, newline="") as handle:
         rows = list(csv.DictReader(handle))
     by_kind: dict[str, float] = defaultdict(float)
+    parts = [row for row in rows if row["stage"].startswith(PART_PREFIX)]
     for row in rows:
-        by_kind[STAGE_KINDS.get(row["stage"].split()[0], "other")] += float(row["seconds"])
+        if row not in parts:
+            by_kind[STAGE_KINDS.get(row["stage"].split()[0], "other")] += float(row["seconds"])
     total = sum(by_kind.values())
     print(f"\nstages of the demo run in {timings} (wall clock):")
     for kind, seconds in sorted(by_kind.items(), key=lambda item: -item[1]):
         print(f"  {kind:<30s} {seconds:7.0f} s  {100 * seconds / total:5.1f} %")
     print(f"  {'total':<30s} {total:7.0f} s")
+    for row in parts:
+        print(f"  {row['stage']}: {float(row['seconds']):.0f} s")
 
 
 def per_setting_from_timings(timings: Path) -> dict[str, float]:

@@ -84,6 +84,9 @@ def figures_parser() -> argparse.ArgumentParser:
                         help=f"files per UMAP panel, 0 for none (default: {DEFAULT_UMAP_FILES})")
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="UMAP file draw and layout seed, 0 or more (default: 0)")
+    parser.add_argument("--timings", default=None, metavar="CSV",
+                        help="also write the wall time of the statistics beyond the paper (shift "
+                             "curves, held-out R², probe, layer profiles) to this CSV")
     return parser
 
 

@@ -6,7 +6,7 @@ grouped file exists (``embeddings/grouped/<embedding>/<effect>.h5``):
 - the paper's figures under their published names (:mod:`aesens.reporting.paper_figures`):
   ``corr/corr_<instrument>`` (3.1: projection of the train paths on the
   instrument's global CCA direction against the parameter, the paper's
-  global R² in each title as ``$R^2 \approx 0.1234$``, effects (rows) x
+  global R² in each title as ``$R^2 \\approx 0.1234$``, effects (rows) x
   embeddings (columns)), ``umap/umap_<instrument>_0.pdf`` (2B.1),
   ``svd_singvals_ccadirs/svd_singvals_ccadirs_paper.pdf`` (3.5) and
   ``rocauc_curves/rocauc_two_paper.pdf`` with its legend (4);
@@ -43,8 +43,10 @@ they draw (cached per embedding and effect).
 
 from __future__ import annotations
 
+import csv
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -88,6 +90,9 @@ from aesens.reporting.report import setting_label, write_summary
 from aesens.reporting.roc_figures import roc_auc_figure
 from aesens.reporting.shift_figures import render_extras
 from aesens.safe_files import atomic_file
+
+#: The part of :func:`render_all` timed on its own: the statistics the paper did not compute.
+EXTRAS_PART = "shift curves, held-out R², probe and layer profiles"
 
 #: Output formats of :func:`render_all` by default.
 
@@ -393,7 +398,8 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
                plots_dir: PathLike = "plots", embeddings: Sequence[str] | None = None,
                effects: Sequence[str] | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
                umap_files: int = DEFAULT_UMAP_FILES, seed: int = 0,
-               models_dir: PathLike | None = None) -> list[Path]:
+               models_dir: PathLike | None = None,
+               timings: list[tuple[str, float]] | None = None) -> list[Path]:
     """Render every figure and table for the embeddings and effects present.
 
     Parameters
@@ -414,6 +420,9 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
         Folder of the classification stage's ``<effect>/deformdir_<embedding>.pkl``
         whose global CCA directions are used (default: ``models`` beside
         ``embeddings_dir``; directions missing there are computed).
+    timings : list, optional
+        Gets ``(EXTRAS_PART, seconds)``: the wall time of the statistics
+        beyond the paper (shift curves, held-out R², probe, layer profiles).
 
     Returns
     -------
@@ -459,15 +468,18 @@ def render_all(embeddings_dir: PathLike = "embeddings", results_dir: PathLike = 
     for (embedding, effect), analysis in analyses.items():
         written += save(singular_value_figure(analysis), plots_dir,
                         f"singular_values_{embedding}_{effect}", formats)
+    start = time.perf_counter()
     written += render_extras(pairs, lambda emb, eff: load(emb, eff, embeddings_dir),
                              {key: analysis.all_samplewise_r2()
                               for key, analysis in analyses.items()},
                              results_dir, lambda fig, name: save(fig, plots_dir, name, formats))
+    written += render_layer_profiles(pairs, results_dir,
+                                     lambda fig, name: save(fig, plots_dir, name, formats))
+    if timings is not None:
+        timings.append((EXTRAS_PART, time.perf_counter() - start))
     if coordinates:
         written += save(umap_grid(coordinates, displacement_notes(pairs, results_dir)),
                         plots_dir, "umap_trajectories", formats)
-    written += render_layer_profiles(pairs, results_dir,
-                                     lambda fig, name: save(fig, plots_dir, name, formats))
     for embedding in dict.fromkeys(key[0] for key in pairs):
         tables = {effect: load_results(effect, embedding, results_dir)
                   for emb, effect in pairs
@@ -530,9 +542,14 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: render every figure, the correlation tables and the summary report."""
     parser = figures_parser()
     args = parser.parse_args(argv)
+    timings: list[tuple[str, float]] = []
     written = render_all(args.embeddings_dir, args.results_dir, args.plots_dir, args.embeddings,
-                         args.effects, args.format, args.umap_files, args.seed, args.models_dir)
+                         args.effects, args.format, args.umap_files, args.seed, args.models_dir,
+                         timings)
     written.append(write_summary(args.results_dir, args.plots_dir, args.embeddings_dir))
+    if args.timings:
+        with atomic_file(args.timings) as tmp, open(tmp, "w", newline="") as handle:
+            csv.writer(handle).writerows([("part", "seconds"), *timings])
     print(f"wrote {len(written)} files:")
     for path in written:
         print(f"  {path}")

@@ -30,6 +30,7 @@ from aesens.analysis import sensitivity as analysis  # noqa: E402
 from aesens.analysis.cca import samplewise_cca_directions  # noqa: E402
 from aesens.analysis.methods import METHODS  # noqa: E402
 from aesens.classification import results  # noqa: E402
+from aesens.demo import parts_of  # noqa: E402
 from aesens.effects import get_effect  # noqa: E402
 from aesens.errors import AesensError, run_cli  # noqa: E402
 from aesens.reporting import (
@@ -257,9 +258,15 @@ def test_figures_command(outputs: Path, tmp_path: Path) -> None:
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "aesens.figures", "--embeddings-dir",
                str(outputs / "embeddings"), "--results-dir", str(results_dir), "--plots-dir",
-               str(plots_dir), "--umap-files", "2", "--embeddings", "toy"]
+               str(plots_dir), "--umap-files", "2", "--embeddings", "toy",
+               "--timings", str(tmp_path / "parts.csv")]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+    # the demo's timings.csv row of the statistics beyond the paper, from what the command wrote
+    parts = parts_of("figures and report", tmp_path / "parts.csv")
+    assert [label for label, _ in parts] == [
+        "(part of figures and report) shift curves, held-out R², probe and layer profiles"]
+    assert 0 < parts[0][1] and not (tmp_path / "parts.csv").exists()
     expected = ["umap_trajectories", "samplewise_r2_histograms", "singular_values",
                 "singular_values_toy_gain", "roc_auc_toy",
                 *(f"corr/corr_{name}" for name in INSTRUMENTS)]
