@@ -10,7 +10,12 @@ from conftest import chirp, published_effected_audio
 from aesens.dataset import discover
 from aesens.effects import EFFECTS, FLOAT
 from aesens.errors import AesensError
-from aesens.extraction.batches import apply_effect, prepare_batch, prepared_batches
+from aesens.extraction.batches import (
+    StackPool,
+    apply_effect,
+    prepare_batch,
+    prepared_batches,
+)
 from aesens.extraction.setting import Setting
 
 
@@ -70,3 +75,45 @@ def test_effect_errors_name_the_files(tmp_path, rate):
         prepare_batch([path], Setting(EFFECTS["mp3"], 0))
     message = str(error.value)
     assert str(path) in message and "mp3 9" in message and "\n" not in message
+
+
+def test_stack_pool_lends_an_array_again_only_once_nothing_refers_to_it():
+    pool = StackPool(max_bytes=10 * 4 * 6)
+    first = pool.take((2, 3))
+    assert pool.take((2, 3)) is not first  # held by the name ``first``
+    first_address = first.__array_interface__["data"][0]
+    clip = first[1]
+    del first
+    kept = pool.take((2, 3))
+    assert kept.__array_interface__["data"][0] != first_address  # a view still refers to it
+    del clip
+    again = pool.take((2, 3))
+    assert again.__array_interface__["data"][0] == first_address
+    assert again.dtype == np.float32
+    del kept, again
+    other = pool.take((4, 3))  # 48 bytes more do not fit: free arrays of (2, 3) make room
+    assert other.shape == (4, 3) and sum(a.nbytes for a in pool._arrays) <= pool.max_bytes
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_clips_kept_across_batches_are_never_overwritten(tiny_dataset, tmp_path, threads):
+    """A consumer that keeps some batches and drops others (so that their arrays are lent
+    again) gets the published audio of every file, as pedalboard gives it."""
+    files = discover(tiny_dataset)
+    effect = EFFECTS["bitcrush"]
+    reference = {path.stem: audio for path, (audio, _) in
+                 zip(files, published_effected_audio(files, effect, effect.grid[3], tmp_path),
+                     strict=True)}
+    kept, addresses = {}, []
+    for index, (stems, clips, _) in enumerate(prepared_batches(files, Setting(effect, 3), 2,
+                                                               threads)):
+        addresses.append(clips[0].__array_interface__["data"][0])
+        for stem, clip in zip(stems, clips, strict=True):
+            np.testing.assert_array_equal(clip, reference[stem], err_msg=stem)
+            if index % 3 == 0:
+                kept[stem] = clip  # a view of the lent array itself, not a copy
+        del clips
+    assert len(set(addresses)) < len(addresses)  # dropped batches' arrays were lent again
+    assert len(kept) >= 4
+    for stem, clip in kept.items():
+        np.testing.assert_array_equal(clip, reference[stem], err_msg=stem)
