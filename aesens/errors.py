@@ -79,9 +79,10 @@ def raise_if_interrupted() -> None:
     """Raise ``KeyboardInterrupt`` if Ctrl-C came during this command.
 
     Python reports and then ignores an exception raised inside a garbage
-    collector callback (Dask's, for one); a Ctrl-C that lands there would
-    otherwise be lost and the command would run on to the end. Long loops call
-    this between their steps.
+    collector or weakref callback (Dask's, for one); a Ctrl-C that lands there
+    would otherwise be lost, with a traceback, and the command would run on to
+    the end. While :func:`run_cli` runs a command such a Ctrl-C is kept quiet
+    and remembered; long loops call this between their steps.
     """
     if _INTERRUPTED.is_set():
         raise KeyboardInterrupt
@@ -89,16 +90,31 @@ def raise_if_interrupted() -> None:
 
 @contextlib.contextmanager
 def _remembering_interrupts() -> Iterator[None]:
-    """Install :func:`_interrupt` for SIGINT (main thread only), restoring the previous one."""
-    if threading.current_thread() is not threading.main_thread():
+    """Install :func:`_interrupt` for SIGINT, restoring the previous handler afterwards.
+
+    Only where Python's own handler is in place (in the main thread): a
+    process started with SIGINT ignored, as a shell's background job is,
+    keeps ignoring it.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield
         return
     _INTERRUPTED.clear()
-    previous = signal.signal(signal.SIGINT, _interrupt)
+    previous, previous_hook = signal.signal(signal.SIGINT, _interrupt), sys.unraisablehook
+
+    def quiet_when_remembered(unraisable: object) -> None:
+        # Python prints the traceback of an exception it ignores (in a weakref or gc
+        # callback); a Ctrl-C landing there is remembered and raised at the next check.
+        if not isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet_when_remembered
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +291,12 @@ def apply_streaming(effect: effects.Effect, audio: np.ndarray, sample_rate: int,
     pieces = [board(audio[:, start:start + chunk], sample_rate, reset=False)
               for start in range(0, audio.shape[1], chunk)]
     return np.concatenate(pieces, axis=1)
+
+
+def foreground_ctrl_c() -> None:
+    """``preexec_fn`` giving a child the SIGINT of a terminal's foreground job.
+
+    A test suite started as a shell's background job ignores SIGINT, and its
+    children would inherit that; the Ctrl-C tests need the default.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

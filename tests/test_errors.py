@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import signal
+import weakref
 
 import h5py
 import pandas as pd
@@ -80,22 +81,41 @@ def test_success_and_interrupt(capsys):
 
 
 def _swallowing_a_ctrl_c(argv):
-    """A command during which Ctrl-C lands where a library ignores the exception.
+    """A command during which Ctrl-C lands where Python ignores the exception.
 
-    Python reports and ignores an exception raised in a garbage-collector
-    callback; this stands in for it with an ``except`` that drops it.
+    Python reports (through ``sys.unraisablehook``) and then ignores an
+    exception raised in a weakref or garbage-collector callback.
     """
-    try:
-        signal.raise_signal(signal.SIGINT)
-    except KeyboardInterrupt:
+    class Held:
         pass
+
+    held = Held()
+    reference = weakref.ref(held, lambda ref: signal.raise_signal(signal.SIGINT))
+    del held  # the callback runs now; its KeyboardInterrupt is ignored
+    assert reference() is None
     return 0
 
 
-def test_a_ctrl_c_that_a_library_swallowed_still_stops_the_command(capsys):
-    before = signal.getsignal(signal.SIGINT)
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler, as in a foreground process (a background job ignores it)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_that_a_library_swallowed_still_stops_the_command(capsys, python_sigint):
     assert run_cli(_swallowing_a_ctrl_c) == 130
     assert _lines(capsys.readouterr().err) == [
         "interrupted: finished results are kept; rerun the same command to resume"]
-    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     assert run_cli(lambda argv: 0) == 0  # the next command starts afresh
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """A command started with SIGINT ignored (a shell's background job) keeps ignoring it."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert run_cli(_swallowing_a_ctrl_c) == 0
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -253,9 +253,13 @@ def _close_unfinished_clusters() -> None:
     """Close the clusters whose start was interrupted, quietly.
 
     Dask would close them at exit and print a traceback, as their workers
-    never finished starting.
+    never finished starting; the start-up tasks that failed with them would
+    print theirs when collected (asyncio's "Task exception was never
+    retrieved"), so asyncio's log is silenced but for critical messages.
     """
     from distributed.deploy.spec import SpecCluster
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
     for cluster in list(SpecCluster._instances):
         with contextlib.suppress(Exception):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import chirp, load_script
+from conftest import chirp, foreground_ctrl_c, load_script
 
 from aesens import store
 from aesens.dataset import discover, load_audio
@@ -218,7 +218,7 @@ def test_blocking_waits_give_way_to_ctrl_c(tmp_path, holder):
         assert held.stdout.readline().strip() == "held"
         waiting = subprocess.Popen([sys.executable, "-c", WAIT, str(path)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=env)
+                                   env=env, preexec_fn=foreground_ctrl_c)
         assert waiting.stdout.readline().strip() == "waiting"
         time.sleep(1.0)
         assert waiting.poll() is None  # blocked

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-from conftest import write_tiny_dataset
+from conftest import foreground_ctrl_c, write_tiny_dataset
 
 from aesens import layout
 from aesens.errors import AesensError
@@ -184,7 +184,7 @@ def test_ctrl_c_with_local_workers_is_one_line(tmp_path, moment):
         [sys.executable, str(ROOT / "2A.2_featureExtract_audioEffects.py"), "gain", "mfcc", "0",
          "30", "--workers", "2", "--quiet", "--dataset-dir", str(dataset), "--shard-size", "4",
          "--batch-size", "4"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=foreground_ctrl_c)
     try:
         if moment == "starting":
             assert _wait_for(lambda: len(psutil.Process(run.pid).children(recursive=True)) >= 1,
