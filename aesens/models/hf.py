@@ -428,6 +428,18 @@ def n_hidden_layers(config: Any) -> int:
     return int(getattr(config, "encoder_layers", None) or config.num_hidden_layers)
 
 
+def _loading_error(hf_name: HfName, where: str, weights: str | None, local: bool,
+                   error: Exception, what: str, fix: str = "") -> AesensError:
+    """The one-line error of a failed load: from ``--weights``, the cache or a download."""
+    if weights:
+        detail = " ".join(str(error).split())[:200]
+        return AesensError(f"--weights {where}: {what} ({detail}){fix}")
+    if local:
+        return _missing(hf_name.model_id)
+    return AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
+                       f"`hf download {hf_name.model_id}`")
+
+
 def hidden_state_count(name: str, weights: str | None = None) -> int:
     """The last hidden-state index of an ``hf`` model, read from its configuration alone.
 
@@ -447,14 +459,8 @@ def hidden_state_count(name: str, weights: str | None = None) -> int:
         with _quiet(transformers):
             config = transformers.AutoConfig.from_pretrained(where, local_files_only=local)
     except (OSError, ValueError) as error:
-        if weights:
-            detail = " ".join(str(error).split())[:200]
-            raise AesensError(f"--weights {where}: cannot read the configuration of "
-                              f"hf:{hf_name.model_id} ({detail})") from None
-        if local:
-            raise _missing(hf_name.model_id) from None
-        raise AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
-                          f"`hf download {hf_name.model_id}`") from None
+        raise _loading_error(hf_name, where, weights, local, error,
+                             f"cannot read the configuration of hf:{hf_name.model_id}") from None
     if config.model_type == "clap":
         raise AesensError(f"{hf_name.name}: CLAP gives one projected row per clip; drop the "
                           "layer and output options")
@@ -493,15 +499,10 @@ def load(name: str, device: str = "cpu", batch_size: int = 32,
             extractor = transformers.AutoFeatureExtractor.from_pretrained(
                 where, local_files_only=local)
     except (OSError, ValueError) as error:
-        if weights:
-            detail = " ".join(str(error).split())[:200]
-            raise AesensError(f"--weights {where}: cannot load hf:{hf_name.model_id} ({detail}); "
-                              "save the model and its feature extractor there with "
-                              "save_pretrained") from None
-        if local:
-            raise _missing(hf_name.model_id) from None
-        raise AesensError(f"hf:{hf_name.model_id}: download failed ({error}); fetch it with "
-                          f"`hf download {hf_name.model_id}`") from None
+        raise _loading_error(hf_name, where, weights, local, error,
+                             f"cannot load hf:{hf_name.model_id}",
+                             "; save the model and its feature extractor there with "
+                             "save_pretrained") from None
     folder = Path(where) if weights else (_cached_folder(hf_name.model_id) or _hub_cache())
     return HfModel(hf_name, model, extractor, folder, "folder" if weights else "cache", device,
                    batch_size)

@@ -232,20 +232,20 @@ def signed(value: float, digits: int = 3) -> str:
     (``+0.00042``), so no ``+0.000`` or ``-0.000`` is ever shown; a magnitude
     below :data:`ROUNDING` is float rounding and shows as ``0``.
     """
-    if not np.isfinite(value):
-        return "n/a"
-    if abs(value) < ROUNDING:
-        return "0"
-    text = f"{value:+.{digits}f}"
-    return f"{value:+.2g}" if Decimal(text) == 0 else text
+    return _number(value, digits, "+")
 
 
 def unsigned(value: float, digits: int = 3) -> str:
     """A value with ``digits`` decimals; a non-zero value that rounds to zero with 2 significant
     digits (never ``0.000`` or ``-0.000`` for a value that is not 0)."""
+    return _number(value, digits, "")
+
+
+def _number(value: float, digits: int, sign: str) -> str:
+    """:func:`signed` (``sign`` ``"+"``) and :func:`unsigned` (``sign`` ``""``)."""
     if not np.isfinite(value):
         return "n/a"
     if abs(value) < ROUNDING:
         return "0"
-    text = f"{value:.{digits}f}"
-    return f"{value:.2g}" if Decimal(text) == 0 else text
+    text = f"{value:{sign}.{digits}f}"
+    return f"{value:{sign}.2g}" if Decimal(text) == 0 else text
