@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nstage timings (wall clock):")
     for label, elapsed in timings:
         print(f"  {label:<40s} {elapsed:8.1f} s")
-    print(f"  {'total':<40s} {sum(t for _, t in timings):8.1f} s")
+    stages = sum(seconds for label, seconds in timings if not label.startswith(PART_PREFIX))
+    print(f"  {'total':<40s} {stages:8.1f} s")
     print(f"outputs are in {workdir}/ (timings in {workdir}/timings.csv)")
     print(f"report: {workdir / 'results' / 'report.html'}")
     return 0
