@@ -98,3 +98,15 @@ def read_heldout_table(results_dir: PathLike, effect: str, embedding: str) -> pd
                        dtype={"file_name": str}, keep_default_na=False,
                        na_values={"samplewise_r2": ["", "NaN", "nan"],
                                   "samplewise_r2_heldout": ["", "NaN", "nan"]})
+
+
+def median_over_instruments(table: pd.DataFrame, column: str) -> float:
+    """The median per instrument of ``column``, then the median of those (NaN where none).
+
+    How the summary, the scorecard and the layer profiles report a table of
+    :func:`heldout_table` (``samplewise_r2`` or ``samplewise_r2_heldout``), so
+    that they quote the same number.
+    """
+    medians = table.groupby("instrument")[column].median().to_numpy(dtype=np.float64)
+    medians = medians[np.isfinite(medians)]
+    return float(np.median(medians)) if len(medians) else np.nan

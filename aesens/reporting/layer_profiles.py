@@ -152,8 +152,8 @@ def pair_statistics(embedding: str, effect: str, results_dir: PathLike,
             values[column] = float(setting[statistic]) / scale if scale > 0 else np.nan
     if heldout.heldout_path(results_dir, effect, embedding).exists():
         table = heldout.read_heldout_table(results_dir, effect, embedding)
-        values["samplewise_r2_heldout"] = _median(
-            table.groupby("instrument")["samplewise_r2_heldout"].median())
+        values["samplewise_r2_heldout"] = heldout.median_over_instruments(
+            table, "samplewise_r2_heldout")
     if probe.probe_path(results_dir, effect, embedding).exists():
         table = probe.read_probe_table(results_dir, effect, embedding).set_index("features")
         for features in probe.FEATURES:

@@ -327,7 +327,7 @@ def write_summary(results_dir: PathLike = "results", plots_dir: PathLike = "plot
               f"{statistics_link(results_dir)}.", ""]
     short = findings.in_short(correlations, numbers, shifts, setting_label)
     lines += reading.what_to_notice(correlations, numbers, dims, shifts, setting_label, short)
-    lines += shift_reading.how_far_they_move(results_dir, setting_label)
+    lines += shift_reading.heldout_and_probe(results_dir)
     lines += ["## Sensitivity (CCA)", ""]
     if correlations is not None:
         lines += [

@@ -76,8 +76,8 @@ def extra_columns(embedding: str, effect: str, results_dir: PathLike) -> dict[st
             columns[column] = found if found is not None else np.nan
     if heldout.heldout_path(results_dir, effect, embedding).exists():
         table = heldout.read_heldout_table(results_dir, effect, embedding)
-        medians = table.groupby("instrument")["samplewise_r2_heldout"].median()
-        columns["samplewise_r2_heldout"] = float(medians.median()) if len(medians) else np.nan
+        columns["samplewise_r2_heldout"] = heldout.median_over_instruments(
+            table, "samplewise_r2_heldout")
     path = probe.probe_path(results_dir, effect, embedding)
     if path.exists():
         table = pd.read_csv(path).set_index("features")

@@ -55,6 +55,17 @@ def test_heldout_table_round_trip(tmp_path) -> None:
     assert list(back.columns) == heldout.COLUMNS and np.isnan(back["samplewise_r2_heldout"][1])
 
 
+def test_median_over_instruments_by_hand() -> None:
+    """Median per instrument, then of those; an instrument with only NaN is left out."""
+    table = heldout.heldout_table(
+        np.array([1.0] * 6), np.array([0.1, 0.5, 0.9, 0.2, 0.4, np.nan]),
+        np.array(["cello", "cello", "cello", "flute", "flute", "organ"]),
+        np.array(list("abcdef")))
+    # cello: median(0.1, 0.5, 0.9) = 0.5; flute: (0.2 + 0.4) / 2 = 0.3; organ: none
+    assert heldout.median_over_instruments(table, "samplewise_r2_heldout") == pytest.approx(0.4)
+    assert np.isnan(heldout.median_over_instruments(table.iloc[5:], "samplewise_r2_heldout"))
+
+
 def _stem(group: int, excerpt: int) -> str:
     return f"[cel][cla]{group:04d}__{excerpt}"
 
