@@ -97,6 +97,16 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
         tmp.write_text(text, encoding=encoding)
 
 
+def atomic_write_csv(path: str | os.PathLike, table: pd.DataFrame, **options) -> Path:
+    """Write ``table`` as CSV to ``path`` atomically, without its index (see :func:`atomic_file`).
+
+    ``options`` go to :meth:`pandas.DataFrame.to_csv`. Returns ``path``.
+    """
+    with atomic_file(path) as tmp:
+        table.to_csv(tmp, index=False, **options)
+    return Path(path)
+
+
 def _check_space(path: Path, needed: int) -> None:
     """Raise the disk-full error naming ``path`` if its folder has under ``needed`` bytes free."""
     if needed and shutil.disk_usage(path.parent).free < needed:

@@ -35,7 +35,7 @@ from aesens import layout
 from aesens.analysis.methods import GLOBAL_CCA
 from aesens.errors import AesensError
 from aesens.layout import PathLike
-from aesens.safe_files import atomic_file, exclusive_lock, read_csv, read_pickle
+from aesens.safe_files import atomic_file, atomic_write_csv, exclusive_lock, read_csv, read_pickle
 
 #: Columns that identify a row of ``correlations.csv`` (the published notebook's key).
 CORRELATION_KEYS = ("embedding", "effect", "instrument", "desensitization_method")
@@ -138,9 +138,7 @@ def _merge_correlations(table: pd.DataFrame, path: Path) -> Path:
             where[key] = [len(rows)]
             rows.append({column: cells.get(column, "") for column in columns})
     merged = pd.DataFrame(rows, columns=columns, dtype=object)
-    with atomic_file(path) as tmp:
-        merged.to_csv(tmp, index=False)
-    return path
+    return atomic_write_csv(path, merged)
 
 
 def write_cca_r2s(r2: np.ndarray, effect: str, embedding: str,

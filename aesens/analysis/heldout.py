@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from aesens.analysis.cca import ConstantPathWarning, samplewise_cca_directions, samplewise_r2
-from aesens.safe_files import atomic_file
+from aesens.safe_files import atomic_write_csv
 
 PathLike = str | os.PathLike
 #: Columns of the per-file table.
@@ -85,11 +85,7 @@ def heldout_path(results_dir: PathLike, effect: str, embedding: str) -> Path:
 def write_heldout_table(table: pd.DataFrame, results_dir: PathLike, effect: str,
                         embedding: str) -> Path:
     """Write the per-file table atomically at :func:`heldout_path`."""
-    path = heldout_path(results_dir, effect, embedding)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as tmp:
-        table.to_csv(tmp, index=False)
-    return path
+    return atomic_write_csv(heldout_path(results_dir, effect, embedding), table)
 
 
 def read_heldout_table(results_dir: PathLike, effect: str, embedding: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
 from aesens.dataset import parse_stem
-from aesens.safe_files import atomic_file
+from aesens.safe_files import atomic_write_csv
 
 PathLike = str | os.PathLike
 #: Group folds of the cross-validation (fewer when there are fewer groups).
@@ -204,11 +204,7 @@ def probe_path(results_dir: PathLike, effect: str, embedding: str) -> Path:
 def write_probe_table(table: pd.DataFrame, results_dir: PathLike, effect: str,
                       embedding: str) -> Path:
     """Write a probe table atomically at :func:`probe_path`."""
-    path = probe_path(results_dir, effect, embedding)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as tmp:
-        table.to_csv(tmp, index=False)
-    return path
+    return atomic_write_csv(probe_path(results_dir, effect, embedding), table)
 
 
 def read_probe_table(results_dir: PathLike, effect: str, embedding: str) -> pd.DataFrame:

@@ -58,7 +58,7 @@ import pandas as pd
 import scipy.spatial.distance
 
 from aesens.effects import Effect
-from aesens.safe_files import atomic_file
+from aesens.safe_files import atomic_write_csv
 
 if TYPE_CHECKING:
     from aesens.sweep.sweep import Sweep
@@ -351,11 +351,7 @@ def shift_path(results_dir: PathLike, effect: str, embedding: str) -> Path:
 def write_shift_table(table: pd.DataFrame, results_dir: PathLike, effect: str,
                       embedding: str) -> Path:
     """Write a shift table atomically at :func:`shift_path`."""
-    path = shift_path(results_dir, effect, embedding)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as tmp:
-        table.to_csv(tmp, index=False)
-    return path
+    return atomic_write_csv(shift_path(results_dir, effect, embedding), table)
 
 
 def read_shift_table(results_dir: PathLike, effect: str, embedding: str) -> pd.DataFrame:

@@ -48,7 +48,7 @@ from aesens.analysis.methods import GLOBAL_CCA
 from aesens.effects import EFFECTS, get_effect
 from aesens.errors import AesensError
 from aesens.models.hf_names import is_hf_name, parse_name
-from aesens.safe_files import atomic_file
+from aesens.safe_files import atomic_write_csv
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -231,11 +231,7 @@ def table_path(results_dir: PathLike, model: str) -> Path:
 
 def write_profile_table(table: pd.DataFrame, results_dir: PathLike, model: str) -> Path:
     """Write a profile table atomically at :func:`table_path`."""
-    path = table_path(results_dir, model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as tmp:
-        table.to_csv(tmp, index=False)
-    return path
+    return atomic_write_csv(table_path(results_dir, model), table)
 
 
 def render_layer_profiles(pairs: Sequence[tuple[str, str]], results_dir: PathLike,

@@ -58,7 +58,7 @@ from aesens.reporting.scorecard_render import (
     render_html,
     render_markdown,
 )
-from aesens.safe_files import atomic_file
+from aesens.safe_files import atomic_file, atomic_write_csv
 
 #: Columns of the threshold metrics, per metric prefix (``f1``, ``accuracy``).
 THRESHOLD_COLUMNS = [column.format(metric=metric) for metric in ("f1", "accuracy")
@@ -409,8 +409,7 @@ def write_scorecard(card: pd.DataFrame, out_dir: PathLike = "results",
     links = figure_links(card, plots_dir, out_dir)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     csv_path, md_path, html_path, png_path = (out_dir / name for name in OUTPUT_NAMES)
-    with atomic_file(csv_path) as tmp:
-        card.to_csv(tmp, index=False, na_rep="NaN")
+    atomic_write_csv(csv_path, card, na_rep="NaN")
     fig = heatmap_figure(card, list(ranked["embedding"]))
     with atomic_file(png_path) as tmp:
         fig.savefig(tmp, format="png", dpi=PNG_DPI)

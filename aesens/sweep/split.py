@@ -96,8 +96,7 @@ def make_split(stems: Iterable[str]) -> pd.DataFrame:
 
 def write_split(split: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the split CSV atomically (temporary file, then rename)."""
-    with safe_files.atomic_file(path) as tmp:
-        split.to_csv(tmp, index=False)
+    safe_files.atomic_write_csv(path, split)
 
 
 #: Values of the ``split`` column.
